@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Target strings: one spelling for an endpoint everywhere.
+
+    mem0, /dev/cxl/mem0, switch0   Linux CXL ioctl
+    mctp:NET,EID  or  mctp:NET:EID kernel AF_MCTP socket
+    tcp:HOST[:PORT]                MCTP over TCP (port 2508 by default)
+    emu:PROFILE                    in-process emulated component
+    mock                           the mock transport (tests)
+"""
+
+import re
+
+from .errors import UsageError
+
+DEFAULT_TCP_PORT = 2508
+EMULATOR_PROFILES = ("type3", "mld", "switch", "mhd", "dcd")
+
+_DEVNAME = re.compile(r"^(?:/dev/cxl/)?([A-Za-z_][\w.-]*\d+)$")
+
+FORMS = ("mem0 | /dev/cxl/mem0 | switch0 | mctp:NET,EID | tcp:HOST[:PORT] "
+         "| emu:{%s}" % ",".join(EMULATOR_PROFILES))
+
+
+def _int(text, what, lo, hi, target):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise UsageError("target %r: %s %r is not a number" % (target, what, text))
+    if not lo <= value <= hi:
+        raise UsageError("target %r: %s %d is out of range (%d..%d)"
+                         % (target, what, value, lo, hi))
+    return value
+
+
+def parse_mctp(spec, target=None):
+    """``NET,EID`` or ``NET:EID`` → (net, eid)."""
+    target = target or spec
+    parts = re.split(r"[,:]", spec)
+    if len(parts) != 2 or not all(parts):
+        raise UsageError("target %r: expected NET,EID (e.g. mctp:1,8)" % target)
+    return (_int(parts[0], "network", 0, 0xFFFFFFFF, target),
+            _int(parts[1], "EID", 0, 0xFF, target))
+
+
+def parse_tcp(spec, target=None):
+    """``HOST[:PORT]`` (``[v6addr]:PORT`` too) → (host, port)."""
+    target = target or spec
+    m = re.match(r"^\[([^\]]+)\](?::(\w+))?$", spec) or re.match(r"^([^:]+)(?::(\w+))?$", spec)
+    if not m or not m.group(1):
+        raise UsageError("target %r: expected HOST[:PORT] (e.g. tcp:127.0.0.1:2508)" % target)
+    port = DEFAULT_TCP_PORT
+    if m.group(2) is not None:
+        port = _int(m.group(2), "port", 1, 65535, target)
+    return m.group(1), port
+
+
+def parse(target):
+    """Return ``(backend, kwargs)`` for a target string, or raise UsageError."""
+    if isinstance(target, bytes):
+        target = target.decode("utf-8", "replace")
+    if not isinstance(target, str) or not target.strip():
+        raise UsageError("no target given: name one of %s" % FORMS)
+    target = target.strip()
+    scheme, sep, rest = target.partition(":")
+    if sep and scheme in ("mctp", "tcp", "emu"):
+        if scheme == "mctp":
+            net, eid = parse_mctp(rest, target)
+            return "mctp", {"net": net, "eid": eid}
+        if scheme == "tcp":
+            host, port = parse_tcp(rest, target)
+            return "tcp", {"host": host, "port": port}
+        if rest not in EMULATOR_PROFILES:
+            raise UsageError("target %r: unknown emulator profile %r (choose from %s)"
+                             % (target, rest, ", ".join(EMULATOR_PROFILES)))
+        return "emu", {"profile": rest}
+    if target == "mock":
+        return "mock", {}
+    m = _DEVNAME.match(target)
+    if m and not sep:
+        return "ioctl", {"devname": m.group(1)}
+    raise UsageError("target %r is not a form cxl-mi knows: use %s" % (target, FORMS))

@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Tunnel Management Command (opcode 5300h) at any depth.
+
+Request payload:  port-or-LD id (u8), target type (u8), command size (u16),
+                  then the whole inner CCI message.
+Response payload: response length (u16), reserved (u16), then the whole inner
+                  CCI response message.
+
+Target type 0 addresses a switch downstream port or an LD of an MLD; type 1
+addresses the LD pool CCI of a multi-headed device (the id is ignored).  The
+spec is followed for every transport: libcxlmi sends the MHD hop as type 0
+over ioctl, we do not.
+"""
+
+import struct
+
+from . import cci
+from .errors import ProtocolError, UsageError, DeviceError
+
+OPCODE = 0x5300
+TARGET_PORT_OR_LD = 0
+TARGET_LD_POOL_CCI = 1
+
+_REQ = struct.Struct("<BBH")
+_RSP = struct.Struct("<HH")
+
+
+class Tunnel:
+    """Where a command goes beyond the endpoint: outermost hop first.
+
+    Each hop is ``(target_type, id)``.  Build one with the helpers:
+    ``Tunnel.switch(3)``, ``Tunnel.mld(2)``, ``Tunnel.switch_mld(1, 2)``,
+    ``Tunnel.mhd()``, or ``Tunnel([(0, 1), (0, 2), ...])`` for deeper paths.
+    """
+
+    __slots__ = ("hops",)
+
+    def __init__(self, hops=()):
+        checked = []
+        for target_type, ident in hops:
+            if target_type not in (TARGET_PORT_OR_LD, TARGET_LD_POOL_CCI):
+                raise UsageError("tunnel target type %r is not 0 (port/LD) or 1 (LD pool)"
+                                 % (target_type,))
+            if not 0 <= ident <= 0xFF:
+                raise UsageError("tunnel id %r is out of range (0..255)" % (ident,))
+            checked.append((target_type, ident))
+        self.hops = tuple(checked)
+
+    @classmethod
+    def switch(cls, port):
+        return cls([(TARGET_PORT_OR_LD, port)])
+
+    @classmethod
+    def mld(cls, ld):
+        return cls([(TARGET_PORT_OR_LD, ld)])
+
+    @classmethod
+    def switch_mld(cls, port, ld):
+        return cls([(TARGET_PORT_OR_LD, port), (TARGET_PORT_OR_LD, ld)])
+
+    @classmethod
+    def mhd(cls):
+        return cls([(TARGET_LD_POOL_CCI, 0)])
+
+    @property
+    def depth(self):
+        return len(self.hops)
+
+    def __bool__(self):
+        return bool(self.hops)
+
+    def __eq__(self, other):
+        return isinstance(other, Tunnel) and other.hops == self.hops
+
+    def __hash__(self):
+        return hash(self.hops)
+
+    def __repr__(self):
+        return "Tunnel(%r)" % (list(self.hops),)
+
+    def describe(self):
+        parts = []
+        for target_type, ident in self.hops:
+            parts.append("LD pool CCI" if target_type == TARGET_LD_POOL_CCI
+                         else "port/LD %d" % ident)
+        return " -> ".join(parts) or "direct"
+
+
+def from_info(ti):
+    """Turn a libcxlmi ``struct cxlmi_tunnel_info`` (or None) into a Tunnel."""
+    if ti is None:
+        return None
+    if isinstance(ti, Tunnel):
+        return ti
+    level, port, ld, mhd = ti.level, ti.port, ti.ld, bool(ti.mhd)
+    if level == 0:
+        return None
+    if mhd:
+        if level != 1:
+            raise UsageError("an MHD tunnel has exactly one level, not %d" % level)
+        return Tunnel.mhd()
+    if level == 1:
+        if (port < 0) == (ld < 0):
+            raise UsageError("a level-1 tunnel names either a switch port or an LD, not %s"
+                             % ("both" if port >= 0 else "neither"))
+        return Tunnel.switch(port) if port >= 0 else Tunnel.mld(ld)
+    if level == 2:
+        if port < 0 or ld < 0:
+            raise UsageError("a level-2 tunnel needs both a switch port and an LD")
+        return Tunnel.switch_mld(port, ld)
+    raise UsageError("tunnel level %d is not supported (0, 1 or 2)" % level)
+
+
+def wrap(message, tunnel, next_tag):
+    """Wrap ``message`` once per hop, innermost hop first.
+
+    ``next_tag()`` supplies a tag for each new outer message.  Returns the
+    outermost message and the tags used, outermost first.
+    """
+    tags = []
+    for target_type, ident in reversed(tunnel.hops):
+        tag = next_tag()
+        payload = _REQ.pack(ident, target_type, len(message)) + message
+        message = cci.encode(OPCODE, payload, tag)
+        tags.append(tag)
+    tags.reverse()
+    return message, tags
+
+
+def unwrap(response, tunnel, tags):
+    """Peel one Tunnel Management response per hop, checking every length.
+
+    Returns the innermost response message (bytes).  A hop that failed raises
+    DeviceError naming the hop; a malformed hop raises ProtocolError.
+    """
+    for level, ((target_type, ident), tag) in enumerate(zip(tunnel.hops, tags), 1):
+        where = "tunnel level %d (%s)" % (level, "LD pool CCI" if target_type else "port/LD %d" % ident)
+        try:
+            _, payload = cci.check_response(response, tag, OPCODE, "tunnel")
+        except DeviceError as exc:
+            exc.level = where
+            exc.args = ("%s: %s" % (where, exc.args[0]),)
+            raise
+        if len(payload) < _RSP.size:
+            raise ProtocolError("%s: response payload of %d bytes has no tunnel header"
+                                % (where, len(payload)))
+        length, _ = _RSP.unpack_from(payload)
+        if length != len(payload) - _RSP.size:
+            raise ProtocolError("%s: tunnel says %d bytes follow, %d did"
+                                % (where, length, len(payload) - _RSP.size))
+        response = bytes(payload[_RSP.size:])
+    return response
+
+
+def split_request(payload):
+    """Device side: parse a 5300h request payload → (target_type, id, inner)."""
+    if len(payload) < _REQ.size:
+        raise ProtocolError("tunnel request of %d bytes has no header" % len(payload))
+    ident, target_type, size = _REQ.unpack_from(payload)
+    inner = bytes(payload[_REQ.size:])
+    if size != len(inner):
+        raise ProtocolError("tunnel request says %d bytes follow, %d did" % (size, len(inner)))
+    return target_type, ident, inner
+
+
+def build_response(inner_response):
+    """Device side: the 5300h response payload around ``inner_response``."""
+    return _RSP.pack(len(inner_response), 0) + inner_response
