@@ -1,2 +1,132 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""cxlmi_bindings: placeholder while the core lands."""
+"""cxlmi_bindings — the libcxlmi API in pure Python, plus a Pythonic layer.
+
+Code written for libcxlmi's generated bindings runs unchanged::
+
+    import cxlmi_bindings as cxlmi
+    ctx = cxlmi.cxlmi_new_ctx(None, 6)
+    ep = cxlmi.cxlmi_open(ctx, "mem0")          # or "mctp:1,8", "emu:type3"
+    ident = cxlmi.struct_cxlmi_cmd_identify_rsp()
+    rc = cxlmi.cxlmi_cmd_identify(ep, None, ident)
+
+and the Pythonic way::
+
+    from cxlmi_bindings import Context, Tunnel
+    with Context() as ctx:
+        ep = ctx.open("emu:switch")
+        print(ep.fmapi_get_ld_info(tunnel=Tunnel.switch(2)).ld_count)
+
+Everything is imported on first use: ``import cxlmi_bindings`` costs almost
+nothing, and the structures are built the first time one is asked for.
+"""
+
+__version__ = "0.1.0"
+
+# libcxlmi's public #defines (C macros never reach its generated bindings).
+CXLMI_MAX_SUPPORTED_EVENT_RECORDS = 20
+CXLMI_MAX_SUPPORTED_LOGS = 7
+CXL_MAILBOX_MAX_PAYLOAD_SIZE = 1 << 11
+CXL_CAPACITY_MULTIPLIER = 256 * 1024 * 1024
+CXLMI_NO_TUNNEL = None
+
+# Event logs (Get/Clear Event Records "event log" field).
+CXLMI_EVENT_LOG_INFO = 0
+CXLMI_EVENT_LOG_WARN = 1
+CXLMI_EVENT_LOG_FAIL = 2
+CXLMI_EVENT_LOG_FATAL = 3
+CXLMI_EVENT_LOG_DCD = 4
+
+# Log UUIDs (Get Supported Logs / Get Log), as the 16 bytes on the wire.
+CXLMI_LOG_UUID_CEL = bytes.fromhex("0da9c0b5bf414b788f7996b1623b3f17")
+CXLMI_LOG_UUID_VENDOR_DEBUG = bytes.fromhex("5e1819d911a9400c811fd60719403d86")
+CXLMI_LOG_UUID_COMPONENT_STATE_DUMP = bytes.fromhex("b3fab4cf01b64332943e5e9962f23567")
+
+# Return codes: CXLMI_RET_SUCCESS = 0 ... CXLMI_RET_NO_BGABORT = 32.
+from .errors import RETURN_CODES as _RC  # noqa: E402  (tiny, no dependencies)
+for _i, (_name, _) in enumerate(_RC):
+    globals()["CXLMI_RET_" + _name] = _i
+del _i, _name, _RC
+
+_PYTHONIC = {
+    "Context": "endpoint", "Endpoint": "endpoint", "Tunnel": "tunnel",
+    "CxlmiError": "errors", "DeviceError": "errors", "TransportError": "errors",
+    "UsageError": "errors", "ProtocolError": "errors", "CommandTimeout": "errors",
+    "PermissionDenied": "errors", "DeviceNotFound": "errors", "NotSupported": "errors",
+    "registry": None, "types": None, "codec": None, "targets": None, "cci": None,
+    "tunnel": None, "errors": None, "endpoint": None, "transports": None,
+    "compat": None, "discovery": None, "emulator": None,
+}
+
+_COMPAT_NAMES = (
+    "cxlmi_new_ctx", "cxlmi_free_ctx", "cxlmi_set_probe_enabled", "cxlmi_open",
+    "cxlmi_open_mctp", "cxlmi_open_mock", "cxlmi_scan", "cxlmi_scan_mctp", "cxlmi_close",
+    "cxlmi_endpoint_get_timeout", "cxlmi_endpoint_set_timeout", "cxlmi_endpoint_has_fmapi",
+    "cxlmi_endpoint_enable_fmapi", "cxlmi_endpoint_disable_fmapi", "cxlmi_first_endpoint",
+    "cxlmi_next_endpoint", "endpoints", "cxlmi_cmd_retcode_tostr", "cxlmi_tunnel_mld",
+    "cxlmi_tunnel_switch", "cxlmi_tunnel_switch_mld", "cxlmi_tunnel_mhd", "cxlmi_tunnel_free",
+    "cxlmi_mock_set_response", "cxlmi_mock_clear_responses", "cxlmi_mock_get_stats",
+    "cxlmi_mock_get_last_command",
+)
+
+
+def __getattr__(name):
+    import importlib
+    if name.startswith("struct_cxlmi_"):
+        from . import types
+        try:
+            value = types.structs()[name]
+        except KeyError:
+            raise AttributeError("module %r has no structure %r" % (__name__, name)) from None
+    elif name.startswith("cxlmi_cmd_") and name != "cxlmi_cmd_retcode_tostr":
+        from . import compat
+        try:
+            value = compat.COMMAND_FUNCTIONS[name]
+        except KeyError:
+            raise AttributeError("module %r has no command %r" % (__name__, name)) from None
+    elif name in _COMPAT_NAMES:
+        from . import compat
+        value = getattr(compat, name)
+    elif name in _PYTHONIC:
+        module = importlib.import_module("." + (_PYTHONIC[name] or name), __name__)
+        value = module if _PYTHONIC[name] is None else getattr(module, name)
+    else:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    globals()[name] = value
+    return value
+
+
+def _all_names():
+    from . import types, registry
+    names = [n for n in globals() if n.startswith(("CXL", "__version__"))]
+    names += list(types.structs())
+    names += ["cxlmi_cmd_" + e.name for e in registry.COMMANDS]
+    names += list(_COMPAT_NAMES)
+    names += [n for n, mod in _PYTHONIC.items() if mod is not None]
+    return names
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_all_names()))
+
+
+class _All(list):
+    """``__all__`` computed on first use, so ``import *`` works and stays lazy."""
+
+    def _fill(self):
+        if not list.__len__(self):
+            self.extend(_all_names())
+
+    def __iter__(self):
+        self._fill()
+        return list.__iter__(self)
+
+    def __len__(self):
+        self._fill()
+        return list.__len__(self)
+
+    def __getitem__(self, i):
+        self._fill()
+        return list.__getitem__(self, i)
+
+
+__all__ = _All()

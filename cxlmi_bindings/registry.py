@@ -19,7 +19,8 @@ Columns of each declaration:
 ``req_count`` request field counting the request's flexible tail
 ``rsp_count`` response field counting the response's flexible tail
 ``size``      ``fixed`` (reply is exactly sizeof rsp), ``min`` (at least the
-              fixed part; the tail is sized from the bytes received), ``raw``
+              fixed part, or ``min_size`` for structures that grew between
+              spec revisions; the tail is sized from the bytes received), ``raw``
 ``flags``     ``bg`` may run in the background · ``destructive`` loses data
               or changes what hosts see · ``passphrase`` carries a passphrase
 ``linux``     CXL_MEM_COMMAND_ID_* of include/uapi/linux/cxl_mem.h, or None
@@ -58,11 +59,11 @@ def group_of(opcode):
 
 class Entry:
     __slots__ = ("name", "opcode", "req", "rsp", "call", "req_count", "rsp_count",
-                 "size", "bg", "destructive", "passphrase", "linux_id", "summary",
+                 "size", "min_size", "bg", "destructive", "passphrase", "linux_id", "summary",
                  "fmapi", "group", "cli_name", "_req_cls", "_rsp_cls")
 
     def __init__(self, name, opcode, req, rsp, call, summary, req_count=None,
-                 rsp_count=None, size="fixed", bg=False, destructive=False,
+                 rsp_count=None, size="fixed", min_size=None, bg=False, destructive=False,
                  passphrase=False, linux=None):
         self.name = name
         self.opcode = opcode
@@ -73,6 +74,7 @@ class Entry:
         self.req_count = req_count
         self.rsp_count = rsp_count
         self.size = size
+        self.min_size = min_size
         self.bg = bg
         self.destructive = destructive
         self.passphrase = passphrase
@@ -137,7 +139,7 @@ COMMANDS = (
     _E("clear_event_records", 0x0101, "cmd_clear_event_records_req", None, "req",
        "Clear event records by handle, or the whole log", req_count="nr_recs"),
     _E("get_event_interrupt_policy", 0x0102, None, "cmd_get_event_interrupt_policy_rsp", "rsp",
-       "Interrupt settings of each event log"),
+       "Interrupt settings of each event log", size="min", min_size=4),
     _E("set_event_interrupt_policy", 0x0103, "cmd_set_event_interrupt_policy_req", None, "req",
        "Set the interrupt settings of each event log"),
     _E("get_mctp_event_interrupt_policy", 0x0104, None,
@@ -187,7 +189,7 @@ COMMANDS = (
     # --- Memory device: identify (40xxh) ---
     _E("memdev_identify", 0x4000, None, "cmd_memdev_identify_rsp", "rsp",
        "Identify the memory device: capacities, LSA size, event log and poison limits",
-       linux=1),
+       size="min", min_size=67, linux=1),
     # --- Capacity configuration and label storage (41xxh) ---
     _E("memdev_get_partition_info", 0x4100, None, "cmd_memdev_get_partition_info_rsp", "rsp",
        "Volatile / persistent split, active and next (256 MiB units)", linux=5),

@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Payload encoding and decoding, driven by the registry.
+
+Requests come in as ``None``, bytes, a structure, or a dict of field values
+(the flexible tail as a list, its count field filled in when left out).
+Responses go out as a structure whose flexible tail is sized from the bytes
+actually received — a count field is never trusted beyond them — or as bytes
+for raw commands, or a small composite for the one nested-variable reply
+(Get VCS Info).
+"""
+
+import ctypes
+
+from . import types
+from .errors import ProtocolError, UsageError
+
+
+# ---------------------------------------------------------------- requests
+
+def _set_field(obj, name, value):
+    current = getattr(obj, name)
+    if isinstance(current, ctypes.Structure) and isinstance(value, dict):
+        for key, val in value.items():
+            _set_field(current, key, val)
+        return
+    if isinstance(current, ctypes.Array) and not isinstance(value, (bytes, bytearray, str)):
+        if isinstance(value, ctypes.Array):
+            setattr(obj, name, value)
+            return
+        values = list(value)
+        if len(values) > len(current):
+            raise UsageError("%s: at most %d values, got %d" % (name, len(current), len(values)))
+        for i, val in enumerate(values):
+            if isinstance(val, dict):
+                for key, sub in val.items():
+                    _set_field(current[i], key, sub)
+            else:
+                current[i] = val
+        return
+    if isinstance(current, ctypes.Array) and current._type_ is ctypes.c_uint8:
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        if len(data) > len(current):
+            raise UsageError("%s holds %d bytes, got %d" % (name, len(current), len(data)))
+        ctypes.memmove(ctypes.addressof(current), data, len(data))
+        return
+    try:
+        setattr(obj, name, value)
+    except (TypeError, ValueError) as exc:
+        raise UsageError("%s: %s" % (name, exc))
+
+
+def build(cls, fields=None, count_field=None):
+    """Instantiate ``cls`` from a dict, sizing the flexible tail from its value."""
+    fields = dict(fields or {})
+    known = set()
+    for klass in cls.__mro__:
+        for field in klass.__dict__.get("_fields_", ()):
+            known.add(field[0])
+    unknown = set(fields) - known
+    if unknown:
+        raise UsageError("%s has no field %s (fields: %s)" % (
+            cls.__name__, ", ".join(sorted(unknown)), ", ".join(
+                f[0] for f in cls._fields_ if not f[0].startswith(("rsv", "rsvd", "reserved")))))
+    if cls._flex_ is not None:
+        fname, elem = cls._flex_
+        tail = fields.pop(fname, None)
+        if tail is None:
+            tail = []
+        if isinstance(tail, str):
+            tail = tail.encode()
+        n = len(tail)
+        if count_field and count_field not in fields:
+            fields[count_field] = n
+        obj = cls.sized(n)()
+        if n:
+            if isinstance(tail, (bytes, bytearray, memoryview)):
+                if elem is not ctypes.c_uint8:
+                    raise UsageError("%s: expected a list of entries, got bytes" % fname)
+                ctypes.memmove(ctypes.addressof(getattr(obj, fname)), bytes(tail), n)
+            else:
+                _set_field(obj, fname, tail)
+    else:
+        obj = cls()
+    for name, value in fields.items():
+        _set_field(obj, name, value)
+    return obj
+
+
+def encode_request(entry, request):
+    """Request payload bytes for ``entry``."""
+    if request is None:
+        if entry.req is None:
+            return b""
+        request = {}
+    if isinstance(request, (bytes, bytearray, memoryview)):
+        return bytes(request)
+    if isinstance(request, dict):
+        if entry.req_cls is None:
+            if request:
+                raise UsageError("%s takes no request fields" % entry.name)
+            return b""
+        request = build(entry.req_cls, request, entry.req_count)
+    if isinstance(request, ctypes.Structure):
+        return bytes(request)
+    raise UsageError("%s: cannot send a request of type %s" % (entry.name, type(request).__name__))
+
+
+# ---------------------------------------------------------------- responses
+
+def size_tail(cls, payload, count_field=None):
+    """Decode ``payload`` as ``cls`` with a tail sized from the bytes present."""
+    fixed = ctypes.sizeof(cls)
+    elem = ctypes.sizeof(cls._flex_[1])
+    avail = (len(payload) - fixed) // elem if elem else 0
+    n = avail
+    if count_field:
+        claimed = getattr(cls.from_buffer_copy(payload[:fixed]), count_field)
+        n = min(claimed, avail)
+    sub = cls.sized(n)
+    return sub.from_buffer_copy(payload[:fixed + n * elem])
+
+
+class Composite:
+    """A reply whose parts have their own variable sizes (Get VCS Info)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def to_dict(self):
+        return {k: (types.to_dict(v) if not isinstance(v, list)
+                    else [types.to_dict(x) for x in v])
+                for k, v in self.__dict__.items()}
+
+    def __repr__(self):
+        return "Composite(%s)" % ", ".join("%s=%r" % kv for kv in self.__dict__.items())
+
+
+def _dc_config(entry, payload, head, region_type):
+    """DC region configuration: the trailer follows the *returned* regions.
+
+    libcxlmi reads the trailer from a fixed offset; the spec puts it right
+    after the last returned region, and so do we.  The result is the C
+    structure with region_configs[0..n) filled and the trailer fields set.
+    """
+    cls = entry.rsp_cls
+    region_size = ctypes.sizeof(types.get(region_type))
+    trailer = 16
+    if len(payload) < head + trailer:
+        raise ProtocolError("%s: reply of %d bytes is shorter than its %d-byte minimum"
+                            % (entry.name, len(payload), head + trailer))
+    obj = cls()
+    ctypes.memmove(ctypes.addressof(obj), bytes(payload[:head]), head)
+    n = min(obj.regions_returned, 8, (len(payload) - head - trailer) // region_size)
+    base = ctypes.addressof(obj) + head
+    ctypes.memmove(base, bytes(payload[head:head + n * region_size]), n * region_size)
+    tail = bytes(payload[head + n * region_size:head + n * region_size + trailer])
+    ctypes.memmove(base + 8 * region_size, tail, trailer)
+    obj.regions_returned = n
+    return obj
+
+
+def _vcs_info(entry, payload):
+    rsp_cls = entry.rsp_cls
+    block_cls = types.get("cmd_fmapi_vcs_info_block")
+    vppb_size = ctypes.sizeof(types.get("cmd_fmapi_vppb_info"))
+    head = ctypes.sizeof(rsp_cls)
+    if len(payload) < head:
+        raise ProtocolError("%s: reply of %d bytes is shorter than its %d-byte header"
+                            % (entry.name, len(payload), head))
+    top = rsp_cls.from_buffer_copy(payload[:head])
+    blocks, offset = [], head
+    block_head = ctypes.sizeof(block_cls)
+    for _ in range(top.num_vcs):
+        if offset + block_head > len(payload):
+            break
+        claimed = payload[offset + 3]
+        n = min(claimed, (len(payload) - offset - block_head) // vppb_size)
+        size = block_head + n * vppb_size
+        blocks.append(block_cls.sized(n).from_buffer_copy(payload[offset:offset + size]))
+        offset += size
+        if n < claimed:
+            break
+    return Composite(num_vcs=len(blocks), vcs_info_list=blocks)
+
+
+def decode_response(entry, payload):
+    """Response object for ``entry`` from exactly the received payload bytes."""
+    name = entry.name
+    if entry.size == "raw" or entry.rsp is None:
+        if name == "get_log_cel":
+            cls = entry.rsp_cls
+            n = len(payload) // ctypes.sizeof(cls)
+            return (cls * n).from_buffer_copy(payload[:n * ctypes.sizeof(cls)])
+        if entry.rsp is None and entry.size != "raw":
+            return None
+        return bytes(payload)
+    if name == "memdev_get_dc_config":
+        return _dc_config(entry, payload, 8, "memdev_dc_region_config")
+    if name == "fmapi_get_dc_reg_config":
+        return _dc_config(entry, payload, 4, "fmapi_dc_region_config")
+    if name == "fmapi_get_vcs_info":
+        return _vcs_info(entry, payload)
+    cls = entry.rsp_cls
+    fixed = ctypes.sizeof(cls)
+    got = len(payload)
+    if entry.size == "fixed":
+        if got != fixed:
+            raise ProtocolError("%s: reply is %d bytes, expected exactly %d" % (name, got, fixed))
+        return cls.from_buffer_copy(payload)
+    minimum = entry.min_size if entry.min_size is not None else fixed
+    if got < minimum:
+        raise ProtocolError("%s: reply of %d bytes is shorter than its %d-byte minimum"
+                            % (name, got, minimum))
+    if cls._flex_ is None:
+        # A structure that grew between spec revisions: missing trailing
+        # fields read as zero, extra bytes from newer revisions are ignored.
+        data = bytes(payload[:fixed]).ljust(fixed, b"\0")
+        return cls.from_buffer_copy(data)
+    return size_tail(cls, bytes(payload), entry.rsp_count)

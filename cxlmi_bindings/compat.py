@@ -1,0 +1,403 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The libcxlmi API, call for call, for code written against its bindings.
+
+Every ``cxlmi_cmd_*`` is generated from the registry with libcxlmi's argument
+order and returns an int: 0 on success (1 when a background operation
+started), the CXL return code on a device error, -1 on anything else.  Output
+structures are filled in place.  Where a C caller would have to trust the
+device, we do not: a reply is written into the caller's object only as far as
+that object's memory reaches (a ``from_buffer`` view of a larger buffer, or a
+``ctypes.resize``-d structure, counts in full).
+"""
+
+import ctypes
+
+from . import codec, registry, tunnel as _tunnel, types
+from .endpoint import Context, log
+from .errors import CxlmiError, DeviceError, UsageError, retcode_message
+
+# ------------------------------------------------------------ memory helpers
+
+
+def _deref(obj):
+    """Accept a ctypes object, ``pointer(obj)`` or ``byref(obj)``."""
+    if obj is None:
+        return None
+    if isinstance(obj, ctypes._Pointer):
+        return obj.contents
+    inner = getattr(obj, "_obj", None)     # byref() → CArgObject
+    if inner is not None and type(obj).__name__ == "CArgObject":
+        return inner
+    return obj
+
+
+def _buffer_start(view):
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(view))
+    except (TypeError, ValueError):
+        return None
+
+
+def capacity(obj):
+    """Bytes writable at ``addressof(obj)``: the object, or the buffer it views."""
+    size = ctypes.sizeof(obj)
+    base = obj._b_base_
+    if base is not None:
+        return max(size, capacity(base) - (ctypes.addressof(obj) - ctypes.addressof(base)))
+    objs = obj._objects
+    if isinstance(objs, dict):
+        view = objs.get("ffffffff")
+        if isinstance(view, memoryview):
+            start = _buffer_start(view)
+            if start is not None:
+                return max(size, view.nbytes - (ctypes.addressof(obj) - start))
+    return size
+
+
+def _write(out, data):
+    """Copy ``data`` into ``out`` no further than its memory reaches."""
+    out = _deref(out)
+    if out is None:
+        return
+    if isinstance(out, bytearray):
+        n = min(len(out), len(data))
+        out[:n] = data[:n]
+        return
+    n = min(capacity(out), len(data))
+    ctypes.memmove(ctypes.addressof(out), bytes(data[:n]), n)
+
+
+def _read(obj, size):
+    """``size`` bytes starting at a ctypes object (bounded by its memory)."""
+    obj = _deref(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        data = bytes(obj)
+        if len(data) < size:
+            raise UsageError("request holds %d bytes, %d needed" % (len(data), size))
+        return data[:size]
+    if size > capacity(obj):
+        raise UsageError("request says it carries %d bytes but its buffer holds %d"
+                         % (size, capacity(obj)))
+    return ctypes.string_at(ctypes.addressof(obj), size)
+
+
+def _request_bytes(entry, req, data_sz=None):
+    req = _deref(req)
+    if req is None:
+        if entry.req is None:
+            return b""
+        raise UsageError("%s needs a request structure" % entry.name)
+    if isinstance(req, (bytes, bytearray, memoryview)) and data_sz is None and not entry.req_count:
+        return bytes(req)
+    cls = entry.req_cls
+    fixed = ctypes.sizeof(cls)
+    tail = 0
+    if data_sz is not None:
+        tail = int(data_sz)
+    elif entry.req_count:
+        head = cls.from_buffer_copy(_read(req, fixed))
+        tail = getattr(head, entry.req_count) * ctypes.sizeof(cls._flex_[1])
+    return _read(req, fixed + tail)
+
+
+# ------------------------------------------------------------ command runner
+
+def _run(ep, entry, ti, payload, out=None, raw_limit=None):
+    try:
+        tunnel = _tunnel.from_info(_deref(ti))
+        hdr, body = ep.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
+        if out is not None:
+            if entry.size == "raw" or entry.rsp is None:
+                data = bytes(body)
+                if raw_limit is not None:
+                    data = data[:raw_limit]
+            elif entry.name == "fmapi_get_vcs_info":
+                codec.decode_response(entry, body)      # validates every block
+                data = bytes(body)
+            else:
+                data = bytes(codec.decode_response(entry, body))
+            _write(out, data)
+        return hdr.return_code
+    except DeviceError as exc:
+        ep.last_error = exc
+        return exc.return_code
+    except CxlmiError as exc:
+        ep.last_error = exc
+        log.debug("%s: %s", entry.name, exc)
+        return -1
+
+
+def _make(entry):
+    kind = entry.call
+    if kind == "rsp":
+        def f(ep, ti, ret):
+            return _run(ep, entry, ti, b"", ret)
+    elif kind == "req":
+        def f(ep, ti, req):
+            try:
+                payload = _request_bytes(entry, req)
+            except CxlmiError as exc:
+                ep.last_error = exc
+                return -1
+            return _run(ep, entry, ti, payload)
+    elif kind == "req_rsp":
+        def f(ep, ti, req, ret):
+            try:
+                payload = _request_bytes(entry, req)
+            except CxlmiError as exc:
+                ep.last_error = exc
+                return -1
+            return _run(ep, entry, ti, payload, ret)
+    elif kind == "none":
+        def f(ep, ti):
+            return _run(ep, entry, ti, b"")
+    elif kind == "req_data":
+        def f(ep, ti, req, data_sz):
+            try:
+                payload = _request_bytes(entry, req, data_sz)
+            except CxlmiError as exc:
+                ep.last_error = exc
+                return -1
+            return _run(ep, entry, ti, payload)
+    elif kind == "req_buf":
+        def f(ep, ti, req, ret):
+            try:
+                payload = _request_bytes(entry, req)
+            except CxlmiError as exc:
+                ep.last_error = exc
+                return -1
+            limit = getattr(_deref(req), "length", None)
+            return _run(ep, entry, ti, payload, ret, limit)
+    elif kind == "vendor":
+        def f(ep, ti, opcode, in_buf, in_size, ret, ret_size):
+            try:
+                payload = _read(in_buf, in_size) if in_buf is not None and in_size else b""
+                tunnel = _tunnel.from_info(_deref(ti))
+                hdr, body = ep.exchange(opcode, payload, tunnel,
+                                        (opcode >> 8) in registry.FMAPI_SETS,
+                                        registry.opcode_name(opcode))
+            except DeviceError as exc:
+                ep.last_error = exc
+                return exc.return_code
+            except CxlmiError as exc:
+                ep.last_error = exc
+                return -1
+            if ret is not None and ret_size:
+                _write(ret, bytes(body)[:ret_size])
+            return hdr.return_code
+    else:  # pragma: no cover - registry is checked by tests
+        raise ValueError(kind)
+    f.__name__ = f.__qualname__ = "cxlmi_cmd_" + entry.name
+    f.__doc__ = "%s (opcode %04Xh)." % (entry.summary, entry.opcode)
+    return f
+
+
+COMMAND_FUNCTIONS = {"cxlmi_cmd_" + e.name: _make(e) for e in registry.COMMANDS}
+
+# ------------------------------------------------------------ context API
+
+
+def cxlmi_new_ctx(fp=None, log_level=6):
+    return Context(fp, log_level)
+
+
+def cxlmi_free_ctx(ctx):
+    if ctx is not None:
+        ctx.close()
+
+
+def cxlmi_set_probe_enabled(ctx, enabled):
+    if ctx is not None:
+        ctx.probe_enabled = bool(enabled)
+
+
+def _open(fn, *args):
+    try:
+        return fn(*args)
+    except CxlmiError as exc:
+        log.error("%s", exc)
+        return None
+
+
+def cxlmi_open(ctx, devname):
+    """Open ``/dev/cxl/<devname>`` — or any target string cxl-mi knows."""
+    if isinstance(devname, bytes):
+        devname = devname.decode()
+    return _open(ctx.open, devname)
+
+
+def cxlmi_open_mctp(ctx, net, eid):
+    return _open(ctx.open_mctp, int(net), int(eid))
+
+
+def cxlmi_open_mock(ctx):
+    if ctx is None:
+        return None
+    return ctx.open_mock()
+
+
+def cxlmi_scan(ctx):
+    try:
+        return ctx.scan()
+    except CxlmiError:
+        return -1
+
+
+def cxlmi_scan_mctp(ctx):
+    try:
+        return ctx.scan_mctp()
+    except CxlmiError as exc:
+        log.error("%s", exc)
+        return -1
+
+
+def cxlmi_close(ep):
+    if ep is not None:
+        ep.close()
+
+
+def cxlmi_endpoint_get_timeout(ep):
+    return ep.timeout_ms
+
+
+def cxlmi_endpoint_set_timeout(ep, timeout_ms):
+    from .endpoint import MAX_TIMEOUT_MS
+    if timeout_ms < 0 or timeout_ms > MAX_TIMEOUT_MS:
+        return -1
+    ep.timeout_ms = int(timeout_ms)
+    return 0
+
+
+def cxlmi_endpoint_has_fmapi(ep):
+    return bool(ep.has_fmapi)
+
+
+def cxlmi_endpoint_enable_fmapi(ep):
+    if getattr(ep.transport, "fmapi_capable", True):
+        ep.has_fmapi = True
+    return ep.has_fmapi
+
+
+def cxlmi_endpoint_disable_fmapi(ep):
+    ep.has_fmapi = False
+    return True
+
+
+def cxlmi_first_endpoint(ctx):
+    if ctx is None or not ctx.endpoints:
+        return None
+    return ctx.endpoints[0]
+
+
+def cxlmi_next_endpoint(ctx, ep):
+    if ctx is None or ep is None or ep not in ctx.endpoints:
+        return None
+    i = ctx.endpoints.index(ep) + 1
+    return ctx.endpoints[i] if i < len(ctx.endpoints) else None
+
+
+def endpoints(ctx):
+    """Iterate a context's endpoints; closing the current one is safe."""
+    for ep in list(ctx.endpoints):
+        if ep in ctx.endpoints:
+            yield ep
+
+
+def cxlmi_cmd_retcode_tostr(code):
+    return retcode_message(int(code))
+
+
+# ------------------------------------------------------------ tunnels
+
+
+def _tunnel_info(port, ld, level, mhd):
+    return types.structs()["struct_cxlmi_tunnel_info"](port=port, ld=ld, level=level, mhd=mhd)
+
+
+def cxlmi_tunnel_mld(ld):
+    return _tunnel_info(-1, ld, 1, False)
+
+
+def cxlmi_tunnel_switch(port):
+    return _tunnel_info(port, -1, 1, False)
+
+
+def cxlmi_tunnel_switch_mld(port, ld):
+    return _tunnel_info(port, ld, 2, False)
+
+
+def cxlmi_tunnel_mhd():
+    return _tunnel_info(-1, -1, 1, True)
+
+
+def cxlmi_tunnel_free(ti):
+    """Nothing to free in Python; kept so C-shaped code runs."""
+
+
+# ------------------------------------------------------------ mock API
+
+def _mock(ep):
+    transport = getattr(ep, "transport", None)
+    if transport is None or transport.name != "mock":
+        return None
+    return transport
+
+
+def cxlmi_mock_set_response(ep, command_set, command, return_code, payload=None,
+                            payload_size=None):
+    mock = _mock(ep)
+    if mock is None:
+        return -1
+    if payload is None:
+        data = b""
+    else:
+        size = payload_size if payload_size is not None else (
+            len(payload) if isinstance(payload, (bytes, bytearray)) else ctypes.sizeof(_deref(payload)))
+        try:
+            data = _read(payload, size)
+        except CxlmiError:
+            return -1
+    mock.set_response((command_set << 8) | command, return_code, data)
+    return 0
+
+
+def cxlmi_mock_clear_responses(ep):
+    mock = _mock(ep)
+    if mock is not None:
+        mock.clear()
+
+
+def _store(out, value):
+    out = _deref(out)
+    if out is None:
+        return
+    if hasattr(out, "value"):
+        out.value = value
+    else:
+        raise TypeError("expected a ctypes scalar, pointer or byref(), got %r" % (out,))
+
+
+def cxlmi_mock_get_stats(ep, commands_sent=None, responses_returned=None):
+    mock = _mock(ep)
+    if mock is None:
+        return -1
+    _store(commands_sent, mock.commands_sent)
+    _store(responses_returned, mock.responses_returned)
+    return 0
+
+
+def cxlmi_mock_get_last_command(ep, command_set=None, command=None, payload=None,
+                                payload_size=None):
+    mock = _mock(ep)
+    if mock is None or mock.last_command is None:
+        return -1
+    cmd_set, cmd, data = mock.last_command
+    _store(command_set, cmd_set)
+    _store(command, cmd)
+    size_obj = _deref(payload_size)
+    if size_obj is not None:
+        room = size_obj.value
+        if payload is not None and data:
+            _write(payload, data[:room])
+        size_obj.value = len(data)
+    return 0

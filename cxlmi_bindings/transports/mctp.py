@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Kernel MCTP sockets (``AF_MCTP``, address family 45).
+
+A request is one ``sendto()`` of the whole CCI message on a ``SOCK_DGRAM``
+``AF_MCTP`` socket to ``struct sockaddr_mctp``::
+
+    u16 family (45)  u16 pad  u32 network  u8 EID  u8 message type  u8 tag  u8 pad
+
+(12 bytes, host byte order).  The kernel prepends the MCTP message type byte
+on send and strips it on receive, so the data is the CCI message itself.  The
+tag field carries ``MCTP_TAG_OWNER`` on requests: the kernel then allocates an
+MCTP tag and routes the response for it back to this socket.  One socket
+serves both message types (8 for CCI, 7 for FM-API and every tunnelled
+command), since the type travels in each ``sendto()``'s address.
+
+Waiting is ``poll()`` against a deadline.  What arrives meanwhile is checked:
+a datagram from another EID or network, of another message type, with the tag
+owner bit set (a request, not our response), or whose CCI header does not
+echo our tag and opcode, is dropped and the wait goes on.  A response whose
+return code is RETRY (5) or BUSY (6) is sent again ``retries`` times, after
+``retry_delay`` seconds each.
+
+Python's socket module can create an ``AF_MCTP`` socket but not address one,
+so the calls go through libc via ctypes.  The seam for tests is
+:class:`Syscalls` (``socket``, ``sendto``, ``recvfrom``, ``poll``, ``close``);
+pass another object with the same methods as ``syscalls=``.
+"""
+
+import errno
+import os
+import struct
+import time
+
+from .. import cci
+from ..errors import (CommandTimeout, NotSupported, PermissionDenied, TransportError,
+                      UsageError)
+from .base import Transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI
+
+AF_MCTP = 45
+SOCK_DGRAM = 2
+MCTP_TAG_OWNER = 0x08
+MCTP_TAG_MASK = 0x07
+MCTP_NET_ANY = 0
+SOCKADDR_MCTP = struct.Struct("=HHIBBBB")
+assert SOCKADDR_MCTP.size == 12
+
+RC_RETRY = 5
+RC_BUSY = 6
+
+_NO_AF_MCTP = (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT)
+
+
+def pack_sockaddr(net, eid, msg_type, tag):
+    return SOCKADDR_MCTP.pack(AF_MCTP, 0, net, eid, msg_type, tag, 0)
+
+
+def unpack_sockaddr(data):
+    """``(family, net, eid, msg_type, tag)`` from a ``struct sockaddr_mctp``."""
+    if len(data) < SOCKADDR_MCTP.size:
+        raise ValueError("sockaddr_mctp of %d bytes" % len(data))
+    family, _, net, eid, msg_type, tag, _ = SOCKADDR_MCTP.unpack_from(data)
+    return family, net, eid, msg_type, tag
+
+
+class Syscalls:
+    """libc's socket calls, through ctypes.  Errors raise ``OSError``."""
+
+    MSG_PEEK = 0x02
+    MSG_TRUNC = 0x20
+
+    def __init__(self):
+        import ctypes
+        import ctypes.util
+        self._ctypes = ctypes
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        self._socket = libc.socket
+        self._socket.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        self._socket.restype = ctypes.c_int
+        self._sendto = libc.sendto
+        self._sendto.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                                 ctypes.c_void_p, ctypes.c_uint32)
+        self._sendto.restype = ctypes.c_ssize_t
+        self._recvfrom = libc.recvfrom
+        self._recvfrom.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t,
+                                   ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+        self._recvfrom.restype = ctypes.c_ssize_t
+
+    def _fail(self, what):
+        code = self._ctypes.get_errno()
+        raise OSError(code, "%s: %s" % (what, os.strerror(code)))
+
+    def socket(self, family, type_, proto=0):
+        fd = self._socket(family, type_, proto)
+        if fd < 0:
+            self._fail("socket")
+        return fd
+
+    def sendto(self, fd, data, addr):
+        c = self._ctypes
+        buf = c.create_string_buffer(bytes(data), len(data))
+        sa = c.create_string_buffer(bytes(addr), len(addr))
+        n = self._sendto(fd, buf, len(data), 0, sa, len(addr))
+        if n < 0:
+            self._fail("sendto")
+        return n
+
+    def recvfrom(self, fd):
+        """Receive one datagram whole: ``(data, sockaddr bytes)``."""
+        c = self._ctypes
+        # Learn the datagram's size first, so nothing is cut off.
+        size = self._recvfrom(fd, None, 0, self.MSG_PEEK | self.MSG_TRUNC, None, None)
+        if size < 0:
+            self._fail("recvfrom")
+        buf = c.create_string_buffer(max(size, 1))
+        sa = c.create_string_buffer(64)
+        salen = c.c_uint32(64)
+        n = self._recvfrom(fd, buf, max(size, 1), 0, sa, c.byref(salen))
+        if n < 0:
+            self._fail("recvfrom")
+        return buf.raw[:n], sa.raw[:min(salen.value, 64)]
+
+    def poll(self, fd, timeout):
+        """Wait until ``fd`` is readable; ``timeout`` in seconds or None."""
+        import select
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        return bool(p.poll(ms))
+
+    def close(self, fd):
+        os.close(fd)
+
+
+class MctpTransport(Transport):
+    name = "mctp"
+    fmapi_capable = True
+    tunnels = True
+
+    def __init__(self, net, eid, retries=0, retry_delay=0.05, syscalls=None):
+        if not 0 <= eid <= 0xFF:
+            raise UsageError("MCTP EID %r is out of range (0..255)" % (eid,))
+        self.net = net
+        self.eid = eid
+        self.retries = max(0, int(retries))
+        self.retry_delay = retry_delay
+        self.sys = syscalls if syscalls is not None else Syscalls()
+        self.fd = None
+        self.fd = self._open_socket()
+        self.stats = {"sent": 0, "received": 0, "discarded": 0, "retried": 0}
+
+    def _open_socket(self):
+        try:
+            return self.sys.socket(AF_MCTP, SOCK_DGRAM, 0)
+        except OSError as exc:
+            if exc.errno in _NO_AF_MCTP:
+                raise NotSupported(
+                    "this kernel has no AF_MCTP socket support (built without CONFIG_MCTP, "
+                    "or the mctp module is not loaded)", exc.errno,
+                    hint="use an MCTP-capable kernel (CONFIG_MCTP, `modprobe mctp`) with "
+                         "mctpd, or reach the component over MCTP-over-TCP with "
+                         "tcp:HOST[:PORT]")
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise PermissionDenied("AF_MCTP socket: %s" % os.strerror(exc.errno),
+                                       exc.errno, hint="run as root")
+            raise TransportError("AF_MCTP socket: %s" % os.strerror(exc.errno), exc.errno)
+
+    def describe(self):
+        return "AF_MCTP net %d EID %d" % (self.net, self.eid)
+
+    def info(self):
+        return {"transport": "mctp", "net": self.net, "eid": self.eid}
+
+    # -- sending -----------------------------------------------------------
+
+    def send(self, message, msg_type=MCTP_TYPE_CCI, timeout=None):
+        if self.fd is None:
+            raise TransportError("%s: transport is closed" % self.describe())
+        if msg_type not in (MCTP_TYPE_CCI, MCTP_TYPE_FMAPI):
+            raise UsageError("MCTP message type %r is not a CXL type (7 or 8)" % (msg_type,))
+        req = cci.decode_header(message)
+        attempt = 0
+        while True:
+            response = self._exchange(bytes(message), msg_type, req, timeout)
+            rc = cci.decode_header(response).return_code
+            if rc in (RC_RETRY, RC_BUSY) and attempt < self.retries:
+                attempt += 1
+                self.stats["retried"] += 1
+                if self.retry_delay:
+                    time.sleep(self.retry_delay)
+                continue
+            return response
+
+    def _exchange(self, message, msg_type, req, timeout):
+        addr = pack_sockaddr(self.net, self.eid, msg_type, MCTP_TAG_OWNER)
+        try:
+            self.sys.sendto(self.fd, message, addr)
+        except OSError as exc:
+            raise self._error(exc, "sendto")
+        self.stats["sent"] += 1
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timeout(req, timeout)
+            try:
+                ready = self.sys.poll(self.fd, remaining)
+            except OSError as exc:
+                if exc.errno == errno.EINTR:
+                    continue
+                raise self._error(exc, "poll")
+            if not ready:
+                if deadline is None:
+                    continue
+                raise self._timeout(req, timeout)
+            try:
+                data, src = self.sys.recvfrom(self.fd)
+            except OSError as exc:
+                if exc.errno in (errno.EINTR, errno.EAGAIN):
+                    continue
+                raise self._error(exc, "recvfrom")
+            self.stats["received"] += 1
+            if self._is_our_response(data, src, msg_type, req):
+                return data
+            self.stats["discarded"] += 1
+
+    def _is_our_response(self, data, src, msg_type, req):
+        try:
+            family, net, eid, rtype, tag = unpack_sockaddr(src)
+        except ValueError:
+            return False
+        if family != AF_MCTP or eid != self.eid or rtype != msg_type:
+            return False
+        if self.net != MCTP_NET_ANY and net != self.net:
+            return False
+        if tag & MCTP_TAG_OWNER:
+            return False  # a request from the peer, not a response
+        try:
+            hdr = cci.decode_header(data)
+        except TransportError:
+            return False
+        return (hdr.category == cci.CATEGORY_RESPONSE and hdr.tag == req.tag
+                and hdr.opcode == req.opcode)
+
+    def _timeout(self, req, timeout):
+        return CommandTimeout(
+            "%s: no response to opcode %04xh (tag %d) within %.3g s"
+            % (self.describe(), req.opcode, req.tag, timeout),
+            hint="check the endpoint with `mctp route` / `busctl tree au.com.codeconstruct.MCTP1`,"
+                 " or allow more time")
+
+    def _error(self, exc, what):
+        code = exc.errno
+        where = "%s: %s" % (self.describe(), what)
+        if code in (errno.EACCES, errno.EPERM):
+            return PermissionDenied("%s: %s" % (where, os.strerror(code)), code,
+                                    hint="run as root")
+        if code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+            return TransportError(
+                "%s: no route to EID %d on network %d" % (where, self.eid, self.net), code,
+                hint="`mctp route` and `mctp addr` show what the kernel can reach; mctpd "
+                     "sets up routes for the endpoints it enumerates")
+        if code == errno.ETIMEDOUT:
+            return CommandTimeout("%s: timed out" % where)
+        return TransportError("%s: %s" % (where, os.strerror(code) if code else exc), code)
+
+    def close(self):
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            try:
+                self.sys.close(fd)
+            except OSError:
+                pass
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

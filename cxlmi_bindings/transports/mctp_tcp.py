@@ -1,0 +1,269 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""MCTP over TCP: the ``tcp:HOST[:PORT]`` target.
+
+Talks to anything that frames MCTP the way the open-source CXL emulators do
+(68-byte packets on a TCP stream, see :mod:`cxlmi_bindings.mctp_framing` and
+``docs/mctp-over-tcp.md``): ``cxl-mi emulate --listen``, or a CXL switch
+emulator in the wild.
+
+One request is in flight at a time per transport.  Each request gets the next
+MCTP message tag (mod 8) with the tag owner bit set; the reply is the first
+message back with that tag and tag owner clear.  Anything else that arrives
+meanwhile (a stale reply, a message the peer originated) is dropped.  After a
+timeout or a malformed reply the connection is closed, so a late answer can
+never be taken for the reply to a later request; the next request connects
+again.
+"""
+
+import errno as _errno
+import logging
+import select
+import socket
+import time
+
+from .. import mctp_framing as mf
+from ..errors import (CommandTimeout, DeviceNotFound, ProtocolError, TransportError,
+                      from_oserror)
+from ..targets import DEFAULT_TCP_PORT
+from .base import Transport
+
+log = logging.getLogger("cxlmi.transport.tcp")
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+#: the EID this end uses as its source unless told otherwise
+DEFAULT_OWN_EID = 0x10
+
+
+class MctpTcpTransport(Transport):
+    name = "tcp"
+    fmapi_capable = True
+    tunnels = True
+
+    def __init__(self, host="127.0.0.1", port=DEFAULT_TCP_PORT, timeout=DEFAULT_TIMEOUT,
+                 eid=8, own_eid=DEFAULT_OWN_EID, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+                 max_payload=2048, lazy=False, max_message=mf.MAX_CXL_MESSAGE):
+        self.host = host
+        self.port = int(port)
+        self.timeout = timeout
+        self.eid = eid & 0xFF
+        self.own_eid = own_eid & 0xFF
+        self.connect_timeout = connect_timeout
+        self.max_payload = max_payload
+        self.max_message = max_message
+        self._sock = None
+        self._rx = None
+        self._seq = 0
+        self._tag = 0
+        self._instance = 0
+        self.reconnects = 0
+        if not lazy:
+            self._connect()
+
+    # -- connection ------------------------------------------------------------
+    def describe(self):
+        return "MCTP over TCP %s, EID %d" % (self._where(), self.eid)
+
+    def _where(self):
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s:%d" % (host, self.port)
+
+    @property
+    def connected(self):
+        return self._sock is not None
+
+    def _connect(self):
+        where = self._where()
+        hint = "is `cxl-mi emulate --listen %s` running?" % where
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        except ConnectionRefusedError:
+            raise DeviceNotFound("%s: connection refused" % where, _errno.ECONNREFUSED, hint)
+        except socket.gaierror as exc:
+            raise DeviceNotFound("%s: cannot resolve host: %s" % (where, exc.strerror),
+                                 hint="check the host name in tcp:HOST[:PORT]")
+        except socket.timeout:
+            raise CommandTimeout("%s: no answer to the connection request within %gs"
+                                 % (where, self.connect_timeout), hint)
+        except OSError as exc:
+            err = from_oserror(exc, where)
+            if err.hint is None:
+                err.hint = hint
+            raise err
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self._sock = sock
+        self._rx = mf.Reassembler(self.max_message)
+        self._seq = 0
+        log.debug("connected to %s", where)
+
+    def _drop(self):
+        sock, self._sock = self._sock, None
+        self._rx = None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self._drop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _peer_gone(self):
+        """Between requests: has the peer closed the connection?  Reads (and
+        drops) whatever stale bytes are waiting on the way."""
+        sock = self._sock
+        while True:
+            try:
+                readable, _, _ = select.select([sock], [], [], 0)
+            except (OSError, ValueError):
+                return True
+            if not readable:
+                return False
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+            for ev in self._rx.feed(data):
+                log.debug("dropping %r that arrived between requests", ev)
+
+    # -- requests --------------------------------------------------------------
+    def send(self, message, msg_type=mf.TYPE_CCI, timeout=None):
+        """Send one message and return the reply's message bytes (for CXL
+        types the whole CCI message; for control the control message)."""
+        if timeout is None:
+            timeout = self.timeout
+        tag = self._tag
+        self._tag = (self._tag + 1) & mf.TAG_MASK
+
+        retried = False
+        while True:
+            if self._sock is None:
+                self._connect()
+                fresh = True
+            else:
+                fresh = False
+                if self._peer_gone():
+                    log.info("%s closed the connection since the last request; reconnecting",
+                             self._where())
+                    self._drop()
+                    self.reconnects += 1
+                    self._connect()
+                    fresh = True
+            packets, next_seq = mf.packetize(msg_type, message, self.eid, self.own_eid,
+                                             tag, 1, self._seq)
+            try:
+                for pkt in packets:
+                    self._sock.sendall(pkt)
+            except OSError as exc:
+                self._drop()
+                if not fresh and not retried and exc.errno in (
+                        _errno.EPIPE, _errno.ECONNRESET, _errno.ECONNABORTED, _errno.ENOTCONN):
+                    retried = True
+                    self.reconnects += 1
+                    continue
+                raise self._os_error(exc, "sending")
+            self._seq = next_seq
+            break
+        return self._receive(tag, msg_type, timeout)
+
+    def _os_error(self, exc, doing):
+        err = from_oserror(exc, "%s: %s" % (self._where(), doing))
+        return err
+
+    def _receive(self, tag, msg_type, timeout):
+        sock = self._sock
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._drop()
+                    raise CommandTimeout(
+                        "%s: no reply within %gs" % (self._where(), timeout),
+                        "the component may be busy; raise the timeout or check the emulator log")
+                sock.settimeout(left)
+            else:
+                sock.settimeout(None)
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError as exc:
+                self._drop()
+                raise self._os_error(exc, "receiving")
+            if not data:
+                self._drop()
+                raise TransportError("%s closed the connection before replying" % self._where(),
+                                     hint="see the emulator's log; the next request reconnects")
+            for ev in self._rx.feed(data):
+                if isinstance(ev, mf.FramingError):
+                    self._drop()
+                    raise ProtocolError("%s: malformed reply: %s" % (self._where(), ev),
+                                        hint="the peer does not frame MCTP over TCP as "
+                                             "expected (see docs/mctp-over-tcp.md)")
+                if ev.tag != tag or ev.tag_owner:
+                    log.debug("dropping %r while waiting for tag %d", ev, tag)
+                    continue
+                if ev.msg_type != msg_type:
+                    self._drop()
+                    raise ProtocolError("%s: reply to an MCTP type %d message came back as "
+                                        "type %d" % (self._where(), msg_type, ev.msg_type))
+                return ev.body
+
+    # -- MCTP control ----------------------------------------------------------
+    def control(self, command, data=b"", timeout=None):
+        """Send an MCTP control request; returns ``(completion_code, data)``
+        where data follows the completion code."""
+        inst = self._instance
+        self._instance = (self._instance + 1) & mf.CTRL_INSTANCE_MASK
+        request = bytes((mf.CTRL_RQ | inst, command & 0xFF)) + bytes(data)
+        reply = self.send(request, mf.TYPE_CONTROL, timeout)
+        if len(reply) < 3:
+            raise ProtocolError("%s: MCTP control reply of %d bytes is too short"
+                                % (self._where(), len(reply)))
+        if reply[0] & mf.CTRL_RQ or reply[1] != command & 0xFF:
+            raise ProtocolError("%s: MCTP control reply does not answer command 0x%02x"
+                                % (self._where(), command))
+        if reply[0] & mf.CTRL_INSTANCE_MASK != inst:
+            raise ProtocolError("%s: MCTP control reply carries instance %d, the request %d"
+                                % (self._where(), reply[0] & mf.CTRL_INSTANCE_MASK, inst))
+        return reply[2], bytes(reply[3:])
+
+    def get_endpoint_id(self, timeout=None):
+        """MCTP Get Endpoint ID: returns ``(eid, eid_type_byte, medium_specific)``."""
+        cc, data = self.control(mf.CTRL_GET_ENDPOINT_ID, b"", timeout)
+        _check_cc(cc, "Get Endpoint ID", data, 3)
+        return data[0], data[1], data[2]
+
+    def get_message_types(self, timeout=None):
+        """MCTP Get Message Type Support: the list of message types."""
+        cc, data = self.control(mf.CTRL_GET_MESSAGE_TYPE_SUPPORT, b"", timeout)
+        _check_cc(cc, "Get Message Type Support", data, 1)
+        count = data[0]
+        if len(data) < 1 + count:
+            raise ProtocolError("Get Message Type Support: %d types announced, %d arrived"
+                                % (count, len(data) - 1))
+        return list(data[1:1 + count])
+
+    def info(self):
+        return {"host": self.host, "port": self.port, "eid": self.eid, "own_eid": self.own_eid}
+
+
+def _check_cc(cc, what, data, need):
+    if cc != mf.CC_SUCCESS:
+        raise ProtocolError("MCTP %s failed with completion code 0x%02x" % (what, cc))
+    if len(data) < need:
+        raise ProtocolError("MCTP %s reply is %d bytes short" % (what, need - len(data)))
