@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The device side of a CCI: a component model answering whole messages.
+
+A model subclasses :class:`Device` and defines one method per command it
+implements, named after the registry entry: ``cmd_identify``,
+``cmd_memdev_get_health_info``, ``cmd_fmapi_bind_vppb``…  The framework
+
+* decodes the request into the registry's request structure (its flexible
+  tail sized from the bytes received) and refuses short payloads with
+  PAYLOADLEN before the handler runs;
+* turns the handler's return value (a structure, bytes, ``None``,
+  :class:`Background`) into the response message, and :class:`Reply`
+  exceptions into error responses with their CXL return code;
+* routes Tunnel Management (5300h) to the device :meth:`Device.tunnel_target`
+  names, and wraps the inner answer;
+* runs background operations with time-based progress (Background Operation
+  Status, Request Abort, BUSY for a second one);
+* answers UNSUPPORTED for every registry command the model leaves out, and
+  builds the Command Effects Log from what it implements.
+
+Every command the registry knows is therefore either implemented with state
+by a model or unsupported on purpose (see docs/emulator.md).
+"""
+
+import ctypes
+import logging
+import time
+
+from .. import cci, codec, registry, tunnel
+from ..errors import CxlmiError
+
+log = logging.getLogger("cxlmi.emulator")
+
+# CXL return codes a model uses most (names as in CXLMI_RET_*).
+SUCCESS, BACKGROUND, INPUT, UNSUPPORTED, INTERNAL, RETRY, BUSY, MEDIADISABLED = range(8)
+FWINPROGRESS, FWOOO, FWAUTH, FWSLOT, FWROLLBACK, FWRESET, HANDLE, PADDR = range(8, 16)
+POISONLMT, MEDIAFAILURE, ABORT, SECURITY, PASSPHRASE, MBUNSUPPORTED, PAYLOADLEN = range(16, 23)
+LOG, INTERRUPTED = 23, 24
+RESOURCEEXHAUSTED, EXTLIST, TRANSFEROOO, NO_BGABORT = 29, 30, 31, 32
+
+# Command Effects Log bits (CXL r3.1 table 8-75).
+CEL_CONFIG_CHANGE_COLD_RESET = 1 << 0
+CEL_CONFIG_CHANGE_IMMEDIATE = 1 << 1
+CEL_DATA_CHANGE_IMMEDIATE = 1 << 2
+CEL_POLICY_CHANGE_IMMEDIATE = 1 << 3
+CEL_LOG_CHANGE_IMMEDIATE = 1 << 4
+CEL_SECURITY_CHANGE = 1 << 5
+CEL_BACKGROUND = 1 << 6
+CEL_SECONDARY_MAILBOX = 1 << 7
+
+
+class Reply(Exception):
+    """Raise from a handler to answer with a CXL return code."""
+
+    def __init__(self, return_code, why=""):
+        super().__init__(why or "return code %d" % return_code)
+        self.return_code = return_code
+
+
+class Background:
+    """Return from a handler to start a background operation.
+
+    ``duration`` seconds of simulated work; ``finish()`` runs when it
+    completes (not when aborted) and may raise Reply to fail the operation;
+    ``abortable`` says whether Request Abort may stop it.
+    """
+
+    def __init__(self, duration, finish=None, abortable=True, on_abort=None):
+        self.duration = max(0.0, float(duration))
+        self.finish = finish
+        self.abortable = abortable
+        self.on_abort = on_abort
+        self.opcode = 0
+        self.started = 0.0
+        self.return_code = SUCCESS
+        self.done = False
+
+
+class Device:
+    """Base of every emulated component."""
+
+    #: Identify (0001h) component type: 0x00 switch, 0x03 type 3 device
+    component_type = 0x03
+    vendor_id = 0x1DE5        # a fixed made-up vendor; models may override
+    device_id = 0x0001
+    subsys_vendor_id = 0x1DE5
+    subsys_id = 0x0001
+    serial = 0x1122334455667788
+    #: log2 of the largest message this CCI accepts (2^n bytes)
+    max_msg_size = 11
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.bg = None            # the running or last Background
+        self.response_msg_limit = self.max_msg_size
+        self.timestamp_base = None   # (host ns, clock at set)
+
+    # ---------------------------------------------------------------- dispatch
+    @classmethod
+    def implemented(cls):
+        """Registry entries this model answers (canonical entry per opcode)."""
+        seen, out = set(), []
+        for entry in registry.COMMANDS:
+            if entry.opcode in seen or entry.call == "vendor":
+                continue
+            if callable(getattr(cls, "cmd_" + entry.name, None)):
+                seen.add(entry.opcode)
+                out.append(entry)
+        return out
+
+    def handle(self, message, msg_type=None):
+        """Answer one request message with one response message."""
+        try:
+            hdr = cci.decode_header(message)
+        except CxlmiError:
+            log.warning("dropping a message too short for a CCI header (%d bytes)", len(message))
+            return None
+        payload = bytes(message[cci.HEADER_SIZE:])
+        if hdr.category != cci.CATEGORY_REQUEST:
+            log.warning("dropping a non-request message (category %d)", hdr.category)
+            return None
+        if hdr.payload_length != len(payload):
+            return self._respond(hdr, PAYLOADLEN)
+        try:
+            rc, data = self._dispatch(hdr.opcode, payload)
+        except Reply as exc:
+            rc, data = exc.return_code, b""
+        except Exception:       # a model bug must not kill the server
+            log.exception("internal error answering opcode %04xh", hdr.opcode)
+            rc, data = INTERNAL, b""
+        return self._respond(hdr, rc, data)
+
+    def _respond(self, hdr, rc, data=b""):
+        return cci.encode(hdr.opcode, data if rc in (SUCCESS, BACKGROUND) else b"", hdr.tag,
+                          cci.CATEGORY_RESPONSE, return_code=rc,
+                          background=(rc == BACKGROUND))
+
+    def _dispatch(self, opcode, payload):
+        if opcode == tunnel.OPCODE:
+            return SUCCESS, self._tunnel(payload)
+        if opcode >> 8 >= 0xC0:
+            return SUCCESS, bytes(self.vendor_command(opcode, payload))
+        entry = self._entry_for(opcode, payload)
+        if entry is None:
+            return UNSUPPORTED, b""
+        handler = getattr(self, "cmd_" + entry.name)
+        if self.bg is not None and not self.bg.done and entry.bg and opcode != 0x0002:
+            self._progress()
+            if not self.bg.done:
+                raise Reply(BUSY, "a background operation is running")
+        request = self._decode_request(entry, payload)
+        result = handler(request) if entry.req_cls is not None or entry.call in (
+            "req_buf", "req_data") else handler()
+        if isinstance(result, Background):
+            self._start(result, opcode)
+            return BACKGROUND, b""
+        if result is None:
+            return SUCCESS, b""
+        return SUCCESS, bytes(result)
+
+    def _entry_for(self, opcode, payload):
+        entry = registry.BY_OPCODE.get(opcode)
+        if entry is None or not callable(getattr(self, "cmd_" + entry.name, None)):
+            return None
+        return entry
+
+    @staticmethod
+    def _decode_request(entry, payload):
+        cls = entry.req_cls
+        if cls is None:
+            return payload
+        fixed = cls.fixed_size()
+        if len(payload) < fixed:
+            raise Reply(PAYLOADLEN, "%s request of %d bytes, %d needed"
+                        % (entry.name, len(payload), fixed))
+        if cls._flex_ is None:
+            if len(payload) != fixed and entry.name != "memdev_set_partition_info":
+                raise Reply(PAYLOADLEN, "%s request of %d bytes, %d expected"
+                            % (entry.name, len(payload), fixed))
+            return cls.from_buffer_copy(payload[:fixed])
+        if entry.req_count:
+            head = cls.from_buffer_copy(payload[:fixed])
+            claimed = getattr(head, entry.req_count)
+            elem = ctypes.sizeof(cls._flex_[1])
+            if fixed + claimed * elem != len(payload):
+                raise Reply(PAYLOADLEN, "%s: %s=%d does not match %d payload bytes"
+                            % (entry.name, entry.req_count, claimed, len(payload)))
+        return codec.size_tail(cls, payload, None)
+
+    def vendor_command(self, opcode, payload):
+        """Vendor-specific opcodes (C000h and up): none by default."""
+        raise Reply(UNSUPPORTED, "no vendor command %04xh" % opcode)
+
+    # ---------------------------------------------------------------- tunnels
+    def tunnel_target(self, target_type, ident):
+        """The device a Tunnel Management hop reaches, or None."""
+        return None
+
+    def _tunnel(self, payload):
+        try:
+            target_type, ident, inner = tunnel.split_request(payload)
+        except CxlmiError:
+            raise Reply(PAYLOADLEN, "malformed tunnel request")
+        target = self.tunnel_target(target_type, ident)
+        if target is None:
+            raise Reply(INPUT, "no tunnel target type %d id %d" % (target_type, ident))
+        inner_rsp = target.handle(inner)
+        if inner_rsp is None:
+            raise Reply(INPUT, "tunnelled message was not a request")
+        return tunnel.build_response(inner_rsp)
+
+    # ---------------------------------------------------------------- background
+    def _start(self, op, opcode):
+        op.opcode = opcode
+        op.started = self.clock()
+        op.done = False
+        self.bg = op
+        if op.duration == 0:
+            self._progress()
+
+    def _progress(self):
+        """Percent complete of the current operation; completes it when due."""
+        op = self.bg
+        if op is None:
+            return 0
+        if op.done:
+            return 100
+        elapsed = self.clock() - op.started
+        if elapsed >= op.duration:
+            op.done = True
+            try:
+                if op.finish is not None:
+                    op.finish()
+            except Reply as exc:
+                op.return_code = exc.return_code
+            return 100
+        return min(99, int(100 * elapsed / op.duration))
+
+    def bg_busy(self):
+        """True while a background operation is still running."""
+        if self.bg is None:
+            return False
+        self._progress()
+        return not self.bg.done
+
+    def cmd_bg_op_status(self):
+        from .. import types
+        rsp = types.get("cmd_bg_op_status_rsp")()
+        if self.bg is not None:
+            percent = self._progress()
+            running = 0 if self.bg.done else 1
+            rsp.status = running | (percent << 1)
+            rsp.opcode = self.bg.opcode
+            rsp.returncode = self.bg.return_code if self.bg.done else 0
+        return rsp
+
+    def cmd_request_bg_op_abort(self):
+        op = self.bg
+        if op is None or op.done or not self.bg_busy():
+            return None
+        if not op.abortable:
+            raise Reply(NO_BGABORT, "this background operation cannot be aborted")
+        op.done = True
+        op.return_code = ABORT
+        if op.on_abort is not None:
+            op.on_abort()
+        return None
+
+    # ---------------------------------------------------------------- common commands
+    def cmd_identify(self):
+        from .. import types
+        return types.get("cmd_identify_rsp")(
+            vendor_id=self.vendor_id, device_id=self.device_id,
+            subsys_vendor_id=self.subsys_vendor_id, subsys_id=self.subsys_id,
+            serial_num=self.serial, max_msg_size=self.max_msg_size,
+            component_type=self.component_type)
+
+    def cmd_get_response_msg_limit(self):
+        from .. import types
+        return types.get("cmd_get_response_msg_limit_rsp")(limit=self.response_msg_limit)
+
+    def cmd_set_response_msg_limit(self, req):
+        from .. import types
+        if not 8 <= req.limit <= 20:
+            raise Reply(INPUT, "response message limit must be 2^8..2^20")
+        self.response_msg_limit = min(req.limit, self.max_msg_size)
+        return types.get("cmd_set_response_msg_limit_rsp")(limit=self.response_msg_limit)
+
+    def cmd_get_timestamp(self):
+        from .. import types
+        now = 0
+        if self.timestamp_base is not None:
+            host_ns, at = self.timestamp_base
+            now = host_ns + int((self.clock() - at) * 1e9)
+        return types.get("cmd_get_timestamp_rsp")(timestamp=now)
+
+    def cmd_set_timestamp(self, req):
+        self.timestamp_base = (req.timestamp, self.clock())
+
+    # ---------------------------------------------------------------- logs
+    def command_effects(self):
+        """(opcode, effects) for every command this model implements."""
+        out = []
+        for entry in self.implemented():
+            effects = 0
+            if entry.destructive:
+                effects |= CEL_DATA_CHANGE_IMMEDIATE
+            if entry.name.startswith(("set_", "memdev_set_", "fmapi_set_")) or entry.call == "req":
+                effects |= CEL_CONFIG_CHANGE_IMMEDIATE if not entry.destructive else 0
+            if entry.passphrase or entry.name == "memdev_freeze_security_state":
+                effects |= CEL_SECURITY_CHANGE
+            if entry.bg:
+                effects |= CEL_BACKGROUND
+            if entry.name in ("clear_event_records", "clear_log", "populate_log"):
+                effects |= CEL_LOG_CHANGE_IMMEDIATE
+            out.append((entry.opcode, effects))
+        return out
+
+    def cel_bytes(self):
+        import struct
+        return b"".join(struct.pack("<HH", op, eff) for op, eff in self.command_effects())
