@@ -110,6 +110,7 @@ class Endpoint:
         self.has_fmapi = bool(getattr(transport, "fmapi_capable", True))
         self.component_type = None
         self.last_return_code = 0
+        self.last_payload = b""     # the last reply's payload bytes (for raw output)
         self.last_error = None
         self._tag = 0
         self._closed = False
@@ -183,6 +184,7 @@ class Endpoint:
                                         timeout)
         hdr, body = cci.check_response(reply, tag, opcode, command)
         self.last_return_code = hdr.return_code
+        self.last_payload = bytes(body)
         return hdr, body
 
     def call(self, command, request=None, tunnel=None, **fields):
