@@ -308,15 +308,16 @@ class Server:
             operation, eid = data[0] & 0x03, data[1]
             if operation in (0, 1):         # set, force
                 if eid in (mf.EID_NULL, mf.EID_BROADCAST):
-                    return mf.CC_INVALID_DATA, bytes((0x10, self.eid, 0))
+                    return mf.CC_INVALID_DATA, b""
                 self.log.info("client %s: endpoint ID %d -> %d (bus owner %d)", who, self.eid,
                               eid, msg.src)
                 self.eid = eid
                 self.bus_owner = msg.src
                 # status: assignment accepted (bits 5:4 = 0), no EID pool
                 return mf.CC_SUCCESS, bytes((0x00, self.eid, 0))
-            # reset (no static EID here) and set-discovered-flag (PCIe only)
-            return mf.CC_INVALID_DATA, bytes((0x10, self.eid, 0))
+            # reset (no static EID here) and set-discovered-flag (PCIe only);
+            # an error response carries only its completion code
+            return mf.CC_INVALID_DATA, b""
         if command == mf.CTRL_GET_VERSION_SUPPORT:
             if len(data) < 1:
                 return mf.CC_INVALID_LENGTH, b""
