@@ -10,7 +10,9 @@ The device side of the ``tcp:HOST[:PORT]`` target.  Plug a handler in::
     server.serve_forever()               # or: host, port = server.start(); ...; server.stop()
 
 ``msg_type`` is 7 (FM-API, and anything tunnelled) or 8 (CXL CCI).  The
-handler may return ``None`` to send nothing.  Handler calls are serialized
+handler may return ``None`` to send nothing.  A device model (anything with
+``handle(message, msg_type)``, such as an emulator ``Device``) can be passed
+instead of a function: ``Server(profiles.build("switch"))``.  Handler calls are serialized
 with one lock, whatever the number of clients, so device models need not be
 thread-safe; their state lives in the handler and so outlives connections.
 
@@ -50,6 +52,12 @@ class Server:
     def __init__(self, handler, host="127.0.0.1", port=DEFAULT_PORT, eid=8,
                  message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI), partial_timeout=0.5,
                  max_message=mf.DEFAULT_MAX_MESSAGE, logger=None):
+        if not callable(handler) and callable(getattr(handler, "handle", None)):
+            device = handler
+            handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
+            self.device = device
+        else:
+            self.device = None
         self.handler = handler
         self.host = host
         self.port = int(port)
