@@ -23,7 +23,7 @@ CATEGORY_RESPONSE = 1
 MAX_PAYLOAD = (1 << 21) - 1
 BACKGROUND_BIT = 1 << 23
 
-_HDR = struct.Struct("<BBBHHBHH")
+HEADER = _HDR = struct.Struct("<BBBHHBHH")
 
 
 def encode(opcode, payload=b"", tag=0, category=CATEGORY_REQUEST,
@@ -78,24 +78,29 @@ def decode_header(message):
 def check_response(message, tag, opcode, command=None):
     """Validate a response to request (``tag``, ``opcode``).
 
-    Returns ``(header, payload)`` where payload is a memoryview of exactly the
-    bytes the header announces.  A non-zero return code other than
-    BACKGROUND raises :class:`DeviceError`; anything malformed raises
-    :class:`ProtocolError`.
+    Returns ``(return_code, vendor_status, payload)`` where payload is a
+    memoryview of exactly the bytes the header announces.  A non-zero return
+    code other than BACKGROUND raises :class:`DeviceError`; anything malformed
+    raises :class:`ProtocolError`.  (Hot path: no Header object is built.)
     """
-    hdr = decode_header(message)
-    if hdr.category != CATEGORY_RESPONSE:
+    if len(message) < HEADER_SIZE:
+        raise ProtocolError("CCI message of %d bytes is shorter than its %d-byte header"
+                            % (len(message), HEADER_SIZE))
+    cat, rtag, _, ropcode, len_lo, len_hi, rc, vs = _HDR.unpack_from(message)
+    category = (cat & 0x0F) or (cat >> 4)
+    if category != CATEGORY_RESPONSE:
         raise ProtocolError("reply to %s is not a response (category %d)"
-                            % (command or "0x%04x" % opcode, hdr.category))
-    if hdr.tag != tag & 0xFF:
-        raise ProtocolError("reply carries tag %d, the request had tag %d" % (hdr.tag, tag & 0xFF))
-    if hdr.opcode != opcode:
+                            % (command or "0x%04x" % opcode, category))
+    if rtag != tag & 0xFF:
+        raise ProtocolError("reply carries tag %d, the request had tag %d" % (rtag, tag & 0xFF))
+    if ropcode != opcode:
         raise ProtocolError("reply is for opcode 0x%04x, the request was 0x%04x"
-                            % (hdr.opcode, opcode))
-    if hdr.return_code not in (0, 1):
-        raise DeviceError(hdr.return_code, command, hdr.vendor_status)
+                            % (ropcode, opcode))
+    if rc > 1:
+        raise DeviceError(rc, command, vs)
     received = len(message) - HEADER_SIZE
-    if hdr.payload_length != received:
+    length = (len_lo | (len_hi << 16)) & MAX_PAYLOAD
+    if length != received:
         raise ProtocolError("reply announces %d payload bytes but %d arrived"
-                            % (hdr.payload_length, received))
-    return hdr, memoryview(message)[HEADER_SIZE:]
+                            % (length, received))
+    return rc, vs, memoryview(message)[HEADER_SIZE:]

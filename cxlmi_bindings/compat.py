@@ -104,20 +104,31 @@ def _request_bytes(entry, req, data_sz=None):
 
 def _run(ep, entry, ti, payload, out=None, raw_limit=None):
     try:
-        tunnel = _tunnel.from_info(_deref(ti))
-        hdr, body = ep.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
+        tunnel = None if ti is None else _tunnel.from_info(_deref(ti))
+        rc, body = ep.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
         if out is not None:
-            if entry.size == "raw" or entry.rsp is None:
-                data = bytes(body)
-                if raw_limit is not None:
-                    data = data[:raw_limit]
-            elif entry.name == "fmapi_get_vcs_info":
-                codec.decode_response(entry, body)      # validates every block
-                data = bytes(body)
+            if entry.size == "fixed" and entry.rsp is not None:
+                # Hot path: a fixed-size reply goes straight into the caller's
+                # structure once its size is checked.
+                fixed = ctypes.sizeof(entry.rsp_cls)
+                if len(body) != fixed:
+                    codec.decode_response(entry, body)      # raises the precise error
+                if type(out) is entry.rsp_cls:
+                    ctypes.memmove(ctypes.addressof(out), bytes(body), fixed)
+                else:
+                    _write(out, body)
             else:
-                data = bytes(codec.decode_response(entry, body))
-            _write(out, data)
-        return hdr.return_code
+                if entry.size == "raw" or entry.rsp is None:
+                    data = bytes(body)
+                    if raw_limit is not None:
+                        data = data[:raw_limit]
+                elif entry.name == "fmapi_get_vcs_info":
+                    codec.decode_response(entry, body)      # validates every block
+                    data = bytes(body)
+                else:
+                    data = bytes(codec.decode_response(entry, body))
+                _write(out, data)
+        return rc
     except DeviceError as exc:
         ep.last_error = exc
         return exc.return_code
@@ -173,9 +184,9 @@ def _make(entry):
             try:
                 payload = _read(in_buf, in_size) if in_buf is not None and in_size else b""
                 tunnel = _tunnel.from_info(_deref(ti))
-                hdr, body = ep.exchange(opcode, payload, tunnel,
-                                        (opcode >> 8) in registry.FMAPI_SETS,
-                                        registry.opcode_name(opcode))
+                rc, body = ep.exchange(opcode, payload, tunnel,
+                                       (opcode >> 8) in registry.FMAPI_SETS,
+                                       registry.opcode_name(opcode))
             except DeviceError as exc:
                 ep.last_error = exc
                 return exc.return_code
@@ -184,7 +195,7 @@ def _make(entry):
                 return -1
             if ret is not None and ret_size:
                 _write(ret, bytes(body)[:ret_size])
-            return hdr.return_code
+            return rc
     else:  # pragma: no cover - registry is checked by tests
         raise ValueError(kind)
     f.__name__ = f.__qualname__ = "cxlmi_cmd_" + entry.name

@@ -110,7 +110,7 @@ class Endpoint:
         self.has_fmapi = bool(getattr(transport, "fmapi_capable", True))
         self.component_type = None
         self.last_return_code = 0
-        self.last_payload = b""     # the last reply's payload bytes (for raw output)
+        self.last_payload = b""     # the last reply's payload (for raw output)
         self.last_error = None
         self._tag = 0
         self._closed = False
@@ -159,7 +159,10 @@ class Endpoint:
         return self._tag
 
     def exchange(self, opcode, payload=b"", tunnel=None, fmapi=False, command=None):
-        """Send one command, return ``(header, payload bytes)`` of its reply.
+        """Send one command; return ``(return_code, payload)`` of its reply.
+
+        ``return_code`` is 0, or 1 when a background operation started;
+        ``payload`` is a memoryview of exactly the reply's payload bytes.
 
         Raises DeviceError for a CXL error return code at any level,
         TransportError (or a child) for anything between.
@@ -170,7 +173,7 @@ class Endpoint:
             raise NotSupported("%s: FM-API commands are not enabled on this endpoint"
                                % (command or "0x%04x" % opcode),
                                hint="cxlmi_endpoint_enable_fmapi() / a switch or MLD target")
-        tag = self.next_tag()
+        tag = self._tag = (self._tag + 1) & 0xFF
         message = cci.encode(opcode, payload, tag)
         timeout = self.timeout_ms / 1000.0 if self.timeout_ms else None
         if tunnel:
@@ -182,10 +185,10 @@ class Endpoint:
         else:
             reply = self.transport.send(message, MCTP_TYPE_FMAPI if fmapi else MCTP_TYPE_CCI,
                                         timeout)
-        hdr, body = cci.check_response(reply, tag, opcode, command)
-        self.last_return_code = hdr.return_code
-        self.last_payload = bytes(body)
-        return hdr, body
+        rc, _, body = cci.check_response(reply, tag, opcode, command)
+        self.last_return_code = rc
+        self.last_payload = body
+        return rc, body
 
     def call(self, command, request=None, tunnel=None, **fields):
         """Run a registry command; return its decoded reply.

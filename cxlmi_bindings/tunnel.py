@@ -136,7 +136,7 @@ def unwrap(response, tunnel, tags):
     for level, ((target_type, ident), tag) in enumerate(zip(tunnel.hops, tags), 1):
         where = "tunnel level %d (%s)" % (level, "LD pool CCI" if target_type else "port/LD %d" % ident)
         try:
-            _, payload = cci.check_response(response, tag, OPCODE, "tunnel")
+            _, _, payload = cci.check_response(response, tag, OPCODE, "tunnel")
         except DeviceError as exc:
             exc.level = where
             exc.args = ("%s: %s" % (where, exc.args[0]),)

@@ -12,6 +12,7 @@ the answer wrapped back one level per hop, so tunnels are exercised for real.
 import collections
 
 from .. import cci, tunnel
+from ..errors import ProtocolError
 from .base import Transport
 
 RET_UNSUPPORTED = 3
@@ -48,20 +49,21 @@ class MockTransport(Transport):
         return response
 
     def _answer(self, message, hops):
-        hdr = cci.decode_header(message)
-        payload = message[cci.HEADER_SIZE:cci.HEADER_SIZE + hdr.payload_length]
-        if hdr.opcode == tunnel.OPCODE and not self.queues.get(tunnel.OPCODE):
+        if len(message) < cci.HEADER_SIZE:
+            raise ProtocolError("mock: message of %d bytes has no CCI header" % len(message))
+        _, tag, _, opcode, len_lo, len_hi, _, _ = cci.HEADER.unpack_from(message)
+        payload = message[cci.HEADER_SIZE:cci.HEADER_SIZE + ((len_lo | len_hi << 16) & cci.MAX_PAYLOAD)]
+        if opcode == tunnel.OPCODE and not self.queues.get(tunnel.OPCODE):
             target_type, ident, inner = tunnel.split_request(payload)
             hops.append((target_type, ident))
             inner_rsp = self._answer(inner, hops)
-            return cci.encode(tunnel.OPCODE, tunnel.build_response(inner_rsp), hdr.tag,
+            return cci.encode(tunnel.OPCODE, tunnel.build_response(inner_rsp), tag,
                               cci.CATEGORY_RESPONSE)
-        self.last_command = (hdr.opcode >> 8, hdr.opcode & 0xFF, bytes(payload))
-        queue = self.queues.get(hdr.opcode)
+        self.last_command = (opcode >> 8, opcode & 0xFF, payload)
+        queue = self.queues.get(opcode)
         if not queue:
-            return cci.encode(hdr.opcode, b"", hdr.tag, cci.CATEGORY_RESPONSE,
+            return cci.encode(opcode, b"", tag, cci.CATEGORY_RESPONSE,
                               return_code=RET_UNSUPPORTED)
         return_code, data = queue.popleft()
         self.responses_returned += 1
-        return cci.encode(hdr.opcode, data, hdr.tag, cci.CATEGORY_RESPONSE,
-                          return_code=return_code)
+        return cci.encode(opcode, data, tag, cci.CATEGORY_RESPONSE, return_code=return_code)
