@@ -26,6 +26,11 @@ def cci_request(opcode, payload=b"", tag=0):
     return cci.encode(opcode, payload, tag=tag)
 
 
+def reply_payload(message, tag, opcode):
+    """The checked reply's payload bytes (check_response returns it last)."""
+    return bytes(cci.check_response(message, tag, opcode)[-1])
+
+
 def feed_all(rx, data, chunk=None):
     events = []
     if chunk is None:
@@ -77,8 +82,8 @@ def test_a_response_category_in_the_high_nibble_passes_through_untouched():
     packets, _ = mf.packetize(8, bytes(rsp), 0x10, 8, 0, 0)
     (ev,) = mf.Reassembler().feed(b"".join(packets))
     assert ev.body == bytes(rsp)
-    hdr, payload = cci.check_response(ev.body, 2, 0x0001)
-    assert hdr.category == 1 and len(payload) == 18
+    assert cci.decode_header(ev.body).category == 1
+    assert len(reply_payload(ev.body, 2, 0x0001)) == 18
 
 
 def test_control_messages_are_trimmed_only_where_the_layout_is_known():
@@ -301,7 +306,7 @@ def client(server):
 
 def call(transport, opcode, payload=b"", msg_type=8, tag=0x21):
     rsp = transport.send(cci_request(opcode, payload, tag), msg_type, 3)
-    return cci.check_response(rsp, tag, opcode)[1].tobytes()
+    return reply_payload(rsp, tag, opcode)
 
 
 class Raw:
@@ -334,7 +339,7 @@ class Raw:
         self.write(*self.packets(cci_request(opcode, payload, tag=0x33), msg_type, tag))
         ev = self.read()
         assert ev.tag == tag and ev.tag_owner == 0 and ev.msg_type == msg_type
-        return cci.check_response(ev.body, 0x33, opcode)[1].tobytes()
+        return reply_payload(ev.body, 0x33, opcode)
 
     def close(self):
         self.sock.close()
