@@ -1,0 +1,509 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Linux CXL ioctl transport, tested at its one seam: the ioctl call.
+
+``FakeKernel`` stands in for ``ioctl(2)`` on /dev/cxl/memN and behaves as the
+Linux 6.1 CXL core does (drivers/cxl/core/mbox.c): the QUERY table with empty
+slots, SEND's checks on ids, reserved fields, enabled and exclusive commands,
+fixed input/output sizes, the RAW path, and the way ``retval`` / ``out.size``
+come back.  It reads our input payload and writes its output through the
+pointers in the 48-byte structure, as the kernel does.
+"""
+
+import ctypes
+import errno
+import os
+import struct
+import types
+
+import pytest
+
+from cxlmi_bindings import cci
+from cxlmi_bindings.errors import (DeviceNotFound, NotSupported, PermissionDenied,
+                                   TransportError, UsageError)
+from cxlmi_bindings.transports import ioctl as mod
+from cxlmi_bindings.transports import open_transport
+
+VAR = 0xFFFFFFFF
+# Linux 6.1's table: id -> (opcode, size_in, size_out).  Id 2 (RAW) only
+# with CONFIG_CXL_MEM_RAW_COMMANDS.
+LINUX_61 = {
+    1: (0x4000, 0, 0x43), 3: (0x0400, 0, VAR), 4: (0x0200, 0, 0x50),
+    5: (0x4100, 0, 0x20), 6: (0x4102, 8, VAR), 7: (0x4200, 0, 0x12),
+    8: (0x0401, 0x18, VAR), 9: (0x4101, 0x0A, 0), 10: (0x4103, VAR, 0),
+    11: (0x4201, 0, 0x10), 12: (0x4202, 0x0C, 0), 13: (0x4203, 0, 1),
+    14: (0x4204, 1, 0), 15: (0x4300, 0x10, VAR), 16: (0x4301, 8, 0),
+    17: (0x4302, 0x48, 0), 18: (0x4303, 0x10, 4), 19: (0x4304, 0x11, 0),
+    20: (0x4305, 0, VAR),
+}
+ID_MAX = 21
+# What QEMU 7.2's type 3 device enables (its CEL), plus the kernel's force-enabled
+FORCED = {1, 3, 8}
+QEMU_ENABLED = FORCED | {4, 5, 6, 10}
+
+# A stand-in registry: opcode -> (name, linux id)
+REGISTRY = {
+    0x4000: ("memdev_identify", 1), 0x0400: ("get_supported_logs", 3),
+    0x0200: ("get_fw_info", 4), 0x4100: ("memdev_get_partition_info", 5),
+    0x4102: ("memdev_get_lsa", 6), 0x4200: ("memdev_get_health_info", 7),
+    0x0401: ("get_log", 8), 0x4101: ("memdev_set_partition_info", 9),
+    0x4103: ("memdev_set_lsa", 10), 0x4204: ("memdev_set_shutdown_state", 14),
+    0x0300: ("get_timestamp", None), 0x4400: ("memdev_sanitize", None),
+    0x5300: ("fmapi_tunnel", None), 0x5100: ("fmapi_identify_sw_device", None),
+    0x0301: ("set_timestamp", 21),  # an id this kernel's table does not have
+}
+
+
+REAL_REGISTRY_ENTRY = mod._registry_entry
+
+
+def fake_entry(opcode):
+    if opcode not in REGISTRY:
+        return None
+    name, linux_id = REGISTRY[opcode]
+    return types.SimpleNamespace(name=name, opcode=opcode, linux_id=linux_id)
+
+
+@pytest.fixture(autouse=True)
+def fake_registry(monkeypatch):
+    monkeypatch.setattr(mod, "_registry_entry", fake_entry)
+    monkeypatch.setattr(mod, "_raw_commands_configured", lambda: None)
+
+
+class FakeKernel:
+    def __init__(self, raw=False, enabled=QEMU_ENABLED, exclusive=(), payload_size=2048,
+                 device=None):
+        self.raw = raw
+        self.enabled = set(enabled)
+        self.exclusive = set(exclusive)
+        self.payload_size = payload_size
+        self.device = device or (lambda opcode, payload: (0, b""))
+        self.calls = []      # (request, argument bytes as passed)
+        self.sent = []       # decoded SEND structures
+        self.inputs = []     # input payload bytes the "kernel" read
+
+    def table(self):
+        rows = []
+        for cid in range(ID_MAX):
+            if cid == 2 and self.raw:
+                rows.append((2, 0, VAR, VAR))
+            elif cid in LINUX_61:
+                _, sin, sout = LINUX_61[cid]
+                rows.append((cid, 0, sin, sout))
+            else:
+                rows.append((0, 0, 0, 0))  # empty slot, as for RAW when not built in
+        return rows
+
+    def __call__(self, fd, request, buf):
+        self.calls.append((request, bytes(buf)))
+        if request == mod.CXL_MEM_QUERY_COMMANDS:
+            return self._query(buf)
+        if request == mod.CXL_MEM_SEND_COMMAND:
+            return self._send(buf)
+        raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
+
+    def _query(self, buf):
+        n = struct.unpack_from("=I", buf)[0]
+        rows = self.table()
+        if n == 0:
+            struct.pack_into("=I", buf, 0, len(rows))
+            return 0
+        for i, row in enumerate(rows[:n]):
+            struct.pack_into("=IIII", buf, 8 + 16 * i, *row)
+        return 0
+
+    def _send(self, buf):
+        (cid, flags, raw_op, raw_rsvd, retval, in_size, in_rsvd, in_ptr,
+         out_size, out_rsvd, out_ptr) = struct.unpack("=IIHHIIIQIIQ", bytes(buf))
+        self.sent.append(dict(id=cid, flags=flags, raw_opcode=raw_op, raw_rsvd=raw_rsvd,
+                              in_size=in_size, in_ptr=in_ptr, out_size=out_size,
+                              out_ptr=out_ptr, in_rsvd=in_rsvd, out_rsvd=out_rsvd))
+        if cid == 0 or cid >= ID_MAX:
+            raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
+        if in_size > self.payload_size:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        if cid == 2:
+            if raw_rsvd or out_size > self.payload_size:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            denied = (raw_op >> 8) in (0x44, 0x45, 0x46) or raw_op in (
+                0x0202, 0x4101, 0x4103, 0x4204, 0x4304, 0x4305)
+            if not self.raw or denied:
+                raise OSError(errno.EPERM, "Operation not permitted")
+            opcode = raw_op
+        else:
+            if flags & ~3 or raw_op or raw_rsvd or in_rsvd or out_rsvd:
+                raise OSError(errno.EINVAL, "Invalid argument")
+            if cid not in self.enabled:
+                raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
+            if cid in self.exclusive:
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            opcode, sin, sout = LINUX_61[cid]
+            if sin != VAR and sin != in_size:
+                raise OSError(errno.ENOMEM, "Cannot allocate memory")
+            if sout != VAR and out_size < sout:
+                raise OSError(errno.ENOMEM, "Cannot allocate memory")
+        payload = ctypes.string_at(in_ptr, in_size) if in_size else b""
+        self.inputs.append(payload)
+        rc, out = self.device(opcode, payload)
+        if rc == 0:
+            n = min(out_size, self.payload_size, len(out))
+            if n:
+                ctypes.memmove(out_ptr, out, n)
+            out_size = n
+        elif out_size:
+            ctypes.memset(out_ptr, 0, out_size)  # size left as passed, buffer zeroed
+        struct.pack_into("=I", buf, 12, rc)
+        struct.pack_into("=I", buf, 32, out_size)
+        return 0
+
+
+@pytest.fixture
+def node(tmp_path):
+    """A stand-in /dev/cxl/mem0 (a plain file: the fake kernel answers its ioctls)."""
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "mem0").write_bytes(b"")
+    sysfs = tmp_path / "sys"
+    (sysfs / "mem0" / "ram").mkdir(parents=True)
+    (sysfs / "mem0" / "pmem").mkdir()
+    (sysfs / "mem0" / "payload_max").write_text("2048\n")
+    (sysfs / "mem0" / "serial").write_text("0x1234\n")
+    (sysfs / "mem0" / "firmware_version").write_text("BWFW VERSION 00\n")
+    (sysfs / "mem0" / "label_storage_size").write_text("131072\n")
+    (sysfs / "mem0" / "ram" / "size").write_text("0x0\n")
+    (sysfs / "mem0" / "pmem" / "size").write_text("0x10000000\n")
+    return str(dev), str(sysfs)
+
+
+def open_node(node, kernel, devname="mem0"):
+    dev, sysfs = node
+    return mod.IoctlTransport(devname, dev_root=dev, sysfs_root=sysfs, ioctl=kernel)
+
+
+def request(opcode, payload=b"", tag=0x5A):
+    return cci.encode(opcode, payload, tag=tag)
+
+
+# -- numbers and layouts -------------------------------------------------------------
+
+def test_ioctl_numbers_match_the_uapi_values():
+    # _IOR(0xCE, 1, 8 bytes) and _IOWR(0xCE, 2, 48 bytes), generic encoding
+    ior = (2 << 30) | (8 << 16) | (0xCE << 8) | 1
+    iowr = (3 << 30) | (48 << 16) | (0xCE << 8) | 2
+    assert ior == 0x8008CE01 and iowr == 0xC030CE02
+    if mod._IOC_SIZEBITS == 14:
+        assert mod.CXL_MEM_QUERY_COMMANDS == 0x8008CE01
+        assert mod.CXL_MEM_SEND_COMMAND == 0xC030CE02
+
+
+def test_structure_sizes():
+    assert mod.SEND_COMMAND.size == 48
+    assert mod.QUERY_HEADER.size == 8
+    assert mod.COMMAND_INFO.size == 16
+
+
+# -- opening -------------------------------------------------------------------------
+
+def test_missing_node_says_how_to_find_devices(tmp_path):
+    with pytest.raises(DeviceNotFound) as err:
+        mod.IoctlTransport("mem0", dev_root=str(tmp_path), ioctl=FakeKernel())
+    assert "cxl_mem module loaded" in str(err.value)
+    assert "ls %s" % tmp_path in err.value.hint and "cxl list" in err.value.hint
+
+
+def test_open_without_permission_says_run_as_root(node, monkeypatch):
+    def denied(path, flags):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+    monkeypatch.setattr(mod.os, "open", denied)
+    with pytest.raises(PermissionDenied) as err:
+        open_node(node, FakeKernel())
+    assert "root" in err.value.hint
+    assert err.value.exit_code == 4
+
+
+def test_open_queries_the_command_table_twice(node):
+    kernel = FakeKernel()
+    t = open_node(node, kernel)
+    (req1, arg1), (req2, arg2) = kernel.calls
+    assert req1 == req2 == mod.CXL_MEM_QUERY_COMMANDS
+    assert arg1 == bytes(8)                          # n_commands = 0: learn the count
+    assert struct.unpack_from("=II", arg2) == (ID_MAX, 0)
+    assert len(arg2) == 8 + 16 * ID_MAX
+    # empty slots (id 0, RAW not built in) are not commands
+    assert sorted(t.commands) == sorted(LINUX_61)
+    assert not t.raw_available
+    assert t.commands[6].size_in == 8 and t.commands[6].size_out == VAR
+    t.close()
+
+
+def test_a_node_that_is_not_a_cxl_mailbox(node):
+    def not_cxl(fd, request, buf):
+        raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
+    with pytest.raises(NotSupported) as err:
+        open_node(node, not_cxl)
+    assert "not a CXL mailbox" in str(err.value)
+
+
+def test_backend_registry_opens_it_by_absolute_path(node):
+    dev, sysfs = node
+    t = open_transport("ioctl", devname=os.path.join(dev, "mem0"), sysfs_root=sysfs,
+                       ioctl=FakeKernel())
+    assert t.devname == "mem0" and t.path == os.path.join(dev, "mem0")
+    assert t.max_payload == 2048
+    assert t.describe() == "Linux CXL ioctl %s" % t.path
+    t.close()
+
+
+# -- named commands --------------------------------------------------------------------
+
+def test_identify_goes_as_the_named_command(node):
+    ident = bytes(range(0x43))
+    kernel = FakeKernel(device=lambda op, p: (0, ident) if op == 0x4000 else (3, b""))
+    t = open_node(node, kernel)
+    rsp = t.send(request(0x4000, tag=0x77), 8, 2.0)
+    sent = kernel.sent[-1]
+    assert sent["id"] == 1 and sent["raw_opcode"] == 0 and sent["flags"] == 0
+    assert sent["in_size"] == 0 and sent["in_ptr"] == 0
+    assert sent["out_size"] >= 0x43 and sent["out_ptr"] != 0
+    rc, _, payload = cci.check_response(rsp, 0x77, 0x4000)
+    hdr = cci.decode_header(rsp)
+    assert hdr.category == 1 and hdr.return_code == rc == 0
+    assert bytes(payload) == ident
+
+
+def test_send_structure_bytes_for_a_fixed_input_command(node):
+    kernel = FakeKernel(device=lambda op, p: (0, b"L" * 8))
+    t = open_node(node, kernel)
+    get_lsa = struct.pack("<II", 0x10, 8)
+    rsp = t.send(request(0x4102, get_lsa), 8, None)
+    request_code, arg = kernel.calls[-1]
+    assert request_code == mod.CXL_MEM_SEND_COMMAND and len(arg) == 48
+    cid, flags, op, rsvd, retval, in_size, in_rsvd, in_ptr, out_size, out_rsvd, out_ptr = \
+        struct.unpack("=IIHHIIIQIIQ", arg)
+    assert (cid, flags, op, rsvd, retval) == (6, 0, 0, 0, 0)
+    assert (in_size, in_rsvd, out_rsvd) == (8, 0, 0)
+    assert out_size == 2048            # variable output: the whole mailbox payload
+    assert kernel.inputs[-1] == get_lsa
+    assert cci.check_response(rsp, 0x5A, 0x4102)[-1].tobytes() == b"L" * 8
+
+
+def test_variable_output_uses_sysfs_payload_max(node):
+    dev, sysfs = node
+    with open(os.path.join(sysfs, "mem0", "payload_max"), "w") as f:
+        f.write("1024\n")
+    kernel = FakeKernel(payload_size=1024)
+    t = open_node(node, kernel)
+    assert t.max_payload == 1024
+    t.send(request(0x0400), 8, None)
+    assert kernel.sent[-1]["out_size"] == 1024
+
+
+def test_payload_max_defaults_to_2048_without_sysfs(node):
+    dev, _ = node
+    t = mod.IoctlTransport("mem0", dev_root=dev, sysfs_root="/nonexistent", ioctl=FakeKernel())
+    assert t.max_payload == 2048
+
+
+def test_device_return_code_becomes_the_response_return_code(node):
+    kernel = FakeKernel(device=lambda op, p: (0x16, b"ignored"))   # PAYLOADLEN
+    t = open_node(node, kernel)
+    rsp = t.send(request(0x4100, tag=3), 8, None)
+    hdr = cci.decode_header(rsp)
+    assert hdr.return_code == 0x16 and hdr.tag == 3 and hdr.opcode == 0x4100
+    assert hdr.payload_length == 0 and len(rsp) == cci.HEADER_SIZE
+
+
+def test_response_carries_only_the_bytes_the_device_returned(node):
+    kernel = FakeKernel(device=lambda op, p: (0, b"\x01\x02\x03"))
+    t = open_node(node, kernel)
+    rsp = t.send(request(0x0400), 8, None)
+    assert rsp[cci.HEADER_SIZE:] == b"\x01\x02\x03"
+    assert cci.decode_header(rsp).payload_length == 3
+
+
+# -- the RAW path -----------------------------------------------------------------------
+
+def test_opcode_without_a_named_command_goes_raw(node):
+    kernel = FakeKernel(raw=True, device=lambda op, p: (0, struct.pack("<Q", 42)))
+    t = open_node(node, kernel)
+    assert t.raw_available
+    rsp = t.send(request(0x0300), 8, None)
+    sent = kernel.sent[-1]
+    assert sent["id"] == 2 and sent["raw_opcode"] == 0x0300 and sent["raw_rsvd"] == 0
+    assert sent["out_size"] == 2048
+    assert rsp[cci.HEADER_SIZE:] == struct.pack("<Q", 42)
+
+
+def test_tunnels_always_go_raw(node, monkeypatch):
+    monkeypatch.setitem(REGISTRY, 0x5300, ("fmapi_tunnel", 1))  # even if mis-declared
+    kernel = FakeKernel(raw=True)
+    t = open_node(node, kernel)
+    t.send(request(0x5300, bytes(8)), 7, None)
+    assert kernel.sent[-1]["id"] == 2 and kernel.sent[-1]["raw_opcode"] == 0x5300
+
+
+def test_named_id_unknown_to_this_kernel_goes_raw(node):
+    kernel = FakeKernel(raw=True)
+    t = open_node(node, kernel)
+    t.send(request(0x0301, bytes(8)), 8, None)   # registry says id 21; QUERY has no 21
+    assert kernel.sent[-1]["id"] == 2
+
+
+def test_raw_refused_names_the_kernel_option(node):
+    t = open_node(node, FakeKernel(raw=False))
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x0300), 8, None)
+    msg = str(err.value)
+    assert "get_timestamp" in msg and "0300h" in msg and "EPERM" in msg
+    assert "CONFIG_CXL_MEM_RAW_COMMANDS" in msg
+    assert "sanitize" in err.value.hint and "mctp:" in err.value.hint
+    assert err.value.errno == errno.EPERM
+
+
+def test_raw_refused_for_a_denied_command_set(node):
+    t = open_node(node, FakeKernel(raw=True))
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x4400), 8, None)
+    assert "sanitize command set" in str(err.value)
+    assert "deny list" in str(err.value)
+    assert "built without" not in str(err.value)
+
+
+def test_raw_refusal_uses_the_kernel_config_when_readable(node, monkeypatch):
+    monkeypatch.setattr(mod, "_raw_commands_configured", lambda: False)
+    kernel = FakeKernel(raw=False)
+    kernel.table = lambda: [(2, 0, VAR, VAR)]   # a table that still shows a RAW slot
+    t = open_node(node, kernel)
+    assert t.raw_available
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x0300), 8, None)
+    assert "built without CONFIG_CXL_MEM_RAW_COMMANDS" in str(err.value)
+
+
+# -- errno mapping ------------------------------------------------------------------------
+
+def test_enotty_names_the_command_and_cxl_mi_list(node):
+    t = open_node(node, FakeKernel())            # health info is not in QEMU's CEL
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x4200), 8, None)
+    msg = str(err.value)
+    assert "memdev_get_health_info" in msg and "4200h" in msg
+    assert "does not enable the command" in msg and "GET_HEALTH_INFO" in msg
+    assert "cxl-mi list" in err.value.hint
+    assert err.value.errno == errno.ENOTTY
+
+
+def test_ebusy_on_set_lsa_points_at_cxl_pmem(node):
+    t = open_node(node, FakeKernel(exclusive={10}))
+    with pytest.raises(TransportError) as err:
+        t.send(request(0x4103, bytes(8) + b"label"), 8, None)
+    assert "cxl_pmem" in str(err.value) and "SET_LSA" in str(err.value)
+    assert "modprobe -r cxl_pmem" in err.value.hint
+    assert err.value.errno == errno.EBUSY
+
+
+def test_enomem_is_reported_as_our_bug(node):
+    t = open_node(node, FakeKernel())
+    with pytest.raises(TransportError) as err:
+        t.send(request(0x0401, bytes(4)), 8, None)     # GET_LOG wants exactly 0x18 bytes
+    msg = str(err.value)
+    assert "bug in cxl-mi" in msg and "ENOMEM" in msg and "24 in" in msg
+    assert "report" in err.value.hint
+
+
+def test_eacces_from_send_is_permission_denied(node):
+    kernel = FakeKernel()
+
+    def deny(fd, request, buf):
+        if request == mod.CXL_MEM_SEND_COMMAND:
+            raise OSError(errno.EACCES, "Permission denied")
+        return kernel(fd, request, buf)
+    t = open_node(node, deny)
+    with pytest.raises(PermissionDenied):
+        t.send(request(0x4000), 8, None)
+
+
+def test_etimedout_is_a_timeout(node):
+    kernel = FakeKernel()
+
+    def slow(fd, request, buf):
+        if request == mod.CXL_MEM_SEND_COMMAND:
+            raise OSError(errno.ETIMEDOUT, "Connection timed out")
+        return kernel(fd, request, buf)
+    t = open_node(node, slow)
+    with pytest.raises(TransportError) as err:
+        t.send(request(0x4000), 8, None)
+    assert err.value.exit_code == 5
+
+
+# -- requests we refuse to send -----------------------------------------------------------
+
+def test_malformed_requests_are_refused_before_the_kernel(node):
+    kernel = FakeKernel()
+    t = open_node(node, kernel)
+    calls = len(kernel.calls)
+    with pytest.raises(UsageError):
+        t.send(request(0x4000) + b"extra", 8, None)
+    with pytest.raises(UsageError):
+        t.send(cci.encode(0x4000, b"", category=1), 8, None)
+    with pytest.raises(UsageError):
+        t.send(request(0x4103, bytes(4096)), 8, None)
+    assert len(kernel.calls) == calls
+
+
+def test_send_after_close(node):
+    t = open_node(node, FakeKernel())
+    t.close()
+    t.close()
+    with pytest.raises(TransportError):
+        t.send(request(0x4000), 8, None)
+
+
+# -- facts --------------------------------------------------------------------------------
+
+def test_info_has_sysfs_facts_and_the_kernel_command_list(node):
+    t = open_node(node, FakeKernel())
+    info = t.info()
+    assert info["transport"] == "ioctl" and info["devname"] == "mem0"
+    assert info["serial"] == 0x1234 and info["firmware_version"] == "BWFW VERSION 00"
+    assert info["payload_max"] == 2048 and info["label_storage_size"] == 131072
+    assert info["ram_size"] == 0 and info["pmem_size"] == 256 << 20
+    assert info["raw_commands"] is False
+    cmds = {c["name"]: c for c in info["kernel_commands"]}
+    assert cmds["IDENTIFY"] == {"id": 1, "name": "IDENTIFY", "flags": 0, "size_in": 0,
+                                "size_out": 0x43}
+    assert cmds["GET_LSA"]["size_out"] is None
+    assert "RAW" not in cmds
+
+
+def test_the_real_registry_maps_named_commands(node, monkeypatch):
+    registry = pytest.importorskip("cxlmi_bindings.registry")
+    if not hasattr(registry, "by_opcode"):
+        pytest.skip("registry has no by_opcode yet")
+    monkeypatch.undo()
+    monkeypatch.setattr(mod, "_raw_commands_configured", lambda: None)
+    kernel = FakeKernel(raw=True)
+    t = open_node(node, kernel)
+    expected = {0x4000: 1, 0x0400: 3, 0x0200: 4, 0x4100: 5}
+    for opcode, linux_id in expected.items():
+        t.send(request(opcode), 8, None)
+        assert kernel.sent[-1]["id"] == linux_id, hex(opcode)
+    t.send(request(0x4102, bytes(8)), 8, None)
+    assert kernel.sent[-1]["id"] == 6
+    t.send(request(0x0401, bytes(0x18)), 8, None)
+    assert kernel.sent[-1]["id"] == 8
+
+
+def test_endpoint_decodes_memdev_identify_through_the_ioctl_path(node, monkeypatch):
+    endpoint = pytest.importorskip("cxlmi_bindings.endpoint")
+    pytest.importorskip("cxlmi_bindings.registry")
+    monkeypatch.setattr(mod, "_registry_entry", REAL_REGISTRY_ENTRY)
+    ident = bytearray(0x43)
+    ident[0:15] = b"BWFW VERSION 00"
+    struct.pack_into("<QQQ", ident, 0x10, 4, 0, 4)   # total, volatile, persistent (256 MiB)
+    kernel = FakeKernel(device=lambda op, p: (0, bytes(ident)) if op == 0x4000 else (3, b""))
+    with endpoint.Context() as ctx:
+        ep = ctx.open_transport(open_node(node, kernel), probe=False)
+        rsp = ep.call("memdev_identify")
+        assert bytes(rsp.fw_revision).rstrip(b"\0") == b"BWFW VERSION 00"
+        assert rsp.total_capacity == 4 and rsp.persistent_capacity == 4
+    assert kernel.sent[-1]["id"] == 1

@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The AF_MCTP transport, tested at its syscall seam (socket / sendto /
+recvfrom / poll / close), plus one test of the real libc path on this kernel."""
+
+import collections
+import errno
+import socket
+import struct
+import sys
+
+import pytest
+
+from cxlmi_bindings import cci
+from cxlmi_bindings.errors import (CommandTimeout, NotSupported, PermissionDenied,
+                                   TransportError, UsageError)
+from cxlmi_bindings.transports import mctp as mod
+from cxlmi_bindings.transports import open_transport
+
+NET, EID = 1, 8
+
+
+def addr_bytes(net, eid, msg_type, tag):
+    """struct sockaddr_mctp built field by field, in host byte order."""
+    order = sys.byteorder
+    return ((45).to_bytes(2, order) + bytes(2) + net.to_bytes(4, order)
+            + bytes([eid, msg_type, tag, 0]))
+
+
+def response_to(message, rc=0, payload=b"", tag=None, opcode=None):
+    hdr = cci.decode_header(message)
+    return cci.encode(hdr.opcode if opcode is None else opcode, payload,
+                      tag=hdr.tag if tag is None else tag, category=1, return_code=rc)
+
+
+class FakeSys:
+    """The syscall seam.  ``peer(data, addr)`` returns the datagrams that the
+    network delivers in answer: a list of ``(data, sockaddr bytes)``."""
+
+    def __init__(self, peer=None, socket_errno=None):
+        self.peer = peer
+        self.socket_errno = socket_errno
+        self.sockets = []
+        self.sent = []
+        self.polls = []
+        self.closed = []
+        self.inbox = collections.deque()
+        self.sendto_errno = None
+
+    def socket(self, family, type_, proto=0):
+        self.sockets.append((family, type_, proto))
+        if self.socket_errno:
+            raise OSError(self.socket_errno, "socket")
+        return 40 + len(self.sockets)
+
+    def sendto(self, fd, data, addr):
+        if self.sendto_errno:
+            raise OSError(self.sendto_errno, "sendto")
+        self.sent.append((fd, bytes(data), bytes(addr)))
+        if self.peer:
+            self.inbox.extend(self.peer(bytes(data), bytes(addr)))
+        return len(data)
+
+    def poll(self, fd, timeout):
+        self.polls.append(timeout)
+        return bool(self.inbox)
+
+    def recvfrom(self, fd):
+        return self.inbox.popleft()
+
+    def close(self, fd):
+        self.closed.append(fd)
+
+
+def answering(rc=0, payload=b"", net=NET, eid=EID, **kw):
+    """A peer that answers every request correctly (tag owner bit cleared)."""
+    def peer(data, addr):
+        _, _, _, msg_type, tag = mod.unpack_sockaddr(addr)
+        return [(response_to(data, rc, payload, **kw),
+                 addr_bytes(net, eid, msg_type, tag & ~mod.MCTP_TAG_OWNER & 0xFF | 3))]
+    return peer
+
+
+def transport(sys_, **kw):
+    return mod.MctpTransport(NET, EID, syscalls=sys_, **kw)
+
+
+# -- structures ---------------------------------------------------------------------
+
+def test_sockaddr_mctp_layout():
+    assert mod.SOCKADDR_MCTP.size == 12
+    assert mod.pack_sockaddr(1, 8, 8, 0x08) == addr_bytes(1, 8, 8, 0x08)
+    assert mod.pack_sockaddr(0x01020304, 0x1D, 7, 0x08) == addr_bytes(0x01020304, 0x1D, 7, 8)
+    assert mod.unpack_sockaddr(addr_bytes(3, 9, 7, 2)) == (45, 3, 9, 7, 2)
+    with pytest.raises(ValueError):
+        mod.unpack_sockaddr(b"\x2d\x00")
+
+
+def test_socket_is_af_mctp_datagram():
+    s = FakeSys()
+    t = transport(s)
+    assert s.sockets == [(45, 2, 0)]
+    assert t.describe() == "AF_MCTP net 1 EID 8"
+    assert t.info() == {"transport": "mctp", "net": 1, "eid": 8}
+
+
+def test_backend_registry_builds_it():
+    t = open_transport("mctp", net=2, eid=9, syscalls=FakeSys())
+    assert (t.net, t.eid) == (2, 9)
+
+
+# -- sending --------------------------------------------------------------------------
+
+def test_cci_request_goes_as_type_8_with_tag_owner():
+    s = FakeSys(answering(payload=b"\xAA\xBB"))
+    t = transport(s)
+    req = cci.encode(0x0001, b"", tag=0x21)
+    rsp = t.send(req, 8, 1.0)
+    (fd, data, addr), = s.sent
+    assert fd == 41
+    assert data == req                       # the CCI message as is, no type byte
+    assert addr == addr_bytes(NET, EID, 8, 0x08)
+    payload = cci.check_response(rsp, 0x21, 0x0001)[-1]
+    assert bytes(payload) == b"\xAA\xBB"
+
+
+def test_fmapi_and_tunnels_go_as_type_7_on_the_same_socket():
+    s = FakeSys(answering())
+    t = transport(s)
+    t.send(cci.encode(0x5100, b"", tag=1), 7, 1.0)
+    t.send(cci.encode(0x5300, bytes(4), tag=2), 7, 1.0)
+    t.send(cci.encode(0x0001, b"", tag=3), 8, 1.0)
+    assert [mod.unpack_sockaddr(a)[3] for _, _, a in s.sent] == [7, 7, 8]
+    assert {fd for fd, _, _ in s.sent} == {41}
+    assert len(s.sockets) == 1
+
+
+def test_other_message_types_are_refused():
+    t = transport(FakeSys(answering()))
+    with pytest.raises(UsageError):
+        t.send(cci.encode(0x0001), 0, 1.0)
+
+
+def test_eid_out_of_range():
+    with pytest.raises(UsageError):
+        mod.MctpTransport(1, 256, syscalls=FakeSys())
+
+
+# -- what gets discarded ------------------------------------------------------------------
+
+def test_stale_and_foreign_datagrams_are_discarded():
+    req = cci.encode(0x4000, b"", tag=0x42)
+    good = response_to(req, payload=b"ok")
+    a = addr_bytes(NET, EID, 8, 1)
+
+    def peer(data, addr):
+        return [
+            (response_to(req, tag=0x41), a),                      # stale: earlier tag
+            (response_to(req, opcode=0x4100), a),                 # wrong opcode
+            (good, addr_bytes(NET, 9, 8, 1)),                     # wrong EID
+            (good, addr_bytes(2, EID, 8, 1)),                     # wrong network
+            (good, addr_bytes(NET, EID, 7, 1)),                   # wrong message type
+            (good, addr_bytes(NET, EID, 8, 1 | 0x08)),            # tag owner: a request
+            (cci.encode(0x4000, b"", tag=0x42, category=0), a),   # a request echoing ours
+            (b"\x01\x42", a),                                      # too short for a header
+            (good, b"\x2d\x00"),                                   # mangled address
+            (good, a),
+        ]
+    s = FakeSys(peer)
+    t = transport(s)
+    rsp = t.send(req, 8, 1.0)
+    assert rsp == good
+    assert t.stats["discarded"] == 9 and t.stats["received"] == 10
+
+
+def test_network_any_accepts_any_network():
+    req = cci.encode(0x0001, b"", tag=5)
+    s = FakeSys(lambda d, a: [(response_to(req), addr_bytes(7, EID, 8, 0))])
+    t = mod.MctpTransport(mod.MCTP_NET_ANY, EID, syscalls=s)
+    assert cci.decode_header(t.send(req, 8, 1.0)).tag == 5
+
+
+# -- timeouts -------------------------------------------------------------------------------
+
+def test_no_answer_times_out():
+    s = FakeSys()
+    t = transport(s)
+    with pytest.raises(CommandTimeout) as err:
+        t.send(cci.encode(0x4000, b"", tag=9), 8, 0.05)
+    assert "4000h" in str(err.value) and "tag 9" in str(err.value)
+    assert err.value.exit_code == 5
+    assert 0 < s.polls[0] <= 0.05
+
+
+def test_only_stale_answers_time_out_at_the_deadline():
+    req = cci.encode(0x4000, b"", tag=1)
+
+    class Chatty(FakeSys):
+        def poll(self, fd, timeout):
+            self.polls.append(timeout)
+            self.inbox.append((response_to(req, tag=0), addr_bytes(NET, EID, 8, 0)))
+            return True
+    s = Chatty()
+    t = transport(s)
+    with pytest.raises(CommandTimeout):
+        t.send(req, 8, 0.05)
+    assert t.stats["discarded"] >= 1
+    # the wait shrinks toward the deadline instead of starting over
+    assert s.polls[-1] < s.polls[0] <= 0.05
+
+
+def test_no_timeout_waits_without_limit():
+    s = FakeSys(answering())
+    t = transport(s)
+    t.send(cci.encode(0x0001, b"", tag=1), 8, None)
+    assert s.polls == [None]
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+def test_busy_and_retry_are_retried_as_configured():
+    codes = [6, 5, 0]
+
+    def peer(data, addr):
+        return [(response_to(data, rc=codes.pop(0), payload=b"done" if not codes else b""),
+                 addr_bytes(NET, EID, 8, 0))]
+    s = FakeSys(peer)
+    t = transport(s, retries=2, retry_delay=0)
+    rsp = t.send(cci.encode(0x4400, b"", tag=4), 8, 1.0)
+    hdr = cci.decode_header(rsp)
+    assert hdr.return_code == 0 and rsp[cci.HEADER_SIZE:] == b"done"
+    assert len(s.sent) == 3 and t.stats["retried"] == 2
+    assert len({data for _, data, _ in s.sent}) == 1   # the same message each time
+
+
+def test_without_retries_busy_comes_back_to_the_caller():
+    s = FakeSys(answering(rc=6))
+    t = transport(s)
+    rsp = t.send(cci.encode(0x4400, b"", tag=4), 8, 1.0)
+    assert cci.decode_header(rsp).return_code == 6
+    assert len(s.sent) == 1
+
+
+def test_retries_stop_when_exhausted(monkeypatch):
+    slept = []
+    monkeypatch.setattr(mod.time, "sleep", slept.append)
+    s = FakeSys(answering(rc=5))
+    t = transport(s, retries=2, retry_delay=0.25)
+    rsp = t.send(cci.encode(0x4400, b"", tag=4), 8, 1.0)
+    assert cci.decode_header(rsp).return_code == 5
+    assert len(s.sent) == 3 and slept == [0.25, 0.25]
+
+
+def test_other_error_codes_are_not_retried():
+    s = FakeSys(answering(rc=3))
+    t = transport(s, retries=3, retry_delay=0)
+    assert cci.decode_header(t.send(cci.encode(0x4000, b"", tag=1), 8, 1.0)).return_code == 3
+    assert len(s.sent) == 1
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+def test_kernel_without_af_mctp_is_not_supported():
+    with pytest.raises(NotSupported) as err:
+        transport(FakeSys(socket_errno=errno.EAFNOSUPPORT))
+    assert "AF_MCTP" in str(err.value) and "CONFIG_MCTP" in str(err.value)
+    assert "tcp:HOST[:PORT]" in err.value.hint
+    assert err.value.errno == errno.EAFNOSUPPORT
+
+
+def test_socket_permission_error():
+    with pytest.raises(PermissionDenied):
+        transport(FakeSys(socket_errno=errno.EACCES))
+
+
+def test_unreachable_eid_points_at_routes():
+    s = FakeSys()
+    s.sendto_errno = errno.EHOSTUNREACH
+    t = transport(s)
+    with pytest.raises(TransportError) as err:
+        t.send(cci.encode(0x0001, b"", tag=1), 8, 1.0)
+    assert "no route to EID 8" in str(err.value) and "mctp route" in err.value.hint
+
+
+def test_interrupted_poll_goes_on_waiting():
+    class Interrupted(FakeSys):
+        first = True
+
+        def poll(self, fd, timeout):
+            if self.first:
+                self.first = False
+                raise InterruptedError(errno.EINTR, "poll")
+            return super().poll(fd, timeout)
+    s = Interrupted(answering())
+    t = transport(s)
+    t.send(cci.encode(0x0001, b"", tag=1), 8, 1.0)
+
+
+def test_close_closes_the_socket_once():
+    s = FakeSys()
+    t = transport(s)
+    t.close()
+    t.close()
+    assert s.closed == [41]
+    with pytest.raises(TransportError):
+        t.send(cci.encode(0x0001), 8, 1.0)
+
+
+# -- the real libc path --------------------------------------------------------------------
+
+def _kernel_has_af_mctp():
+    try:
+        socket.socket(45, socket.SOCK_DGRAM).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(_kernel_has_af_mctp(), reason="this kernel has AF_MCTP")
+def test_real_syscalls_on_a_kernel_without_af_mctp():
+    with pytest.raises(NotSupported) as err:
+        mod.MctpTransport(1, 8)
+    assert "no AF_MCTP socket support" in str(err.value)
+    assert "tcp:HOST[:PORT]" in err.value.hint
+
+
+@pytest.mark.skipif(not _kernel_has_af_mctp(), reason="this kernel has no AF_MCTP")
+def test_real_syscalls_on_a_kernel_with_af_mctp():
+    # No endpoint answers on a fresh network: sendto fails or the wait times out.
+    t = mod.MctpTransport(1, 8)
+    try:
+        with pytest.raises(TransportError):
+            t.send(cci.encode(0x0001, b"", tag=1), 8, 0.1)
+    finally:
+        t.close()
+
+
+def test_real_poll_and_recvfrom_on_a_socketpair():
+    """The libc recvfrom/poll wrappers on an ordinary datagram socket pair."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sc = mod.Syscalls()
+        assert sc.poll(a.fileno(), 0) is False
+        b.send(b"x" * 5000)
+        assert sc.poll(a.fileno(), 1.0) is True
+        data, _ = sc.recvfrom(a.fileno())
+        assert data == b"x" * 5000            # sized by peeking: nothing cut off
+    finally:
+        a.close()
+        b.close()
+
+
+def test_sockaddr_struct_matches_ctypes_layout():
+    import ctypes
+
+    class sockaddr_mctp(ctypes.Structure):
+        _fields_ = [("family", ctypes.c_uint16), ("pad0", ctypes.c_uint16),
+                    ("network", ctypes.c_uint), ("addr", ctypes.c_uint8),
+                    ("type", ctypes.c_uint8), ("tag", ctypes.c_uint8),
+                    ("pad1", ctypes.c_uint8)]
+    assert ctypes.sizeof(sockaddr_mctp) == 12
+    sa = sockaddr_mctp(45, 0, 0xA0B0C0D0, 0x1D, 7, 8, 0)
+    assert bytes(sa) == mod.pack_sockaddr(0xA0B0C0D0, 0x1D, 7, 8)
+    assert struct.unpack("=H", bytes(sa)[:2])[0] == mod.AF_MCTP
