@@ -142,16 +142,25 @@ class Endpoint:
             if self in self.ctx.endpoints:
                 self.ctx.endpoints.remove(self)
 
+    # Transports whose FM-API reach depends on what answers at the far end.
+    PROBED = ("mctp", "tcp")
+
     def probe(self):
-        """Identify the component; FM-API is offered to switches and type 3s."""
+        """Identify an MCTP component; FM-API is offered to switches and type 3s.
+
+        Kernel, emulated and mock endpoints are not probed (libcxlmi does not
+        probe ioctl endpoints either: Identify 0001h has no named kernel
+        command, and sending it RAW would taint the kernel on every open).
+        """
+        if self.transport.name not in self.PROBED:
+            return
         try:
             ident = self.call("identify")
         except CxlmiError as exc:
             log.debug("%s: probe failed: %s", self.target, exc)
             return
         self.component_type = ident.component_type
-        if self.transport.name in ("mctp", "tcp"):
-            self.has_fmapi = ident.component_type in COMPONENT_TYPES
+        self.has_fmapi = ident.component_type in COMPONENT_TYPES
 
     # -- the one path --------------------------------------------------
     def next_tag(self):

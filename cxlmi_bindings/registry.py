@@ -41,7 +41,9 @@ COMMAND_SETS = {
 FMAPI_SETS = frozenset((0x51, 0x52, 0x53, 0x54, 0x55, 0x56))
 VENDOR_SETS = range(0xC0, 0x100)
 
-# Linux CXL_MEM_COMMAND_ID_* values (cxl_mem.h): the named commands.
+# Linux CXL_MEM_COMMAND_ID_* values (cxl_mem.h): the named commands.  Ids the
+# header marks deprecated (poison, scan media) are listed too: the ioctl
+# transport uses an id only when the running kernel's command table has it.
 LINUX_ID_RAW = 2
 
 
@@ -214,20 +216,21 @@ COMMANDS = (
     # --- Media and poison management (43xxh) ---
     _E("get_poison_list", 0x4300, "cmd_memdev_get_poison_list_req",
        "cmd_memdev_get_poison_list_rsp", "req_rsp", "Poisoned address ranges in a DPA range",
-       rsp_count="more_err_media_record_cnt", size="min"),
+       rsp_count="more_err_media_record_cnt", size="min", linux=15),
     _E("memdev_inject_poison", 0x4301, "cmd_memdev_inject_poison_req", None, "req",
-       "Inject poison at a device physical address", destructive=True),
+       "Inject poison at a device physical address", destructive=True, linux=16),
     _E("memdev_clear_poison", 0x4302, "cmd_memdev_clear_poison_req", None, "req",
-       "Clear poison at a device physical address, writing 64 bytes", destructive=True),
+       "Clear poison at a device physical address, writing 64 bytes", destructive=True,
+       linux=17),
     _E("memdev_get_scan_media_capabilities", 0x4303,
        "cmd_memdev_get_scan_media_capabilities_req",
        "cmd_memdev_get_scan_media_capabilities_rsp", "req_rsp",
        "Estimated time to scan a DPA range", linux=18),
     _E("memdev_scan_media", 0x4304, "cmd_memdev_scan_media_req", None, "req",
-       "Scan a DPA range for media errors (background)", bg=True),
+       "Scan a DPA range for media errors (background)", bg=True, linux=19),
     _E("memdev_get_scan_media_results", 0x4305, None,
        "cmd_memdev_get_scan_media_results_rsp", "rsp", "Media errors the last scan found",
-       rsp_count="media_error_count", size="min"),
+       rsp_count="media_error_count", size="min", linux=20),
     # --- Sanitize and media operations (44xxh) ---
     _E("memdev_sanitize", 0x4400, None, None, "none",
        "Sanitize: erase all user data (background)", bg=True, destructive=True),
