@@ -97,7 +97,9 @@ class MHD(Device):
         self.ld_map = ld_map
         self.ld_size = ld_size
         ld_options.setdefault("persistent_bytes", 0)
-        self.lds = [HeadLD(self, i, serial=serial, volatile_bytes=ld_size, **dict(kwargs, **ld_options))
+        ld_options.update(kwargs)
+        # each LD a Type 3 of its own, serials numbered after the device's (as the MLD does)
+        self.lds = [HeadLD(self, i, serial=serial + 1 + i, volatile_bytes=ld_size, **ld_options)
                     for i in range(lds)]
 
     # ---------------------------------------------------------------- topology
