@@ -154,7 +154,7 @@ class Port:
             elapsed = self.switch.clock() - started
             steps = (first, LTSSM_POLLING, LTSSM_CONFIGURATION)
             duration = self.switch.train_seconds
-            if elapsed < duration:
+            if elapsed < duration - 1e-9:
                 return steps[min(2, int(3 * elapsed / duration))] if duration else LTSSM_L0
             self.training = None
         return LTSSM_L0
