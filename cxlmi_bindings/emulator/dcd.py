@@ -36,6 +36,7 @@ INPUT.  See docs/emulator-dcd-mhd.md.
 """
 
 import ctypes
+import inspect
 import struct
 import uuid
 
@@ -188,6 +189,20 @@ def _covered(extents, start, length):
     return pos >= end
 
 
+def _static_capacity(device, options):
+    """Volatile + persistent bytes the Type 3 part has (DC regions follow them)."""
+    defaults = inspect.signature(Type3.__init__).parameters
+    total = 0
+    for name in ("volatile_bytes", "persistent_bytes"):
+        value = getattr(device, name, None)
+        if not isinstance(value, int):
+            value = options.get(name)
+        if value is None and name in defaults and isinstance(defaults[name].default, int):
+            value = defaults[name].default
+        total += value or 0
+    return total
+
+
 class DCD(Type3):
     """A Type 3 memory device with dynamic capacity regions."""
 
@@ -208,7 +223,7 @@ class DCD(Type3):
         if not supported_block_sizes & block_size:
             raise ValueError("the block size must be one of the supported block sizes")
         flags = list(region_flags or [])
-        static = getattr(self, "volatile_bytes", 0) + getattr(self, "persistent_bytes", 0)
+        static = _static_capacity(self, kwargs)
         base = -(-static // CAPACITY_UNIT) * CAPACITY_UNIT
         self.regions = []
         for i in range(regions):
