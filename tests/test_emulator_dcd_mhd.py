@@ -498,3 +498,29 @@ def test_mhd_head_answers_as_a_type3_and_the_pool_tunnels_to_each_ld(ctx):
         pytest.skip("the Type 3 model does not answer memdev identify yet")
     mem = ep.memdev_identify()
     assert mem.total_capacity * 256 * MiB == GiB
+
+
+def test_libcxlmi_compatible_calls_reach_the_dcd_and_the_mhd_pool():
+    import ctypes
+    import cxlmi_bindings as cxlmi
+    ctx = cxlmi.cxlmi_new_ctx(None, 6)
+    try:
+        dcd_ep = cxlmi.cxlmi_open(ctx, "emu:dcd")
+        cfg = cxlmi.struct_cxlmi_cmd_memdev_get_dc_config_rsp()
+        req = cxlmi.struct_cxlmi_cmd_memdev_get_dc_config_req(region_cnt=1, start_region_id=1)
+        assert cxlmi.cxlmi_cmd_memdev_get_dc_config(dcd_ep, None, req, cfg) == 0
+        assert (cfg.regions_returned, cfg.region_configs[0].base) == (1, REGION1)
+        assert cfg.num_extents_supported == 512
+        info = cxlmi.struct_cxlmi_cmd_fmapi_get_dcd_info_rsp()
+        assert cxlmi.cxlmi_cmd_fmapi_get_dcd_info(dcd_ep, None, info) == 0
+        assert info.total_dynamic_capacity == 8
+
+        mhd_ep = cxlmi.cxlmi_open(ctx, "emu:mhd")
+        buf = (ctypes.c_uint8 * 64)()
+        rsp = cxlmi.struct_cxlmi_cmd_fmapi_get_head_info_rsp.from_buffer(buf)
+        req = cxlmi.struct_cxlmi_cmd_fmapi_get_head_info_req(start_head=0, num_heads=2)
+        assert cxlmi.cxlmi_cmd_fmapi_get_head_info(mhd_ep, cxlmi.cxlmi_tunnel_mhd(), req, rsp) == 0
+        assert rsp.num_heads == 2
+        assert cxlmi.cxlmi_cmd_fmapi_get_head_info(mhd_ep, None, req, rsp) == UNSUPPORTED
+    finally:
+        cxlmi.cxlmi_free_ctx(ctx)
