@@ -64,11 +64,6 @@ def port_state(ep, port):
     return ep.fmapi_get_phys_port_state(ports=[port]).ports[0]
 
 
-def type3_has(command):
-    from cxlmi_bindings.emulator.type3 import Type3
-    return callable(getattr(Type3, "cmd_" + command, None))
-
-
 # ------------------------------------------------------------------ the fabric
 
 def test_switch_identifies_as_a_switch_with_eight_ports_one_vcs(sw):
@@ -232,6 +227,17 @@ def test_reset_ppb_takes_the_port_through_link_training(sw, clock):
     clock.advance(0.3)
     assert port_state(sw, 2).ltssm_state == 4
     assert sw.fmapi_get_ld_info(tunnel=Tunnel.switch(2)).ld_count == 4
+
+
+def test_reset_ppb_resets_the_device_behind_the_port(sw, clock):
+    sld = Tunnel.switch(1)
+    sw.memdev_set_partition_info(volatile_capacity=6, flags=0, tunnel=sld)
+    info = sw.memdev_get_partition_info(tunnel=sld)
+    assert (info.active_vmem, info.next_vmem) == (4, 6)
+    sw.fmapi_phys_port_control(ppb_id=1, port_opcode=2)
+    clock.advance(0.3)
+    info = sw.memdev_get_partition_info(tunnel=sld)
+    assert (info.active_vmem, info.active_pmem, info.next_vmem) == (6, 2, 0)
 
 
 def test_port_control_misuse(sw):
@@ -408,14 +414,11 @@ def test_tunnel_to_empty_or_upstream_port_is_invalid_input(sw):
         assert rc_of(sw.identify, tunnel=Tunnel.switch(port)) == INPUT
 
 
-@pytest.mark.skipif(not type3_has("memdev_identify"), reason="Type 3 memdev identify not landed")
 def test_tunnel_level_2_memdev_identify(sw):
     ident = sw.memdev_identify(tunnel=Tunnel.switch_mld(2, 1))
     assert ident.total_capacity * (256 << 20) == 1 << 30
 
 
-@pytest.mark.skipif(not (type3_has("memdev_set_lsa") and type3_has("memdev_get_lsa")),
-                    reason="Type 3 LSA commands not landed")
 def test_lsa_set_through_switch_and_mld_lasts(sw):
     path = Tunnel.switch_mld(2, 2)
     sw.memdev_set_lsa(offset=64, data=b"label-of-ld-2", tunnel=path)
