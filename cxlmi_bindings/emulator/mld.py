@@ -187,7 +187,8 @@ class MLD(Device):
 
     def __init__(self, lds=4, capacity=4 * GiB, granularity=0, serial=None,
                  lsa_size=64 * 1024, mmio_size=64 * 1024, clock=time.monotonic,
-                 qos_telemetry_capability=QOS_EGRESS_PORT_CONGESTION | QOS_TEMP_THROUGHPUT_REDUCTION):
+                 qos_telemetry_capability=(QOS_EGRESS_PORT_CONGESTION
+                                           | QOS_TEMP_THROUGHPUT_REDUCTION)):
         super().__init__(clock=clock)
         if not 1 <= lds <= 16:
             raise ValueError("an MLD has 1 to 16 LDs, not %d" % lds)
@@ -200,6 +201,9 @@ class MLD(Device):
         self.qos_telemetry_capability = qos_telemetry_capability
         unit = GRANULARITY_BYTES[granularity]
         per_ld = (capacity // lds) // unit
+        if per_ld < 1:
+            raise ValueError("%d bytes cannot give %d LDs one %d-byte unit each"
+                             % (capacity, lds, unit))
         #: [range 1 multiplier, range 2 multiplier] per LD
         self.allocations = [[per_ld, 0] for _ in range(lds)]
         # QoS control (table 7-50 defaults)
