@@ -444,6 +444,15 @@ def test_every_dc_command_is_implemented_and_mhd_commands_are_not(ep):
     assert code_of(ep.fmapi_get_head_info, start_head=0, num_heads=1) == UNSUPPORTED
 
 
+def test_a_dcd_is_also_a_type3_with_a_roomier_dc_event_log(ep):
+    ident = ep.memdev_identify()
+    assert ident.dc_event_log_size == 64
+    assert ident.total_capacity == 8                     # the 2 GiB of static capacity
+    assert ep.get_event_records(event_log=0).record_count == 0
+    part = ep.memdev_get_partition_info()
+    assert (part.active_vmem, part.active_pmem) == (4, 4)
+
+
 # ---------------------------------------------------------------- MHD
 
 def test_mhd_pool_cci_reports_heads_and_the_ld_map(ctx):

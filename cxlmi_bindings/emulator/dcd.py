@@ -35,13 +35,11 @@ extent tracking or capacity is RESOURCEEXHAUSTED, anything else malformed is
 INPUT.  See docs/emulator-dcd-mhd.md.
 """
 
-import ctypes
 import inspect
 import struct
 import uuid
 
-from .device import (Reply, SUCCESS, INPUT, UNSUPPORTED, HANDLE, PADDR,
-                     RESOURCEEXHAUSTED, EXTLIST)
+from .device import Reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
 from .type3 import Type3
 from .. import types
 
@@ -85,8 +83,6 @@ EVENT_MORE = 1 << 0
 NO_TAG = bytes(16)
 HOST_ID = 0          # this model serves one host
 
-_GET_EVENTS_HEAD = 32
-_EVENT_RECORD = 128
 _DC_TRAILER = struct.Struct("<IIII")
 
 
@@ -191,6 +187,8 @@ def _covered(extents, start, length):
 
 def _static_capacity(device, options):
     """Volatile + persistent bytes the Type 3 part has (DC regions follow them)."""
+    if isinstance(getattr(device, "total_bytes", None), int):
+        return device.total_bytes
     defaults = inspect.signature(Type3.__init__).parameters
     total = 0
     for name in ("volatile_bytes", "persistent_bytes"):
@@ -211,6 +209,9 @@ class DCD(Type3):
     def __init__(self, regions=2, region_size=1 * GiB, block_size=2 * MiB,
                  supported_block_sizes=None, region_flags=None, max_extents=512,
                  max_tags=16, dc_event_log_size=64, **kwargs):
+        if "event_log_sizes" not in kwargs:
+            # one DC event record per extent: a roomier log 4 than a plain Type 3's
+            kwargs["event_log_sizes"] = (32, 16, 16, 8, dc_event_log_size)
         super().__init__(**kwargs)
         if not 1 <= regions <= 8:
             raise ValueError("a DCD has 1 to 8 DC regions, not %d" % regions)
@@ -237,12 +238,6 @@ class DCD(Type3):
         self.tags = {}               # tag bytes -> TagState
         self.generation = 0          # extent list generation number
         self.tag_generation = 0
-        self.dc_log_size = dc_event_log_size
-        self.dc_events = []          # (handle, record bytes)
-        self.dc_next_handle = 1
-        self.dc_overflow = 0
-        self.dc_overflow_first = 0
-        self.dc_overflow_last = 0
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -274,12 +269,6 @@ class DCD(Type3):
             if region.base <= start and start + length <= region.end:
                 return region
         return None
-
-    def _now_ns(self):
-        if self.timestamp_base is None:
-            return 0
-        host_ns, at = self.timestamp_base
-        return host_ns + int((self.clock() - at) * 1e9)
 
     @staticmethod
     def _check_host(host_id):
@@ -336,13 +325,7 @@ class DCD(Type3):
 
     # ---------------------------------------------------------------- DC event log
     def _post_dc_event(self, event_type, extent=None, region_id=0, more=False):
-        if len(self.dc_events) >= self.dc_log_size:
-            now = self._now_ns()
-            if not self.dc_overflow:
-                self.dc_overflow_first = now
-            self.dc_overflow = min(self.dc_overflow + 1, 0xFFFF)
-            self.dc_overflow_last = now
-            return
+        """Post a Dynamic Capacity Event Record to the Type 3 model's event log 4."""
         data = bytearray(80)
         data[0] = event_type
         data[1] = 1                    # validity: host ID valid
@@ -353,79 +336,12 @@ class DCD(Type3):
             struct.pack_into("<QQ16sH", data, 8, extent.start, extent.length, extent.tag,
                              extent.shared_seq)
         struct.pack_into("<II", data, 72, self.extents_available(), self.tags_available())
-        handle = self.dc_next_handle
-        self.dc_next_handle = self.dc_next_handle % 0xFFFF + 1
-        record = types.get("event_record")(
-            length=_EVENT_RECORD, handle=handle, timestamp=self._now_ns())
-        record.uuid = DC_EVENT_UUID
-        record.data = bytes(data)
-        # flags: severity informational (bits 1:0 = 0), nothing else set
-        self.dc_events.append((handle, bytes(record)))
+        # severity informational: add_event leaves the flags of log 4 at 0
+        return self.add_event(DC_EVENT_LOG, DC_EVENT_UUID, bytes(data))
 
     def _post_extent_events(self, event_type, extents):
         for i, ext in enumerate(extents):
             self._post_dc_event(event_type, ext, more=i < len(extents) - 1)
-
-    def cmd_get_event_records(self, req):
-        if req.event_log != DC_EVENT_LOG:
-            parent = getattr(super(), "cmd_get_event_records", None)
-            if parent is not None:
-                return parent(req)
-            if req.event_log > DC_EVENT_LOG:
-                raise Reply(INPUT, "no event log %d" % req.event_log)
-            return types.get("cmd_get_event_records_rsp").sized(0)()
-        payload_max = (1 << self.response_msg_limit) - 16
-        fit = max(1, (payload_max - _GET_EVENTS_HEAD) // _EVENT_RECORD)
-        records = self.dc_events[:fit]
-        rsp = types.get("cmd_get_event_records_rsp").sized(len(records))()
-        rsp.record_count = len(records)
-        flags = 0
-        if self.dc_overflow:
-            flags |= 1
-            rsp.overflow_err_count = self.dc_overflow
-            rsp.first_overflow_timestamp = self.dc_overflow_first
-            rsp.last_overflow_timestamp = self.dc_overflow_last
-        if len(self.dc_events) > len(records):
-            flags |= 2
-        rsp.flags = flags
-        rec_cls = types.get("event_record")
-        for i, (_, raw) in enumerate(records):
-            rsp.records[i] = rec_cls.from_buffer_copy(raw)
-        return rsp
-
-    def cmd_clear_event_records(self, req):
-        if req.event_log != DC_EVENT_LOG:
-            parent = getattr(super(), "cmd_clear_event_records", None)
-            if parent is not None:
-                return parent(req)
-            if req.event_log > DC_EVENT_LOG:
-                raise Reply(INPUT, "no event log %d" % req.event_log)
-            return None
-        if req.clear_flags & 1:
-            self.dc_events = []
-            self.dc_overflow = 0
-            return None
-        handles = list(req.handles)
-        known = {h for h, _ in self.dc_events}
-        for h in handles:
-            if h not in known:
-                raise Reply(HANDLE, "no DC event record with handle %d" % h)
-        drop = set(handles)
-        self.dc_events = [(h, r) for h, r in self.dc_events if h not in drop]
-        if not self.dc_events:
-            self.dc_overflow = 0
-        return None
-
-    def cmd_memdev_identify(self):
-        parent = getattr(super(), "cmd_memdev_identify", None)
-        if parent is None:
-            raise Reply(UNSUPPORTED, "the Type 3 model has no memdev identify yet")
-        rsp = parent()
-        if not isinstance(rsp, ctypes.Structure):
-            cls = types.get("cmd_memdev_identify_rsp")
-            rsp = cls.from_buffer_copy(bytes(rsp).ljust(ctypes.sizeof(cls), b"\0"))
-        rsp.dc_event_log_size = self.dc_log_size
-        return rsp
 
     # ---------------------------------------------------------------- host side (48xxh)
     def cmd_memdev_get_dc_config(self, req):
