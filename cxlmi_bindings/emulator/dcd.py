@@ -35,7 +35,6 @@ extent tracking or capacity is RESOURCEEXHAUSTED, anything else malformed is
 INPUT.  See docs/emulator-dcd-mhd.md.
 """
 
-import inspect
 import struct
 import uuid
 
@@ -185,22 +184,6 @@ def _covered(extents, start, length):
     return pos >= end
 
 
-def _static_capacity(device, options):
-    """Volatile + persistent bytes the Type 3 part has (DC regions follow them)."""
-    if isinstance(getattr(device, "total_bytes", None), int):
-        return device.total_bytes
-    defaults = inspect.signature(Type3.__init__).parameters
-    total = 0
-    for name in ("volatile_bytes", "persistent_bytes"):
-        value = getattr(device, name, None)
-        if not isinstance(value, int):
-            value = options.get(name)
-        if value is None and name in defaults and isinstance(defaults[name].default, int):
-            value = defaults[name].default
-        total += value or 0
-    return total
-
-
 class DCD(Type3):
     """A Type 3 memory device with dynamic capacity regions."""
 
@@ -224,8 +207,8 @@ class DCD(Type3):
         if not supported_block_sizes & block_size:
             raise ValueError("the block size must be one of the supported block sizes")
         flags = list(region_flags or [])
-        static = _static_capacity(self, kwargs)
-        base = -(-static // CAPACITY_UNIT) * CAPACITY_UNIT
+        # DC regions follow the static (volatile + persistent) capacity
+        base = -(-self.total_bytes // CAPACITY_UNIT) * CAPACITY_UNIT
         self.regions = []
         for i in range(regions):
             self.regions.append(Region(i, base + i * region_size, region_size, block_size,
