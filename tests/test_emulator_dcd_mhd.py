@@ -533,3 +533,19 @@ def test_libcxlmi_compatible_calls_reach_the_dcd_and_the_mhd_pool():
         assert cxlmi.cxlmi_cmd_fmapi_get_head_info(mhd_ep, None, req, rsp) == UNSUPPORTED
     finally:
         cxlmi.cxlmi_free_ctx(ctx)
+
+
+def test_the_switch_fabric_reaches_its_dcd_on_port_3(ctx):
+    ep = ctx.open("emu:switch")
+    port3 = Tunnel.switch(3)
+    assert ep.fmapi_get_dcd_info(tunnel=port3).num_supported_dc_regions == 2
+    ep.fmapi_initiate_dc_add(host_id=0, selection_policy=dcd_model.POLICY_CONTIGUOUS,
+                             region_num=1, length=8 * MiB, tunnel=port3)
+    [record] = ep.get_event_records(event_log=4, tunnel=port3).records
+    start, length = struct.unpack_from("<QQ", bytes(record.data), 8)
+    ep.memdev_add_dc_response(flags=0, extents=update([(start, length)]), tunnel=port3)
+    held = ep.memdev_get_dc_extent_list(extent_cnt=4, start_extent_idx=0, tunnel=port3)
+    fm = ep.fmapi_get_dc_region_ext_list(host_id=0, extent_count=4, start_ext_index=0,
+                                         tunnel=port3)
+    assert [(e.start_dpa, e.len) for e in held.extents] == [(start, length)]
+    assert [(e.start_dpa, e.len) for e in fm.extents] == [(start, length)]
