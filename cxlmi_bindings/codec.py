@@ -159,7 +159,10 @@ def _dc_config(entry, payload, head, region_type):
     return obj
 
 
-def _vcs_info(entry, payload):
+def _vcs_info(entry, payload, request=None):
+    """Get VCS Info: each block's ``num_vppbs`` is the VCS's total, but a block
+    carries only the page the request asked for (``start_vppb`` and
+    ``vppb_list_limit``), so the request is needed to find the next block."""
     rsp_cls = entry.rsp_cls
     block_cls = types.get("cmd_fmapi_vcs_info_block")
     vppb_size = ctypes.sizeof(types.get("cmd_fmapi_vppb_info"))
@@ -167,13 +170,18 @@ def _vcs_info(entry, payload):
     if len(payload) < head:
         raise ProtocolError("%s: reply of %d bytes is shorter than its %d-byte header"
                             % (entry.name, len(payload), head))
+    start, limit = 0, None
+    if request is not None and len(request) >= 2:
+        start, limit = request[0], request[1]
     top = rsp_cls.from_buffer_copy(payload[:head])
     blocks, offset = [], head
     block_head = ctypes.sizeof(block_cls)
     for _ in range(top.num_vcs):
         if offset + block_head > len(payload):
             break
-        claimed = payload[offset + 3]
+        claimed = max(0, payload[offset + 3] - start)
+        if limit is not None:
+            claimed = min(claimed, limit)
         n = min(claimed, (len(payload) - offset - block_head) // vppb_size)
         size = block_head + n * vppb_size
         blocks.append(block_cls.sized(n).from_buffer_copy(payload[offset:offset + size]))
@@ -183,8 +191,11 @@ def _vcs_info(entry, payload):
     return Composite(num_vcs=len(blocks), vcs_info_list=blocks)
 
 
-def decode_response(entry, payload):
-    """Response object for ``entry`` from exactly the received payload bytes."""
+def decode_response(entry, payload, request=None):
+    """Response object for ``entry`` from exactly the received payload bytes.
+
+    ``request`` (the request payload bytes) is needed only where the reply's
+    shape depends on what was asked (Get VCS Info)."""
     name = entry.name
     if entry.size == "raw" or entry.rsp is None:
         if name == "get_log_cel":
@@ -199,7 +210,7 @@ def decode_response(entry, payload):
     if name == "fmapi_get_dc_reg_config":
         return _dc_config(entry, payload, 4, "fmapi_dc_region_config")
     if name == "fmapi_get_vcs_info":
-        return _vcs_info(entry, payload)
+        return _vcs_info(entry, payload, request)
     cls = entry.rsp_cls
     fixed = ctypes.sizeof(cls)
     got = len(payload)

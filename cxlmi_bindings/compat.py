@@ -123,7 +123,7 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None):
                     if raw_limit is not None:
                         data = data[:raw_limit]
                 elif entry.name == "fmapi_get_vcs_info":
-                    codec.decode_response(entry, body)      # validates every block
+                    codec.decode_response(entry, body, payload)   # validates every block
                     data = bytes(body)
                 else:
                     data = bytes(codec.decode_response(entry, body))

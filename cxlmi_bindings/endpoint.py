@@ -213,7 +213,7 @@ class Endpoint:
             request = fields
         payload = codec.encode_request(entry, request)
         _, body = self.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
-        return codec.decode_response(entry, body)
+        return codec.decode_response(entry, body, payload)
 
     def vendor_specific(self, opcode, payload=b"", tunnel=None):
         """Any opcode with a raw payload; returns the raw reply payload."""
