@@ -1,0 +1,531 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Registry entry -> click command.
+
+:func:`make_command` is the one place a command line is made from a
+registry entry: the request structure's fields become typed options (see
+:mod:`cxlmi_cli.reqspec`), the shared target / tunnel / output / safety
+options are added (:mod:`cxlmi_cli.options`), and the callback builds the
+request, asks for confirmation when the command is destructive, runs it and
+renders the reply.
+
+The pieces are public so that hand-written commands (workflows, plugins)
+can be built from the same parts:
+
+* :func:`request_options` -- the options for an entry's request fields, and
+  a :class:`RequestBuilder` that turns parsed values (plus ``--input``) into
+  the request dict :func:`cxlmi_bindings.codec.build` takes;
+* :func:`make_command` -- the whole generated command;  ``callback=`` swaps in
+  another body that receives ``(inv, request, kwargs)``, ``extra_params=``
+  adds options.
+"""
+
+import ctypes
+
+import click
+
+from . import params as P
+from . import reqspec
+from . import spec as S
+from .options import common_params, Invocation, guard
+
+RESERVED_PREFIXES = ("rsv", "rsvd", "reserved", "resv")
+
+# Options every device command has: request fields must not take these names.
+TAKEN = {"port", "ld", "mhd", "mctp", "tcp", "output", "json", "yes", "input", "timeout",
+         "passphrase-file", "new-passphrase-file", "passphrase", "new-passphrase",
+         "current-passphrase", "help", "verbose"}
+
+_UUID_TABLES = {"LOG": S.LOG_UUIDS}
+
+
+def is_reserved(name):
+    return name.startswith(RESERVED_PREFIXES)
+
+
+def _int_bits(ctype):
+    return ctypes.sizeof(ctype) * 8
+
+
+def _fields(cls):
+    """(name, ctype) of a structure in wire order, the flexible tail included."""
+    base = getattr(cls, "_base_", None) or cls
+    return list(base._fields_)
+
+
+class FieldOpt:
+    """One request field (or one part of a packed field) and its option(s)."""
+
+    def __init__(self, path, spec, params, kind, ctype=None):
+        self.path = path            # "offset", "discovery_osa.num_ops"
+        self.spec = spec
+        self.params = params        # click.Option objects (names unique per command)
+        self.kind = kind
+        self.ctype = ctype
+
+    @property
+    def opt(self):
+        return self.params[0].opts[0] if self.params else None
+
+
+def _help(spec, kind, extra=""):
+    text = spec.get("help") or ""
+    if extra:
+        text = (text + "; " if text else "") + extra
+    default = spec.get("default")
+    if default is not None and kind not in ("fixed", "bool"):
+        text += " [default: %s]" % (hex(default) if isinstance(default, int) and default > 255
+                                    else default)
+    if spec.get("required"):
+        text += " [required]"
+    return text
+
+
+def _merge(*specs):
+    out = {}
+    for s in specs:
+        if s:
+            out.update(s)
+    return out
+
+
+def _param_type(kind, spec, ctype, path):
+    bits = _int_bits(ctype) if ctype is not None and not issubclass(ctype, ctypes.Array) \
+        else 64
+    table = spec.get("table")
+    if kind == "int":
+        return P.Int(bits)
+    if kind == "size":
+        return P.Size(bits, 1, spec.get("align", 1))
+    if kind == "units":
+        return P.Size(bits, spec["unit"], spec.get("align", 1))
+    if kind == "enum":
+        return P.Enum(table, bits)
+    if kind == "flags":
+        return P.Flags(table, bits)
+    if kind == "uuid":
+        names = _UUID_TABLES.get(table) if isinstance(table, str) else table
+        return P.Uuid(S.uuid_bytes(names) if names else None)
+    if kind == "hex":
+        return P.Hex(ctypes.sizeof(ctype) if ctype is not None else None)
+    if kind == "log2size":
+        return P.Log2Size(spec.get("lo", 0), spec.get("hi", 31))
+    if kind == "timestamp":
+        return P.Timestamp()
+    if kind == "setting":
+        return P.Setting()
+    if kind == "str":
+        return click.STRING
+    raise ValueError("%s: no option type for kind %r" % (path, kind))
+
+
+def _default_kind(ctype, is_tail):
+    if is_tail:
+        if ctype is ctypes.c_uint8:
+            return "blob"
+        if issubclass(ctype, ctypes.Structure):
+            return "items"
+        return "list"
+    if issubclass(ctype, ctypes.Array):
+        if ctype._type_ is ctypes.c_uint8:
+            return "hex"
+        if ctype._type_ is ctypes.c_char:
+            return "str"
+        return "list"
+    if issubclass(ctype, ctypes.Structure):
+        return "struct"
+    return "int"
+
+
+def _item_parser(kind, ctype):
+    if kind == "size":
+        return lambda text: P.parse_size(text)
+    if kind == "uuid":
+        return lambda text: P.parse_uuid(text)
+    if kind == "hex":
+        return lambda text: P.parse_hex(text)
+    bits = _int_bits(ctype) if ctype is not None else 64
+    return lambda text: P.parse_int(text, bits)
+
+
+class RequestBuilder:
+    """Parsed option values (+ ``--input`` JSON) -> request dict for codec.build."""
+
+    def __init__(self, entry, fields, passphrases):
+        self.entry = entry
+        self.fields = fields                # [FieldOpt]
+        self.passphrases = passphrases      # {field path: role}
+
+    # -- JSON input --------------------------------------------------------------------
+    def from_json(self, data):
+        """Normalise a JSON request (hex strings, names, sizes) against the structure."""
+        cls = self.entry.req_cls
+        if not isinstance(data, dict):
+            raise P.ValueProblem("--input must hold a JSON object of request fields")
+        if "request" in data and isinstance(data["request"], dict):
+            data = data["request"]
+        return _normalise(cls, data, self)
+
+    # -- options -----------------------------------------------------------------------
+    def build(self, ctx, values, json_request=None):
+        req = dict(json_request or {})
+        for f in self.fields:
+            given = [p for p in f.params
+                     if ctx.get_parameter_source(p.name) not in (None, _DEFAULT_SOURCES)]
+            self._apply(f, req, values, given, json_request or {})
+        return req
+
+    def _apply(self, f, req, values, given, json_request):
+        spec, kind = f.spec, f.kind
+        present = _has_path(json_request, f.path)
+        if kind == "count":
+            return
+        if kind == "fixed":
+            _set_path(req, f.path, _user_default(f, spec["default"]))
+            return
+        if kind == "packed":
+            current = _get_path(req, f.path) if present else None
+            value = _packed_to_int(current) if current is not None else 0
+            for part, p in zip(spec["parts"], f.params):
+                lo, hi = part["lo"], part["hi"]
+                mask = ((1 << (hi - lo + 1)) - 1) << lo
+                if p in given:
+                    v = values[p.name]
+                    v = 1 if v is True else int(v)
+                elif not present and part.get("default") is not None:
+                    v = part["default"]
+                    if part.get("kind") == "enum" and isinstance(v, str):
+                        v = part["table"][v]
+                else:
+                    continue
+                if v > (mask >> lo):
+                    raise P.ValueProblem("--%s %d does not fit in %d bits"
+                                         % (part["opt"], v, hi - lo + 1))
+                value = (value & ~mask) | (v << lo)
+            if f.ctype is not None and issubclass(f.ctype, ctypes.Array):
+                value = value.to_bytes(ctypes.sizeof(f.ctype), "little")
+            _set_path(req, f.path, value)
+            return
+        if kind == "blob":
+            p_file, p_hex = f.params
+            if p_file in given and p_hex in given:
+                raise P.ValueProblem("give %s or %s, not both" % (p_file.opts[0], p_hex.opts[0]))
+            if p_file in given:
+                _set_path(req, f.path, values[p_file.name])
+            elif p_hex in given:
+                _set_path(req, f.path, values[p_hex.name])
+            return
+        if kind == "bool":
+            p = f.params[0]
+            if p in given and values[p.name]:
+                bit = spec.get("bit")
+                cur = _get_path(req, f.path) if present else 0
+                _set_path(req, f.path, (cur or 0) | (1 << bit) if bit is not None else 1)
+            return
+        if kind in ("list", "items"):
+            p = f.params[0]
+            if p in given and values[p.name]:
+                if kind == "list":
+                    out = []
+                    for chunk in values[p.name]:
+                        out.extend(chunk)
+                else:
+                    out = list(values[p.name])
+                _set_path(req, f.path, out)
+            elif not present and spec.get("default") is not None:
+                _set_path(req, f.path, P.parse_int_list(spec["default"]) if kind == "list"
+                          else spec["default"])
+            return
+        p = f.params[0]
+        if p in given:
+            _set_path(req, f.path, values[p.name])
+        elif not present and spec.get("default") is not None:
+            _set_path(req, f.path, _user_default(f, spec["default"]))
+
+    def missing(self, req):
+        """Options a command needs that neither argv nor --input gave."""
+        out = []
+        for f in self.fields:
+            if f.spec.get("required") and f.kind not in ("count", "fixed", "packed") and \
+                    not _has_path(req, f.path):
+                out.append(f.opt or f.path)
+        return out
+
+
+from click.core import ParameterSource  # noqa: E402  (click >= 8.0)
+_DEFAULT_SOURCES = ParameterSource.DEFAULT
+
+
+def _user_default(f, default):
+    """A default written as the user would type it, parsed by the option's type."""
+    if not f.params or not isinstance(default, str):
+        return default
+    t = f.params[0].type
+    if isinstance(t, P._Type):
+        return t.parse(default, f.params[0])
+    return default
+
+
+def _packed_to_int(value):
+    if isinstance(value, (bytes, bytearray)):
+        return int.from_bytes(value, "little")
+    return int(value)
+
+
+def _has_path(d, path):
+    for part in path.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return False
+        d = d[part]
+    return True
+
+
+def _get_path(d, path):
+    for part in path.split("."):
+        d = d[part]
+    return d
+
+
+def _set_path(d, path, value):
+    parts = path.split(".")
+    for part in parts[:-1]:
+        d = d.setdefault(part, {})
+    d[parts[-1]] = value
+
+
+def _normalise(cls, data, builder, prefix=""):
+    """JSON values -> what codec.build takes: hex strings to bytes, names to numbers."""
+    out = {}
+    specs = {f.path: f for f in builder.fields} if builder else {}
+    known = {}
+    for name, ctype in _fields(cls):
+        known[name] = ctype
+    tail = cls._flex_[0] if getattr(cls, "_flex_", None) else None
+    for key, value in data.items():
+        if key.endswith(("_decoded", "_bytes")) and key not in known:
+            continue                                # our own output's extra keys
+        if key not in known:
+            out[key] = value                        # codec.build names the unknown field
+            continue
+        ctype = known[key]
+        path = prefix + key
+        f = specs.get(path)
+        what = key
+        try:
+            if key == tail:
+                elem = cls._flex_[1]
+                if elem is ctypes.c_uint8:
+                    out[key] = P.parse_hex(value) if isinstance(value, str) else bytes(value)
+                elif issubclass(elem, ctypes.Structure):
+                    out[key] = [_normalise(elem, v, None) if isinstance(v, dict) else v
+                                for v in value]
+                else:
+                    out[key] = P.parse_int_list(value, _int_bits(elem), what)
+            elif issubclass(ctype, ctypes.Structure):
+                out[key] = _normalise(ctype, value, builder, path + ".")
+            elif issubclass(ctype, ctypes.Array) and ctype._type_ is ctypes.c_uint8:
+                if f is not None and f.kind == "uuid" and isinstance(value, str):
+                    out[key] = f.params[0].type.parse(value, f.params[0])
+                elif f is not None and f.kind == "packed" and isinstance(value, int):
+                    out[key] = value.to_bytes(ctypes.sizeof(ctype), "little")
+                elif isinstance(value, str):
+                    out[key] = P.parse_hex(value, ctypes.sizeof(ctype), what)
+                elif isinstance(value, list):
+                    out[key] = bytes(P.parse_int(v, 8, what=what) for v in value)
+                else:
+                    out[key] = value
+            elif issubclass(ctype, ctypes.Array):
+                out[key] = value
+            elif f is not None and f.params and isinstance(f.params[0].type, P._Type) \
+                    and isinstance(value, str):
+                out[key] = f.params[0].type.parse(value, f.params[0])
+            else:
+                out[key] = P.parse_int(value, _int_bits(ctype), what=what)
+        except P.ValueProblem as exc:
+            raise P.ValueProblem("--input: %s: %s" % (path, exc))
+    return out
+
+
+def request_options(entry, used=None):
+    """Options for ``entry``'s request fields -> (params, RequestBuilder)."""
+    cls = entry.req_cls
+    used = set(TAKEN) if used is None else used
+    fields, params, passphrases = [], [], {}
+    if cls is None:
+        return params, RequestBuilder(entry, fields, passphrases)
+    by_struct = reqspec.BY_STRUCT.get(entry.req, {})
+    by_command = reqspec.BY_COMMAND.get(entry.name, {})
+    tail = cls._flex_[0] if cls._flex_ else None
+    counter = [0]
+
+    def pname():
+        counter[0] += 1
+        return "f%d" % counter[0]
+
+    def optname(wanted, path):
+        for candidate in (wanted, path.replace(".", "-").replace("_", "-")):
+            if candidate not in used:
+                used.add(candidate)
+                return "--" + candidate
+        raise ValueError("%s: option --%s is taken twice" % (entry.name, wanted))
+
+    def walk(klass, prefix):
+        for name, ctype in _fields(klass):
+            path = prefix + name
+            if is_reserved(name):
+                continue
+            is_tail = klass is cls and name == tail
+            elem = cls._flex_[1] if is_tail else None
+            spec = _merge(reqspec.BY_FIELD.get(name), by_struct.get(path),
+                          by_command.get(path))
+            kind = spec.get("kind")
+            if kind is None and klass is cls and name == entry.req_count:
+                kind = "count"
+            if kind is None:
+                kind = _default_kind(elem if is_tail else ctype, is_tail)
+            if kind == "struct":
+                walk(ctype, path + ".")
+                continue
+            field_ctype = elem if is_tail else ctype
+            wanted = spec.get("opt") or name.replace("_", "-")
+            note = "" if wanted == name.replace("_", "-") else "JSON field %s" % path
+            if kind in ("count",):
+                fields.append(FieldOpt(path, spec, [], kind, ctype))
+                continue
+            if kind == "fixed":
+                fields.append(FieldOpt(path, spec, [], kind, ctype))
+                continue
+            if kind == "passphrase":
+                passphrases[path] = spec.get("role", "current")
+                continue
+            if kind == "packed":
+                ps = []
+                for part in spec["parts"]:
+                    pkind = part.get("kind", "int")
+                    name_ = optname(part["opt"], path + "." + part["opt"])
+                    if pkind == "bool":
+                        p = click.Option([name_, pname()], is_flag=True, default=None,
+                                         help=_help(part, "bool"))
+                    else:
+                        width = part["hi"] - part["lo"] + 1
+                        t = P.Enum(part["table"], width) if pkind == "enum" else P.Int(width)
+                        p = click.Option([name_, pname()], type=t, default=None,
+                                         help=_help(part, pkind))
+                    ps.append(p)
+                fields.append(FieldOpt(path, spec, ps, kind, ctype))
+                params.extend(ps)
+                continue
+            if kind == "blob":
+                name_ = optname(wanted, path)
+                maxlen = None if is_tail else ctypes.sizeof(ctype)
+                p_file = click.Option([name_, pname()], type=P.FileBytes(), default=None,
+                                      help=_help(spec, kind, "read from FILE ('-' is stdin)"
+                                                 + ("; " + note if note else "")))
+                p_hex = click.Option([optname(wanted + "-hex", path + "-hex"), pname()],
+                                     type=P.Hex(maxlen), default=None,
+                                     help="the same as hex bytes (0xdeadbeef, de:ad:be:ef)")
+                fields.append(FieldOpt(path, spec, [p_file, p_hex], kind, ctype))
+                params.extend([p_file, p_hex])
+                continue
+            if kind == "bool":
+                p = click.Option([optname(wanted, path), pname()], is_flag=True, default=None,
+                                 help=_help(spec, kind, note))
+            elif kind == "list":
+                bits = _int_bits(field_ctype if is_tail else ctype._type_)
+                p = click.Option([optname(wanted, path), pname()], type=P.IntList(bits),
+                                 multiple=True, help=_help(spec, kind, note))
+            elif kind == "items":
+                parts = spec.get("parts")
+                if parts is None:
+                    parts = [(n, "int", True) for n, _ in _fields(elem) if not is_reserved(n)]
+                ctypes_of = dict(_fields(elem))
+                parsers = [(n, _item_parser(k, ctypes_of.get(n)), req) for n, k, req in parts]
+                metavar = spec.get("metavar") or ":".join(n.upper() for n, _, _ in parts)
+                p = click.Option([optname(wanted, path), pname()], multiple=True,
+                                 type=P.Item(parsers, metavar),
+                                 help=_help(spec, kind, note))
+            else:
+                t = _param_type(kind, spec, ctype, path)
+                p = click.Option([optname(wanted, path), pname()], type=t, default=None,
+                                 help=_help(spec, kind, note))
+            fields.append(FieldOpt(path, spec, [p], kind, ctype))
+            params.append(p)
+
+    walk(cls, "")
+    return params, RequestBuilder(entry, fields, passphrases)
+
+
+# ------------------------------------------------------------------------ commands
+
+def describe_entry(entry):
+    """Help text for a generated command."""
+    parts = [entry.summary + ".",
+             "Opcode %04Xh (%s), registry name %s." % (
+                 entry.opcode, "FM-API, MCTP type 7" if entry.fmapi else "CCI", entry.name)]
+    if entry.destructive:
+        parts.append("DESTRUCTIVE: asks for confirmation on a terminal and needs --yes "
+                     "otherwise.")
+    if entry.passphrase:
+        parts.append("Passphrases come from a hidden prompt or --passphrase-file / "
+                     "--new-passphrase-file, never from the command line.")
+    if entry.bg:
+        parts.append("May run in the background: follow it with `cxl-mi generic "
+                     "bg-op-status`.")
+    if entry.req_cls is not None:
+        parts.append("--input FILE|- gives the whole request as JSON (field names as in the "
+                     "structure); options override its fields.")
+    return "\n\n".join(parts)
+
+
+def default_callback(inv, entry, request):
+    """Run one registry command and render its reply."""
+    if entry.destructive:
+        inv.confirm(entry, request)
+    result = inv.call(entry, request)
+    inv.emit(entry, result, request)
+
+
+def make_command(entry, name=None, callback=None, extra_params=(), help=None):
+    """The click command for a registry entry.
+
+    ``callback(inv, entry, request, **extra)`` replaces the default body
+    (which confirms destructive commands, calls and renders); ``extra``
+    holds the values of ``extra_params``.
+    """
+    extra_params = list(extra_params)
+    used = set(TAKEN) | {o.lstrip("-") for p in extra_params for o in p.opts}
+    req_params, builder = request_options(entry, used)
+    common = common_params(entry=entry, request=entry.req_cls is not None,
+                           passphrase_roles=sorted(set(builder.passphrases.values())))
+    extra_names = [p.name for p in extra_params]
+    body = callback or default_callback
+
+    @click.pass_context
+    def run(ctx, **values):
+        inv = Invocation.from_values(ctx, values, entry)
+        with guard(inv):
+            inv.resolve()
+            json_request = None
+            if values.get("input_file") is not None:
+                json_request = builder.from_json(values["input_file"])
+            request = builder.build(ctx, values, json_request)
+            if builder.passphrases:
+                for path, role in builder.passphrases.items():
+                    if not _has_path(request, path):
+                        _set_path(request, path, inv.passphrase(role))
+            missing = builder.missing(request)
+            if missing:
+                raise P.ValueProblem("%s needs %s (as an option or in --input)"
+                                     % (inv.command_name, ", ".join(missing)))
+            extra = {n: values.get(n) for n in extra_names}
+            if entry.req_cls is None:
+                request = None
+            body(inv, entry, request, **extra)
+
+    cmd = click.Command(name or entry.cli_name, callback=run,
+                        params=common[:1] + req_params + extra_params + common[1:],
+                        help=help or describe_entry(entry),
+                        short_help=entry.summary,
+                        context_settings={"help_option_names": ["-h", "--help"]})
+    cmd.entry = entry
+    cmd.builder = builder
+    return cmd

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Command groups generated from the registry, with hooks to override or extend them.
+
+Each group (``generic``, ``memdev``, ``fmapi``, ``vendor``) lists the
+registry entries whose ``entry.group`` it is, under ``entry.cli_name``.  A
+command is built only when it is asked for (help, completion and dispatch
+of one command never build the others), by :func:`build_command`:
+
+1. ``BUILDERS[name]`` -- a module here that needs a hand-made command for a
+   registry entry registers ``factory(entry) -> click.Command`` (``vendor``
+   does, for ``vendor_specific``);
+2. otherwise :func:`cxlmi_cli.build.make_command` generates it;
+3. then ``HOOKS[name]`` from :mod:`cxlmi_cli.commands.workflows` (when that
+   module exists) may replace or extend it: ``hook(entry, command) ->
+   click.Command``.  A hook can return a new command built with
+   ``make_command(entry, callback=..., extra_params=[...])`` (same options,
+   another body), add parameters to ``command.params``, or return something
+   else entirely.
+
+``workflows.EXTRA[group]`` (``{name: factory() -> click.Command}``) adds
+commands that are not registry entries (``transfer-fw-file``, …).  Keep
+``workflows`` cheap to import: import rich and friends inside functions.
+"""
+
+import click
+
+BUILDERS = {}
+
+GROUP_HELP = {
+    "generic": "Generic component commands (00xx-05xxh): identify, background operations, "
+               "events, firmware, timestamp, logs, features.",
+    "memdev": "Memory device commands (40xx-48xxh): identify, partitions, label storage, "
+              "health, poison, sanitize, security, QoS, dynamic capacity.",
+    "fmapi": "Fabric management (FM-API, 51xx-56xxh): switch ports, VCS binding, MLDs and "
+             "their LDs, multi-headed devices, DCD management.",
+    "vendor": "Vendor-specific commands (C000h-FFFFh): raw commands and plugins.",
+}
+
+
+_WORKFLOWS = []
+
+
+def _workflows():
+    """cxlmi_cli.commands.workflows, or None when this build has none (cached)."""
+    if not _WORKFLOWS:
+        import importlib
+        import importlib.util
+        name = __name__ + ".workflows"
+        mod = None
+        if importlib.util.find_spec(name) is not None:
+            try:
+                mod = importlib.import_module(name)
+            except Exception as exc:      # generated commands still work without it
+                click.echo("cxl-mi: warning: %s did not load: %s" % (name, exc), err=True)
+        _WORKFLOWS.append(mod)
+    return _WORKFLOWS[0]
+
+
+def hooks():
+    mod = _workflows()
+    return getattr(mod, "HOOKS", {}) if mod is not None else {}
+
+
+def extras(group):
+    mod = _workflows()
+    return dict(getattr(mod, "EXTRA", {}).get(group, {})) if mod is not None else {}
+
+
+def entries(group):
+    """Registry entries of a group, by CLI name, in registry order."""
+    from cxlmi_bindings import registry
+    out = {}
+    for entry in registry.COMMANDS:
+        if entry.group == group:
+            out.setdefault(entry.cli_name, entry)
+    return out
+
+
+def build_command(entry, name=None):
+    factory = BUILDERS.get(entry.name)
+    if factory is None and entry.group == "vendor":
+        from . import vendor  # noqa: F401  (registers its builders)
+        factory = BUILDERS.get(entry.name)
+    if factory is not None:
+        cmd = factory(entry)
+    else:
+        from ..build import make_command
+        cmd = make_command(entry)
+    hook = hooks().get(entry.name)
+    if hook is not None:
+        cmd = hook(entry, cmd)
+    if name is not None and cmd.name != name:
+        import copy
+        cmd = copy.copy(cmd)
+        cmd.name = name
+    return cmd
+
+
+class RegistryGroup(click.Group):
+    """A group whose commands come from the registry, built on demand."""
+
+    def __init__(self, name, extra=None, **kwargs):
+        kwargs.setdefault("help", GROUP_HELP.get(name))
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(name, **kwargs)
+        self.registry_group = name
+        self.extra = extra or {}            # name -> factory() -> click.Command (this module)
+        self._built = {}
+
+    def _extra(self):
+        out = dict(self.extra)
+        out.update(extras(self.registry_group))
+        return out
+
+    def list_commands(self, ctx):
+        names = list(entries(self.registry_group))
+        for name in list(self._extra()) + list(self.commands):
+            if name not in names:
+                names.append(name)
+        return names
+
+    def get_command(self, ctx, name):
+        if name in self._built:
+            return self._built[name]
+        cmd = self.commands.get(name)
+        if cmd is None:
+            extra = self._extra()
+            if name in extra:
+                cmd = extra[name]()
+            else:
+                entry = entries(self.registry_group).get(name)
+                if entry is None:
+                    return None
+                cmd = build_command(entry)
+        self._built[name] = cmd
+        return cmd
+
+    def short_help_for(self, ctx, name):
+        entry = entries(self.registry_group).get(name)
+        if entry is not None and entry.name not in hooks() and entry.name not in BUILDERS:
+            return entry.summary
+        cmd = self.get_command(ctx, name)
+        return cmd.get_short_help_str(limit=300) if cmd is not None else ""
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, self.short_help_for(ctx, name)) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def shell_complete(self, ctx, incomplete):
+        from click.shell_completion import CompletionItem
+        items = [CompletionItem(n, help=self.short_help_for(ctx, n))
+                 for n in self.list_commands(ctx) if n.startswith(incomplete)]
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
+
+
+def group(name):
+    return RegistryGroup(name)
+
+
+def top_identify():
+    """`cxl-mi identify`: the generic identify command at the top level."""
+    from cxlmi_bindings import registry
+    return build_command(registry.get("identify"), name="identify")

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi emulate`: serve an emulated profile over MCTP over TCP.
+
+    cxl-mi emulate --profile switch --listen 127.0.0.1:2508 [--state FILE]
+
+then, from anywhere that can reach it: ``cxl-mi identify tcp:127.0.0.1:2508``.
+The state lives as long as the server (every client sees every change);
+with ``--state FILE`` it also survives restarts.  Ctrl-C (or SIGTERM) stops
+the server cleanly, saving the state, with exit status 0.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import click
+
+DEFAULT_LISTEN = "127.0.0.1:2508"
+
+
+def _profiles():
+    from cxlmi_bindings.targets import EMULATOR_PROFILES
+    return EMULATOR_PROFILES
+
+
+def _parse_listen(text):
+    from cxlmi_bindings import targets
+    from cxlmi_bindings.errors import UsageError
+    text = text.strip()
+    ephemeral = text.endswith(":0")
+    try:
+        host, port = targets.parse_tcp(text[:-2] if ephemeral else text, "--listen %s" % text)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen")
+    return host, 0 if ephemeral else port
+
+
+def load_state(path, device):
+    """The device saved in ``path``, or ``device`` when there is nothing to load.
+
+    A model may offer ``from_state(data)`` / ``to_state()``; otherwise the
+    device object is pickled.  Load only state files you wrote yourself.
+    """
+    if not path or not os.path.exists(path):
+        return device
+    with open(path, "rb") as f:
+        blob = f.read()
+    if not blob:
+        return device
+    if hasattr(device, "from_state"):
+        import json
+        device.from_state(json.loads(blob.decode()))
+        return device
+    import pickle
+    loaded = pickle.loads(blob)
+    if type(loaded) is not type(device):
+        raise click.ClickException("%s holds a %s, not the %s this profile builds"
+                                   % (path, type(loaded).__name__, type(device).__name__))
+    return loaded
+
+
+def save_state(path, device, lock=None):
+    if not path:
+        return
+    lock = lock or threading.RLock()
+    with lock:
+        if hasattr(device, "to_state"):
+            import json
+            blob = json.dumps(device.to_state()).encode()
+        else:
+            import pickle
+            blob = pickle.dumps(device)
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(blob)
+    os.replace(tmp, path)
+
+
+@click.command("emulate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--profile", type=click.Choice(("type3", "mld", "switch", "mhd", "dcd")),
+              default="switch", show_default=True, help="what to emulate")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST[:PORT]",
+              help="address to serve MCTP over TCP on (port 0 picks a free one); loopback "
+                   "unless you say otherwise")
+@click.option("--eid", type=click.IntRange(1, 254), default=8, show_default=True,
+              help="the endpoint's MCTP EID")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="load the device state from FILE at start and save it "
+                                   "there while serving and at exit")
+def command(profile, listen, eid, state_file):
+    """Serve an emulated CXL component over MCTP over TCP until Ctrl-C."""
+    from cxlmi_bindings.errors import CxlmiError
+    from ..errors import report
+    host, port = _parse_listen(listen)
+    try:
+        from cxlmi_bindings.emulator import profiles
+        from cxlmi_bindings.emulator.server import Server
+        device = profiles.build(profile)
+        device = load_state(state_file, device)
+    except (ImportError, ValueError, CxlmiError, OSError) as exc:
+        code = report(exc) or 3
+        if isinstance(exc, ValueError) and not isinstance(exc, CxlmiError):
+            code = 2
+        raise click.exceptions.Exit(code)
+    except Exception as exc:    # unpickling garbage raises almost anything
+        click.echo("cxl-mi: error: cannot load the state in %s: %s" % (state_file, exc),
+                   err=True)
+        raise click.exceptions.Exit(2)
+    server = Server(device, host=host, port=port, eid=eid)
+    try:
+        bound = server.start()
+    except OSError as exc:
+        click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
+                   % (host, port, exc.strerror or exc), err=True)
+        raise click.exceptions.Exit(3)
+    shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
+    click.echo("listening on tcp:%s:%d (emu:%s, EID %d); Ctrl-C stops" % (shown, bound[1],
+                                                                          profile, eid))
+    sys.stdout.flush()
+    if not _loopback(bound[0]):
+        click.echo("cxl-mi: warning: %s is not a loopback address: anyone who can reach it "
+                   "can manage the emulated devices" % bound[0], err=True)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, _term)
+    saved = server.stats["messages"]
+    try:
+        while True:
+            time.sleep(0.2)
+            if state_file and server.stats["messages"] != saved:
+                saved = server.stats["messages"]
+                save_state(state_file, device, server.lock)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if state_file:
+            save_state(state_file, device, server.lock)
+    click.echo("stopped", err=True)
+
+
+def _loopback(host):
+    import ipaddress
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Errors -> one line on stderr (+ a JSON object on stdout in JSON mode) -> exit code.
+
+Exit codes (documented in ``cxl-mi --help``): 0 success; 1 the component
+returned a CXL error; 2 usage error; 3 target unreachable or transport
+failure; 4 permission denied; 5 timeout; 130 interrupted.
+"""
+
+import json
+import sys
+
+import click
+
+EXIT_OK, EXIT_DEVICE, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
+EXIT_PERMISSION, EXIT_TIMEOUT, EXIT_INTERRUPTED = 4, 5, 130
+SCHEMA_VERSION = 1
+
+EPILOG = """\b
+Exit status:
+  0    success
+  1    the component returned a CXL error (the message names the return code)
+  2    usage error (bad option, value or target; a destructive command without --yes)
+  3    target unreachable or transport failure
+  4    permission denied
+  5    timeout
+  130  interrupted"""
+
+_DEVICE_HINTS = {
+    "UNSUPPORTED": "the component does not implement this command; `cxl-mi generic "
+                   "get-log-cel TARGET` lists the ones it does",
+    "MBUNSUPPORTED": "try the command through another CCI (an MCTP target, or a tunnel)",
+    "BUSY": "a background operation is running: `cxl-mi generic bg-op-status TARGET`",
+    "PASSPHRASE": "the passphrase did not match",
+    "SECURITY": "`cxl-mi memdev get-security-state TARGET` shows the security state",
+    "INPUT": "check the request fields (`--help` lists them)",
+    "PAYLOADLEN": "the request's length did not match what the component expects",
+}
+
+
+class Problem:
+    """A classified error: what to print and which exit code."""
+
+    def __init__(self, kind, message, exit_code, hint=None, return_code=None,
+                 return_code_name=None):
+        self.kind = kind
+        self.message = message
+        self.exit_code = exit_code
+        self.hint = hint
+        self.return_code = return_code
+        self.return_code_name = return_code_name
+
+    def as_json(self):
+        return {"type": self.kind, "message": self.message, "hint": self.hint,
+                "return_code": self.return_code, "return_code_name": self.return_code_name,
+                "exit_code": self.exit_code}
+
+
+def classify(exc):
+    """A :class:`Problem` for an exception a user can cause, or None for a bug."""
+    from cxlmi_bindings.errors import CxlmiError, DeviceError
+    from .params import ValueProblem
+    if isinstance(exc, DeviceError):
+        return Problem("DeviceError", str(exc), exc.exit_code,
+                       exc.hint or _DEVICE_HINTS.get(exc.name), exc.return_code, exc.name)
+    if isinstance(exc, CxlmiError):
+        return Problem(type(exc).__name__, str(exc), exc.exit_code, exc.hint)
+    if isinstance(exc, ValueProblem):
+        return Problem("UsageError", str(exc), EXIT_USAGE)
+    if isinstance(exc, click.ClickException):
+        return Problem("UsageError", exc.format_message(), exc.exit_code)
+    if isinstance(exc, ImportError):
+        return Problem("TransportError", "a module this target needs is not available: %s"
+                       % exc, EXIT_TRANSPORT,
+                       "this installation lacks that backend or emulator profile")
+    if isinstance(exc, PermissionError):
+        return Problem("PermissionDenied", str(exc), EXIT_PERMISSION)
+    if isinstance(exc, TimeoutError):
+        return Problem("CommandTimeout", str(exc) or "timed out", EXIT_TIMEOUT)
+    if isinstance(exc, OSError):
+        return Problem("TransportError", "%s" % (exc.strerror or exc), EXIT_TRANSPORT)
+    return None
+
+
+def line(problem):
+    text = "cxl-mi: error: %s" % problem.message
+    if problem.hint:
+        text += " (hint: %s)" % problem.hint
+    return text
+
+
+def json_error(problem, inv=None, command=None):
+    doc = {"schema_version": SCHEMA_VERSION}
+    if inv is not None:
+        doc["command"] = inv.entry.name if inv.entry is not None else inv.command_name
+        doc["target"] = inv.target
+    elif command:
+        doc["command"] = command
+    doc["error"] = problem.as_json()
+    return doc
+
+
+def report(exc, inv=None, command=None):
+    """Print ``exc`` for the user; return its exit code (None: not ours to handle)."""
+    problem = classify(exc)
+    if problem is None:
+        return None
+    click.echo(line(problem), err=True)
+    if inv is not None and inv.json or inv is None and command is not None:
+        out = click.get_text_stream("stdout")
+        out.write(json.dumps(json_error(problem, inv, command), indent=2) + "\n")
+        out.flush()
+    return problem.exit_code
+
+
+def wants_json(args):
+    """Did argv ask for JSON output?  (For errors found while parsing it.)"""
+    args = list(args or ())
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a == "--json" or a in ("-ojson", "--output=json"):
+            return True
+        if a in ("-o", "--output") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+    return False
+
+
+def stderr_isatty():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi`: the root command group.
+
+Subcommand modules load lazily: ``cxl-mi --help`` and shell completion of
+the top level import click and nothing else of ours beyond this file; a
+device command imports the registry, its structures and the transport it
+uses, and only table output imports rich.
+"""
+
+import importlib
+import sys
+
+import click
+
+from .errors import EPILOG, EXIT_INTERRUPTED, EXIT_USAGE, report, wants_json
+
+# name -> (module, attribute, short help) -- listed in this order.
+LAZY = {
+    "identify": ("cxlmi_cli.commands", "top_identify",
+                 "Identify the component (the same as `generic identify`)"),
+    "list": ("cxlmi_cli.commands.list", "command",
+             "List targets: kernel devices, MCTP endpoints, emulated profiles"),
+    "emulate": ("cxlmi_cli.commands.emulate", "command",
+                "Serve an emulated component over MCTP over TCP"),
+    "generic": ("cxlmi_cli.commands.generic", "group",
+                "Generic commands: identify, events, firmware, logs, features…"),
+    "memdev": ("cxlmi_cli.commands.memdev", "group",
+               "Memory device commands: health, partitions, poison, security…"),
+    "fmapi": ("cxlmi_cli.commands.fmapi", "group",
+              "Fabric management: switch ports, VCS binding, MLD, MHD, DCD"),
+    "vendor": ("cxlmi_cli.commands.vendor", "group",
+               "Vendor-specific commands: raw commands and plugins"),
+}
+
+
+def _version():
+    from cxlmi_bindings import __version__
+    return __version__
+
+
+class CxlMiGroup(click.Group):
+    """The root: lazy subcommands, and exit codes cxl-mi documents (not click's)."""
+
+    def list_commands(self, ctx):
+        return list(LAZY) + [n for n in self.commands if n not in LAZY]
+
+    def get_command(self, ctx, name):
+        if name in self.commands:
+            return self.commands[name]
+        spec = LAZY.get(name)
+        if spec is None:
+            return None
+        module, attr, _ = spec
+        obj = getattr(importlib.import_module(module), attr)
+        if callable(obj) and not isinstance(obj, click.Command):
+            obj = obj()
+        self.commands[name] = obj
+        return obj
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, LAZY[name][2]) for name in LAZY]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def shell_complete(self, ctx, incomplete):
+        from click.shell_completion import CompletionItem
+        items = [CompletionItem(n, help=LAZY[n][2]) for n in LAZY if n.startswith(incomplete)]
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if args is None:
+            args = sys.argv[1:]
+        args = list(args)
+        try:
+            rv = super().main(args, prog_name or "cxl-mi", complete_var,
+                              standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.exceptions.Abort as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, KeyboardInterrupt) or cause is None:
+                click.echo("cxl-mi: interrupted", err=True)
+                code = EXIT_INTERRUPTED
+            else:
+                click.echo("cxl-mi: aborted (no input)", err=True)
+                code = EXIT_USAGE
+        except KeyboardInterrupt:
+            click.echo("cxl-mi: interrupted", err=True)
+            code = EXIT_INTERRUPTED
+        except click.ClickException as exc:
+            if wants_json(args):
+                report(exc, None, command=_command_from(args))
+            else:
+                exc.show()
+            code = exc.exit_code
+        except BrokenPipeError:
+            # the reader went away (| head): nothing more to say
+            try:
+                sys.stdout = None
+            except Exception:
+                pass
+            code = 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _command_from(args):
+    words = [a for a in args if not a.startswith("-")]
+    return " ".join(words[:2]) if words else "cxl-mi"
+
+
+def _show_version(ctx, value):
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo("cxl-mi %s" % _version())
+    ctx.exit()
+
+
+def _verbose(ctx, param, value):
+    if value:
+        import logging
+        level = logging.INFO if value == 1 else logging.DEBUG
+        logging.basicConfig(level=level, format="cxl-mi: %(name)s: %(message)s",
+                            stream=sys.stderr)
+    return value
+
+
+@click.group("cxl-mi", cls=CxlMiGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, p, v: _show_version(ctx, v),
+              help="Show the version and exit.")
+@click.option("-v", "--verbose", count=True, callback=_verbose, expose_value=False,
+              is_eager=True, help="log what happens (-vv: also every message)")
+def cli():
+    """Manage CXL components: memory devices, switches, MLDs, MHDs and DCDs.
+
+    \b
+    Targets (the TARGET of every device command):
+      mem0, /dev/cxl/mem0, switch0   the Linux CXL driver (ioctl)
+      mctp:NET,EID, --mctp NET:EID   MCTP (AF_MCTP socket)
+      tcp:HOST[:PORT], --tcp ...     MCTP over TCP (`cxl-mi emulate` serves one)
+      emu:PROFILE                    in-process emulator: type3, mld, switch, mhd, dcd
+      (nothing)                      $CXLMI_TARGET
+    Tunnels: --port N (switch port), --ld N (LD of an MLD), both (switch -> MLD -> LD),
+    --mhd (a multi-headed device's LD pool CCI).
+    Output: -o table|json|raw, --json.
+
+    Examples: cxl-mi identify emu:type3;  cxl-mi fmapi get-ld-info emu:switch --port 2 --json
+    """
+
+
+def main(argv=None):
+    """Console-script entry point (``cxl-mi``)."""
+    return cli.main(args=argv, prog_name="cxl-mi")
+
+
+if __name__ == "__main__":
+    main()

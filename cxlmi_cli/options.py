@@ -1,0 +1,330 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What every device command shares: target, tunnel, output, safety, errors.
+
+For a hand-written command (a workflow, a vendor plugin)::
+
+    import click
+    from cxlmi_cli.options import device_command
+
+    @click.command("temperature")
+    @device_command()
+    def temperature(inv):
+        data = inv.endpoint().vendor_specific(0xC001, b"", inv.tunnel)
+        inv.emit_data({"celsius": data[0]}, raw=data,
+                      table=[("temperature", "%d °C" % data[0])])
+
+``device_command`` adds TARGET, ``--mctp``, ``--tcp``, ``--port``, ``--ld``,
+``--mhd``, ``--timeout``, ``-o/--output``, ``--json`` (and ``--yes`` with
+``destructive=True``), resolves them into an :class:`Invocation` passed as
+the first argument, and turns every error into the documented exit code --
+with a JSON error object in JSON mode.
+"""
+
+import contextlib
+import functools
+import json as _json
+import sys
+
+import click
+
+from . import target as _target
+from . import params as P
+
+OUTPUTS = ("table", "json", "raw")
+COMMON_NAMES = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json",
+                "yes", "input_file", "passphrase_file", "new_passphrase_file")
+
+
+def _stdin_is_tty():
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class JsonInput(click.ParamType):
+    """``--input FILE|-``: a JSON object read from a file or standard input."""
+    name = "json"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dict):
+            return value
+        try:
+            with click.open_file(value, "r") as f:
+                text = f.read()
+        except OSError as exc:
+            self.fail("cannot read %s: %s" % (value, exc.strerror or exc), param, ctx)
+        try:
+            data = _json.loads(text)
+        except ValueError as exc:
+            self.fail("%s is not JSON: %s" % (value, exc), param, ctx)
+        if not isinstance(data, dict):
+            self.fail("%s must hold a JSON object of request fields" % value, param, ctx)
+        return data
+
+    def get_metavar(self, param, ctx=None):
+        return "FILE|-"
+
+
+def _refuse_argv_passphrase(ctx, param, value):
+    if value is not None:
+        raise click.BadParameter(
+            "passphrases are never taken from the command line (they would end up in shell "
+            "history and in `ps`): use --passphrase-file FILE / --new-passphrase-file FILE, "
+            "or leave them out to be prompted without echo", ctx=ctx, param=param)
+    return value
+
+
+def common_params(entry=None, request=False, passphrase_roles=(), destructive=None,
+                  output=True):
+    """The shared parameters; TARGET first, the rest as options."""
+    if destructive is None:
+        destructive = bool(entry is not None and entry.destructive)
+    ps = [
+        click.Argument(["target"], required=False, metavar="[TARGET]",
+                       shell_complete=_target.complete),
+        click.Option(["--mctp"], metavar="NET:EID",
+                     help="target an MCTP endpoint (AF_MCTP), e.g. --mctp 1:8"),
+        click.Option(["--tcp"], metavar="HOST[:PORT]",
+                     help="target MCTP over TCP (port 2508 by default)"),
+        click.Option(["--port"], type=P.Int(8), metavar="N",
+                     help="tunnel through switch port N"),
+        click.Option(["--ld"], type=P.Int(8), metavar="N",
+                     help="tunnel to LD N of an MLD (with --port: switch -> MLD -> LD)"),
+        click.Option(["--mhd"], is_flag=True, default=False,
+                     help="tunnel to a multi-headed device's LD pool CCI"),
+        click.Option(["--timeout"], type=click.FloatRange(0.001, 3600), metavar="SECONDS",
+                     help="give up waiting for a reply after SECONDS (default 5)"),
+    ]
+    if output:
+        ps += [
+            click.Option(["-o", "--output"], type=click.Choice(OUTPUTS), default=None,
+                         help="table for people (default), json for scripts, raw for the "
+                              "reply payload bytes"),
+            click.Option(["--json", "as_json"], is_flag=True, default=False,
+                         help="the same as -o json"),
+        ]
+    if request:
+        ps.append(click.Option(["--input", "input_file"], type=JsonInput(), default=None,
+                               help="the whole request as a JSON object from FILE ('-' for "
+                                    "stdin); options override its fields"))
+    if destructive:
+        ps.append(click.Option(["-y", "--yes"], is_flag=True, default=False,
+                               help="do it without asking (required when stdin is not a "
+                                    "terminal)"))
+    roles = set(passphrase_roles)
+    if roles:
+        ps.append(click.Option(["--passphrase-file"], type=click.Path(dir_okay=False),
+                               metavar="FILE",
+                               help="read the (current) passphrase from FILE ('-' for stdin)"))
+        if "new" in roles:
+            ps.append(click.Option(["--new-passphrase-file"], type=click.Path(dir_okay=False),
+                                   metavar="FILE", help="read the new passphrase from FILE"))
+        for name in ("--passphrase", "--new-passphrase", "--current-passphrase"):
+            ps.append(click.Option([name, "_argv_" + name.strip("-").replace("-", "_")],
+                                   hidden=True, expose_value=False, is_eager=True,
+                                   callback=_refuse_argv_passphrase))
+    return ps
+
+
+class Invocation:
+    """One run of a device command: where it goes, how it answers, and its endpoint."""
+
+    def __init__(self, ctx, command_name, entry=None, target=None, mctp=None, tcp=None,
+                 port=None, ld=None, mhd=False, timeout=None, output=None, as_json=False,
+                 yes=False, passphrase_file=None, new_passphrase_file=None, **_):
+        self.ctx = ctx
+        self.command_name = command_name
+        self.entry = entry
+        self._raw_target = (target, mctp, tcp)
+        self.port, self.ld, self.mhd = port, ld, bool(mhd)
+        self.timeout = timeout
+        self._output = (output, as_json)
+        self.output = "json" if as_json else (output or "table")
+        self.yes = bool(yes)
+        self.passphrase_files = {"current": passphrase_file, "new": new_passphrase_file}
+        self.target = None
+        self.tunnel = None
+        self.background = False
+        self._ep = None
+
+    @classmethod
+    def from_values(cls, ctx, values, entry=None):
+        """Take the common parameters out of ``values`` (the callback's kwargs)."""
+        common = {n: values.pop(n) for n in COMMON_NAMES if n in values}
+        return cls(ctx, ctx.command_path.replace(ctx.find_root().info_name + " ", "", 1)
+                   if ctx.parent else ctx.info_name, entry, **common)
+
+    @property
+    def json(self):
+        return self.output == "json"
+
+    def resolve(self):
+        """Validate target, tunnel and output choices (UsageError, exit 2)."""
+        output, as_json = self._output
+        if as_json and output not in (None, "json"):
+            raise _usage("--json and -o %s ask for different outputs: give one" % output)
+        self.target = _target.resolve(*self._raw_target)
+        self.tunnel = _target.tunnel(self.port, self.ld, self.mhd)
+        return self
+
+    @property
+    def where(self):
+        """``emu:switch`` or ``emu:switch (switch port 2)``: for messages."""
+        via = _target.describe_tunnel(self.port, self.ld, self.mhd)
+        t = self.target or "?"
+        return "%s (%s)" % (t, via) if via else t
+
+    def tunnel_json(self):
+        if not (self.mhd or self.port is not None or self.ld is not None):
+            return None
+        return {"port": self.port, "ld": self.ld, "mhd": self.mhd}
+
+    # -- the endpoint -------------------------------------------------------------------
+    def endpoint(self):
+        if self._ep is None:
+            if self.target is None:
+                self.resolve()
+            self._ep = _target.open_endpoint(self.target, self.timeout)
+            self.ctx.call_on_close(self.close)
+        return self._ep
+
+    def close(self):
+        ep, self._ep = self._ep, None
+        if ep is not None:
+            try:
+                ep.close()
+            except Exception:   # closing must never hide the real outcome
+                pass
+
+    def call(self, entry, request=None):
+        """Run a registry command through the tunnel; returns the decoded reply."""
+        ep = self.endpoint()
+        result = ep.call(entry, request, self.tunnel)
+        self.background = getattr(ep, "last_return_code", 0) == 1
+        return result
+
+    @property
+    def last_payload(self):
+        return bytes(getattr(self._ep, "last_payload", b"") or b"") if self._ep else b""
+
+    # -- safety -------------------------------------------------------------------------
+    def confirm(self, entry, request=None, action=None):
+        """Say what a destructive command will do; ask on a TTY, else require --yes."""
+        what = action or describe_action(self.command_name, entry, request, self.where)
+        if self.yes:
+            click.echo("cxl-mi: %s" % what, err=True)
+            return
+        if not _stdin_is_tty():
+            raise _usage("%s -- refusing without --yes (stdin is not a terminal to ask on); "
+                         "nothing was sent" % what, hint="add --yes to do it")
+        click.echo("cxl-mi: %s" % what, err=True)
+        if not click.confirm("Continue?", default=False, err=True):
+            raise _usage("not confirmed; nothing was sent to %s" % self.where)
+
+    def passphrase(self, role):
+        """A passphrase from its file, or a hidden prompt on a TTY (bytes, <= 32)."""
+        path = self.passphrase_files.get(role)
+        opt = "--new-passphrase-file" if role == "new" else "--passphrase-file"
+        if path:
+            try:
+                with click.open_file(path, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise _usage("%s: cannot read the passphrase file: %s"
+                             % (opt, exc.strerror or exc))
+            if data.endswith(b"\r\n"):
+                data = data[:-2]
+            elif data.endswith(b"\n"):
+                data = data[:-1]
+        elif _stdin_is_tty():
+            label = "New passphrase" if role == "new" else "Passphrase"
+            text = click.prompt(label, hide_input=True, confirmation_prompt=(role == "new"),
+                                err=True)
+            data = text.encode()
+        else:
+            raise _usage("%s needs a%s passphrase: give %s FILE (stdin is not a terminal to "
+                         "prompt on)" % (self.command_name, " new" if role == "new" else "",
+                                         opt))
+        if len(data) > 32:
+            raise _usage("%s: a passphrase holds at most 32 bytes, the file has %d"
+                         % (opt, len(data)))
+        return data
+
+    # -- output -------------------------------------------------------------------------
+    def emit(self, entry, result, request=None):
+        from . import render
+        render.emit(self, entry, result, request)
+
+    def emit_data(self, data, raw=None, table=None, title=None, command=None):
+        """Output for hand-written commands: ``data`` (JSON-able dict) as the result,
+        ``raw`` bytes for -o raw, ``table`` as (key, value) pairs or rows for -o table."""
+        from . import render
+        render.emit_data(self, data, raw=raw, table=table, title=title, command=command)
+
+
+def describe_action(command_name, entry, request, where):
+    """'memdev sanitize on emu:type3: Sanitize: erase all user data (background)'."""
+    text = "%s on %s: %s" % (command_name, where, entry.summary if entry else "")
+    if request:
+        shown = []
+        for key, value in request.items():
+            if "passphrase" in key:
+                continue
+            if isinstance(value, (bytes, bytearray)):
+                value = "%d bytes" % len(value) if len(value) > 16 else value.hex()
+            elif isinstance(value, list):
+                value = "%d entries" % len(value)
+            elif isinstance(value, dict):
+                continue
+            shown.append("%s=%s" % (key, value))
+        if shown:
+            text += " (%s)" % ", ".join(shown)
+    return text
+
+
+def _usage(message, hint=None):
+    from cxlmi_bindings.errors import UsageError
+    return UsageError(message, hint=hint)
+
+
+@contextlib.contextmanager
+def guard(inv):
+    """Turn errors into a message (and a JSON object in JSON mode) and an exit code."""
+    from . import errors
+    try:
+        yield inv
+    except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        raise
+    except click.ClickException as exc:
+        if not inv.json:
+            raise
+        errors.report(exc, inv)
+        raise click.exceptions.Exit(exc.exit_code)
+    except Exception as exc:
+        code = errors.report(exc, inv)
+        if code is None:
+            raise               # a bug: let it show its traceback
+        raise click.exceptions.Exit(code)
+
+
+def device_command(destructive=False, output=True, command=None):
+    """Decorator: add the shared options and pass an :class:`Invocation` first.
+
+    Apply it under ``@click.command``/``@group.command``.  The wrapped function
+    gets ``inv`` (target, tunnel and output resolved) and its own options.
+    """
+    def decorate(f):
+        @functools.wraps(f)
+        @click.pass_context
+        def wrapper(ctx, **values):
+            inv = Invocation.from_values(ctx, values, None)
+            with guard(inv):
+                inv.resolve()
+                return f(inv, **values)
+        # click.command() reverses the collected parameters: add ours reversed so
+        # TARGET comes first, before the function's own options.
+        wrapper.__click_params__ = list(getattr(f, "__click_params__", [])) + list(
+            reversed(common_params(destructive=destructive, output=output)))
+        return wrapper
+    return decorate

@@ -1,0 +1,305 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""How a reply becomes JSON and table sections.
+
+Most replies need nothing here: :func:`generic` makes a key/value section of
+a structure's scalar fields and a row section for each list in it.  The few
+replies people read as something else -- firmware slots, the Command Effects
+Log, VCS bindings, poison ranges, per-LD lists -- have a view in ``VIEWS``
+(registry name -> function) or a row layout in ``ROWS`` (element structure ->
+function).
+"""
+
+import ctypes
+
+from . import decode as D
+from .. import spec as S
+from ..params import human_size
+
+
+class KV:
+    """A key/value section."""
+
+    def __init__(self, title, pairs):
+        self.title, self.pairs = title, pairs
+
+
+class Rows:
+    """A table section: column names and rows of cell strings."""
+
+    def __init__(self, title, columns, rows):
+        self.title, self.columns, self.rows = title, columns, rows
+
+
+class Hexdump:
+    def __init__(self, title, data, base=0):
+        self.title, self.data, self.base = title, bytes(data), base
+
+
+class Note:
+    def __init__(self, text):
+        self.text = text
+
+
+# ----------------------------------------------------------------------- JSON
+
+def _is_cel_log(request):
+    if not request:
+        return False
+    uuid = request.get("uuid")
+    return uuid is not None and bytes(uuid) == S.uuid_bytes(S.LOG_UUIDS)["cel"]
+
+
+def cel_entries(data):
+    """Raw CEL bytes -> [(opcode, effects)]."""
+    import struct
+    n = len(data) // 4
+    return [struct.unpack_from("<HH", data, 4 * i) for i in range(n)]
+
+
+def _cel_json(pairs):
+    op, eff = D.Opcode(), D.DECODERS["cmd_get_log_cel_rsp.command_effect"]
+    return [{"opcode": o, "opcode_decoded": op.decode(o), "command_effect": e,
+             "command_effect_decoded": eff.decode(e)} for o, e in pairs]
+
+
+def result_json(entry, result, request=None):
+    """The ``result`` member of the JSON document."""
+    if result is None:
+        return None
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        data = bytes(result)
+        out = {"length": len(data), "data": data.hex()}
+        if entry.name == "get_log" and _is_cel_log(request):
+            out["entries"] = _cel_json(cel_entries(data))
+        return out
+    if entry.name == "get_log_cel":
+        return {"entries": _cel_json([(e.opcode, e.command_effect) for e in result])}
+    return D.to_json(result)
+
+
+# ----------------------------------------------------------------------- tables
+
+def sections(entry, result, request=None, inv=None):
+    if result is None:
+        where = inv.where if inv is not None else ""
+        if inv is not None and inv.background:
+            return [Note("%s: started in the background on %s; follow it with `cxl-mi generic "
+                         "bg-op-status %s`" % (entry.cli_name, where, inv.target))]
+        return [Note("%s: done on %s" % (entry.cli_name, where))]
+    view = VIEWS.get(entry.name)
+    if view is not None:
+        return view(result, request)
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        base = (request or {}).get("offset", 0) if isinstance(request, dict) else 0
+        return [Hexdump("%d bytes" % len(result), result, base if isinstance(base, int) else 0)]
+    return generic(result)
+
+
+def generic(obj, title=None):
+    """A structure: scalars as key/value, each list of structures as rows."""
+    if isinstance(obj, ctypes.Array):
+        return [rows_of(list(obj), title)]
+    sname = D.short_name(type(obj))
+    pairs, lists = [], []
+    for name, value in D.fields(obj):
+        count_field = D.TRIM.get((sname, name))
+        if count_field is not None:
+            value = list(value)[:getattr(obj, count_field)]
+        if isinstance(value, list) or (isinstance(value, ctypes.Array) and
+                                       issubclass(value._type_, ctypes.Structure)):
+            lists.append((name, list(value)))
+        elif isinstance(value, ctypes.Structure):
+            for sub, subval in D.fields(value):
+                pairs.append(("%s.%s" % (name, sub),
+                              D.text(D.short_name(type(value)), sub, subval)))
+        elif _is_tail(obj, name) and isinstance(value, ctypes.Array) \
+                and value._type_ is not ctypes.c_uint8:
+            lists.append((name, list(value)))
+        elif _is_tail(obj, name) and isinstance(value, ctypes.Array) and \
+                TAIL_ROWS.get((sname, name)):
+            lists.append((name, list(value)))
+        else:
+            pairs.append((name, D.text(sname, name, value)))
+    out = [KV(title, pairs)] if pairs else []
+    for name, items in lists:
+        layout = TAIL_ROWS.get((sname, name))
+        if layout is not None:
+            out.append(layout(obj, items))
+        else:
+            out.append(rows_of(items, name))
+    return out
+
+
+def _is_tail(obj, name):
+    flex = getattr(type(obj), "_flex_", None)
+    return flex is not None and flex[0] == name
+
+
+def rows_of(items, title=None):
+    if not items:
+        return Rows(title, ["(none)"], [])
+    first = items[0]
+    if not isinstance(first, ctypes.Structure):
+        return Rows(title, ["index", "value"], [[str(i), str(v)] for i, v in enumerate(items)])
+    sname = D.short_name(type(first))
+    layout = ROWS.get(sname)
+    if layout is not None:
+        columns = None
+        rows = []
+        for item in items:
+            row = layout(item)
+            columns = list(row)
+            rows.append([row[c] for c in columns])
+        return Rows(title, columns, rows)
+    columns = [n for n, v in D.fields(first)]
+    rows = [[D.text(sname, n, v) for n, v in D.fields(item)] for item in items]
+    return Rows(title, columns, rows)
+
+
+# ----------------------------------------------------------------------- row layouts
+
+def _media_row(addr, length):
+    info = D.MEDIA_ADDR.decode(addr)
+    start = info["address"] << 6
+    nbytes = length * S.MEDIA_RECORD_UNIT
+    return {"start": "0x%x" % start, "end": "0x%x" % (start + nbytes - 1 if nbytes else start),
+            "length": human_size(nbytes), "source": info["source"] or "0x%x" % (addr & 7)}
+
+
+def _event_row(r):
+    flags = D.DECODERS["event_record.flags"].decode(bytes(r.flags))
+    kind = D.DECODERS["event_record.uuid"].decode(bytes(r.uuid))
+    return {"handle": str(r.handle), "type": kind["name"] or kind["uuid"],
+            "severity": flags["severity"] or "-", "flags": ", ".join(flags["flags"]) or "-",
+            "timestamp": D.Timestamp().text(r.timestamp), "related": str(r.related_handle),
+            "ld": str(r.ld_id), "head": str(r.head_id)}
+
+
+def _cel_row(opcode, effects):
+    return {"opcode": "%04Xh" % opcode, "command": D.Opcode().decode(opcode),
+            "effects": D.DECODERS["cmd_get_log_cel_rsp.command_effect"].text(effects)}
+
+
+def _port_row(p):
+    t = lambda f: D.text("cmd_fmapi_port_state_info_block", f, getattr(p, f))  # noqa: E731
+    return {"port": str(p.port_id), "state": t("config_state"), "device": t("conn_dev_type"),
+            "cxl": t("conn_dev_cxl_ver"),
+            "width": "x%d/x%d" % (p.negotiated_link_width, p.max_link_width),
+            "speed": "%s/%s" % (t("current_link_speed"), t("max_link_speed")),
+            "ltssm": t("ltssm_state"), "lds": str(p.supported_ld_count),
+            "link": t("link_state")}
+
+
+ROWS = {
+    "memdev_media_err_record": lambda r: _media_row(r.media_err_addr, r.media_err_len),
+    "media_error_record": lambda r: _media_row(r.media_error_address, r.media_error_length),
+    "event_record": _event_row,
+    "cmd_get_log_cel_rsp": lambda e: _cel_row(e.opcode, e.command_effect),
+    "cmd_fmapi_port_state_info_block": _port_row,
+    "supported_log_entry": lambda e: {
+        "log": D.DECODERS["supported_log_entry.uuid"].text(bytes(e.uuid)),
+        "size": human_size(e.log_size)},
+    "dc_extent": lambda e: {"start": "0x%x" % e.start_dpa, "length": human_size(e.len),
+                            "tag": D.Uuid().text(bytes(e.tag)) if any(bytes(e.tag)) else "-",
+                            "shared_seq": str(e.shared_seq)},
+    "dc_extent_update": lambda e: {"start": "0x%x" % e.start_dpa, "length": human_size(e.len)},
+}
+
+
+def _fraction_rows(title):
+    def layout(obj, items):
+        return Rows(title, ["ld", "fraction", "percent"],
+                    [[str(obj.start_ld_id + i), "%d/256" % v, "%.1f %%" % (v * 100.0 / 256)]
+                     for i, v in enumerate(items)])
+    return layout
+
+
+def _ld_alloc_rows(obj, items):
+    gran = S.LD_GRANULARITY_BYTES.get(getattr(obj, "memory_granularity", 0), S.CAPACITY_UNIT)
+    return Rows("allocations", ["ld", "range 1", "range 2"],
+                [[str(obj.start_ld_id + i),
+                  "%d (%s)" % (a.range_1_allocation_mult,
+                               human_size(a.range_1_allocation_mult * gran)),
+                  "%d (%s)" % (a.range_2_allocation_mult,
+                               human_size(a.range_2_allocation_mult * gran))]
+                 for i, a in enumerate(items)])
+
+
+def _ld_map_rows(obj, items):
+    return Rows("LD map", ["ld", "head"],
+                [[str(obj.start_ld_id + i), str(h)] for i, h in enumerate(items)])
+
+
+# (struct, tail field) -> layout(obj, items)
+TAIL_ROWS = {
+    ("cmd_fmapi_get_qos_allocated_bw_rsp", "qos_allocation_fraction"):
+        _fraction_rows("allocated bandwidth"),
+    ("cmd_fmapi_set_qos_allocated_bw_rsp", "qos_allocation_fraction"):
+        _fraction_rows("allocated bandwidth"),
+    ("cmd_fmapi_get_qos_bw_limit_rsp", "qos_limit_fraction"): _fraction_rows("bandwidth limit"),
+    ("cmd_fmapi_set_qos_bw_limit_rsp", "qos_limit_fraction"): _fraction_rows("bandwidth limit"),
+    ("cmd_fmapi_get_ld_allocations_rsp", "ld_allocation_list"): _ld_alloc_rows,
+    ("cmd_fmapi_set_ld_allocations_rsp", "ld_allocation_list"): _ld_alloc_rows,
+    ("cmd_fmapi_get_multiheaded_info_rsp", "ld_map"): _ld_map_rows,
+}
+
+
+# ----------------------------------------------------------------------- whole views
+
+def _fw_info(rsp, request):
+    slot = D.DECODERS["cmd_get_fw_info_rsp.slot_info"].decode(rsp.slot_info)
+    active, staged = slot["active_slot"], slot["staged_slot"]
+    kv = KV(None, [("slots supported", str(rsp.slots_supported)),
+                   ("active slot", str(active)),
+                   ("staged slot", str(staged) if staged else "none"),
+                   ("capabilities", D.text("cmd_get_fw_info_rsp", "caps", rsp.caps))])
+    rows = []
+    for n in range(1, min(rsp.slots_supported, 4) + 1):
+        rev = getattr(rsp, "fw_rev%d" % n).value.decode("ascii", "replace")
+        mark = []
+        if n == active:
+            mark.append("active")
+        if n == staged:
+            mark.append("staged (next reset)")
+        rows.append(["*" if n == active else ("+" if n == staged else ""), str(n),
+                     rev or "(empty)", ", ".join(mark)])
+    return [kv, Rows("firmware slots (* active, + staged)", ["", "slot", "revision", "state"],
+                     rows)]
+
+
+def _cel(result, request):
+    return [rows_of(list(result), "command effects log")]
+
+
+def _log(result, request):
+    data = bytes(result)
+    if _is_cel_log(request):
+        pairs = cel_entries(data)
+        rows = [_cel_row(o, e) for o, e in pairs]
+        return [Rows("command effects log", ["opcode", "command", "effects"],
+                     [[r["opcode"], r["command"], r["effects"]] for r in rows])]
+    base = request.get("offset", 0) if request else 0
+    return [Hexdump("%d bytes" % len(data), data, base)]
+
+
+def _vcs_info(result, request):
+    rows = []
+    for block in getattr(result, "vcs_info_list", []):
+        state = D.text("cmd_fmapi_vcs_info_block", "vcs_state", block.vcs_state)
+        for i, v in enumerate(block.vppbs):
+            rows.append([str(block.vcs_id), state, str(block.usp_id), str(i),
+                         D.text("cmd_fmapi_vppb_info", "binding_status", v.binding_status),
+                         str(v.bound_port_id) if v.binding_status in (2, 3) else "-",
+                         str(v.bound_ld_id) if v.binding_status == 3 else "-"])
+        if not block.num_vppbs:
+            rows.append([str(block.vcs_id), state, str(block.usp_id), "-", "-", "-", "-"])
+    return [Rows("virtual CXL switches", ["vcs", "state", "usp", "vppb", "binding", "port",
+                                          "ld"], rows)]
+
+
+VIEWS = {
+    "get_fw_info": _fw_info,
+    "get_log_cel": _cel,
+    "get_log": _log,
+    "fmapi_get_vcs_info": _vcs_info,
+}

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""TARGET / --mctp / --tcp / CXLMI_TARGET -> target string -> Endpoint; tunnel flags -> Tunnel.
+
+The target string forms are the library's (:mod:`cxlmi_bindings.targets`);
+this module only decides which of the ways to give one wins, refuses
+ambiguity, and turns missing backends into a clean transport error.
+"""
+
+import os
+
+ENV_TARGET = "CXLMI_TARGET"
+
+
+def _usage(message, hint=None):
+    from cxlmi_bindings.errors import UsageError
+    return UsageError(message, hint=hint)
+
+
+def resolve(positional=None, mctp=None, tcp=None, environ=None):
+    """The one target string the user meant, validated; UsageError otherwise."""
+    from cxlmi_bindings import targets
+    given = [(kind, value) for kind, value in
+             (("TARGET", positional), ("--mctp", mctp), ("--tcp", tcp)) if value]
+    if len(given) > 1:
+        raise _usage("more than one target given (%s): name exactly one"
+                     % ", ".join("%s %s" % g for g in given))
+    if given:
+        kind, value = given[0]
+        if kind == "--mctp":
+            net, eid = targets.parse_mctp(value, "--mctp %s" % value)
+            target = "mctp:%d,%d" % (net, eid)
+        elif kind == "--tcp":
+            host, port = targets.parse_tcp(value, "--tcp %s" % value)
+            target = "tcp:%s:%d" % ("[%s]" % host if ":" in host else host, port)
+        else:
+            target = value
+    else:
+        environ = os.environ if environ is None else environ
+        target = environ.get(ENV_TARGET, "").strip()
+        if not target:
+            raise _usage("no target: name one as TARGET (%s), with --mctp NET:EID or "
+                         "--tcp HOST[:PORT], or set %s" % (targets.FORMS, ENV_TARGET),
+                         hint="`cxl-mi list` shows the targets this machine has")
+    targets.parse(target)       # UsageError for a form it does not know
+    return target
+
+
+def tunnel(port=None, ld=None, mhd=False):
+    """--port / --ld / --mhd -> Tunnel or None; UsageError for combinations that mean nothing."""
+    from cxlmi_bindings.tunnel import Tunnel
+    if mhd and (port is not None or ld is not None):
+        raise _usage("--mhd reaches a multi-headed device's LD pool CCI and cannot be "
+                     "combined with %s" % " and ".join(
+                         o for o, v in (("--port", port), ("--ld", ld)) if v is not None),
+                     hint="use --mhd alone, or --port N [--ld N] for a switch and an MLD")
+    if mhd:
+        return Tunnel.mhd()
+    if port is not None and ld is not None:
+        return Tunnel.switch_mld(port, ld)
+    if port is not None:
+        return Tunnel.switch(port)
+    if ld is not None:
+        return Tunnel.mld(ld)
+    return None
+
+
+def describe_tunnel(port=None, ld=None, mhd=False):
+    if mhd:
+        return "the MHD's LD pool CCI"
+    if port is not None and ld is not None:
+        return "switch port %d, LD %d" % (port, ld)
+    if port is not None:
+        return "switch port %d" % port
+    if ld is not None:
+        return "LD %d" % ld
+    return None
+
+
+def open_endpoint(target, timeout=None):
+    """Open ``target``; a backend or profile this build lacks is a TransportError."""
+    from cxlmi_bindings.endpoint import Context
+    from cxlmi_bindings.errors import TransportError
+    ctx = Context()
+    try:
+        ep = ctx.open(target)
+    except ImportError as exc:
+        raise TransportError("%s: the backend for this target is not available in this "
+                             "installation (%s)" % (target, exc),
+                             hint="`cxl-mi list` shows the targets that work here")
+    except ValueError as exc:
+        raise _usage("%s: %s" % (target, exc))
+    if timeout:
+        ep.timeout_ms = max(1, int(timeout * 1000))
+    return ep
+
+
+def complete(ctx, param, incomplete):
+    """Shell completion for TARGET: /dev/cxl nodes, emu: profiles, scheme prefixes."""
+    from click.shell_completion import CompletionItem
+    from cxlmi_bindings.targets import EMULATOR_PROFILES
+    items = []
+    try:
+        for name in sorted(os.listdir("/dev/cxl")):
+            items.append(name)
+    except OSError:
+        pass
+    items += ["emu:%s" % p for p in EMULATOR_PROFILES]
+    items += ["mctp:", "tcp:"]
+    return [CompletionItem(i) for i in items if i.startswith(incomplete)]
