@@ -17,8 +17,17 @@ from .errors import ProtocolError, UsageError
 
 # ---------------------------------------------------------------- requests
 
+def _field_names(obj):
+    return [f[0] for klass in type(obj).__mro__ for f in klass.__dict__.get("_fields_", ())
+            if not f[0].startswith(("rsv", "reserved"))]
+
+
 def _set_field(obj, name, value):
-    current = getattr(obj, name)
+    try:
+        current = getattr(obj, name)
+    except AttributeError:
+        raise UsageError("%s has no field %r (fields: %s)"
+                         % (type(obj).__name__, name, ", ".join(_field_names(obj))))
     if isinstance(current, ctypes.Structure) and isinstance(value, dict):
         for key, val in value.items():
             _set_field(current, key, val)
