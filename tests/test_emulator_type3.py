@@ -292,7 +292,7 @@ def test_poison_list_pages_with_the_more_flag(clock):
         assert window.more_err_media_record_cnt == 5
 
 
-def test_poison_list_overflow_and_scan_media_recovers_it(ep, dev, clock):
+def test_poison_list_overflow_and_scan_media_recovers_it(clock):
     small = Type3(clock=clock, poison_list_max=4, inject_poison_limit=0)
     ctx, ep = open_device(small)
     with ctx:
@@ -786,3 +786,14 @@ def test_every_other_registry_command_answers_unsupported(ep):
 
 def test_payload_length_is_checked_before_the_model(ep):
     assert rc(ep.call, "memdev_unlock", b"\0" * 31) == PAYLOADLEN
+
+
+def test_a_found_media_error_posts_a_failure_event(ep, dev):
+    dev.add_media_error(0x2000, 128)
+    rec = ep.get_event_records(event_log=2).records[0]
+    assert bytes(rec.uuid) == t3.GENERAL_MEDIA_EVENT_UUID
+    assert rec.flags[0] & 3 == 2 and rec.flags[0] & t3.EVENT_FLAG_PERMANENT
+    assert struct.unpack_from("<Q", bytes(rec.data))[0] & ~0x3F == 0x2000
+    pl = poison(ep)
+    assert (pl.records[0].media_err_addr, pl.records[0].media_err_len) == \
+        (0x2000 | t3.SOURCE_INTERNAL, 2)
