@@ -788,7 +788,7 @@ class Type3(Device):
             return None
         handles = list(req.handles)
         if not handles:
-            raise Reply(INPUT, "no handles to clear")
+            return None              # nothing to clear (QEMU accepts this too)
         # The handles must be the oldest records, in temporal order: clearing a
         # newer record while an older one stays is refused, nothing is cleared.
         oldest = [h for h, _ in elog.records[:len(handles)]]
