@@ -21,6 +21,8 @@ Columns of each declaration:
 ``size``      ``fixed`` (reply is exactly sizeof rsp), ``min`` (at least the
               fixed part, or ``min_size`` for structures that grew between
               spec revisions; the tail is sized from the bytes received), ``raw``
+``req_min``   shortest request a device accepts, where the request grew
+              between spec revisions (older senders omit the tail fields)
 ``flags``     ``bg`` may run in the background · ``destructive`` loses data
               or changes what hosts see · ``passphrase`` carries a passphrase
 ``linux``     CXL_MEM_COMMAND_ID_* of include/uapi/linux/cxl_mem.h, or None
@@ -61,11 +63,11 @@ def group_of(opcode):
 
 class Entry:
     __slots__ = ("name", "opcode", "req", "rsp", "call", "req_count", "rsp_count",
-                 "size", "min_size", "bg", "destructive", "passphrase", "linux_id", "summary",
+                 "size", "min_size", "req_min", "bg", "destructive", "passphrase", "linux_id", "summary",
                  "fmapi", "group", "cli_name", "_req_cls", "_rsp_cls")
 
     def __init__(self, name, opcode, req, rsp, call, summary, req_count=None,
-                 rsp_count=None, size="fixed", min_size=None, bg=False, destructive=False,
+                 rsp_count=None, size="fixed", min_size=None, req_min=None, bg=False, destructive=False,
                  passphrase=False, linux=None):
         self.name = name
         self.opcode = opcode
@@ -77,6 +79,7 @@ class Entry:
         self.rsp_count = rsp_count
         self.size = size
         self.min_size = min_size
+        self.req_min = req_min
         self.bg = bg
         self.destructive = destructive
         self.passphrase = passphrase
@@ -143,7 +146,7 @@ COMMANDS = (
     _E("get_event_interrupt_policy", 0x0102, None, "cmd_get_event_interrupt_policy_rsp", "rsp",
        "Interrupt settings of each event log", size="min", min_size=4),
     _E("set_event_interrupt_policy", 0x0103, "cmd_set_event_interrupt_policy_req", None, "req",
-       "Set the interrupt settings of each event log"),
+       "Set the interrupt settings of each event log", req_min=4),
     _E("get_mctp_event_interrupt_policy", 0x0104, None,
        "cmd_get_mctp_event_interrupt_policy_rsp", "rsp",
        "Which event logs notify over MCTP"),

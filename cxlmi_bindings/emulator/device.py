@@ -74,6 +74,7 @@ class Background:
         self.started = 0.0
         self.return_code = SUCCESS
         self.done = False
+        self.percent_at_end = 100   # less when aborted part way
 
 
 class Device:
@@ -121,6 +122,8 @@ class Device:
             return None
         if hdr.payload_length != len(payload):
             return self._respond(hdr, PAYLOADLEN)
+        if self.bg is not None and not self.bg.done:
+            self._progress()        # work that is due takes effect before any command
         try:
             rc, data = self._dispatch(hdr.opcode, payload)
         except Reply as exc:
@@ -170,11 +173,15 @@ class Device:
         if cls is None:
             return payload
         fixed = cls.fixed_size()
+        if entry.req_min is not None and entry.req_min <= len(payload) < fixed:
+            # A request that grew between spec revisions: the missing
+            # trailing fields read as zero.
+            payload = payload.ljust(fixed, b"\0")
         if len(payload) < fixed:
             raise Reply(PAYLOADLEN, "%s request of %d bytes, %d needed"
                         % (entry.name, len(payload), fixed))
         if cls._flex_ is None:
-            if len(payload) != fixed and entry.name != "memdev_set_partition_info":
+            if len(payload) != fixed:
                 raise Reply(PAYLOADLEN, "%s request of %d bytes, %d expected"
                             % (entry.name, len(payload), fixed))
             return cls.from_buffer_copy(payload[:fixed])
@@ -224,7 +231,7 @@ class Device:
         if op is None:
             return 0
         if op.done:
-            return 100
+            return op.percent_at_end
         elapsed = self.clock() - op.started
         if elapsed >= op.duration:
             op.done = True
@@ -260,6 +267,7 @@ class Device:
             return None
         if not op.abortable:
             raise Reply(NO_BGABORT, "this background operation cannot be aborted")
+        op.percent_at_end = self._progress()
         op.done = True
         op.return_code = ABORT
         if op.on_abort is not None:
@@ -301,20 +309,29 @@ class Device:
     def command_effects(self):
         """(opcode, effects) for every command this model implements."""
         out = []
-        for entry in self.implemented():
+        for canonical in self.implemented():
             effects = 0
-            if entry.destructive:
-                effects |= CEL_DATA_CHANGE_IMMEDIATE
-            if entry.name.startswith(("set_", "memdev_set_", "fmapi_set_")) or entry.call == "req":
-                effects |= CEL_CONFIG_CHANGE_IMMEDIATE if not entry.destructive else 0
-            if entry.passphrase or entry.name == "memdev_freeze_security_state":
-                effects |= CEL_SECURITY_CHANGE
-            if entry.bg:
-                effects |= CEL_BACKGROUND
-            if entry.name in ("clear_event_records", "clear_log", "populate_log"):
-                effects |= CEL_LOG_CHANGE_IMMEDIATE
-            out.append((entry.opcode, effects))
+            for entry in registry.COMMANDS:
+                if entry.opcode == canonical.opcode:
+                    effects |= self._effects_of(entry)
+            out.append((canonical.opcode, effects))
         return out
+
+    @staticmethod
+    def _effects_of(entry):
+        """Command Effects Log bits a registry entry implies."""
+        effects = 0
+        if entry.destructive:
+            effects |= CEL_DATA_CHANGE_IMMEDIATE
+        elif entry.name.startswith(("set_", "memdev_set_", "fmapi_set_")) or entry.call == "req":
+            effects |= CEL_CONFIG_CHANGE_IMMEDIATE
+        if entry.passphrase or entry.name == "memdev_freeze_security_state":
+            effects |= CEL_SECURITY_CHANGE
+        if entry.bg:
+            effects |= CEL_BACKGROUND
+        if entry.name in ("clear_event_records", "clear_log", "populate_log"):
+            effects |= CEL_LOG_CHANGE_IMMEDIATE
+        return effects
 
     def cel_bytes(self):
         import struct
