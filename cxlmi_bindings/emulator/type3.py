@@ -578,15 +578,6 @@ class Type3(Device):
             pos += take
 
     # ================================================================ framework hooks
-    def handle(self, message, msg_type=None):
-        # Bring background work up to date first, so a finished sanitize or scan
-        # has its effect before the command that observes it.
-        try:
-            self.bg_busy()
-        except Exception:            # a model bug must not kill the server
-            log.exception("background operation completion failed")
-        return super().handle(message, msg_type)
-
     def _entry_for(self, opcode, payload):
         # 4402h carries two request layouts: class 0 is discovery, the others
         # the range-list form (sanitize / zero).
