@@ -24,7 +24,6 @@ import ctypes
 import click
 
 from . import params as P
-from . import reqspec
 from . import spec as S
 from .options import common_params, Invocation, guard
 
@@ -352,6 +351,7 @@ def request_options(entry, used=None):
     fields, params, passphrases = [], [], {}
     if cls is None:
         return params, RequestBuilder(entry, fields, passphrases)
+    from . import reqspec
     by_struct = reqspec.BY_STRUCT.get(entry.req, {})
     by_command = reqspec.BY_COMMAND.get(entry.name, {})
     tail = cls._flex_[0] if cls._flex_ else None

@@ -6,7 +6,6 @@ returned a CXL error; 2 usage error; 3 target unreachable or transport
 failure; 4 permission denied; 5 timeout; 130 interrupted.
 """
 
-import json
 import sys
 
 import click
@@ -106,6 +105,7 @@ def report(exc, inv=None, command=None):
         return None
     click.echo(line(problem), err=True)
     if inv is not None and inv.json or inv is None and command is not None:
+        import json
         out = click.get_text_stream("stdout")
         out.write(json.dumps(json_error(problem, inv, command), indent=2) + "\n")
         out.flush()

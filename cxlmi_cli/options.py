@@ -22,7 +22,6 @@ with a JSON error object in JSON mode.
 
 import contextlib
 import functools
-import json as _json
 import sys
 
 import click
@@ -54,8 +53,9 @@ class JsonInput(click.ParamType):
                 text = f.read()
         except OSError as exc:
             self.fail("cannot read %s: %s" % (value, exc.strerror or exc), param, ctx)
+        import json
         try:
-            data = _json.loads(text)
+            data = json.loads(text)
         except ValueError as exc:
             self.fail("%s is not JSON: %s" % (value, exc), param, ctx)
         if not isinstance(data, dict):

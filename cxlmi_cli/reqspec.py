@@ -134,13 +134,15 @@ BY_STRUCT = {
         "starting_feature_index": dict(opt="start-index", help="first feature to return"),
     },
     "cmd_get_feature_req": {
-        "feature_id": dict(kind="uuid", required=True, help="feature UUID"),
+        "feature_id": dict(kind="uuid", table=S.FEATURE_UUIDS, required=True,
+                           help="feature UUID, or a name (patrol-scrub)"),
         "offset": dict(kind="size", help="offset into the feature data (bytes)"),
         "count": dict(kind="size", required=True, help="bytes of feature data to read"),
         "selection": dict(kind="enum", table=S.FEATURE_SELECTION, help="which value"),
     },
     "cmd_set_feature_req": {
-        "feature_id": dict(kind="uuid", required=True, help="feature UUID"),
+        "feature_id": dict(kind="uuid", table=S.FEATURE_UUIDS, required=True,
+                           help="feature UUID, or a name (patrol-scrub)"),
         "set_feature_flags": dict(kind="packed", parts=[
             dict(opt="action", lo=0, hi=2, kind="enum", table=S.FEATURE_ACTION,
                  help="data transfer action"),
@@ -375,7 +377,7 @@ BY_STRUCT = {
 
 # Registry name -> field -> spec changes for one command only.
 BY_COMMAND = {
-    "get_log_cel": {"uuid": dict(kind="fixed", default="cel")},
+    "get_log_cel": {"uuid": dict(kind="fixed", default=S.uuid_bytes(S.LOG_UUIDS)["cel"])},
     "get_log": {"uuid": dict(kind="uuid", table="LOG", required=True,
                              help="log UUID, or a name (cel, vendor-debug, "
                                   "component-state-dump)")},

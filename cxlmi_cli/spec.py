@@ -54,6 +54,7 @@ CEL_EFFECTS = {
 }
 
 # -- features (8.2.9.6) -------------------------------------------------------------
+FEATURE_UUIDS = {"patrol-scrub": "96dad7d6-fde8-482b-a733-75774e06db8a"}
 FEATURE_SELECTION = {"current": 0, "default": 1, "saved": 2}
 FEATURE_ACTION = {"full": 0, "initiate": 1, "continue": 2, "finish": 3, "abort": 4}
 FEATURE_ATTRIBUTES = {"changeable": 0, "persist-across-firmware-update": 4,

@@ -45,10 +45,10 @@ def emit_data(inv, data, raw=None, table=None, title=None, command=None):
         json.write(doc)
     else:
         from . import table as _table
-        from .views import KV, Rows
+        from .views import KV, Section
         if table is None:
             table = sorted(data.items()) if isinstance(data, dict) else []
-        if table and isinstance(table, list) and table and isinstance(table[0], (KV, Rows)):
+        if table and isinstance(table, list) and isinstance(table[0], Section):
             sections = table
         else:
             sections = [KV(title, [(str(k), str(v)) for k, v in table])]

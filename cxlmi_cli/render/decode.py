@@ -17,7 +17,6 @@ Tables use the same decoders through :func:`text`.
 """
 
 import ctypes
-import datetime
 
 from .. import spec as S
 from ..params import human_size
@@ -32,12 +31,24 @@ def short_name(cls):
 
 
 def fields(obj):
-    """(name, value) of a structure's non-reserved fields, sized tails included."""
+    """(name, value) of a structure's non-reserved fields, sized tails included.
+
+    ``char`` arrays come back as ``str`` (ctypes hands them over as bytes).
+    """
     seen = {}
     for klass in reversed(type(obj).__mro__):
         for f in klass.__dict__.get("_fields_", ()):
-            seen[f[0]] = None
-    return [(n, getattr(obj, n)) for n in seen if not n.startswith(RESERVED_PREFIXES)]
+            seen[f[0]] = f[1]
+    out = []
+    for n, ctype in seen.items():
+        if n.startswith(RESERVED_PREFIXES):
+            continue
+        value = getattr(obj, n)
+        if isinstance(value, bytes) and issubclass(ctype, ctypes.Array) and \
+                ctype._type_ is ctypes.c_char:
+            value = value.decode("ascii", "replace")
+        out.append((n, value))
+    return out
 
 
 # ------------------------------------------------------------------------ decoders
@@ -241,6 +252,7 @@ class Timestamp(Dec):
     def decode(self, value):
         if not value:
             return None
+        import datetime
         when = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + \
             datetime.timedelta(microseconds=value // 1000)
         return when.isoformat().replace("+00:00", "Z")
@@ -343,7 +355,7 @@ DECODERS = {
     "cmd_get_log_cel_rsp.opcode": Opcode(),
     "cmd_get_log_cel_rsp.command_effect": Flags(S.CEL_EFFECTS),
     "cmd_get_log_capabilities_rsp.parameter_flags": Flags(S.LOG_CAPABILITIES),
-    "supported_feature_entry.feature_id": Uuid(),
+    "supported_feature_entry.feature_id": Uuid(S.FEATURE_UUIDS),
     "supported_feature_entry.attribute_flags": Packed([
         ("changeable", 0, 0, bool),
         ("deepest_reset_persistence", 1, 3, Enum({"none": 0, "cxl-reset": 1, "hot-reset": 2,

@@ -39,12 +39,10 @@ def write(sections, inv=None, title=None):
     heading = title
     if heading is None and inv is not None:
         heading = "%s · %s" % (inv.command_name, inv.where)
-    first = True
+    if heading:
+        console.print(Text(heading, style="bold"), soft_wrap=True)
     for sec in sections:
         caption = getattr(sec, "title", None)
-        if first and heading:
-            caption = heading + (" — %s" % caption if caption else "")
-        first = False
         if isinstance(sec, Note):
             console.print(Text(sec.text))
         elif isinstance(sec, Hexdump):

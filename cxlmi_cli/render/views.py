@@ -16,26 +16,31 @@ from .. import spec as S
 from ..params import human_size
 
 
-class KV:
+class Section:
+    """Something a table output draws."""
+    title = None
+
+
+class KV(Section):
     """A key/value section."""
 
     def __init__(self, title, pairs):
         self.title, self.pairs = title, pairs
 
 
-class Rows:
+class Rows(Section):
     """A table section: column names and rows of cell strings."""
 
     def __init__(self, title, columns, rows):
         self.title, self.columns, self.rows = title, columns, rows
 
 
-class Hexdump:
+class Hexdump(Section):
     def __init__(self, title, data, base=0):
         self.title, self.data, self.base = title, bytes(data), base
 
 
-class Note:
+class Note(Section):
     def __init__(self, text):
         self.text = text
 
@@ -255,7 +260,9 @@ def _fw_info(rsp, request):
                    ("capabilities", D.text("cmd_get_fw_info_rsp", "caps", rsp.caps))])
     rows = []
     for n in range(1, min(rsp.slots_supported, 4) + 1):
-        rev = getattr(rsp, "fw_rev%d" % n).value.decode("ascii", "replace")
+        rev = getattr(rsp, "fw_rev%d" % n)
+        rev = rev.decode("ascii", "replace") if isinstance(rev, bytes) else rev.value.decode(
+            "ascii", "replace")
         mark = []
         if n == active:
             mark.append("active")
