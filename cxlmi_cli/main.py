@@ -53,8 +53,7 @@ class CxlMiGroup(click.Group):
         module, attr, _ = spec
         obj = getattr(importlib.import_module(module), attr)
         if callable(obj) and not isinstance(obj, click.Command):
-            obj = obj()
-        self.commands[name] = obj
+            return obj()            # a factory: built per use, so hooks apply
         return obj
 
     def format_commands(self, ctx, formatter):

@@ -335,7 +335,7 @@ BY_STRUCT = {
         "ld_map_list_limit": dict(opt="limit", default=255, help="LD map entries to return")},
     "cmd_fmapi_get_head_info_req": {
         "start_head": dict(help="first head"),
-        "num_heads": dict(default=255, help="heads to report"),
+        "num_heads": dict(required=True, help="heads to report"),
     },
     "cmd_fmapi_set_dc_region_config_req": {
         "region_id": dict(required=True, help="region (0-7)"),

@@ -25,6 +25,7 @@ commands that are not registry entries (``transfer-fw-file``, …).  Keep
 import click
 
 BUILDERS = {}
+_GROUPS = []
 
 GROUP_HELP = {
     "generic": "Generic component commands (00xx-05xxh): identify, background operations, "
@@ -106,6 +107,11 @@ class RegistryGroup(click.Group):
         self.registry_group = name
         self.extra = extra or {}            # name -> factory() -> click.Command (this module)
         self._built = {}
+        _GROUPS.append(self)
+
+    def reset(self):
+        """Forget the commands built so far (tests; after changing hooks)."""
+        self._built.clear()
 
     def _extra(self):
         out = dict(self.extra)
@@ -158,6 +164,13 @@ class RegistryGroup(click.Group):
 
 def group(name):
     return RegistryGroup(name)
+
+
+def reset():
+    """Forget built commands and the workflows module lookup (for tests and hooks)."""
+    del _WORKFLOWS[:]
+    for g in _GROUPS:
+        g.reset()
 
 
 def top_identify():

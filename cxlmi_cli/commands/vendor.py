@@ -67,10 +67,10 @@ def raw_command(name="raw", entry=None):
     return click.Command(
         name, callback=_raw_callback(name), params=common[:1] + own + common[1:],
         short_help="Send any opcode with a raw payload; print the raw reply",
-        help="Send a command by opcode with a raw payload and show the reply payload "
-             "(hexdump; -o raw for the bytes, --json for hex in JSON).\n\nOpcodes the "
-             "registry marks destructive need --yes (or a confirmation on a terminal) here "
-             "too.",
+        help=((entry.summary + ".\n\n") if entry is not None else "") +
+        "Send a command by opcode with a raw payload and show the reply payload "
+        "(hexdump; -o raw for the bytes, --json for hex in JSON).\n\nOpcodes the "
+        "registry marks destructive need --yes (or a confirmation on a terminal) here too.",
         context_settings={"help_option_names": ["-h", "--help"]})
 
 
@@ -110,6 +110,10 @@ def load_plugin(ep):
 class VendorGroup(RegistryGroup):
     def __init__(self):
         super().__init__("vendor", extra={"raw": raw_command})
+        self._plugins = None
+
+    def reset(self):
+        super().reset()
         self._plugins = None
 
     def plugins(self):
