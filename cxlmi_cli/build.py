@@ -37,6 +37,11 @@ TAKEN = {"port", "ld", "mhd", "mctp", "tcp", "output", "json", "yes", "input", "
 _UUID_TABLES = {"LOG": S.LOG_UUIDS}
 
 
+def short_struct_name(cls):
+    name = (getattr(cls, "_base_", None) or cls).__name__
+    return name[len("struct_cxlmi_"):] if name.startswith("struct_cxlmi_") else name
+
+
 def is_reserved(name):
     return name.startswith(RESERVED_PREFIXES)
 
@@ -303,8 +308,9 @@ def _normalise(cls, data, builder, prefix=""):
         if key.endswith(("_decoded", "_bytes")) and key not in known:
             continue                                # our own output's extra keys
         if key not in known:
-            out[key] = value                        # codec.build names the unknown field
-            continue
+            raise P.ValueProblem("--input: %s has no field %r (its fields: %s)" % (
+                short_struct_name(cls), prefix + key,
+                ", ".join(n for n in known if not is_reserved(n))))
         ctype = known[key]
         path = prefix + key
         f = specs.get(path)
@@ -501,12 +507,13 @@ def make_command(entry, name=None, callback=None, extra_params=(), help=None):
 
     @click.pass_context
     def run(ctx, **values):
+        input_data = values.get("input_file")
         inv = Invocation.from_values(ctx, values, entry)
         with guard(inv):
             inv.resolve()
             json_request = None
-            if values.get("input_file") is not None:
-                json_request = builder.from_json(values["input_file"])
+            if input_data is not None:
+                json_request = builder.from_json(input_data)
             request = builder.build(ctx, values, json_request)
             if builder.passphrases:
                 for path, role in builder.passphrases.items():

@@ -240,7 +240,7 @@ class Invocation:
         elif _stdin_is_tty():
             label = "New passphrase" if role == "new" else "Passphrase"
             text = click.prompt(label, hide_input=True, confirmation_prompt=(role == "new"),
-                                err=True)
+                                default="", show_default=False, err=True)
             data = text.encode()
         else:
             raise _usage("%s needs a%s passphrase: give %s FILE (stdin is not a terminal to "

@@ -1,0 +1,829 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi` behaviour: targets, tunnels, values, output, errors, safety, vendor, emulate.
+
+Device state that must outlive one command is reached through a ``tcp:``
+target served by an in-test :class:`Server` (the real path) or through one
+in-process device shared by every command of a test (the ``shared`` fixture).
+"""
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cxlmi_bindings import registry
+from cxlmi_bindings.endpoint import Context
+from cxlmi_bindings.errors import CommandTimeout, PermissionDenied, TransportError, NotSupported
+from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+import cxlmi_cli.options as cli_options
+import cxlmi_cli.target as cli_target
+from cxlmi_cli import commands as cli_commands
+from cxlmi_cli import params as P
+from cxlmi_cli.main import cli
+from cxlmi_cli.options import device_command
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RC_NAMED = re.compile(r"CXL return code \d+ \([A-Z_]+\)")
+
+
+def invoke(args, **kw):
+    kw.setdefault("catch_exceptions", False)
+    return CliRunner().invoke(cli, args, **kw)
+
+
+def no_traceback(res):
+    return "Traceback" not in res.output and not (
+        res.exception and not isinstance(res.exception, SystemExit))
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch):
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    cli_commands.reset()
+    yield
+    cli_commands.reset()
+
+
+@pytest.fixture
+def shared(monkeypatch):
+    """Make every command of the test talk to one in-process device."""
+    def use(device):
+        def opener(target, timeout=None):
+            return Context().open_transport(EmulatedTransport("test", device=device), target)
+        monkeypatch.setattr(cli_target, "open_endpoint", opener)
+        return device
+    return use
+
+
+def build(profile):
+    from cxlmi_bindings.emulator import profiles
+    return profiles.build(profile)
+
+
+@pytest.fixture
+def served():
+    """A type3 device behind a real MCTP-over-TCP server on loopback."""
+    from cxlmi_bindings.emulator.server import Server
+    device = build("type3")
+    server = Server(device, host="127.0.0.1", port=0)
+    host, port = server.start()
+    try:
+        yield "tcp:127.0.0.1:%d" % port, server, device
+    finally:
+        server.stop()
+
+
+def jdoc(res):
+    return json.loads(res.stdout)
+
+
+# ------------------------------------------------------------------------ the tree
+
+def test_root_help_lists_the_groups_and_documents_the_exit_codes():
+    res = invoke(["--help"])
+    assert res.exit_code == 0
+    for word in ("identify", "list", "emulate", "generic", "memdev", "fmapi", "vendor"):
+        assert re.search(r"^\s+%s\s" % word, res.output, re.M), word
+    for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "130"):
+        assert code in res.output
+    assert "interrupted" in res.output and "timeout" in res.output
+
+
+def test_version_prints_the_library_version():
+    from cxlmi_bindings import __version__
+    res = invoke(["--version"])
+    assert res.exit_code == 0 and res.output.strip() == "cxl-mi %s" % __version__
+
+
+def _run_python(code, *args, env=None, **kw):
+    e = dict(os.environ, PYTHONPATH=ROOT)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-c", code] + list(args), cwd=ROOT, env=e,
+                          capture_output=True, text=True, timeout=60, **kw)
+
+
+_MODULES_AFTER = """
+import sys
+from cxlmi_cli.main import cli
+try:
+    cli.main(sys.argv[1:], standalone_mode=False)
+except SystemExit:
+    pass
+loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'ctypes')
+                or m.startswith(('cxlmi_bindings.types', 'cxlmi_bindings.emulator',
+                                 'cxlmi_bindings.transports', 'cxlmi_cli.render',
+                                 'cxlmi_cli.build')))
+sys.stderr.write('LOADED ' + ' '.join(loaded) + '\\n')
+"""
+
+
+def _loaded(*args):
+    proc = _run_python(_MODULES_AFTER, *args)
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("LOADED")][-1]
+    return set(line.split()[1:])
+
+
+def test_help_loads_no_rich_no_structures_no_emulator():
+    assert _loaded("--help") == set()
+    assert _loaded("memdev", "--help") == set()
+
+
+def test_json_output_never_loads_rich_and_table_output_does():
+    assert not any(m.startswith("rich") for m in _loaded("identify", "emu:type3", "--json"))
+    assert "rich" in _loaded("identify", "emu:type3")
+
+
+def test_python_m_cxlmi_cli_runs():
+    proc = subprocess.run([sys.executable, "-m", "cxlmi_cli", "identify", "emu:type3",
+                           "--json"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["result"]["component_type_decoded"] == "type3"
+
+
+def test_top_level_identify_is_generic_identify():
+    a = invoke(["identify", "emu:type3", "--json"])
+    b = invoke(["generic", "identify", "emu:type3", "--json"])
+    assert a.exit_code == b.exit_code == 0
+    assert jdoc(a) == jdoc(b)
+
+
+def test_group_help_lists_commands_without_building_them():
+    from cxlmi_cli.commands import memdev
+    res = invoke(["memdev", "--help"])
+    assert res.exit_code == 0
+    assert "get-health-info" in res.output and "set-partition-info" in res.output
+    assert memdev.group._built == {}
+
+
+# ------------------------------------------------------------------------ targets
+
+@pytest.mark.parametrize("target", ["nonsense!", "mctp:1", "mctp:1,999", "tcp:",
+                                    "emu:nothing", "usb:3"])
+def test_unknown_target_forms_are_usage_errors(target):
+    res = invoke(["identify", target])
+    assert res.exit_code == 2, res.output
+    assert "cxl-mi: error:" in res.stderr and target.split(":")[0] in res.stderr
+    assert no_traceback(res)
+
+
+def test_two_targets_at_once_is_a_usage_error():
+    res = invoke(["identify", "emu:type3", "--mctp", "1:8"])
+    assert res.exit_code == 2
+    assert "more than one target" in res.stderr
+
+
+def test_no_target_is_a_usage_error_that_mentions_cxlmi_target():
+    res = invoke(["identify"])
+    assert res.exit_code == 2
+    assert "CXLMI_TARGET" in res.stderr
+
+
+def test_cxlmi_target_is_the_default_target(monkeypatch):
+    monkeypatch.setenv("CXLMI_TARGET", "emu:switch")
+    res = invoke(["identify", "--json"])
+    assert res.exit_code == 0
+    assert jdoc(res)["target"] == "emu:switch"
+    assert jdoc(res)["result"]["component_type_decoded"] == "switch"
+
+
+def test_tcp_option_reaches_a_served_device(served):
+    target, server, _ = served
+    res = invoke(["identify", "--tcp", target[len("tcp:"):], "--json"])
+    assert res.exit_code == 0, res.output
+    assert jdoc(res)["target"] == target
+    assert server.stats["messages"] >= 1
+
+
+def test_identify_mem0_without_the_device_says_so_and_what_to_check():
+    if os.path.exists("/dev/cxl/mem0"):
+        pytest.skip("this machine has /dev/cxl/mem0")
+    res = invoke(["identify", "mem0"])
+    assert res.exit_code == 3
+    assert "mem0" in res.stderr and "hint:" in res.stderr
+    assert "/dev/cxl" in res.stderr
+    assert no_traceback(res)
+
+
+def test_mctp_without_af_mctp_is_a_json_error_with_exit_3(monkeypatch):
+    from cxlmi_bindings.transports import mctp
+
+    def no_af_mctp(self, family, type_, proto=0):
+        raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+    monkeypatch.setattr(mctp.Syscalls, "socket", no_af_mctp)
+    res = invoke(["fmapi", "get-ld-info", "--mctp", "0:8", "--json"])
+    assert res.exit_code == 3
+    doc = jdoc(res)
+    assert doc["schema_version"] == 1 and doc["target"] == "mctp:0,8"
+    assert doc["error"]["exit_code"] == 3 and "AF_MCTP" in doc["error"]["message"]
+    assert doc["error"]["type"] == "NotSupported"
+
+
+def test_a_backend_missing_from_the_installation_is_a_clean_exit_3(monkeypatch):
+    from cxlmi_bindings import transports
+    monkeypatch.setitem(transports.BACKENDS, "tcp", "cxlmi_bindings.transports.gone:Gone")
+    res = invoke(["identify", "tcp:127.0.0.1:9"])
+    assert res.exit_code == 3
+    assert "not available" in res.stderr
+    assert no_traceback(res)
+
+
+def test_nothing_listening_on_a_tcp_target_is_exit_3():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    res = invoke(["identify", "tcp:127.0.0.1:%d" % port])
+    assert res.exit_code == 3
+    assert "refused" in res.stderr
+
+
+# ------------------------------------------------------------------------ tunnels
+
+def test_get_ld_info_through_switch_port_2_reports_the_mlds_4_lds():
+    res = invoke(["fmapi", "get-ld-info", "emu:switch", "--port", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = jdoc(res)
+    assert doc["result"]["ld_count"] == 4
+    assert doc["tunnel"] == {"port": 2, "ld": None, "mhd": False}
+
+
+@pytest.mark.parametrize("target,tunnel", [
+    ("emu:mld", ["--ld", "1"]),                       # level 1: an LD of an MLD
+    ("emu:switch", ["--port", "1"]),                  # level 1: a switch port
+    ("emu:switch", ["--port", "2", "--ld", "3"]),     # level 2: switch -> MLD -> LD
+])
+def test_memdev_commands_reach_lds_at_both_tunnel_levels(target, tunnel):
+    res = invoke(["memdev", "identify", target] + tunnel + ["--json"])
+    assert res.exit_code == 0, res.output
+    assert "total_capacity_bytes" in jdoc(res)["result"]
+    health = invoke(["memdev", "get-health-info", target] + tunnel)
+    assert health.exit_code == 0 and "°C" in health.stdout
+
+
+def test_mhd_flag_reaches_the_ld_pool_cci():
+    res = invoke(["fmapi", "get-multiheaded-info", "emu:mhd", "--mhd", "--json"])
+    assert res.exit_code == 0, res.output
+    assert jdoc(res)["tunnel"] == {"port": None, "ld": None, "mhd": True}
+    assert "num_heads" in jdoc(res)["result"]
+
+
+@pytest.mark.parametrize("flags", [["--mhd", "--port", "1"], ["--mhd", "--ld", "0"],
+                                   ["--mhd", "--port", "1", "--ld", "0"]])
+def test_conflicting_tunnel_flags_are_usage_errors(flags):
+    res = invoke(["memdev", "get-health-info", "emu:switch"] + flags)
+    assert res.exit_code == 2
+    assert "--mhd" in res.stderr and "cannot be combined" in res.stderr
+
+
+def test_tunnel_ids_out_of_range_are_usage_errors():
+    res = invoke(["memdev", "get-health-info", "emu:switch", "--port", "256"])
+    assert res.exit_code == 2
+    assert "256 is out of range" in res.output
+
+
+# ------------------------------------------------------------------------ values
+
+def test_out_of_range_integers_are_refused_with_the_range():
+    res = invoke(["generic", "activate-fw", "emu:type3", "--slot", "256", "--yes"])
+    assert res.exit_code == 2
+    assert "256 is out of range" in res.output and "0..255" in res.output
+    assert no_traceback(res)
+
+
+def test_bad_hex_is_refused():
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--data-hex", "zz", "--yes"])
+    assert res.exit_code == 2
+    assert "not hex" in res.output
+
+
+def test_sizes_must_fit_the_fields_unit():
+    res = invoke(["memdev", "set-partition-info", "emu:type3", "--volatile-capacity", "100M",
+                  "--yes"])
+    assert res.exit_code == 2
+    assert "multiple of 256 MiB" in res.output
+
+
+def test_enum_names_are_accepted_and_unknown_names_listed():
+    assert invoke(["generic", "get-event-records", "emu:type3", "--event-log",
+                   "warn"]).exit_code == 0
+    res = invoke(["generic", "get-event-records", "emu:type3", "--event-log", "bogus"])
+    assert res.exit_code == 2
+    assert "info" in res.output and "fatal" in res.output and "dcd" in res.output
+
+
+def test_usage_errors_in_json_mode_are_json_objects_too():
+    res = invoke(["generic", "activate-fw", "emu:type3", "--slot", "999", "--yes", "--json"])
+    assert res.exit_code == 2
+    err = jdoc(res)["error"]
+    assert err["type"] == "UsageError" and err["exit_code"] == 2
+    assert "999" in err["message"]
+
+
+def test_missing_required_fields_name_the_option():
+    res = invoke(["memdev", "get-lsa", "emu:type3"])
+    assert res.exit_code == 2
+    assert "--length" in res.stderr
+
+
+@pytest.mark.parametrize("text,value", [("4096", 4096), ("0x1000", 4096), ("4K", 4096),
+                                        ("256M", 256 << 20), ("4G", 4 << 30),
+                                        ("1.5K", 1536), ("2GiB", 2 << 30)])
+def test_sizes_parse_with_binary_units_and_hex(text, value):
+    assert P.parse_size(text) == value
+
+
+def test_value_parsers_cover_lists_uuids_flags_and_powers_of_two():
+    assert P.parse_int_list("0-3,7") == [0, 1, 2, 3, 7]
+    assert P.parse_hex("de:ad be-ef") == b"\xde\xad\xbe\xef"
+    from cxlmi_cli import spec
+    cel = spec.uuid_bytes(spec.LOG_UUIDS)["cel"]
+    assert P.parse_uuid("CEL", spec.uuid_bytes(spec.LOG_UUIDS)) == cel
+    assert P.parse_uuid("0da9c0b5-bf41-4b78-8f79-96b1623b3f17") == cel
+    assert P.parse_flags("fail,fatal", spec.EVENT_LOG_BITS) == 0b1100
+    assert P.Log2Size(8, 20).parse("2K", None) == 11
+    with pytest.raises(P.ValueProblem):
+        P.parse_int("70000", 16)
+
+
+# ------------------------------------------------------------------------ output
+
+def test_raw_output_is_the_reply_payload_for_xxd():
+    raw = invoke(["identify", "emu:type3", "-o", "raw"])
+    js = jdoc(invoke(["identify", "emu:type3", "--json"]))["result"]
+    data = raw.stdout_bytes
+    assert len(data) == 18
+    assert int.from_bytes(data[0:2], "little") == js["vendor_id"]
+    assert int.from_bytes(data[8:16], "little") == js["serial_num"]
+
+
+def test_json_and_a_different_output_mode_conflict():
+    res = invoke(["identify", "emu:type3", "--json", "-o", "raw"])
+    assert res.exit_code == 2
+    assert "different outputs" in res.stderr
+
+
+def test_tables_speak_words_degrees_and_gib():
+    health = invoke(["memdev", "get-health-info", "emu:type3"])
+    assert health.exit_code == 0
+    assert "°C" in health.stdout and "media status" in health.stdout
+    assert "normal" in health.stdout
+    part = invoke(["memdev", "get-partition-info", "emu:type3"])
+    assert part.exit_code == 0 and "GiB" in part.stdout
+    fw = invoke(["generic", "get-fw-info", "emu:type3"])
+    assert fw.exit_code == 0 and "active" in fw.stdout
+    cel = invoke(["generic", "get-log-cel", "emu:type3", "--length", "64"])
+    assert cel.exit_code == 0 and "identify" in cel.stdout and "0001h" in cel.stdout
+    ports = invoke(["fmapi", "get-phys-port-state", "emu:switch", "--ports", "0-7"])
+    assert ports.exit_code == 0 and "usp" in ports.stdout and "dsp" in ports.stdout
+
+
+def test_json_decodes_enums_and_bitmasks_beside_the_raw_values():
+    res = invoke(["memdev", "get-health-info", "emu:type3", "--json"])
+    r = jdoc(res)["result"]
+    assert isinstance(r["health_status"], int)
+    assert isinstance(r["health_status_decoded"], list)
+    assert r["media_status_decoded"] == "normal"
+    assert isinstance(r["device_temperature_decoded"], int)
+    part = jdoc(invoke(["memdev", "get-partition-info", "emu:type3", "--json"]))["result"]
+    assert part["active_vmem_bytes"] == part["active_vmem"] * (256 << 20)
+
+
+def test_a_cxl_error_is_exit_1_naming_the_return_code(monkeypatch):
+    def opener(target, timeout=None):
+        ep = Context().open_mock()          # nothing queued: UNSUPPORTED
+        return ep
+    monkeypatch.setattr(cli_target, "open_endpoint", opener)
+    res = invoke(["memdev", "get-health-info", "emu:type3"])
+    assert res.exit_code == 1
+    assert "CXL return code 3 (UNSUPPORTED)" in res.stderr and no_traceback(res)
+    res = invoke(["memdev", "get-health-info", "emu:type3", "--json"])
+    err = jdoc(res)["error"]
+    assert err == dict(err, type="DeviceError", return_code=3, return_code_name="UNSUPPORTED",
+                       exit_code=1)
+
+
+@pytest.mark.parametrize("exc,code", [(CommandTimeout("no answer"), 5),
+                                      (PermissionDenied("need root"), 4),
+                                      (TransportError("wire cut"), 3)])
+def test_transport_failures_map_to_their_exit_codes(monkeypatch, exc, code):
+    def opener(target, timeout=None):
+        raise exc
+    monkeypatch.setattr(cli_target, "open_endpoint", opener)
+    res = invoke(["identify", "emu:type3"])
+    assert res.exit_code == code
+    assert str(exc) in res.stderr and no_traceback(res)
+
+
+def test_ctrl_c_is_exit_130(monkeypatch):
+    def interrupted(self, entry, request=None):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli_options.Invocation, "call", interrupted)
+    res = invoke(["identify", "emu:type3"])
+    assert res.exit_code == 130
+    assert "interrupted" in res.stderr
+
+
+# ------------------------------------------------------------------------ round trips
+
+def test_set_lsa_then_get_lsa_over_tcp(served):
+    target, _, _ = served
+    res = invoke(["memdev", "set-lsa", target, "--offset", "0x40", "--data-hex", "c0ffee11",
+                  "--yes"])
+    assert res.exit_code == 0, res.output
+    res = invoke(["memdev", "get-lsa", target, "--offset", "0x40", "--length", "4", "-o", "raw"])
+    assert res.stdout_bytes == bytes.fromhex("c0ffee11")
+
+
+def test_input_json_gives_the_request_and_options_override_it(served, tmp_path):
+    target, _, _ = served
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps({"offset": 128, "data": "cafebabe"}))
+    res = invoke(["memdev", "set-lsa", target, "--input", str(req), "--yes"])
+    assert res.exit_code == 0, res.output
+    res = invoke(["memdev", "get-lsa", target, "--input", "-", "-o", "raw"],
+                 input=json.dumps({"offset": 128, "length": 4}))
+    assert res.stdout_bytes == bytes.fromhex("cafebabe")
+    res = invoke(["memdev", "get-lsa", target, "--input", "-", "--offset", "130", "-o", "raw"],
+                 input=json.dumps({"offset": 128, "length": 2}))
+    assert res.stdout_bytes == bytes.fromhex("babe")
+
+
+def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path):
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps({"offset": 0, "lenght": 4}))
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
+    assert res.exit_code == 2 and "lenght" in res.stderr
+    req.write_text("{not json")
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
+    assert res.exit_code == 2 and "not JSON" in res.output
+
+
+def test_inject_poison_then_the_poison_list_shows_the_range(shared):
+    shared(build("type3"))
+    res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "0x2000", "--yes"])
+    assert res.exit_code == 0, res.output
+    res = invoke(["memdev", "get-poison-list", "emu:type3", "--length", "1G", "--json"])
+    records = jdoc(res)["result"]["records"]
+    assert any(r["media_err_addr_decoded"]["address"] << 6 == 0x2000 and
+               r["media_err_addr_decoded"]["source"] == "injected" for r in records)
+    table = invoke(["memdev", "get-poison-list", "emu:type3", "--length", "1G"])
+    assert "0x2000" in table.stdout and "0x203f" in table.stdout
+
+
+def test_set_partition_shows_in_the_next_partition(shared):
+    shared(build("type3"))
+    res = invoke(["memdev", "set-partition-info", "emu:type3", "--volatile-capacity", "512M",
+                  "--yes"])
+    assert res.exit_code == 0, res.output
+    part = jdoc(invoke(["memdev", "get-partition-info", "emu:type3", "--json"]))["result"]
+    assert part["next_vmem_bytes"] == 512 << 20
+
+
+# ------------------------------------------------------------------------ safety
+
+def test_destructive_command_without_yes_and_tty_refuses_and_sends_nothing(served):
+    target, server, _ = served
+    before = invoke(["memdev", "get-partition-info", target, "--json"])
+    sent = server.stats["messages"]
+    for args in (["memdev", "sanitize", target],
+                 ["memdev", "set-partition-info", target, "--volatile-capacity", "512M"]):
+        res = invoke(args)
+        assert res.exit_code == 2, res.output
+        assert "--yes" in res.stderr and target in res.stderr
+        assert args[1] in res.stderr and "nothing was sent" in res.stderr
+        assert no_traceback(res)
+    assert server.stats["messages"] == sent          # not even an identify went out
+    after = invoke(["memdev", "get-partition-info", target, "--json"])
+    assert jdoc(after)["result"] == jdoc(before)["result"]
+    status = jdoc(invoke(["generic", "bg-op-status", target, "--json"]))["result"]
+    assert status["status_decoded"]["in_progress"] is False
+
+
+def test_destructive_command_with_yes_says_what_it_does_to_which_target(served):
+    target, _, _ = served
+    res = invoke(["memdev", "set-shutdown-state", target, "--state", "dirty"])
+    assert res.exit_code == 0        # not destructive: no question asked
+    res = invoke(["memdev", "set-partition-info", target, "--volatile-capacity", "512M",
+                  "--yes"])
+    assert res.exit_code == 0, res.output
+    assert "set-partition-info on %s" % target in res.stderr
+
+
+def test_destructive_command_on_a_tty_asks_first(served, monkeypatch):
+    target, server, _ = served
+    monkeypatch.setattr(cli_options, "_stdin_is_tty", lambda: True)
+    sent = server.stats["messages"]
+    res = invoke(["memdev", "set-partition-info", target, "--volatile-capacity", "512M"],
+                 input="n\n")
+    assert res.exit_code == 2 and "not confirmed" in res.stderr
+    assert server.stats["messages"] == sent
+    res = invoke(["memdev", "set-partition-info", target, "--volatile-capacity", "512M"],
+                 input="y\n")
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("flag", ["--passphrase", "--new-passphrase", "--current-passphrase"])
+def test_a_passphrase_on_argv_is_refused_without_echoing_it(flag):
+    for args in ([flag, "hunter2"], [flag + "=hunter2"]):
+        res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user"] + args)
+        assert res.exit_code == 2
+        assert "never taken from the command line" in res.output
+        assert "hunter2" not in res.output and no_traceback(res)
+    res = invoke(["memdev", "unlock", "emu:type3", "--json", flag, "hunter2"])
+    assert res.exit_code == 2 and jdoc(res)["error"]["exit_code"] == 2
+    assert "hunter2" not in res.output
+
+
+def test_a_passphrase_command_without_file_or_tty_is_a_usage_error():
+    res = invoke(["memdev", "unlock", "emu:type3"])
+    assert res.exit_code == 2
+    assert "--passphrase-file" in res.stderr
+
+
+def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
+    shared(build("type3"))
+    pw = tmp_path / "pw"
+    pw.write_text("correct horse\n")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user",
+                  "--passphrase-file", str(empty), "--new-passphrase-file", str(pw)])
+    assert res.exit_code == 0, res.output
+    state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
+    assert "user-passphrase-set" in state["security_state_decoded"]
+    wrong = tmp_path / "wrong"
+    wrong.write_text("nope\n")
+    res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", "user",
+                  "--passphrase-file", str(wrong)])
+    assert res.exit_code == 1 and "PASSPHRASE" in res.stderr
+    res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", "user",
+                  "--passphrase-file", str(pw)])
+    assert res.exit_code == 0, res.output
+    state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
+    assert "user-passphrase-set" not in state["security_state_decoded"]
+
+
+def test_passphrases_are_prompted_for_without_echo_on_a_tty(shared, monkeypatch):
+    shared(build("type3"))
+    monkeypatch.setattr(cli_options, "_stdin_is_tty", lambda: True)
+    res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user"],
+                 input="\nsesame\nsesame\n")
+    assert res.exit_code == 0, res.output
+    assert "sesame" not in res.output
+    state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
+    assert "user-passphrase-set" in state["security_state_decoded"]
+
+
+def test_a_passphrase_file_longer_than_32_bytes_is_refused(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"x" * 40)
+    res = invoke(["memdev", "unlock", "emu:type3", "--passphrase-file", str(pw)])
+    assert res.exit_code == 2 and "32 bytes" in res.stderr
+
+
+# ------------------------------------------------------------------------ vendor
+
+def echo_device():
+    from cxlmi_bindings.emulator.type3 import Type3
+
+    class Echo(Type3):
+        def vendor_command(self, opcode, payload):
+            if opcode == 0xC001:
+                return bytes(reversed(payload))
+            return super().vendor_command(opcode, payload)
+    return Echo()
+
+
+def test_vendor_raw_sends_the_payload_and_shows_the_reply(shared, tmp_path):
+    shared(echo_device())
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex",
+                  "010203", "-o", "raw"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout_bytes == b"\x03\x02\x01"
+    f = tmp_path / "payload"
+    f.write_bytes(b"abc")
+    doc = jdoc(invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload", str(f),
+                       "--json"]))
+    assert doc["result"] == {"opcode": 0xC001, "opcode_decoded": "vendor_c001", "length": 3,
+                             "data": "636261"}
+    table = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex", "41"])
+    assert "00000000  41" in table.stdout
+    same = invoke(["vendor", "vendor-specific", "emu:type3", "--opcode", "0xC001",
+                   "--payload-hex", "0102", "-o", "raw"])
+    assert same.stdout_bytes == b"\x02\x01"
+
+
+def test_vendor_raw_checks_its_options(shared):
+    shared(echo_device())
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex", "0102",
+                  "--rsp-size", "1"])
+    assert res.exit_code == 3 and "--rsp-size 1" in res.stderr
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex", "01",
+                  "--payload", "-"], input="x")
+    assert res.exit_code == 2
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0x10000"])
+    assert res.exit_code == 2
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC002"])
+    assert res.exit_code == 1 and RC_NAMED.search(res.stderr)
+
+
+def test_vendor_raw_of_a_destructive_opcode_needs_yes(served):
+    target, server, _ = served
+    sent = server.stats["messages"]
+    res = invoke(["vendor", "raw", target, "--opcode", "0x4400"])
+    assert res.exit_code == 2 and "memdev_sanitize" in res.stderr
+    assert server.stats["messages"] == sent
+
+
+@click.group("acme")
+def acme_plugin():
+    """ACME devices: extra commands."""
+
+
+@acme_plugin.command("echo")
+@click.option("--text", default="hello")
+@device_command()
+def acme_echo(inv, text):
+    """Echo TEXT through the ACME vendor command C001h."""
+    data = inv.endpoint().vendor_specific(0xC001, text.encode(), inv.tunnel)
+    inv.emit_data({"echo": data.decode()}, raw=data, table=[("echo", data.decode())])
+
+
+class FakeEntryPoint:
+    def __init__(self, name, obj, group="cxl_mi.plugins"):
+        self.name, self.obj, self.group = name, obj, group
+        self.value = "tests:%s" % name
+
+    def load(self):
+        if isinstance(self.obj, Exception):
+            raise self.obj
+        return self.obj
+
+
+class FakeEntryPoints(list):
+    def select(self, group):
+        return [e for e in self if e.group == group]
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    import importlib.metadata
+
+    def install(*eps):
+        monkeypatch.setattr(importlib.metadata, "entry_points", lambda: FakeEntryPoints(eps))
+        cli_commands.reset()
+    return install
+
+
+def test_vendor_plugins_come_from_the_cxl_mi_plugins_entry_points(plugins, shared):
+    plugins(FakeEntryPoint("acme", acme_plugin))
+    shared(echo_device())
+    res = invoke(["vendor", "--help"])
+    assert res.exit_code == 0 and "acme" in res.output and "[plugin]" in res.output
+    res = invoke(["vendor", "acme", "echo", "emu:type3", "--text", "abc", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = jdoc(res)
+    assert doc["result"] == {"echo": "cba"} and doc["target"] == "emu:type3"
+    res = invoke(["vendor", "acme", "echo", "--ld", "1", "--mhd"])
+    assert res.exit_code == 2
+
+
+def test_a_broken_plugin_warns_and_everything_else_works(plugins):
+    plugins(FakeEntryPoint("broken", ImportError("no module named acme_tools")),
+            FakeEntryPoint("acme", acme_plugin))
+    res = invoke(["vendor", "--help"])
+    assert res.exit_code == 0 and "acme" in res.output
+    assert "broken" in res.stderr and "did not load" in res.stderr
+    assert invoke(["identify", "emu:type3"]).exit_code == 0
+
+
+# ------------------------------------------------------------------------ hooks
+
+def test_workflow_hooks_can_replace_and_add_commands(monkeypatch):
+    import types as pytypes
+    from cxlmi_cli.build import make_command
+
+    def timestamp_hook(entry, command):
+        def body(inv, entry, request, shout):
+            result = inv.call(entry, request)
+            click.echo("HOOKED %s %s" % (result.timestamp, "!" if shout else ""))
+        return make_command(entry, callback=body,
+                            extra_params=[click.Option(["--shout"], is_flag=True)])
+
+    extra = click.Command("hello", callback=lambda: click.echo("extra command"))
+    fake = pytypes.SimpleNamespace(HOOKS={"get_timestamp": timestamp_hook},
+                                   EXTRA={"generic": {"hello": lambda: extra}})
+    monkeypatch.setattr(cli_commands, "_WORKFLOWS", [fake])
+    res = invoke(["generic", "get-timestamp", "emu:type3", "--shout"])
+    assert res.exit_code == 0 and res.output.startswith("HOOKED 0 !")
+    res = invoke(["generic", "hello"])
+    assert res.output == "extra command\n"
+    assert "hello" in invoke(["generic", "--help"]).output
+
+
+# ------------------------------------------------------------------------ list
+
+def test_list_shows_profiles_and_turns_failed_discovery_into_notes(monkeypatch):
+    from cxlmi_bindings import discovery
+
+    def no_devices(**kw):
+        raise TransportError("cannot read /dev/cxl")
+
+    def no_mctp(**kw):
+        raise NotSupported("no D-Bus here", hint="install jeepney")
+    monkeypatch.setattr(discovery, "scan_devices", no_devices)
+    monkeypatch.setattr(discovery, "scan_mctp", no_mctp)
+    res = invoke(["list", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = jdoc(res)
+    assert doc["schema_version"] == 1 and doc["devices"] == [] and doc["mctp"] == []
+    assert {"emu:type3", "emu:switch"} <= {e["target"] for e in doc["emulated"]}
+    assert any("cannot read /dev/cxl" in n for n in doc["notes"])
+    assert any("install jeepney" in n for n in doc["notes"])
+    table = invoke(["list"])
+    assert table.exit_code == 0 and "emu:switch" in table.stdout and "note:" in table.stdout
+
+
+def test_list_reports_what_discovery_finds(monkeypatch):
+    from cxlmi_bindings import discovery
+    monkeypatch.setattr(discovery, "scan_devices", lambda **kw: [
+        {"devname": "mem0", "target": "mem0", "kind": "memdev", "serial": 0x42}])
+    monkeypatch.setattr(discovery, "scan_mctp", lambda **kw: [
+        {"net": 1, "eid": 8, "target": "mctp:1,8", "fmapi": True, "cci": True, "uuid": None}])
+    doc = jdoc(invoke(["list", "--json"]))
+    assert doc["devices"][0]["target"] == "mem0" and doc["mctp"][0]["target"] == "mctp:1,8"
+
+
+def test_list_without_a_discovery_module_is_a_note(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cxlmi_bindings.discovery", None)
+    import cxlmi_bindings
+    monkeypatch.delattr(cxlmi_bindings, "discovery", raising=False)
+    res = invoke(["list", "--json"])
+    assert res.exit_code == 0
+    assert any("not available" in n for n in jdoc(res)["notes"])
+
+
+# ------------------------------------------------------------------------ emulate
+
+def _start_emulator(*args):
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate",
+                             "--listen", "127.0.0.1:0"] + list(args), cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"tcp:127\.0\.0\.1:(\d+)", line)
+    assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc, "tcp:127.0.0.1:%s" % m.group(1)
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_emulate_serves_a_profile_until_ctrl_c_and_exits_0():
+    proc, target = _start_emulator("--profile", "switch")
+    try:
+        res = invoke(["fmapi", "get-ld-info", target, "--port", "2", "--json"])
+        assert res.exit_code == 0, res.output
+        assert jdoc(res)["result"]["ld_count"] == 4
+    finally:
+        code = _stop(proc)
+    assert code == 0
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_emulate_state_file_survives_a_restart(tmp_path):
+    state = str(tmp_path / "fabric.state")
+    proc, target = _start_emulator("--profile", "type3", "--state", state)
+    try:
+        res = invoke(["memdev", "set-lsa", target, "--data-hex", "5a5a", "--yes"])
+        assert res.exit_code == 0, res.output
+    finally:
+        assert _stop(proc) == 0
+    proc, target = _start_emulator("--profile", "type3", "--state", state)
+    try:
+        res = invoke(["memdev", "get-lsa", target, "--length", "2", "-o", "raw"])
+        assert res.stdout_bytes == b"\x5a\x5a"
+    finally:
+        assert _stop(proc) == 0
+
+
+def test_emulate_refuses_a_bad_listen_address():
+    res = invoke(["emulate", "--listen", "127.0.0.1:99999"])
+    assert res.exit_code == 2
