@@ -96,13 +96,13 @@ def build(cls, fields=None, count_field=None):
 
 
 def encode_request(entry, request):
-    """Request payload bytes for ``entry``."""
+    """Request payload bytes for ``entry``, laid out as the spec puts them on the wire."""
     if request is None:
         if entry.req is None:
             return b""
         request = {}
     if isinstance(request, (bytes, bytearray, memoryview)):
-        return bytes(request)
+        return request_to_wire(entry, bytes(request))
     if isinstance(request, dict):
         if entry.req_cls is None:
             if request:
@@ -110,8 +110,51 @@ def encode_request(entry, request):
             return b""
         request = build(entry.req_cls, request, entry.req_count)
     if isinstance(request, ctypes.Structure):
-        return bytes(request)
+        return request_to_wire(entry, bytes(request))
     raise UsageError("%s: cannot send a request of type %s" % (entry.name, type(request).__name__))
+
+
+# ---------------------------------------------------------------- wire translations
+#
+# Where a libcxlmi request structure departs from the spec's wire layout, the
+# structure stays (compatibility) and these hooks move the bytes: to_wire turns
+# the structure's bytes into the spec's, from_wire (the device side) back.
+# Both APIs send through request_to_wire; the emulator decodes through
+# request_from_wire.
+
+def _ld_mem_request_to_wire(payload):
+    """Send LD CXL.io Memory Request (5302h).  libcxlmi's ``field_1`` is two
+    bytes where the spec has a 24-bit field at 01h; they are its bits 23:8
+    (first dword byte enable in ``field_1[0]`` bits 7:4, last dword byte enable
+    in ``field_1[1]`` bits 3:0, transaction type 1 = write in ``field_1[1]``
+    bit 7).  The spec's bits 7:0 are reserved: a zero byte goes in at 01h,
+    which moves LD ID to 04h, length to 06h, address to 08h, data to 10h."""
+    if not payload:
+        return payload
+    return payload[:1] + b"\0" + payload[1:]
+
+
+def _ld_mem_request_from_wire(payload):
+    if len(payload) < 2:
+        return payload
+    return payload[:1] + payload[2:]
+
+
+WIRE_TRANSLATIONS = {
+    "fmapi_send_ld_cxlio_mem_request": (_ld_mem_request_to_wire, _ld_mem_request_from_wire),
+}
+
+
+def request_to_wire(entry, payload):
+    """The spec's wire bytes for a request given as its structure's bytes."""
+    hooks = WIRE_TRANSLATIONS.get(entry.name)
+    return payload if hooks is None else hooks[0](payload)
+
+
+def request_from_wire(entry, payload):
+    """The request structure's bytes for a request received off the wire."""
+    hooks = WIRE_TRANSLATIONS.get(entry.name)
+    return payload if hooks is None else hooks[1](bytes(payload))
 
 
 # ---------------------------------------------------------------- responses

@@ -88,7 +88,7 @@ def _request_bytes(entry, req, data_sz=None):
             return b""
         raise UsageError("%s needs a request structure" % entry.name)
     if isinstance(req, (bytes, bytearray, memoryview)) and data_sz is None and not entry.req_count:
-        return bytes(req)
+        return codec.request_to_wire(entry, bytes(req))
     cls = entry.req_cls
     fixed = ctypes.sizeof(cls)
     tail = 0
@@ -97,7 +97,7 @@ def _request_bytes(entry, req, data_sz=None):
     elif entry.req_count:
         head = cls.from_buffer_copy(_read(req, fixed))
         tail = getattr(head, entry.req_count) * ctypes.sizeof(cls._flex_[1])
-    return _read(req, fixed + tail)
+    return codec.request_to_wire(entry, _read(req, fixed + tail))
 
 
 # ------------------------------------------------------------ command runner

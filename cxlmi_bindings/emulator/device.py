@@ -169,6 +169,7 @@ class Device:
 
     @staticmethod
     def _decode_request(entry, payload):
+        payload = codec.request_from_wire(entry, payload)
         cls = entry.req_cls
         if cls is None:
             return payload

@@ -499,10 +499,11 @@ class Switch(Device):
         return _types("cmd_fmapi_send_ld_cxlio_config_request_rsp")(return_data=data)
 
     def cmd_fmapi_send_ld_cxlio_mem_request(self, req):
-        # The library lays this request out as libcxlmi does: a 2-byte field_1,
-        # the spec's bits 23:8 (its bits 7:0 are reserved): first dword byte
-        # enable in field_1[0] bits 7:4, last in field_1[1] bits 3:0, and the
-        # transaction type (1 = write) in field_1[1] bit 7.
+        # On the wire the spec's layout (LD ID at 04h, data at 10h); the
+        # framework hands it over in libcxlmi's structure (codec's wire
+        # translation), whose 2-byte field_1 holds the spec's bits 23:8:
+        # first dword byte enable in field_1[0] bits 7:4, last in field_1[1]
+        # bits 3:0, transaction type (1 = write) in field_1[1] bit 7.
         mld = self._mld_ld(req.port_id, req.ld_id, "LD memory request")
         is_write = bool(req.field_1[1] & 0x80)
         length = req.transaction_len
