@@ -20,6 +20,9 @@ The kernel offers two ioctls on a CXL memory device node
 Distribution kernels are built without ``CONFIG_CXL_MEM_RAW_COMMANDS``, so
 every command the kernel has a name for is sent by that name; RAW (id 2) is
 used only for opcodes the kernel has no name for, and for tunnels (5300h).
+The one exception is generic Identify (0001h): the kernel has no name for it,
+so it is answered from the facts the kernel read from the device (sysfs),
+never sent RAW.
 
 What the kernel checks before it sends a named command (drivers/cxl/core/
 mbox.c): reserved fields zero (the ``raw`` union too), the command enabled
@@ -128,6 +131,19 @@ RAW_DENY_TEXT = ("the kernel never passes these on RAW: sanitize and secure eras
                  "activate firmware (0202h), set partition info (4101h), set LSA (4103h), "
                  "set shutdown state (4204h), scan media (4304h/4305h) and, since Linux "
                  "6.5, the poison commands (4300h-4302h)")
+
+
+IDENTIFY_OPCODE = 0x0001
+IDENTIFY_REPLY = struct.Struct("<HHHHQBB")   # Identify (0001h) reply, 18 bytes
+COMPONENT_TYPE3 = 0x03
+
+
+def _read_number(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip(), 0)
+    except (OSError, ValueError):
+        return None
 
 
 def _sys_ioctl(fd, request, buf):
@@ -312,6 +328,8 @@ class IoctlTransport(Transport):
                              "size %d (sysfs payload_max)"
                              % (self.path, len(payload), self.max_payload))
         kcmd, entry = self.route(hdr.opcode)
+        if hdr.opcode == IDENTIFY_OPCODE and kcmd is None:
+            return self._identify_from_sysfs(hdr.tag)
         what = "%s (opcode %04xh)" % (entry.name if entry is not None else "command",
                                       hdr.opcode)
         if kcmd is not None:
@@ -348,6 +366,25 @@ class IoctlTransport(Transport):
             out = out_buf.raw[:got] if out_buf is not None else b""
         return cci.encode(hdr.opcode, out, tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
                           return_code=retval & 0xFFFF)
+
+    def _identify_from_sysfs(self, tag):
+        """Identify (0001h) answered from what the kernel already read.
+
+        The kernel has no named command for generic Identify, and sending it
+        RAW fails on distribution kernels (EPERM) and taints the others.  The
+        kernel has read the same facts from the device at probe time: the
+        serial number (memN/serial), the PCI ids of the function the memdev
+        sits on, and the mailbox size (payload_max).  A /dev/cxl/memN is a
+        Type 3 device (component type 03h).
+        """
+        import math
+        serial = _read_number(os.path.join(self.sysfs_root, self.devname, "serial"))
+        pci = os.path.dirname(os.path.realpath(os.path.join(self.sysfs_root, self.devname)))
+        ids = [_read_number(os.path.join(pci, name)) or 0
+               for name in ("vendor", "device", "subsystem_vendor", "subsystem_device")]
+        max_msg = int(math.log2(self.max_payload)) if self.max_payload > 0 else 0
+        payload = IDENTIFY_REPLY.pack(*(ids + [serial or 0, max_msg, COMPONENT_TYPE3]))
+        return cci.encode(IDENTIFY_OPCODE, payload, tag=tag, category=cci.CATEGORY_RESPONSE)
 
     # -- errors ------------------------------------------------------------
 
