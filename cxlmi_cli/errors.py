@@ -92,8 +92,9 @@ def json_error(problem, inv=None, command=None):
     if inv is not None:
         doc["command"] = inv.entry.name if inv.entry is not None else inv.command_name
         doc["target"] = inv.target
-    elif command:
+    else:
         doc["command"] = command
+        doc["target"] = None
     doc["error"] = problem.as_json()
     return doc
 

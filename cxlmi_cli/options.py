@@ -200,9 +200,21 @@ class Invocation:
     def call(self, entry, request=None):
         """Run a registry command through the tunnel; returns the decoded reply."""
         ep = self.endpoint()
+        import logging
+        log = logging.getLogger("cxlmi.cli")
+        log.info("%s (%04Xh) -> %s", entry.name, entry.opcode, self.where)
+        if request:
+            log.debug("request: %s", ", ".join(
+                "%s=%s" % (k, "***" if "passphrase" in k else v) for k, v in request.items()))
         result = ep.call(entry, request, self.tunnel)
+        log.info("%s: %d reply payload bytes%s", entry.name, len(self.last_payload_of(ep)),
+                 " (background operation started)" if ep.last_return_code == 1 else "")
         self.background = getattr(ep, "last_return_code", 0) == 1
         return result
+
+    @staticmethod
+    def last_payload_of(ep):
+        return bytes(getattr(ep, "last_payload", b"") or b"")
 
     @property
     def last_payload(self):

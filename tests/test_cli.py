@@ -827,3 +827,19 @@ def test_emulate_state_file_survives_a_restart(tmp_path):
 def test_emulate_refuses_a_bad_listen_address():
     res = invoke(["emulate", "--listen", "127.0.0.1:99999"])
     assert res.exit_code == 2
+
+
+# ------------------------------------------------------------------------ docs
+
+def test_the_json_schema_doc_lists_every_decoded_field():
+    from cxlmi_cli.render import decode
+    text = open(os.path.join(ROOT, "docs", "json-schema.md")).read()
+    missing = [k for k, d in decode.DECODERS.items()
+               if type(d).__name__ not in ("Size", "HexText") and "`%s`" % k not in text]
+    assert missing == []
+
+
+def test_the_cli_doc_names_the_plugin_entry_point_group():
+    from cxlmi_cli.commands.vendor import PLUGIN_GROUP
+    text = open(os.path.join(ROOT, "docs", "cli.md")).read()
+    assert PLUGIN_GROUP in text
