@@ -1,0 +1,542 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The libcxlmi-compatible API behaves like libcxlmi.
+
+Context and endpoint lifecycle, iteration, timeouts, FM-API switches, return
+codes and constants, ``cxlmi_open`` target strings, the mock transport's API
+(FIFO per command, UNSUPPORTED when empty, last command, stats, clear) with
+ctypes out-parameters passed every way C-shaped Python passes them, short
+passphrases, the ``from_buffer`` pattern for flexible arrays, and output that
+never goes past the caller's buffer.
+"""
+
+import ctypes
+import inspect
+import logging
+import os
+import struct
+
+import pytest
+
+import cxlmi_bindings as cxlmi
+from cxlmi_bindings import registry
+from cxlmi_bindings.errors import CxlmiError
+
+# The cxlmi_cmd_* parameter lists of libcxlmi's src/libcxlmi.h, by shape.
+LIBCXLMI_SIGNATURES = {
+    ("ep", "ti"): """
+        memdev_freeze_security_state memdev_sanitize memdev_secure_erase request_bg_op_abort
+    """.split(),
+    ("ep", "ti", "ret"): """
+        bg_op_status fmapi_get_dcd_info fmapi_get_domain_validation_sv_state fmapi_get_ld_info
+        fmapi_get_qos_control fmapi_get_qos_status fmapi_identify_sw_device
+        get_event_interrupt_policy get_mctp_event_interrupt_policy get_response_msg_limit
+        get_supported_logs get_timestamp identify memdev_get_alert_config memdev_get_health_info
+        memdev_get_partition_info memdev_get_scan_media_results memdev_get_security_state
+        memdev_get_shutdown_state memdev_get_sld_qos_control memdev_get_sld_qos_status
+        memdev_identify
+    """.split(),
+    ("ep", "ti", "in"): """
+        activate_fw clear_event_records clear_log event_notification fmapi_bind_vppb
+        fmapi_dc_add_reference fmapi_dc_remove_reference fmapi_initiate_dc_add
+        fmapi_initiate_dc_release fmapi_phys_port_control fmapi_set_dc_region_config
+        fmapi_set_domain_validation_sv fmapi_unbind_vppb memdev_add_dc_response
+        memdev_clear_poison memdev_disable_passphrase memdev_inject_poison
+        memdev_media_operations_sanitize memdev_passphrase_secure_erase memdev_release_dc
+        memdev_scan_media memdev_set_alert_config memdev_set_partition_info
+        memdev_set_passphrase memdev_set_shutdown_state memdev_set_sld_qos_control memdev_unlock
+        populate_log set_event_interrupt_policy set_mctp_event_interrupt_policy set_timestamp
+    """.split(),
+    ("ep", "ti", "out"): """
+        get_fw_info
+    """.split(),
+    ("ep", "ti", "in", "ret"): """
+        fmapi_dc_list_tags fmapi_get_dc_reg_config fmapi_get_dc_region_ext_list
+        fmapi_get_domain_validation_sv fmapi_get_head_info fmapi_get_ld_allocations
+        fmapi_get_multiheaded_info fmapi_get_phys_port_state fmapi_get_qos_allocated_bw
+        fmapi_get_qos_bw_limit fmapi_get_vcs_domain_validation_sv_state fmapi_get_vcs_info
+        fmapi_send_ld_cxlio_config_request fmapi_send_ld_cxlio_mem_request
+        fmapi_send_ppb_cxlio_config_request fmapi_set_ld_allocations fmapi_set_qos_allocated_bw
+        fmapi_set_qos_bw_limit fmapi_set_qos_control get_event_records get_feature get_log
+        get_log_capabilities get_log_cel get_poison_list get_supported_features
+        get_supported_logs_sublist memdev_get_dc_config memdev_get_dc_extent_list memdev_get_lsa
+        memdev_get_scan_media_capabilities memdev_media_operations_discovery
+        memdev_security_receive set_response_msg_limit
+    """.split(),
+    ("ep", "ti", "in", "data_sz"): """
+        memdev_security_send memdev_set_lsa transfer_fw
+    """.split(),
+    ("ep", "ti", "in", "feature_data_sz"): """
+        set_feature
+    """.split(),
+    ("ep", "ti", "opcode", "in", "in_size", "ret", "ret_size"): """
+        vendor_specific
+    """.split(),
+}
+
+# enum cxlmi_cmd_retcode of libcxlmi.h, in order from 0.
+RET_NAMES = """
+SUCCESS BACKGROUND INPUT UNSUPPORTED INTERNAL RETRY BUSY MEDIADISABLED FWINPROGRESS FWOOO FWAUTH
+FWSLOT FWROLLBACK FWRESET HANDLE PADDR POISONLMT MEDIAFAILURE ABORT SECURITY PASSPHRASE
+MBUNSUPPORTED PAYLOADLEN LOG INTERRUPTED FEATUREVERSION FEATURESELVALUE FEATURETRANSFERIP
+FEATURETRANSFEROOO RESOURCEEXHAUSTED EXTLIST TRANSFEROOO NO_BGABORT
+""".split()
+
+IDENT_A = struct.pack("<HHHHQBB", 0x1DE5, 0x0001, 0x1DE5, 0x0002, 0x1111, 11, 3)
+IDENT_B = struct.pack("<HHHHQBB", 0x8086, 0x0D93, 0x8086, 0x0003, 0x2222, 12, 0)
+
+
+@pytest.fixture
+def ctx():
+    c = cxlmi.cxlmi_new_ctx(None, 6)
+    yield c
+    cxlmi.cxlmi_free_ctx(c)
+
+
+@pytest.fixture
+def ep(ctx):
+    return cxlmi.cxlmi_open_mock(ctx)
+
+
+def queue(ep, opcode, payload=b"", rc=0):
+    assert cxlmi.cxlmi_mock_set_response(ep, opcode >> 8, opcode & 0xFF, rc, payload,
+                                         len(payload)) == 0
+
+
+def last_payload(ep, room=4096):
+    cs, c = ctypes.c_uint8(), ctypes.c_uint8()
+    buf = ctypes.create_string_buffer(room)
+    size = ctypes.c_size_t(room)
+    assert cxlmi.cxlmi_mock_get_last_command(ep, ctypes.byref(cs), ctypes.byref(c), buf,
+                                             ctypes.byref(size)) == 0
+    return (cs.value << 8) | c.value, buf.raw[:size.value]
+
+
+# ------------------------------------------------------------ signatures, constants
+
+def test_every_command_takes_libcxlmis_arguments_in_order():
+    seen = set()
+    for shape, names in LIBCXLMI_SIGNATURES.items():
+        for name in names:
+            f = getattr(cxlmi, "cxlmi_cmd_" + name)
+            params = list(inspect.signature(f).parameters)
+            assert len(params) == len(shape), name
+            assert params[:2] == ["ep", "ti"], name
+            seen.add(name)
+    assert len(seen) == 97 == len(registry.COMMANDS)
+
+
+def test_return_code_constants_are_the_enum_values_0_to_32():
+    for value, name in enumerate(RET_NAMES):
+        assert getattr(cxlmi, "CXLMI_RET_" + name) == value
+    assert len(RET_NAMES) == 33
+
+
+def test_retcode_tostr_names_every_defined_code_and_none_past_them():
+    texts = [cxlmi.cxlmi_cmd_retcode_tostr(i) for i in range(33)]
+    assert all(isinstance(t, str) and t for t in texts)
+    assert len(set(texts)) == 33
+    assert cxlmi.cxlmi_cmd_retcode_tostr(33) is None
+    assert cxlmi.cxlmi_cmd_retcode_tostr(0xFFFF) is None
+    assert cxlmi.cxlmi_cmd_retcode_tostr(cxlmi.CXLMI_RET_BUSY) == texts[6]
+
+
+def test_the_public_defines_exist_as_in_c():
+    assert cxlmi.CXLMI_MAX_SUPPORTED_EVENT_RECORDS == 20
+    assert cxlmi.CXLMI_MAX_SUPPORTED_LOGS == 7
+    assert cxlmi.CXL_MAILBOX_MAX_PAYLOAD_SIZE == 1 << 11
+    assert cxlmi.CXL_CAPACITY_MULTIPLIER == 256 * 1024 * 1024
+    assert cxlmi.CXLMI_NO_TUNNEL is None
+    # Get Event Records event log ids (CXL r3.1 table 8-50)
+    assert (cxlmi.CXLMI_EVENT_LOG_INFO, cxlmi.CXLMI_EVENT_LOG_WARN, cxlmi.CXLMI_EVENT_LOG_FAIL,
+            cxlmi.CXLMI_EVENT_LOG_FATAL, cxlmi.CXLMI_EVENT_LOG_DCD) == (0, 1, 2, 3, 4)
+    assert len(cxlmi.CXLMI_LOG_UUID_CEL) == 16
+
+
+def test_star_import_brings_the_whole_api():
+    ns = {}
+    exec("from cxlmi_bindings import *", ns)
+    for name in ("struct_cxlmi_cmd_identify_rsp", "struct_cxlmi_tunnel_info",
+                 "cxlmi_cmd_identify", "cxlmi_cmd_vendor_specific", "cxlmi_new_ctx",
+                 "cxlmi_open", "cxlmi_open_mock", "cxlmi_first_endpoint", "cxlmi_next_endpoint",
+                 "endpoints", "cxlmi_tunnel_switch_mld", "cxlmi_mock_set_response",
+                 "CXLMI_RET_SUCCESS", "CXLMI_RET_NO_BGABORT", "CXLMI_MAX_SUPPORTED_LOGS",
+                 "CXL_MAILBOX_MAX_PAYLOAD_SIZE", "CXLMI_NO_TUNNEL"):
+        assert name in ns, name
+
+
+def test_tunnel_helpers_fill_tunnel_info_as_libcxlmis_macros():
+    def fields(ti):
+        return ti.port, ti.ld, ti.level, bool(ti.mhd)
+    assert fields(cxlmi.cxlmi_tunnel_mld(5)) == (-1, 5, 1, False)
+    assert fields(cxlmi.cxlmi_tunnel_switch(3)) == (3, -1, 1, False)
+    assert fields(cxlmi.cxlmi_tunnel_switch_mld(2, 4)) == (2, 4, 2, False)
+    assert fields(cxlmi.cxlmi_tunnel_mhd()) == (-1, -1, 1, True)
+    assert isinstance(cxlmi.cxlmi_tunnel_mhd(), cxlmi.struct_cxlmi_tunnel_info)
+    cxlmi.cxlmi_tunnel_free(cxlmi.cxlmi_tunnel_mhd())
+
+
+# ------------------------------------------------------------ lifecycle, iteration
+
+def test_context_and_endpoint_lifecycle(ctx):
+    assert cxlmi.cxlmi_first_endpoint(ctx) is None
+    a = cxlmi.cxlmi_open_mock(ctx)
+    b = cxlmi.cxlmi_open_mock(ctx)
+    e = cxlmi.cxlmi_open(ctx, "emu:type3")
+    assert a and b and e
+    order = []
+    it = cxlmi.cxlmi_first_endpoint(ctx)
+    while it:
+        order.append(it)
+        it = cxlmi.cxlmi_next_endpoint(ctx, it)
+    assert order == [a, b, e]
+    cxlmi.cxlmi_close(b)
+    assert list(cxlmi.endpoints(ctx)) == [a, e]
+    assert cxlmi.cxlmi_next_endpoint(ctx, b) is None
+    assert cxlmi.cxlmi_next_endpoint(ctx, e) is None
+    # a closed endpoint refuses commands
+    assert cxlmi.cxlmi_cmd_identify(b, None, cxlmi.struct_cxlmi_cmd_identify_rsp()) == -1
+    cxlmi.cxlmi_free_ctx(ctx)
+    assert cxlmi.cxlmi_first_endpoint(ctx) is None
+
+
+def test_none_arguments_are_tolerated_as_in_c():
+    assert cxlmi.cxlmi_open_mock(None) is None
+    assert cxlmi.cxlmi_first_endpoint(None) is None
+    assert cxlmi.cxlmi_next_endpoint(None, None) is None
+    cxlmi.cxlmi_free_ctx(None)
+    cxlmi.cxlmi_close(None)
+
+
+def test_endpoints_iterates_safely_while_closing(ctx):
+    eps = [cxlmi.cxlmi_open_mock(ctx) for _ in range(4)]
+    visited = []
+    for ep in cxlmi.endpoints(ctx):
+        visited.append(ep)
+        cxlmi.cxlmi_close(ep)
+    assert visited == eps
+    assert cxlmi.cxlmi_first_endpoint(ctx) is None
+
+
+def test_libcxlmi_style_safe_iteration_with_first_next(ctx):
+    eps = [cxlmi.cxlmi_open_mock(ctx) for _ in range(3)]
+
+    def for_each_endpoint_safe(c):
+        e = cxlmi.cxlmi_first_endpoint(c)
+        if not e:
+            return
+        n = cxlmi.cxlmi_next_endpoint(c, e)
+        while e:
+            yield e
+            e, n = n, (cxlmi.cxlmi_next_endpoint(c, n) if n else None)
+    visited = []
+    for e in for_each_endpoint_safe(ctx):
+        visited.append(e)
+        cxlmi.cxlmi_close(e)
+    assert visited == eps
+
+
+def test_probe_can_be_switched_off_and_on(ctx):
+    cxlmi.cxlmi_set_probe_enabled(ctx, False)
+    assert cxlmi.cxlmi_open(ctx, "emu:type3") is not None
+    cxlmi.cxlmi_set_probe_enabled(ctx, True)
+    assert cxlmi.cxlmi_open(ctx, "emu:type3") is not None
+
+
+def test_timeouts_get_and_set(ep):
+    assert cxlmi.cxlmi_endpoint_get_timeout(ep) == 5000
+    assert cxlmi.cxlmi_endpoint_set_timeout(ep, 1234) == 0
+    assert cxlmi.cxlmi_endpoint_get_timeout(ep) == 1234
+    assert cxlmi.cxlmi_endpoint_set_timeout(ep, -1) == -1
+    assert cxlmi.cxlmi_endpoint_get_timeout(ep) == 1234
+
+
+def test_fmapi_can_be_disabled_and_enabled(ep):
+    out = cxlmi.struct_cxlmi_cmd_fmapi_get_ld_info_rsp()
+    ld_info = struct.pack("<QHB", 1 << 30, 4, 0)
+    assert cxlmi.cxlmi_endpoint_has_fmapi(ep)          # the mock supports everything
+    assert cxlmi.cxlmi_endpoint_disable_fmapi(ep)
+    assert not cxlmi.cxlmi_endpoint_has_fmapi(ep)
+    queue(ep, 0x5400, ld_info)
+    sent = ctypes.c_uint()
+    cxlmi.cxlmi_mock_get_stats(ep, ctypes.byref(sent), None)
+    before = sent.value
+    assert cxlmi.cxlmi_cmd_fmapi_get_ld_info(ep, None, out) == -1
+    cxlmi.cxlmi_mock_get_stats(ep, ctypes.byref(sent), None)
+    assert sent.value == before                         # nothing went out
+    with pytest.raises(CxlmiError):
+        ep.fmapi_get_ld_info()
+    # CCI commands still work
+    queue(ep, 0x0001, IDENT_A)
+    assert cxlmi.cxlmi_cmd_identify(ep, None, cxlmi.struct_cxlmi_cmd_identify_rsp()) == 0
+    assert cxlmi.cxlmi_endpoint_enable_fmapi(ep)
+    assert cxlmi.cxlmi_endpoint_has_fmapi(ep)
+    assert cxlmi.cxlmi_cmd_fmapi_get_ld_info(ep, None, out) == 0
+    assert (out.memory_size, out.ld_count) == (1 << 30, 4)
+
+
+# ------------------------------------------------------------ cxlmi_open targets
+
+@pytest.mark.parametrize("target", ["emu:type3", "emu:mld", "emu:switch", "emu:mhd", "emu:dcd",
+                                    b"emu:type3", b"emu:switch", "mock", b"mock"])
+def test_open_accepts_str_and_bytes_targets_that_work_here(ctx, target):
+    ep = cxlmi.cxlmi_open(ctx, target)
+    assert ep is not None
+    assert cxlmi.cxlmi_first_endpoint(ctx) is ep
+    if b"emu" in (target if isinstance(target, bytes) else target.encode()):
+        ident = cxlmi.struct_cxlmi_cmd_identify_rsp()
+        assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == 0
+        assert ident.vendor_id != 0
+
+
+@pytest.mark.parametrize("target", ["mem0", b"mem0", "/dev/cxl/mem0", "switch0",
+                                    "mctp:1,8", "mctp:1:8", "tcp:127.0.0.1:1",
+                                    "emu:nonsense", "bogus:1", "", "mctp:x,y"])
+def test_open_returns_none_for_targets_that_are_absent_or_malformed(ctx, target, caplog):
+    if (target in ("mem0", b"mem0", "/dev/cxl/mem0") and os.path.exists("/dev/cxl/mem0")) \
+            or (target == "switch0" and os.path.exists("/dev/cxl/switch0")):
+        pytest.skip("this machine has that device")
+    with caplog.at_level(logging.CRITICAL, logger="cxlmi"):
+        assert cxlmi.cxlmi_open(ctx, target) is None
+    assert cxlmi.cxlmi_first_endpoint(ctx) is None
+
+
+def test_scans_return_counts_or_minus_one(ctx, caplog):
+    with caplog.at_level(logging.CRITICAL, logger="cxlmi"):
+        n = cxlmi.cxlmi_scan(ctx)
+        assert isinstance(n, int) and n >= -1
+        if not os.path.exists("/dev/cxl"):
+            assert n == 0
+        m = cxlmi.cxlmi_scan_mctp(ctx)
+        assert isinstance(m, int) and m >= -1
+
+
+# ------------------------------------------------------------ the mock API
+
+def test_mock_responses_are_fifo_per_command_and_unsupported_when_empty(ep):
+    queue(ep, 0x0001, IDENT_A)
+    queue(ep, 0x0300, struct.pack("<Q", 77))
+    queue(ep, 0x0001, IDENT_B)
+    ident = cxlmi.struct_cxlmi_cmd_identify_rsp()
+    ts = cxlmi.struct_cxlmi_cmd_get_timestamp_rsp()
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == 0 and bytes(ident) == IDENT_A
+    assert cxlmi.cxlmi_cmd_get_timestamp(ep, None, ts) == 0 and ts.timestamp == 77
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == 0 and bytes(ident) == IDENT_B
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == cxlmi.CXLMI_RET_UNSUPPORTED
+    assert bytes(ident) == IDENT_B                       # untouched on error
+    sent, returned = ctypes.c_uint(), ctypes.c_uint()
+    assert cxlmi.cxlmi_mock_get_stats(ep, ctypes.byref(sent), ctypes.byref(returned)) == 0
+    assert (sent.value, returned.value) == (4, 3)
+
+
+def test_mock_return_codes_and_clear(ep):
+    queue(ep, 0x0001, b"", cxlmi.CXLMI_RET_BUSY)
+    queue(ep, 0x0001, IDENT_A)
+    ident = cxlmi.struct_cxlmi_cmd_identify_rsp()
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == cxlmi.CXLMI_RET_BUSY
+    cxlmi.cxlmi_mock_clear_responses(ep)
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == cxlmi.CXLMI_RET_UNSUPPORTED
+
+
+@pytest.mark.parametrize("how", ["object", "byref", "pointer"])
+def test_mock_set_response_takes_a_structure_as_c_takes_a_pointer(ep, how):
+    rsp = cxlmi.struct_cxlmi_cmd_identify_rsp.from_buffer_copy(IDENT_B)
+    arg = {"object": rsp, "byref": ctypes.byref(rsp), "pointer": ctypes.pointer(rsp)}[how]
+    assert cxlmi.cxlmi_mock_set_response(ep, 0x00, 0x01, 0, arg, ctypes.sizeof(rsp)) == 0
+    assert cxlmi.cxlmi_mock_set_response(ep, 0x00, 0x03, 0, None, 0) == 0
+    ident = cxlmi.struct_cxlmi_cmd_identify_rsp()
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == 0
+    assert bytes(ident) == IDENT_B
+    # an empty payload where one byte is due is a malformed reply: -1
+    lim = cxlmi.struct_cxlmi_cmd_get_response_msg_limit_rsp()
+    assert cxlmi.cxlmi_cmd_get_response_msg_limit(ep, None, lim) == -1
+
+
+@pytest.mark.parametrize("how", ["object", "byref", "pointer"])
+def test_mock_get_last_command_fills_out_parameters_passed_every_way(ep, how):
+    wrap = {"object": lambda x: x, "byref": ctypes.byref, "pointer": ctypes.pointer}[how]
+    req = cxlmi.struct_cxlmi_cmd_set_timestamp_req(timestamp=0x0102030405060708)
+    queue(ep, 0x0301)
+    assert cxlmi.cxlmi_cmd_set_timestamp(ep, None, req) == 0
+    cs, c, size = ctypes.c_uint8(0xFF), ctypes.c_uint8(0xFF), ctypes.c_size_t(64)
+    buf = ctypes.create_string_buffer(64)
+    assert cxlmi.cxlmi_mock_get_last_command(ep, wrap(cs), wrap(c), wrap(buf), wrap(size)) == 0
+    assert (cs.value, c.value, size.value) == (0x03, 0x01, 8)
+    assert buf.raw[:8] == struct.pack("<Q", 0x0102030405060708)
+    # a smaller buffer gets only what it holds; the size says what there was
+    arena = ctypes.create_string_buffer(16)
+    ctypes.memset(arena, 0xEE, 16)
+    size = ctypes.c_size_t(3)
+    assert cxlmi.cxlmi_mock_get_last_command(ep, None, None, arena, wrap(size)) == 0
+    assert size.value == 8
+    assert arena.raw == struct.pack("<Q", 0x0102030405060708)[:3] + b"\xEE" * 13
+
+
+@pytest.mark.parametrize("how", ["object", "byref", "pointer"])
+def test_mock_get_stats_out_parameters(ep, how):
+    wrap = {"object": lambda x: x, "byref": ctypes.byref, "pointer": ctypes.pointer}[how]
+    queue(ep, 0x0001, IDENT_A)
+    cxlmi.cxlmi_cmd_identify(ep, None, cxlmi.struct_cxlmi_cmd_identify_rsp())
+    cxlmi.cxlmi_cmd_identify(ep, None, cxlmi.struct_cxlmi_cmd_identify_rsp())
+    sent, returned = ctypes.c_uint(), ctypes.c_uint()
+    assert cxlmi.cxlmi_mock_get_stats(ep, wrap(sent), wrap(returned)) == 0
+    assert (sent.value, returned.value) == (2, 1)
+
+
+def test_mock_api_on_a_non_mock_endpoint_fails(ctx):
+    emu = cxlmi.cxlmi_open(ctx, "emu:type3")
+    assert cxlmi.cxlmi_mock_set_response(emu, 0, 1, 0, None, 0) == -1
+    assert cxlmi.cxlmi_mock_get_stats(emu, None, None) == -1
+    assert cxlmi.cxlmi_mock_get_last_command(emu, None, None, None, None) == -1
+
+
+# ------------------------------------------------------------ passphrases, flexible arrays
+
+def test_passphrases_as_short_bytes_go_out_zero_padded(ep):
+    req = cxlmi.struct_cxlmi_cmd_memdev_set_passphrase_req()
+    req.passphrase_type = 0
+    req.current_passphrase = b"old"
+    req.new_passphrase = b"new-secret"
+    queue(ep, 0x4501)
+    assert cxlmi.cxlmi_cmd_memdev_set_passphrase(ep, None, req) == 0
+    opcode, payload = last_payload(ep)
+    assert opcode == 0x4501
+    assert payload == bytes(32) + b"old".ljust(32, b"\0") + b"new-secret".ljust(32, b"\0")
+    unlock = cxlmi.struct_cxlmi_cmd_memdev_unlock_req(current_passphrase=b"pw")
+    queue(ep, 0x4503)
+    assert cxlmi.cxlmi_cmd_memdev_unlock(ep, None, unlock) == 0
+    assert last_payload(ep) == (0x4503, b"pw".ljust(32, b"\0"))
+    with pytest.raises(ValueError):
+        unlock.current_passphrase = b"x" * 33
+
+
+def event_records_reply(n, count=None):
+    head = struct.pack("<BBHQQH10s", 0, 0, 0, 0, 0, n if count is None else count, b"")
+    recs = b"".join(bytes([i + 1]) * 16 + struct.pack("<B3sHHQ", 128, b"", 0x100 + i, 0, i)
+                    + bytes(128 - 32) for i in range(n))
+    return head + recs
+
+
+def test_event_records_through_the_from_buffer_pattern(ep):
+    rsp_t, rec_t = cxlmi.struct_cxlmi_cmd_get_event_records_rsp, cxlmi.struct_cxlmi_event_record
+    n = cxlmi.CXLMI_MAX_SUPPORTED_EVENT_RECORDS
+    buf = ctypes.create_string_buffer(ctypes.sizeof(rsp_t) + n * ctypes.sizeof(rec_t))
+    rsp = rsp_t.from_buffer(buf)
+    req = cxlmi.struct_cxlmi_cmd_get_event_records_req(event_log=cxlmi.CXLMI_EVENT_LOG_WARN)
+    queue(ep, 0x0100, event_records_reply(3))
+    assert cxlmi.cxlmi_cmd_get_event_records(ep, None, req, rsp) == 0
+    assert last_payload(ep) == (0x0100, b"\x01")
+    assert rsp.record_count == 3
+    records = (rec_t * rsp.record_count).from_buffer(buf, ctypes.sizeof(rsp_t))
+    assert [r.handle for r in records] == [0x100, 0x101, 0x102]
+    assert [r.timestamp for r in records] == [0, 1, 2]
+    assert bytes(records[2].uuid) == b"\x03" * 16
+
+
+def test_supported_logs_through_the_from_buffer_pattern(ep):
+    rsp_t, ent_t = (cxlmi.struct_cxlmi_cmd_get_supported_logs_rsp,
+                    cxlmi.struct_cxlmi_supported_log_entry)
+    reply = struct.pack("<H6s", 2, b"") + cxlmi.CXLMI_LOG_UUID_CEL + struct.pack("<I", 0x40) \
+        + cxlmi.CXLMI_LOG_UUID_VENDOR_DEBUG + struct.pack("<I", 0x1000)
+    buf = ctypes.create_string_buffer(ctypes.sizeof(rsp_t)
+                                      + cxlmi.CXLMI_MAX_SUPPORTED_LOGS * ctypes.sizeof(ent_t))
+    rsp = rsp_t.from_buffer(buf)
+    queue(ep, 0x0400, reply)
+    assert cxlmi.cxlmi_cmd_get_supported_logs(ep, None, rsp) == 0
+    entries = (ent_t * rsp.num_supported_log_entries).from_buffer(buf, ctypes.sizeof(rsp_t))
+    assert [(bytes(e.uuid), e.log_size) for e in entries] == [
+        (cxlmi.CXLMI_LOG_UUID_CEL, 0x40), (cxlmi.CXLMI_LOG_UUID_VENDOR_DEBUG, 0x1000)]
+
+
+def test_a_flexible_request_from_buffer_sends_head_and_tail(ep):
+    req_t = cxlmi.struct_cxlmi_cmd_clear_event_records_req
+    buf = ctypes.create_string_buffer(ctypes.sizeof(req_t) + 3 * 2)
+    req = req_t.from_buffer(buf)
+    req.event_log = cxlmi.CXLMI_EVENT_LOG_FAIL
+    req.nr_recs = 3
+    handles = (ctypes.c_uint16 * 3).from_buffer(buf, ctypes.sizeof(req_t))
+    handles[:] = [0x10, 0x20, 0x30]
+    queue(ep, 0x0101)
+    assert cxlmi.cxlmi_cmd_clear_event_records(ep, None, req) == 0
+    assert last_payload(ep) == (0x0101, b"\x02\x00\x03\x00\x00\x00\x10\x00\x20\x00\x30\x00")
+
+
+def test_a_request_whose_count_exceeds_its_buffer_is_refused_before_sending(ep):
+    req = cxlmi.struct_cxlmi_cmd_clear_event_records_req(event_log=0, nr_recs=200)
+    sent = ctypes.c_uint()
+    cxlmi.cxlmi_mock_get_stats(ep, ctypes.byref(sent), None)
+    assert cxlmi.cxlmi_cmd_clear_event_records(ep, None, req) == -1
+    after = ctypes.c_uint()
+    cxlmi.cxlmi_mock_get_stats(ep, ctypes.byref(after), None)
+    assert after.value == sent.value
+
+
+# ------------------------------------------------------------ bounded output
+
+def arena_view(room, guard=64):
+    """``room`` bytes for the caller inside a larger arena whose rest is a canary."""
+    arena = ctypes.create_string_buffer(room + guard)
+    ctypes.memset(arena, 0x5A, room + guard)
+    return arena, (ctypes.c_char * room).from_buffer(arena)
+
+
+@pytest.mark.parametrize("sent,claimed,room_records", [
+    (20, 20, 3),     # more records than the caller made room for
+    (5, 20, 3),      # the count lies and the buffer is small
+    (5, 200, 8),     # the count lies, the buffer is large: only 5 arrive
+    (2, 1, 8),       # a smaller count is honoured
+    (4, 4, 0),       # no room for any record at all
+])
+def test_output_never_goes_past_the_callers_buffer(ep, sent, claimed, room_records):
+    rsp_t, rec_t = cxlmi.struct_cxlmi_cmd_get_event_records_rsp, cxlmi.struct_cxlmi_event_record
+    fixed, size = ctypes.sizeof(rsp_t), ctypes.sizeof(rec_t)
+    room = fixed + room_records * size
+    arena, view = arena_view(room)
+    rsp = rsp_t.from_buffer(view)
+    reply = event_records_reply(sent, claimed)
+    queue(ep, 0x0100, reply)
+    req = cxlmi.struct_cxlmi_cmd_get_event_records_req(event_log=0)
+    assert cxlmi.cxlmi_cmd_get_event_records(ep, None, req, rsp) == 0
+    written = min(room, fixed + min(sent, claimed) * size)
+    assert arena.raw[:written] == reply[:written]
+    assert arena.raw[written:room + 64] == b"\x5A" * (room + 64 - written)
+
+
+def test_a_plain_structure_receives_only_its_own_size(ep):
+    arena, view = arena_view(ctypes.sizeof(cxlmi.struct_cxlmi_cmd_get_event_records_rsp))
+    rsp = cxlmi.struct_cxlmi_cmd_get_event_records_rsp.from_buffer(view)
+    queue(ep, 0x0100, event_records_reply(4))
+    assert cxlmi.cxlmi_cmd_get_event_records(
+        ep, None, cxlmi.struct_cxlmi_cmd_get_event_records_req(), rsp) == 0
+    assert rsp.record_count == 4
+    assert arena.raw[32:] == b"\x5A" * 64
+
+
+def test_a_resized_structure_counts_in_full(ep):
+    rsp_t, rec_t = cxlmi.struct_cxlmi_cmd_get_event_records_rsp, cxlmi.struct_cxlmi_event_record
+    rsp = rsp_t()
+    ctypes.resize(rsp, ctypes.sizeof(rsp_t) + 2 * ctypes.sizeof(rec_t))
+    queue(ep, 0x0100, event_records_reply(5))
+    assert cxlmi.cxlmi_cmd_get_event_records(ep, None, rsp_t(), rsp) == 0
+    recs = (rec_t * 2).from_address(ctypes.addressof(rsp) + ctypes.sizeof(rsp_t))
+    assert [r.handle for r in recs] == [0x100, 0x101]
+
+
+@pytest.mark.parametrize("length,sent", [(16, 64), (64, 16), (0, 8)])
+def test_raw_replies_are_cut_at_the_requested_length_and_the_buffer(ep, length, sent):
+    arena, view = arena_view(32)
+    req = cxlmi.struct_cxlmi_cmd_get_log_req(uuid=cxlmi.CXLMI_LOG_UUID_CEL, offset=0,
+                                             length=length)
+    reply = bytes(range(1, sent + 1))
+    queue(ep, 0x0401, reply)
+    assert cxlmi.cxlmi_cmd_get_log(ep, None, req, view) == 0
+    written = min(32, length, sent)
+    assert arena.raw[:written] == reply[:written]
+    assert arena.raw[written:96] == b"\x5A" * (96 - written)
+
+
+def test_vendor_specific_output_is_bounded_by_ret_size(ep):
+    arena, view = arena_view(64)
+    queue(ep, 0xC0DE, bytes(range(100)))
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 10) == 0
+    assert arena.raw[:10] == bytes(range(10))
+    assert arena.raw[10:128] == b"\x5A" * 118
