@@ -17,7 +17,7 @@ from .errors import EPILOG, EXIT_INTERRUPTED, EXIT_USAGE, report, wants_json
 # name -> (module, attribute, short help) -- listed in this order.
 LAZY = {
     "identify": ("cxlmi_cli.commands", "top_identify",
-                 "Identify the component (the same as `generic identify`)"),
+                 "Identify the component (+ capacities of a memory device)"),
     "list": ("cxlmi_cli.commands.list", "command",
              "List targets: kernel devices, MCTP endpoints, emulated profiles"),
     "emulate": ("cxlmi_cli.commands.emulate", "command",

@@ -150,11 +150,19 @@ def test_python_m_cxlmi_cli_runs():
     assert json.loads(proc.stdout)["result"]["component_type_decoded"] == "type3"
 
 
-def test_top_level_identify_is_generic_identify():
+def test_top_level_identify_is_generic_identify_plus_the_memory_device_part():
     a = invoke(["identify", "emu:type3", "--json"])
     b = invoke(["generic", "identify", "emu:type3", "--json"])
     assert a.exit_code == b.exit_code == 0
-    assert jdoc(a) == jdoc(b)
+    top, generic = jdoc(a), jdoc(b)
+    assert top.pop("memdev_identify")["total_capacity_bytes"] > 0
+    assert top == generic
+    switch = jdoc(invoke(["identify", "emu:switch", "--json"]))
+    assert switch["memdev_identify"] is None
+    raw = invoke(["identify", "emu:type3", "-o", "raw"]).stdout_bytes
+    assert raw == invoke(["generic", "identify", "emu:type3", "-o", "raw"]).stdout_bytes
+    table = invoke(["identify", "emu:type3"]).stdout
+    assert "serial num" in table and "total capacity" in table
 
 
 def test_group_help_lists_commands_without_building_them():

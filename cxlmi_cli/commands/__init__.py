@@ -174,6 +174,54 @@ def reset():
 
 
 def top_identify():
-    """`cxl-mi identify`: the generic identify command at the top level."""
+    """`cxl-mi identify`: Identify (0001h); for a type 3 device, Memory Device Identify too.
+
+    ``result`` is exactly what ``generic identify`` shows; a type 3 component
+    adds its capacities under ``memdev_identify`` (``null`` otherwise, or when
+    the device does not answer 4000h).  ``-o raw`` is the 0001h payload alone.
+    """
     from cxlmi_bindings import registry
-    return build_command(registry.get("identify"), name="identify")
+    from ..build import make_command
+    entry = registry.get("identify")
+    mem_entry = registry.get("memdev_identify")
+
+    def body(inv, entry, request):
+        from cxlmi_bindings.errors import CxlmiError
+        result = inv.call(entry, request)
+        payload, background = inv.last_payload, inv.background
+        if inv.output == "raw":
+            from ..render import raw
+            raw.write(payload)
+            return
+        memdev = None
+        if getattr(result, "component_type", None) == 0x03:
+            try:
+                memdev = inv.call(mem_entry)
+            except CxlmiError as exc:
+                import logging
+                logging.getLogger("cxlmi.cli").info("memory device identify: %s", exc)
+        inv.background = background
+        from ..render import views
+        if inv.json:
+            from ..render import document, json as rjson
+            doc = document(inv, entry, result, request)
+            doc["memdev_identify"] = (views.result_json(mem_entry, memdev)
+                                      if memdev is not None else None)
+            rjson.write(doc)
+            return
+        from ..render import table
+        sections = views.sections(entry, result, request, inv)
+        if memdev is not None:
+            more = views.sections(mem_entry, memdev, None, inv)
+            if more:
+                more[0].title = "memory device (4000h)"
+            sections += more
+        table.write(sections, inv)
+
+    return make_command(
+        entry, name="identify", callback=body, help=(
+            "Identify the component: vendor, device, serial, component type; for a type 3 "
+            "memory device also its capacities, LSA size and limits (Memory Device "
+            "Identify, 4000h).\n\nThe JSON `result` is that of `generic identify`; the "
+            "memory device part is `memdev_identify` (null for other components). -o raw "
+            "is the Identify (0001h) payload."))

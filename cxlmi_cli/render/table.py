@@ -43,6 +43,8 @@ def write(sections, inv=None, title=None):
         console.print(Text(heading, style="bold"), soft_wrap=True)
     for sec in sections:
         caption = getattr(sec, "title", None)
+        if caption:
+            caption = caption.replace("_", " ")
         if isinstance(sec, Note):
             console.print(Text(sec.text))
         elif isinstance(sec, Hexdump):
