@@ -35,13 +35,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RC_NAMED = re.compile(r"CXL return code \d+ \([A-Z_]+\)")
 
 
+def runner():
+    """stdout and stderr apart, on every click >= 8.0 (8.2 always keeps them apart)."""
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
 def invoke(args, **kw):
     kw.setdefault("catch_exceptions", False)
-    return CliRunner().invoke(cli, args, **kw)
+    return runner().invoke(cli, args, **kw)
+
+
+def both(res):
+    """Everything the command printed, stdout and stderr."""
+    return res.stdout + res.stderr
 
 
 def no_traceback(res):
-    return "Traceback" not in res.output and not (
+    return "Traceback" not in both(res) and not (
         res.exception and not isinstance(res.exception, SystemExit))
 
 
@@ -92,16 +105,16 @@ def test_root_help_lists_the_groups_and_documents_the_exit_codes():
     res = invoke(["--help"])
     assert res.exit_code == 0
     for word in ("identify", "list", "emulate", "generic", "memdev", "fmapi", "vendor"):
-        assert re.search(r"^\s+%s\s" % word, res.output, re.M), word
+        assert re.search(r"^\s+%s\s" % word, both(res), re.M), word
     for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "5 ", "130"):
-        assert code in res.output
-    assert "interrupted" in res.output and "timeout" in res.output
+        assert code in both(res)
+    assert "interrupted" in both(res) and "timeout" in both(res)
 
 
 def test_version_prints_the_library_version():
     from cxlmi_bindings import __version__
     res = invoke(["--version"])
-    assert res.exit_code == 0 and res.output.strip() == "cxl-mi %s" % __version__
+    assert res.exit_code == 0 and both(res).strip() == "cxl-mi %s" % __version__
 
 
 def _run_python(code, *args, env=None, **kw):
@@ -169,7 +182,7 @@ def test_group_help_lists_commands_without_building_them():
     from cxlmi_cli.commands import memdev
     res = invoke(["memdev", "--help"])
     assert res.exit_code == 0
-    assert "get-health-info" in res.output and "set-partition-info" in res.output
+    assert "get-health-info" in both(res) and "set-partition-info" in both(res)
     assert memdev.group._built == {}
 
 
@@ -179,7 +192,7 @@ def test_group_help_lists_commands_without_building_them():
                                     "emu:nothing", "usb:3"])
 def test_unknown_target_forms_are_usage_errors(target):
     res = invoke(["identify", target])
-    assert res.exit_code == 2, res.output
+    assert res.exit_code == 2, both(res)
     assert "cxl-mi: error:" in res.stderr and target.split(":")[0] in res.stderr
     assert no_traceback(res)
 
@@ -207,7 +220,7 @@ def test_cxlmi_target_is_the_default_target(monkeypatch):
 def test_tcp_option_reaches_a_served_device(served):
     target, server, _ = served
     res = invoke(["identify", "--tcp", target[len("tcp:"):], "--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     assert jdoc(res)["target"] == target
     assert server.stats["messages"] >= 1
 
@@ -260,7 +273,7 @@ def test_nothing_listening_on_a_tcp_target_is_exit_3():
 
 def test_get_ld_info_through_switch_port_2_reports_the_mlds_4_lds():
     res = invoke(["fmapi", "get-ld-info", "emu:switch", "--port", "2", "--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     doc = jdoc(res)
     assert doc["result"]["ld_count"] == 4
     assert doc["tunnel"] == {"port": 2, "ld": None, "mhd": False}
@@ -273,7 +286,7 @@ def test_get_ld_info_through_switch_port_2_reports_the_mlds_4_lds():
 ])
 def test_memdev_commands_reach_lds_at_both_tunnel_levels(target, tunnel):
     res = invoke(["memdev", "identify", target] + tunnel + ["--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     assert "total_capacity_bytes" in jdoc(res)["result"]
     health = invoke(["memdev", "get-health-info", target] + tunnel)
     assert health.exit_code == 0 and "°C" in health.stdout
@@ -281,7 +294,7 @@ def test_memdev_commands_reach_lds_at_both_tunnel_levels(target, tunnel):
 
 def test_mhd_flag_reaches_the_ld_pool_cci():
     res = invoke(["fmapi", "get-multiheaded-info", "emu:mhd", "--mhd", "--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     assert jdoc(res)["tunnel"] == {"port": None, "ld": None, "mhd": True}
     assert "num_heads" in jdoc(res)["result"]
 
@@ -297,7 +310,7 @@ def test_conflicting_tunnel_flags_are_usage_errors(flags):
 def test_tunnel_ids_out_of_range_are_usage_errors():
     res = invoke(["memdev", "get-health-info", "emu:switch", "--port", "256"])
     assert res.exit_code == 2
-    assert "256 is out of range" in res.output
+    assert "256 is out of range" in both(res)
 
 
 # ------------------------------------------------------------------------ values
@@ -305,21 +318,21 @@ def test_tunnel_ids_out_of_range_are_usage_errors():
 def test_out_of_range_integers_are_refused_with_the_range():
     res = invoke(["generic", "activate-fw", "emu:type3", "--slot", "256", "--yes"])
     assert res.exit_code == 2
-    assert "256 is out of range" in res.output and "0..255" in res.output
+    assert "256 is out of range" in both(res) and "0..255" in both(res)
     assert no_traceback(res)
 
 
 def test_bad_hex_is_refused():
     res = invoke(["memdev", "set-lsa", "emu:type3", "--data-hex", "zz", "--yes"])
     assert res.exit_code == 2
-    assert "not hex" in res.output
+    assert "not hex" in both(res)
 
 
 def test_sizes_must_fit_the_fields_unit():
     res = invoke(["memdev", "set-partition-info", "emu:type3", "--volatile-capacity", "100M",
                   "--yes"])
     assert res.exit_code == 2
-    assert "multiple of 256 MiB" in res.output
+    assert "multiple of 256 MiB" in both(res)
 
 
 def test_enum_names_are_accepted_and_unknown_names_listed():
@@ -327,7 +340,7 @@ def test_enum_names_are_accepted_and_unknown_names_listed():
                    "warn"]).exit_code == 0
     res = invoke(["generic", "get-event-records", "emu:type3", "--event-log", "bogus"])
     assert res.exit_code == 2
-    assert "info" in res.output and "fatal" in res.output and "dcd" in res.output
+    assert "info" in both(res) and "fatal" in both(res) and "dcd" in both(res)
 
 
 def test_usage_errors_in_json_mode_are_json_objects_too():
@@ -448,7 +461,7 @@ def test_set_lsa_then_get_lsa_over_tcp(served):
     target, _, _ = served
     res = invoke(["memdev", "set-lsa", target, "--offset", "0x40", "--data-hex", "c0ffee11",
                   "--yes"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     res = invoke(["memdev", "get-lsa", target, "--offset", "0x40", "--length", "4", "-o", "raw"])
     assert res.stdout_bytes == bytes.fromhex("c0ffee11")
 
@@ -458,7 +471,7 @@ def test_input_json_gives_the_request_and_options_override_it(served, tmp_path):
     req = tmp_path / "req.json"
     req.write_text(json.dumps({"offset": 128, "data": "cafebabe"}))
     res = invoke(["memdev", "set-lsa", target, "--input", str(req), "--yes"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     res = invoke(["memdev", "get-lsa", target, "--input", "-", "-o", "raw"],
                  input=json.dumps({"offset": 128, "length": 4}))
     assert res.stdout_bytes == bytes.fromhex("cafebabe")
@@ -474,13 +487,13 @@ def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path)
     assert res.exit_code == 2 and "lenght" in res.stderr
     req.write_text("{not json")
     res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
-    assert res.exit_code == 2 and "not JSON" in res.output
+    assert res.exit_code == 2 and "not JSON" in both(res)
 
 
 def test_inject_poison_then_the_poison_list_shows_the_range(shared):
     shared(build("type3"))
     res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "0x2000", "--yes"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     res = invoke(["memdev", "get-poison-list", "emu:type3", "--length", "1G", "--json"])
     records = jdoc(res)["result"]["records"]
     assert any(r["media_err_addr_decoded"]["address"] << 6 == 0x2000 and
@@ -493,7 +506,7 @@ def test_set_partition_shows_in_the_next_partition(shared):
     shared(build("type3"))
     res = invoke(["memdev", "set-partition-info", "emu:type3", "--volatile-capacity", "512M",
                   "--yes"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     part = jdoc(invoke(["memdev", "get-partition-info", "emu:type3", "--json"]))["result"]
     assert part["next_vmem_bytes"] == 512 << 20
 
@@ -507,7 +520,7 @@ def test_destructive_command_without_yes_and_tty_refuses_and_sends_nothing(serve
     for args in (["memdev", "sanitize", target],
                  ["memdev", "set-partition-info", target, "--volatile-capacity", "512M"]):
         res = invoke(args)
-        assert res.exit_code == 2, res.output
+        assert res.exit_code == 2, both(res)
         assert "--yes" in res.stderr and target in res.stderr
         assert args[1] in res.stderr and "nothing was sent" in res.stderr
         assert no_traceback(res)
@@ -524,7 +537,7 @@ def test_destructive_command_with_yes_says_what_it_does_to_which_target(served):
     assert res.exit_code == 0        # not destructive: no question asked
     res = invoke(["memdev", "set-partition-info", target, "--volatile-capacity", "512M",
                   "--yes"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     assert "set-partition-info on %s" % target in res.stderr
 
 
@@ -538,7 +551,7 @@ def test_destructive_command_on_a_tty_asks_first(served, monkeypatch):
     assert server.stats["messages"] == sent
     res = invoke(["memdev", "set-partition-info", target, "--volatile-capacity", "512M"],
                  input="y\n")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
 
 
 @pytest.mark.parametrize("flag", ["--passphrase", "--new-passphrase", "--current-passphrase"])
@@ -546,11 +559,11 @@ def test_a_passphrase_on_argv_is_refused_without_echoing_it(flag):
     for args in ([flag, "hunter2"], [flag + "=hunter2"]):
         res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user"] + args)
         assert res.exit_code == 2
-        assert "never taken from the command line" in res.output
-        assert "hunter2" not in res.output and no_traceback(res)
+        assert "never taken from the command line" in both(res)
+        assert "hunter2" not in both(res) and no_traceback(res)
     res = invoke(["memdev", "unlock", "emu:type3", "--json", flag, "hunter2"])
     assert res.exit_code == 2 and jdoc(res)["error"]["exit_code"] == 2
-    assert "hunter2" not in res.output
+    assert "hunter2" not in both(res)
 
 
 def test_a_passphrase_command_without_file_or_tty_is_a_usage_error():
@@ -567,7 +580,7 @@ def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
     empty.write_bytes(b"")
     res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user",
                   "--passphrase-file", str(empty), "--new-passphrase-file", str(pw)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" in state["security_state_decoded"]
     wrong = tmp_path / "wrong"
@@ -577,7 +590,7 @@ def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
     assert res.exit_code == 1 and "PASSPHRASE" in res.stderr
     res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", "user",
                   "--passphrase-file", str(pw)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" not in state["security_state_decoded"]
 
@@ -587,8 +600,8 @@ def test_passphrases_are_prompted_for_without_echo_on_a_tty(shared, monkeypatch)
     monkeypatch.setattr(cli_options, "_stdin_is_tty", lambda: True)
     res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user"],
                  input="\nsesame\nsesame\n")
-    assert res.exit_code == 0, res.output
-    assert "sesame" not in res.output
+    assert res.exit_code == 0, both(res)
+    assert "sesame" not in both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" in state["security_state_decoded"]
 
@@ -617,7 +630,7 @@ def test_vendor_raw_sends_the_payload_and_shows_the_reply(shared, tmp_path):
     shared(echo_device())
     res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex",
                   "010203", "-o", "raw"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     assert res.stdout_bytes == b"\x03\x02\x01"
     f = tmp_path / "payload"
     f.write_bytes(b"abc")
@@ -698,9 +711,9 @@ def test_vendor_plugins_come_from_the_cxl_mi_plugins_entry_points(plugins, share
     plugins(FakeEntryPoint("acme", acme_plugin))
     shared(echo_device())
     res = invoke(["vendor", "--help"])
-    assert res.exit_code == 0 and "acme" in res.output and "[plugin]" in res.output
+    assert res.exit_code == 0 and "acme" in both(res) and "[plugin]" in both(res)
     res = invoke(["vendor", "acme", "echo", "emu:type3", "--text", "abc", "--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     doc = jdoc(res)
     assert doc["result"] == {"echo": "cba"} and doc["target"] == "emu:type3"
     res = invoke(["vendor", "acme", "echo", "--ld", "1", "--mhd"])
@@ -711,7 +724,7 @@ def test_a_broken_plugin_warns_and_everything_else_works(plugins):
     plugins(FakeEntryPoint("broken", ImportError("no module named acme_tools")),
             FakeEntryPoint("acme", acme_plugin))
     res = invoke(["vendor", "--help"])
-    assert res.exit_code == 0 and "acme" in res.output
+    assert res.exit_code == 0 and "acme" in both(res)
     assert "broken" in res.stderr and "did not load" in res.stderr
     assert invoke(["identify", "emu:type3"]).exit_code == 0
 
@@ -734,10 +747,10 @@ def test_workflow_hooks_can_replace_and_add_commands(monkeypatch):
                                    EXTRA={"generic": {"hello": lambda: extra}})
     monkeypatch.setattr(cli_commands, "_WORKFLOWS", [fake])
     res = invoke(["generic", "get-timestamp", "emu:type3", "--shout"])
-    assert res.exit_code == 0 and res.output.startswith("HOOKED 0 !")
+    assert res.exit_code == 0 and both(res).startswith("HOOKED 0 !")
     res = invoke(["generic", "hello"])
-    assert res.output == "extra command\n"
-    assert "hello" in invoke(["generic", "--help"]).output
+    assert both(res) == "extra command\n"
+    assert "hello" in both(invoke(["generic", "--help"]))
 
 
 # ------------------------------------------------------------------------ list
@@ -753,7 +766,7 @@ def test_list_shows_profiles_and_turns_failed_discovery_into_notes(monkeypatch):
     monkeypatch.setattr(discovery, "scan_devices", no_devices)
     monkeypatch.setattr(discovery, "scan_mctp", no_mctp)
     res = invoke(["list", "--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     doc = jdoc(res)
     assert doc["schema_version"] == 1 and doc["devices"] == [] and doc["mctp"] == []
     assert {"emu:type3", "emu:switch"} <= {e["target"] for e in doc["emulated"]}
@@ -808,7 +821,7 @@ def test_emulate_serves_a_profile_until_ctrl_c_and_exits_0():
     proc, target = _start_emulator("--profile", "switch")
     try:
         res = invoke(["fmapi", "get-ld-info", target, "--port", "2", "--json"])
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 0, both(res)
         assert jdoc(res)["result"]["ld_count"] == 4
     finally:
         code = _stop(proc)
@@ -821,7 +834,7 @@ def test_emulate_state_file_survives_a_restart(tmp_path):
     proc, target = _start_emulator("--profile", "type3", "--state", state)
     try:
         res = invoke(["memdev", "set-lsa", target, "--data-hex", "5a5a", "--yes"])
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 0, both(res)
     finally:
         assert _stop(proc) == 0
     proc, target = _start_emulator("--profile", "type3", "--state", state)
