@@ -13,13 +13,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from cxlmi_bindings import registry
 from cxlmi_bindings.endpoint import Context
 from cxlmi_bindings.errors import CommandTimeout, PermissionDenied, TransportError, NotSupported
 from cxlmi_bindings.transports.emulated import EmulatedTransport
