@@ -61,14 +61,17 @@ BY_FIELD = {
 }
 
 _CONFIG_PARTS = [
-    dict(opt="register", lo=0, hi=7, help="register number (dword index)"),
-    dict(opt="ext-register", lo=8, hi=11, help="extended register number"),
+    dict(opt="register", lo=0, hi=7,
+         help="configuration space offset, bits 7:0 (dword aligned: bits 1:0 are ignored)"),
+    dict(opt="ext-register", lo=8, hi=11, help="configuration space offset, bits 11:8"),
     dict(opt="byte-enable", lo=12, hi=15, default=0xF, help="first dword byte enables (0-15)"),
     dict(opt="write", lo=23, hi=23, kind="bool", help="write (the default is a read)"),
 ]
+# libcxlmi's 2-byte field_1 of 5302h holds the spec's bits 23:8 (codec moves it onto the
+# wire): first dword byte enable in bits 7:4, last in bits 11:8, write in bit 15.
 _MEM_PARTS = [
-    dict(opt="first-byte-enable", lo=0, hi=3, default=0xF, help="first dword byte enables"),
-    dict(opt="last-byte-enable", lo=4, hi=7, default=0xF, help="last dword byte enables"),
+    dict(opt="first-byte-enable", lo=4, hi=7, default=0xF, help="first dword byte enables"),
+    dict(opt="last-byte-enable", lo=8, hi=11, default=0xF, help="last dword byte enables"),
     dict(opt="write", lo=15, hi=15, kind="bool", help="write (the default is a read)"),
 ]
 _EXTENT = dict(kind="items", opt="extent", metavar="START:LEN[:TAG[:SHARED_SEQ]]",
