@@ -131,7 +131,7 @@ def bench_commands(batch, repeats):
                     median_us(lambda: mock.send(request, 8, None), queue(0x0001, IDENT),
                               batch, repeats)))
     results.append(("identify, Pythonic ep.identify()", None,
-                    median_us(ep.identify, queue(0x0001, IDENT), batch, repeats)))
+                    median_us(lambda: ep.identify(), queue(0x0001, IDENT), batch, repeats)))
     results.append(("get_event_records (3 records), compat + from_buffer", None,
                     median_us(lambda: cxlmi.cxlmi_cmd_get_event_records(ep, None, ev_req, rsp),
                               queue(0x0100, ev3), batch, repeats)))
