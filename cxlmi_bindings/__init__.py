@@ -74,7 +74,7 @@ def __getattr__(name):
     if name.startswith("struct_cxlmi_"):
         from . import types
         try:
-            value = types.structs()[name]
+            value = types.get(name)
         except KeyError:
             raise AttributeError("module %r has no structure %r" % (__name__, name)) from None
     elif name.startswith("cxlmi_cmd_") and name != "cxlmi_cmd_retcode_tostr":
@@ -98,7 +98,7 @@ def __getattr__(name):
 def _all_names():
     from . import types, registry
     names = [n for n in globals() if n.startswith(("CXL", "__version__"))]
-    names += list(types.structs())
+    names += types.names()
     names += ["cxlmi_cmd_" + e.name for e in registry.COMMANDS]
     names += list(_COMPAT_NAMES)
     names += [n for n, mod in _PYTHONIC.items() if mod is not None]

@@ -322,7 +322,7 @@ def cxlmi_cmd_retcode_tostr(code):
 
 
 def _tunnel_info(port, ld, level, mhd):
-    return types.structs()["struct_cxlmi_tunnel_info"](port=port, ld=ld, level=level, mhd=mhd)
+    return types.get("tunnel_info")(port=port, ld=ld, level=level, mhd=mhd)
 
 
 def cxlmi_tunnel_mld(ld):

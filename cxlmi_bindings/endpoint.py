@@ -12,13 +12,11 @@ tunnel hop, hand it to the transport with the right MCTP message type, unwrap
 and check the reply, decode the payload.
 """
 
-import logging
-
 from . import cci, codec, registry, targets, tunnel as _tunnel
+from ._log import log
 from .errors import CxlmiError, UsageError, NotSupported
 from .transports import open_transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI
 
-log = logging.getLogger("cxlmi")
 
 DEFAULT_TIMEOUT_MS = 5000
 MAX_TIMEOUT_MS = 3600 * 1000

@@ -13,7 +13,8 @@ ctypes gives, each class:
   (``sized(n)``) whose tail is a real ``n``-element array;
 * turns itself into plain Python data (:func:`to_dict`).
 
-The layouts are parsed once, the first time any structure is asked for.
+Each class is built the first time it is asked for (with the structures it
+nests), so a command pays only for its own layouts.
 """
 
 import ctypes
@@ -134,64 +135,86 @@ def _parse(text):
     return entries
 
 
-def _ctype(spec, namespace):
+_LAYOUTS = None     # full name -> field text, from every layout module
+_BUILT = {}         # full name -> class, filled on demand
+
+
+def _layouts():
+    global _LAYOUTS
+    if _LAYOUTS is None:
+        table = {}
+        for module in (generic, memdev, fmapi):
+            for name, body in _parse(module.LAYOUTS):
+                table["struct_cxlmi_" + name] = body
+        _LAYOUTS = table
+    return _LAYOUTS
+
+
+def _ctype(spec):
     if spec in _SCALARS:
         return _SCALARS[spec]
-    return namespace["struct_cxlmi_" + spec]
+    return _build("struct_cxlmi_" + spec)
 
 
-def build(namespace):
-    """Create every ``struct_cxlmi_*`` class into ``namespace``."""
-    for module in (generic, memdev, fmapi):
-        for name, body in _parse(module.LAYOUTS):
-            fields, bytefields, flex = [], {}, None
-            for item in body.split(","):
-                fname, ftype = item.split()
-                count = None
-                if "[" in ftype:
-                    ftype, _, count = ftype.partition("[")
-                    count = count.rstrip("]")
-                ctype = _ctype(ftype, namespace)
-                if count is None:
-                    fields.append((fname, ctype))
-                elif count == "":
-                    flex = (fname, ctype)
-                    fields.append((fname, ctype * 0))
-                else:
-                    fields.append((fname, ctype * int(count)))
-                    if ctype in _BYTE_TYPES:
-                        bytefields[fname] = ctype * int(count)
-            cls_name = "struct_cxlmi_" + name
-            namespace[cls_name] = type(cls_name, (Struct,), {
-                "_pack_": 1,
-                "_fields_": fields,
-                "_flex_": flex,
-                "_bytefields_": bytefields,
-                "__module__": "cxlmi_bindings",
-            })
-    namespace["struct_cxlmi_tunnel_info"] = type("struct_cxlmi_tunnel_info", (ctypes.Structure,), {
-        # The one unpacked structure: C's natural layout, 16 bytes.
-        "_fields_": [("port", ctypes.c_int), ("ld", ctypes.c_int),
-                     ("level", ctypes.c_int), ("mhd", ctypes.c_bool)],
-        "__module__": "cxlmi_bindings",
-    })
-    return namespace
+def _build(cls_name):
+    """Build one structure class (and the ones it nests) the first time it is asked for."""
+    cls = _BUILT.get(cls_name)
+    if cls is not None:
+        return cls
+    if cls_name == "struct_cxlmi_tunnel_info":
+        cls = type(cls_name, (ctypes.Structure,), {
+            # The one unpacked structure: C's natural layout, 16 bytes.
+            "_fields_": [("port", ctypes.c_int), ("ld", ctypes.c_int),
+                         ("level", ctypes.c_int), ("mhd", ctypes.c_bool)],
+            "__module__": "cxlmi_bindings",
+        })
+    else:
+        body = _layouts()[cls_name]
+        fields, bytefields, flex = [], {}, None
+        for item in body.split(","):
+            fname, ftype = item.split()
+            count = None
+            if "[" in ftype:
+                ftype, _, count = ftype.partition("[")
+                count = count.rstrip("]")
+            ctype = _ctype(ftype)
+            if count is None:
+                fields.append((fname, ctype))
+            elif count == "":
+                flex = (fname, ctype)
+                fields.append((fname, ctype * 0))
+            else:
+                fields.append((fname, ctype * int(count)))
+                if ctype in _BYTE_TYPES:
+                    bytefields[fname] = ctype * int(count)
+        cls = type(cls_name, (Struct,), {
+            "_pack_": 1,
+            "_fields_": fields,
+            "_flex_": flex,
+            "_bytefields_": bytefields,
+            "__module__": "cxlmi_bindings",
+        })
+    _BUILT[cls_name] = cls
+    return cls
 
 
-_STRUCTS = None
+def names():
+    """Every structure name, without building any."""
+    return list(_layouts()) + ["struct_cxlmi_tunnel_info"]
 
 
 def structs():
-    """All structure classes by name, built on first use."""
-    global _STRUCTS
-    if _STRUCTS is None:
-        _STRUCTS = build({})
-    return _STRUCTS
+    """All structure classes by name (builds the ones not built yet)."""
+    return {name: _build(name) for name in names()}
 
 
 def get(name):
-    """``struct_cxlmi_<name>`` by short or full name."""
-    table = structs()
+    """``struct_cxlmi_<name>`` by short or full name, built on first use."""
     if not name.startswith("struct_cxlmi_"):
         name = "struct_cxlmi_" + name
-    return table[name]
+    cls = _BUILT.get(name)
+    if cls is not None:
+        return cls
+    if name not in _layouts() and name != "struct_cxlmi_tunnel_info":
+        raise KeyError(name)
+    return _build(name)
