@@ -473,10 +473,17 @@ def test_a_request_whose_count_exceeds_its_buffer_is_refused_before_sending(ep):
 # ------------------------------------------------------------ bounded output
 
 def arena_view(room, guard=64):
-    """``room`` bytes for the caller inside a larger arena whose rest is a canary."""
+    """``room`` bytes for the caller inside a larger arena whose rest is a canary.
+
+    The caller's object is a ``from_buffer`` view of a ``room``-byte view: the
+    library counts a view's whole underlying buffer as the caller's memory (a
+    structure viewed over a bigger buffer receives its tail there), so the
+    object handed over must sit on a buffer of exactly ``room`` bytes.
+    """
     arena = ctypes.create_string_buffer(room + guard)
     ctypes.memset(arena, 0x5A, room + guard)
-    return arena, (ctypes.c_char * room).from_buffer(arena)
+    window = (ctypes.c_char * room).from_buffer(arena)
+    return arena, (ctypes.c_char * room).from_buffer(window)
 
 
 @pytest.mark.parametrize("sent,claimed,room_records", [
@@ -540,3 +547,9 @@ def test_vendor_specific_output_is_bounded_by_ret_size(ep):
     assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 10) == 0
     assert arena.raw[:10] == bytes(range(10))
     assert arena.raw[10:128] == b"\x5A" * 118
+    # a ret_size larger than the buffer is bounded by the buffer
+    arena, view = arena_view(16)
+    queue(ep, 0xC0DE, bytes(range(100)))
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 200) == 0
+    assert arena.raw[:16] == bytes(range(16))
+    assert arena.raw[16:80] == b"\x5A" * 64
