@@ -80,6 +80,10 @@ def build(cls, fields=None, count_field=None):
         n = len(tail)
         if count_field and count_field not in fields:
             fields[count_field] = n
+        elif count_field and n and fields[count_field] != n:
+            # The count goes on the wire as given: it must describe the tail.
+            raise UsageError("%s=%r but %s has %d entries" % (
+                count_field, fields[count_field], fname, n))
         obj = cls.sized(n)()
         if n:
             if isinstance(tail, (bytes, bytearray, memoryview)):
@@ -128,9 +132,13 @@ def _ld_mem_request_to_wire(payload):
     (first dword byte enable in ``field_1[0]`` bits 7:4, last dword byte enable
     in ``field_1[1]`` bits 3:0, transaction type 1 = write in ``field_1[1]``
     bit 7).  The spec's bits 7:0 are reserved: a zero byte goes in at 01h,
-    which moves LD ID to 04h, length to 06h, address to 08h, data to 10h."""
+    which moves LD ID to 04h, length to 06h, address to 08h, data to 10h.
+    Only a write carries data: libcxlmi sends ``transaction_len`` bytes of
+    whatever the buffer holds on reads too; we send none."""
     if not payload:
         return payload
+    if len(payload) >= 3 and not payload[2] & 0x80:
+        payload = payload[:15]          # a read carries no data on the wire
     return payload[:1] + b"\0" + payload[1:]
 
 

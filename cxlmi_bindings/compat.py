@@ -39,8 +39,16 @@ def _buffer_start(view):
 
 
 def capacity(obj):
-    """Bytes writable at ``addressof(obj)``: the object, or the buffer it views."""
+    """Bytes writable at ``addressof(obj)``.
+
+    A structure may own more than its sizeof: the rest of the buffer it is a
+    ``from_buffer`` view of (the libcxlmi bindings' idiom for flexible arrays
+    and for the CEL's array of entries), or what ``ctypes.resize`` gave it.
+    An array owns exactly its length, whatever buffer it happens to sit in.
+    """
     size = ctypes.sizeof(obj)
+    if isinstance(obj, ctypes.Array):
+        return size
     base = obj._b_base_
     if base is not None:
         return max(size, capacity(base) - (ctypes.addressof(obj) - ctypes.addressof(base)))

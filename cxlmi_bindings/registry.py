@@ -21,6 +21,8 @@ Columns of each declaration:
 ``size``      ``fixed`` (reply is exactly sizeof rsp), ``min`` (at least the
               fixed part, or ``min_size`` for structures that grew between
               spec revisions; the tail is sized from the bytes received), ``raw``
+``tail_optional`` the request's tail may be absent though its count is not
+              zero (an LD memory read names a length but carries no data)
 ``req_min``   shortest request a device accepts, where the request grew
               between spec revisions (older senders omit the tail fields)
 ``flags``     ``bg`` may run in the background · ``destructive`` loses data
@@ -63,11 +65,11 @@ def group_of(opcode):
 
 class Entry:
     __slots__ = ("name", "opcode", "req", "rsp", "call", "req_count", "rsp_count",
-                 "size", "min_size", "req_min", "bg", "destructive", "passphrase", "linux_id", "summary",
+                 "size", "min_size", "req_min", "tail_optional", "bg", "destructive", "passphrase", "linux_id", "summary",
                  "fmapi", "group", "cli_name", "_req_cls", "_rsp_cls")
 
     def __init__(self, name, opcode, req, rsp, call, summary, req_count=None,
-                 rsp_count=None, size="fixed", min_size=None, req_min=None, bg=False, destructive=False,
+                 rsp_count=None, size="fixed", min_size=None, req_min=None, tail_optional=False, bg=False, destructive=False,
                  passphrase=False, linux=None):
         self.name = name
         self.opcode = opcode
@@ -80,6 +82,7 @@ class Entry:
         self.size = size
         self.min_size = min_size
         self.req_min = req_min
+        self.tail_optional = tail_optional
         self.bg = bg
         self.destructive = destructive
         self.passphrase = passphrase
@@ -326,7 +329,7 @@ COMMANDS = (
     _E("fmapi_send_ld_cxlio_mem_request", 0x5302, "cmd_fmapi_send_ld_cxlio_mem_request_req",
        "cmd_fmapi_send_ld_cxlio_mem_request_rsp", "req_rsp",
        "CXL.io memory read or write to an LD", req_count="transaction_len",
-       rsp_count="return_size", size="min"),
+       tail_optional=True, rsp_count="return_size", size="min"),
     # --- FM-API: MLD components (54xxh) ---
     _E("fmapi_get_ld_info", 0x5400, None, "cmd_fmapi_get_ld_info_rsp", "rsp",
        "Memory size and number of LDs of an MLD"),

@@ -68,7 +68,9 @@ def test_pythonic_call_sends_the_spec_layout(mock, write):
     mock.fmapi_send_ld_cxlio_mem_request(
         port_id=2, ld_id=3, field_1=field_1(0xF, 0x7, write), transaction_addr=0xABCDEF40,
         transaction_data=data)
-    assert sent_payload(mock) == spec_bytes(2, 3, 0xABCDEF40, data, 0xF, 0x7, write)
+    # Only a write carries data on the wire; a read names the length alone.
+    assert sent_payload(mock) == spec_bytes(2, 3, 0xABCDEF40, data if write else b"",
+                                            0xF, 0x7, write, length=len(data))
 
 
 def test_pythonic_structure_and_bytes_requests_send_the_spec_layout(mock):
@@ -109,10 +111,20 @@ def test_other_commands_go_out_as_their_structures():
 
 
 def test_wire_translation_round_trips():
-    payload = bytes(range(15)) + b"data"
+    head = bytearray(range(15))
+    head[2] |= 0x80                                   # a write: its data goes along
+    payload = bytes(head) + b"data"
     wire = codec.request_to_wire(ENTRY, payload)
     assert len(wire) == len(payload) + 1 and wire[1] == 0
     assert codec.request_from_wire(ENTRY, wire) == payload
+
+
+def test_a_read_goes_out_without_data():
+    head = bytearray(range(15))
+    head[2] &= 0x7F                                   # a read
+    wire = codec.request_to_wire(ENTRY, bytes(head) + b"junk")
+    assert len(wire) == 16 and wire[1] == 0
+    assert codec.request_from_wire(ENTRY, wire) == bytes(head)
 
 
 # ---------------------------------------------------------------- through the emulated switch

@@ -82,9 +82,11 @@ def S(short):
 # keeps the structure and sends the spec's bytes.  Send LD CXL.io Memory Request
 # (5302h): the spec has a 24-bit field at 01h whose low byte is reserved, so LD
 # ID is at 04h, the length at 06h, the address at 08h and the data at 10h;
-# libcxlmi's ``field_1`` is only that field's upper two bytes.
+# libcxlmi's ``field_1`` is only that field's upper two bytes.  Only a write
+# (bit 23, libcxlmi's field_1[1] bit 7) carries data.
 WIRE_FROM_STRUCT = {
-    "fmapi_send_ld_cxlio_mem_request": lambda raw: raw[:1] + b"\0" + raw[1:],
+    "fmapi_send_ld_cxlio_mem_request":
+        lambda raw: raw[:1] + b"\0" + (raw[1:] if raw[2] & 0x80 else raw[1:15]),
 }
 
 

@@ -190,7 +190,8 @@ class Device:
             head = cls.from_buffer_copy(payload[:fixed])
             claimed = getattr(head, entry.req_count)
             elem = ctypes.sizeof(cls._flex_[1])
-            if fixed + claimed * elem != len(payload):
+            absent = entry.tail_optional and len(payload) == fixed
+            if fixed + claimed * elem != len(payload) and not absent:
                 raise Reply(PAYLOADLEN, "%s: %s=%d does not match %d payload bytes"
                             % (entry.name, entry.req_count, claimed, len(payload)))
         return codec.size_tail(cls, payload, None)
