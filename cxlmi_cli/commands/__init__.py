@@ -15,7 +15,9 @@ of one command never build the others), by :func:`build_command`:
    click.Command``.  A hook can return a new command built with
    ``make_command(entry, callback=..., extra_params=[...])`` (same options,
    another body), add parameters to ``command.params``, or return something
-   else entirely.
+   else entirely.  A hook's ``short_help`` attribute (a string, or a function
+   of the entry) is the group listing's line for it, so listing a group (help,
+   completion) builds no hooked command.
 
 ``workflows.EXTRA[group]`` (``{name: factory() -> click.Command}``) adds
 commands that are not registry entries (``transfer-fw-file``, …).  Keep
@@ -143,8 +145,13 @@ class RegistryGroup(click.Group):
 
     def short_help_for(self, ctx, name):
         entry = entries(self.registry_group).get(name)
-        if entry is not None and entry.name not in hooks() and entry.name not in BUILDERS:
-            return entry.summary
+        if entry is not None and entry.name not in BUILDERS:
+            hook = hooks().get(entry.name)
+            if hook is None:
+                return entry.summary
+            short = getattr(hook, "short_help", None)   # a hook may say it without building
+            if short is not None:
+                return short(entry) if callable(short) else short
         cmd = self.get_command(ctx, name)
         return cmd.get_short_help_str(limit=300) if cmd is not None else ""
 
