@@ -101,7 +101,7 @@ def complete(ctx, param, incomplete):
     items = []
     try:
         for name in sorted(os.listdir("/dev/cxl")):
-            items.append(name)
+            items.append("/dev/cxl/" + name if incomplete.startswith("/") else name)
     except OSError:
         pass
     items += ["emu:%s" % p for p in EMULATOR_PROFILES]
