@@ -121,8 +121,9 @@ class RegistryGroup(click.Group):
         return out
 
     def list_commands(self, ctx):
-        names = list(entries(self.registry_group))
-        for name in list(self._extra()) + list(self.commands):
+        # not list(): once `cxl-mi list` has loaded, the name is this package's submodule
+        names = [*entries(self.registry_group)]
+        for name in [*self._extra(), *self.commands]:
             if name not in names:
                 names.append(name)
         return names
