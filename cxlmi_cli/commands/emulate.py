@@ -62,20 +62,61 @@ def load_state(path, device):
 
 
 def save_state(path, device, lock=None):
+    """Write the state to ``path`` atomically; False (the file untouched) when it cannot
+    be serialised now."""
     if not path:
-        return
+        return True
     lock = lock or threading.RLock()
     with lock:
-        if hasattr(device, "to_state"):
-            import json
-            blob = json.dumps(device.to_state()).encode()
-        else:
-            import pickle
-            blob = pickle.dumps(device)
+        try:
+            if hasattr(device, "to_state"):
+                import json
+                blob = json.dumps(device.to_state()).encode()
+            else:
+                blob = _pickle(device)
+        except Exception as exc:        # pickle raises PicklingError, AttributeError, …
+            import logging
+            logging.getLogger("cxlmi.emulator").info("state not saved now: %s", exc)
+            return False
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "wb") as f:
         f.write(blob)
     os.replace(tmp, path)
+    return True
+
+
+def _pickle(device):
+    """The device tree as a pickle.  A background operation still running whose
+    completion is a closure (pickle cannot hold one) is saved as aborted; the
+    server's live device is not touched."""
+    import io
+    import pickle
+    from cxlmi_bindings.emulator.device import Background
+
+    class StatePickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, Background) and not obj.done and not (
+                    _picklable(obj.finish) and _picklable(obj.on_abort)):
+                return _aborted_op, (obj.opcode, obj.started, obj.duration, obj.abortable)
+            return NotImplemented
+
+    buf = io.BytesIO()
+    StatePickler(buf, pickle.HIGHEST_PROTOCOL).dump(device)
+    return buf.getvalue()
+
+
+def _picklable(func):
+    name = getattr(getattr(func, "__func__", func), "__qualname__", "") if func else ""
+    return "<locals>" not in name and "<lambda>" not in name
+
+
+def _aborted_op(opcode, started, duration, abortable):
+    """Unpickle: a background operation the state file could not hold, as aborted."""
+    from cxlmi_bindings.emulator.device import ABORT, Background
+    op = Background(duration, abortable=abortable)
+    op.opcode, op.started, op.done, op.return_code, op.percent_at_end = \
+        opcode, started, True, ABORT, 0
+    return op
 
 
 @click.command("emulate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,20 +169,22 @@ def command(profile, listen, eid, state_file):
             raise KeyboardInterrupt
         previous = signal.signal(signal.SIGTERM, _term)
     saved = server.stats["messages"]
+    pending = False         # a change that could not be saved yet: try again
     try:
         while True:
             time.sleep(0.2)
-            if state_file and server.stats["messages"] != saved:
+            if state_file and (pending or server.stats["messages"] != saved):
                 saved = server.stats["messages"]
-                save_state(state_file, device, server.lock)
+                pending = not save_state(state_file, device, server.lock)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if state_file:
-            save_state(state_file, device, server.lock)
+        if state_file and not save_state(state_file, device, server.lock):
+            click.echo("cxl-mi: warning: the state at exit could not be saved; %s keeps "
+                       "the last state saved" % state_file, err=True)
     click.echo("stopped", err=True)
 
 
