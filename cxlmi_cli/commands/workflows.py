@@ -103,7 +103,7 @@ def _rebuild(entry, body, extra_params=(), more_help=None, optional=(), lead=Non
     from ..build import describe_entry, make_command
     text = describe_entry(entry)
     if lead:
-        text = text.replace(entry.summary + ".", lead, 1)
+        text = lead + "\n\n" + text
     if more_help:
         text += "\n\n" + more_help
     cmd = make_command(entry, callback=body, extra_params=list(extra_params), help=text)
@@ -334,8 +334,8 @@ def transfer_fw(entry, command):
         _yes_option(),
     ]
     cmd = _rebuild(entry, _transfer_body, params, optional=("action",), lead=(
-        "Transfer a firmware package to a slot: the whole FILE, in parts; or one part by "
-        "hand."), more_help=(
+        "Transfer a firmware package to a slot: with FILE the whole package, in parts "
+        "(see below); without FILE one part, by hand:"), more_help=(
         "With FILE, the whole firmware package: it is sent in parts as large as the "
         "endpoint allows (the request header is 128 bytes; a part is a multiple of 128 "
         "bytes of the least of the transport's payload limit and Identify's maximum "
