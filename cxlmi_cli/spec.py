@@ -78,7 +78,7 @@ LEVEL = {"normal": 0, "warning": 1, "critical": 2}
 ALERTS = {"life-used": 0, "over-temperature": 1, "under-temperature": 2,
           "corrected-volatile-errors": 3, "corrected-persistent-errors": 4}
 SHUTDOWN_STATE = {"clean": 0, "dirty": 1}
-POISON_LIST_FLAGS = {"more-records": 0, "overflow": 1, "scan-in-progress": 2}
+POISON_LIST_FLAGS = {"more-records": 0, "overflow": 1, "scan-in-progress": 2, "restart-ack": 3}
 SCAN_MEDIA_RESULT_FLAGS = {"more-records": 0, "overflow": 1}
 SCAN_MEDIA_FLAGS = {"no-event-log": 0}
 MEDIA_ERROR_SOURCE = {"unknown": 0, "external": 1, "internal": 2, "injected": 3,
