@@ -556,3 +556,18 @@ def test_a_device_without_the_restart_bit_is_asked_without_it(device, monkeypatc
     res = invoke(["memdev", "get-poison-list", "emu:type3", "--json"])
     assert res.exit_code == 0, both(res)
     assert len(jdoc(res)["result"]["records"]) == 1
+
+
+# ------------------------------------------------------------------------ progress
+
+def test_progress_is_drawn_on_a_terminal_only(device, fw, monkeypatch):
+    device(sanitize_seconds=2)
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(64 * 1024), "--json"])
+    assert res.exit_code == 0 and res.stderr == ""                 # not a terminal: quiet
+    monkeypatch.setattr(W, "_stderr_tty", lambda: True)
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(64 * 1024), "--json"])
+    assert res.exit_code == 0, both(res)
+    assert "firmware → slot 3" in res.stderr          # slot 2 is taken now: the empty one
+    json.loads(res.stdout)                                         # stdout stays JSON
+    res = invoke(["memdev", "sanitize", "emu:type3", "--yes", "--wait"])
+    assert res.exit_code == 0 and "sanitize" in res.stderr and "100" in res.stderr
