@@ -221,7 +221,11 @@ def test_the_fish_script_completes(shim):
 ZSH_DRIVER = r"""
 compdef() { :; }
 _describe() { local arr=$3; print -l -- "${(@P)arr}"; }
-compadd() { local a arr; for a in "$@"; do [[ $a != -* ]] && arr=$a; done; print -l -- "${(@P)arr}"; }
+compadd() {
+    local a arr
+    for a in "$@"; do [[ $a != -* ]] && arr=$a; done
+    print -l -- "${(@P)arr}"
+}
 _path_files() { print -- "(files)"; }
 source %s
 words=(cxl-mi ge); CURRENT=2; _cxl_mi_completion

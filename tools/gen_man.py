@@ -436,7 +436,6 @@ def root_page():
     out += options(cli, ctx)
     out += [".SH COMMANDS"]
     for name in LAZY:
-        cmd = cli.get_command(ctx, name)
         if name in GROUPS or name in ("emulate", "list"):
             page = "cxl-mi-%s" % name
             out += [".TP", bold(name) + " \\(em " + bold(page) + "(1)",
