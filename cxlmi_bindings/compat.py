@@ -89,6 +89,33 @@ def _read(obj, size):
     return ctypes.string_at(ctypes.addressof(obj), size)
 
 
+# Replies whose count field is not a count of tail elements (5302h's
+# return_size says how many bytes a read returned or a write took).
+_COUNT_NOT_CLAMPED = frozenset(("fmapi_send_ld_cxlio_mem_request",))
+
+
+def _fit(entry, reply, out):
+    """A decoded reply's bytes for a C-style caller: the tail cut to what
+    ``out`` can hold, and the count field saying how many elements the caller
+    really got (libcxlmi callers size their loops and views from it; the
+    Pythonic API leaves the device's count alone and sizes the tail instead)."""
+    cls = type(reply)
+    flex = getattr(cls, "_flex_", None)
+    if flex is None or out is None or isinstance(out, bytearray):
+        return bytes(reply)
+    fixed = cls.fixed_size()
+    elem = ctypes.sizeof(flex[1])
+    room = max(0, (capacity(out) - fixed) // elem) if elem else 0
+    n = min(cls.flex_count(), room)
+    data = bytearray(bytes(reply)[:fixed + n * elem])
+    if entry.rsp_count and entry.name not in _COUNT_NOT_CLAMPED:
+        head = (cls._base_ or cls).from_buffer(data)
+        if getattr(head, entry.rsp_count) > n:
+            setattr(head, entry.rsp_count, n)
+        del head
+    return bytes(data)
+
+
 def _request_bytes(entry, req, data_sz=None):
     req = _deref(req)
     if req is None:
@@ -122,7 +149,7 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None):
                 if len(body) != fixed:
                     codec.decode_response(entry, body)      # raises the precise error
                 if type(out) is entry.rsp_cls:
-                    ctypes.memmove(ctypes.addressof(out), bytes(body), fixed)
+                    memoryview(out).cast("B")[:fixed] = body
                 else:
                     _write(out, body)
             else:
@@ -134,7 +161,7 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None):
                     codec.decode_response(entry, body, payload)   # validates every block
                     data = bytes(body)
                 else:
-                    data = bytes(codec.decode_response(entry, body))
+                    data = _fit(entry, codec.decode_response(entry, body), _deref(out))
                 _write(out, data)
         return rc
     except DeviceError as exc:

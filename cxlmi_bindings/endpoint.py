@@ -176,9 +176,11 @@ class Endpoint:
         """
         if self._closed:
             raise UsageError("endpoint %s is closed" % self.target)
-        if fmapi and not self.has_fmapi:
-            raise NotSupported("%s: FM-API commands are not enabled on this endpoint"
-                               % (command or "0x%04x" % opcode),
+        if (fmapi or tunnel) and not self.has_fmapi:
+            # Tunnel Management (5300h) is itself an FM-API command.
+            raise NotSupported("%s: FM-API commands%s are not enabled on this endpoint"
+                               % (command or "0x%04x" % opcode,
+                                  " (tunnels among them)" if tunnel else ""),
                                hint="cxlmi_endpoint_enable_fmapi() / a switch or MLD target")
         tag = self._tag = (self._tag + 1) & 0xFF
         message = cci.encode(opcode, payload, tag)
@@ -233,6 +235,7 @@ class Endpoint:
             return self.call(entry, request, tunnel, **fields)
         command.__name__ = name
         command.__doc__ = entry.summary
+        self.__dict__[name] = command       # later lookups skip __getattr__
         return command
 
     def __dir__(self):
