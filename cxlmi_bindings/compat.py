@@ -173,47 +173,37 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None):
         return -1
 
 
+def _run_request(ep, entry, ti, req, out=None, data_sz=None, raw_limit=None):
+    """Encode the caller's request structure, then run the command."""
+    try:
+        payload = _request_bytes(entry, req, data_sz)
+    except CxlmiError as exc:
+        ep.last_error = exc
+        return -1
+    return _run(ep, entry, ti, payload, out, raw_limit)
+
+
 def _make(entry):
     kind = entry.call
     if kind == "rsp":
         def f(ep, ti, ret):
             return _run(ep, entry, ti, b"", ret)
-    elif kind == "req":
-        def f(ep, ti, req):
-            try:
-                payload = _request_bytes(entry, req)
-            except CxlmiError as exc:
-                ep.last_error = exc
-                return -1
-            return _run(ep, entry, ti, payload)
-    elif kind == "req_rsp":
-        def f(ep, ti, req, ret):
-            try:
-                payload = _request_bytes(entry, req)
-            except CxlmiError as exc:
-                ep.last_error = exc
-                return -1
-            return _run(ep, entry, ti, payload, ret)
     elif kind == "none":
         def f(ep, ti):
             return _run(ep, entry, ti, b"")
+    elif kind == "req":
+        def f(ep, ti, req):
+            return _run_request(ep, entry, ti, req)
+    elif kind == "req_rsp":
+        def f(ep, ti, req, ret):
+            return _run_request(ep, entry, ti, req, ret)
     elif kind == "req_data":
         def f(ep, ti, req, data_sz):
-            try:
-                payload = _request_bytes(entry, req, data_sz)
-            except CxlmiError as exc:
-                ep.last_error = exc
-                return -1
-            return _run(ep, entry, ti, payload)
+            return _run_request(ep, entry, ti, req, data_sz=data_sz)
     elif kind == "req_buf":
         def f(ep, ti, req, ret):
-            try:
-                payload = _request_bytes(entry, req)
-            except CxlmiError as exc:
-                ep.last_error = exc
-                return -1
-            limit = getattr(_deref(req), "length", None)
-            return _run(ep, entry, ti, payload, ret, limit)
+            return _run_request(ep, entry, ti, req, ret,
+                                raw_limit=getattr(_deref(req), "length", None))
     elif kind == "vendor":
         def f(ep, ti, opcode, in_buf, in_size, ret, ret_size):
             try:
