@@ -415,10 +415,15 @@ def by_opcode(opcode):
     return BY_OPCODE[opcode]
 
 
+# Opcodes that several functions share, named for what they all are.
+SHARED_OPCODE_NAMES = {0x0401: "get_log", 0x4402: "memdev_media_operations",
+                       0x5300: "tunnel_management"}
+
+
 def opcode_name(opcode):
     """A readable name for any opcode, known or not."""
-    if opcode == 0x5300:
-        return "tunnel_management"
+    if opcode in SHARED_OPCODE_NAMES:
+        return SHARED_OPCODE_NAMES[opcode]
     entry = BY_OPCODE.get(opcode)
     if entry is not None:
         return entry.name
