@@ -31,6 +31,11 @@ after it.
 import os
 import sys
 
+try:
+    from tools._generated import sync
+except ImportError:     # run as a script: tools/ is sys.path[0]
+    from _generated import sync
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "completions")
 PROG = "cxl-mi"
@@ -201,30 +206,7 @@ def render():
 
 
 def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    check = "--check" in argv
-    stale = []
-    for name, text in render().items():
-        path = os.path.join(OUT, name)
-        try:
-            with open(path, encoding="utf-8") as f:
-                current = f.read()
-        except OSError:
-            current = None
-        if current == text:
-            continue
-        if check:
-            stale.append(name)
-            continue
-        os.makedirs(OUT, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        print("wrote %s" % os.path.relpath(path, ROOT))
-    if stale:
-        print("stale: %s -- run python tools/gen_completions.py"
-              % ", ".join("completions/" + n for n in stale), file=sys.stderr)
-        return 1
-    return 0
+    return sync(render(), OUT, "gen_completions.py", argv)
 
 
 if __name__ == "__main__":
