@@ -1,0 +1,284 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Type 3 poison and media scans (43xxh): the poison list and Scan Media.
+
+The poison list holds media errors as [dpa, length, source] records, sorted;
+errors it has no room for are kept aside (``untracked_errors``) and the list
+is marked overflowed until a scan brings them back.  Media errors the device
+finds, injected poison and scan results post General Media event records.
+
+Uses from the class it is mixed into: the poison and scan attributes and
+``volatile_bytes`` (set up by ``Type3.__init__``; ``Type3.reset`` drops
+volatile poison), ``bg`` and ``clock`` (the framework), ``add_event()``
+(:mod:`.t3_events`), ``write_media()``, ``_check_media()`` and
+``_check_unlocked()`` (:mod:`.t3_media`), ``media_size()``, ``payload_max()``,
+``now_ns()`` and ``debug()``.
+"""
+
+import struct
+
+from .device import Background, Reply, INPUT, UNSUPPORTED, BUSY, PADDR, POISONLMT
+from .t3_constants import (CACHELINE, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
+                           EVENT_FLAG_PERMANENT, GENERAL_MEDIA_EVENT_UUID)
+from .. import types
+
+# General media event record: descriptor, type, transaction type.
+GMER_DESC_UNCORRECTABLE = 1 << 0
+GMER_DESC_THRESHOLD = 1 << 1
+GMER_DESC_POISON_LIST_OVERFLOW = 1 << 2
+GMER_TYPE_ECC = 0x00
+GMER_TRANS_UNKNOWN, GMER_TRANS_HOST_READ, GMER_TRANS_HOST_WRITE = 0, 1, 2
+GMER_TRANS_SCAN_MEDIA, GMER_TRANS_INJECT_POISON, GMER_TRANS_MEDIA_SCRUB = 3, 4, 5
+
+# Poison: media error record sources (address bits 2:0).
+SOURCE_UNKNOWN, SOURCE_EXTERNAL, SOURCE_INTERNAL, SOURCE_INJECTED = 0, 1, 2, 3
+SOURCE_VENDOR = 7
+POISON_MORE, POISON_OVERFLOW, POISON_SCAN_RUNNING, POISON_RESTART_ACK = 1, 2, 4, 8
+POISON_CAP_PERSISTENT_INJECTION = 1 << 0
+POISON_CAP_SCANS = 1 << 1
+
+# Scan media.
+SCAN_NO_EVENT_LOG = 1 << 0
+SCAN_RESULTS_MORE = 1 << 0
+SCAN_RESULTS_STOPPED = 1 << 1
+
+_POISON_HEAD = 32
+_MEDIA_ERROR_RECORD = 16
+
+
+def scan_ms_for(nbytes):
+    """Estimated scan time: about 0.5 us per 64 bytes (QEMU), at least 1 ms."""
+    return max(1, int(nbytes * 0.0005 / CACHELINE))
+
+
+class PoisonMixin:
+    """The poison list and media scans (43xxh)."""
+
+    def add_media_error(self, dpa, length=CACHELINE, source=SOURCE_INTERNAL, event=True):
+        """The device found a media error: add it to the poison list (or, when the
+        list is full, remember it and mark the list overflowed)."""
+        dpa &= ~(CACHELINE - 1)
+        length = max(CACHELINE, -(-length // CACHELINE) * CACHELINE)
+        if self._poison_covers(dpa, length):
+            return
+        if len(self.poison) >= self.poison_list_max:
+            self.untracked_errors.append([dpa, length, source])
+            self._poison_overflowed()
+        else:
+            self._poison_insert(dpa, length, source)
+        if event:
+            self._media_event(EVENT_LOG_FAILURE, dpa, GMER_DESC_UNCORRECTABLE,
+                              GMER_TRANS_MEDIA_SCRUB, EVENT_FLAG_PERMANENT)
+
+    def _scan_running(self):
+        op = self.bg
+        return op is not None and not op.done and op.opcode == 0x4304
+
+    def _media_event(self, log_id, dpa, descriptor, transaction, flags=0):
+        volatile = 1 if dpa < self.volatile_bytes else 0
+        data = struct.pack("<QBBBH", (dpa & ~0x3F) | volatile, descriptor, GMER_TYPE_ECC,
+                           transaction, 0)
+        return self.add_event(log_id, GENERAL_MEDIA_EVENT_UUID, data, flags)
+
+    # ---------------------------------------------------------------- poison list
+    def _poison_covers(self, dpa, length):
+        return any(p[0] <= dpa and dpa + length <= p[0] + p[1]
+                   for p in self.poison + self.untracked_errors)
+
+    def _poison_insert(self, dpa, length, source):
+        self.poison.append([dpa, length, source])
+        self.poison.sort(key=lambda p: p[0])
+        self._poison_cursor = None
+
+    def _poison_overflowed(self):
+        if self.poison_overflow_ts is None:
+            self.poison_overflow_ts = self.now_ns()
+            self._media_event(EVENT_LOG_WARNING, 0, GMER_DESC_POISON_LIST_OVERFLOW,
+                              GMER_TRANS_UNKNOWN)
+            self.debug("poison list overflowed")
+
+    def _poison_clear_range(self, start, length):
+        """Remove poison inside [start, start+length), splitting records."""
+        end = start + length
+        for name in ("poison", "untracked_errors"):
+            kept = []
+            for dpa, n, source in getattr(self, name):
+                if dpa + n <= start or dpa >= end:
+                    kept.append([dpa, n, source])
+                    continue
+                if dpa < start:
+                    kept.append([dpa, start - dpa, source])
+                if dpa + n > end:
+                    kept.append([end, dpa + n - end, source])
+            setattr(self, name, sorted(kept, key=lambda p: p[0]))
+        while len(self.poison) > self.poison_list_max:
+            self.untracked_errors.append(self.poison.pop())
+            self._poison_overflowed()
+        self._poison_cursor = None
+
+    def _poison_all_clear(self):
+        self.poison = []
+        self.untracked_errors = []
+        self.poison_overflow_ts = None
+        self._poison_cursor = None
+
+    # ---------------------------------------------------------------- commands
+    def _check_range(self, dpa, length, what, misaligned=INPUT):
+        if dpa & (CACHELINE - 1):
+            raise Reply(misaligned, "%s: address %#x is not 64-byte aligned" % (what, dpa))
+        if dpa + length > self.media_size():
+            raise Reply(PADDR, "%s: %#x+%#x is beyond the %#x-byte device"
+                        % (what, dpa, length, self.media_size()))
+
+    def cmd_get_poison_list(self, req):
+        raw = req.get_poison_list_phy_addr
+        flags, dpa = raw & 0x3F, raw & ~0x3F
+        if flags & ~1:
+            raise Reply(INPUT, "reserved bits set in the poison list address")
+        length = req.get_poison_list_phy_addr_len * CACHELINE
+        self._check_range(dpa, length, "get poison list")
+        self._check_media("get poison list")
+        end = dpa + length
+        records = []
+        for start, n, source in self.poison:
+            if start + n <= dpa or start >= end:
+                continue
+            lo, hi = max(start, dpa), min(start + n, end)
+            records.append((lo | source, (hi - lo) // CACHELINE))
+        key = (dpa, length)
+        first = 0
+        out_flags = 0
+        if flags & 1:
+            out_flags |= POISON_RESTART_ACK
+        elif self._poison_cursor is not None and self._poison_cursor[0] == key:
+            first = self._poison_cursor[1]
+        room = max(1, (self.payload_max() - _POISON_HEAD) // _MEDIA_ERROR_RECORD)
+        chosen = records[first:first + room]
+        if first + len(chosen) < len(records):
+            out_flags |= POISON_MORE
+            self._poison_cursor = (key, first + len(chosen))
+        else:
+            self._poison_cursor = None
+        if self.poison_overflow_ts is not None:
+            out_flags |= POISON_OVERFLOW
+        if self._scan_running():
+            out_flags |= POISON_SCAN_RUNNING
+        rsp = types.get("cmd_memdev_get_poison_list_rsp").sized(len(chosen))()
+        rsp.poison_list_flags = out_flags
+        rsp.overflow_timestamp = self.poison_overflow_ts or 0
+        rsp.more_err_media_record_cnt = len(chosen)
+        for i, (addr, n) in enumerate(chosen):
+            rsp.records[i].media_err_addr = addr
+            rsp.records[i].media_err_len = n
+        return rsp
+
+    def cmd_memdev_inject_poison(self, req):
+        dpa = req.inject_poison_phy_addr
+        self._check_range(dpa, CACHELINE, "inject poison", misaligned=PADDR)
+        self._check_media("inject poison")
+        self._check_unlocked(dpa, CACHELINE, "inject poison")
+        if self._poison_covers(dpa, CACHELINE):
+            return None          # injecting poison twice is not an error
+        injected = sum(1 for p in self.poison + self.untracked_errors
+                       if p[2] == SOURCE_INJECTED)
+        limit = self.inject_poison_limit or self.poison_list_max
+        if injected >= limit or len(self.poison) >= self.poison_list_max:
+            raise Reply(POISONLMT, "%d poison records injected, the limit is %d"
+                        % (injected, limit))
+        self._poison_insert(dpa, CACHELINE, SOURCE_INJECTED)
+        self._media_event(EVENT_LOG_INFO, dpa, GMER_DESC_UNCORRECTABLE, GMER_TRANS_INJECT_POISON)
+        return None
+
+    def cmd_memdev_clear_poison(self, req):
+        dpa = req.clear_poison_phy_addr
+        self._check_range(dpa, CACHELINE, "clear poison")
+        self._check_media("clear poison")
+        self._check_unlocked(dpa, CACHELINE, "clear poison")
+        self.write_media(dpa, bytes(req.clear_poison_write_data))
+        self._poison_clear_range(dpa, CACHELINE)
+        return None
+
+    def cmd_memdev_get_scan_media_capabilities(self, req):
+        dpa = req.get_scan_media_capabilities_start_physaddr
+        length = req.get_scan_media_capabilities_physaddr_length * CACHELINE
+        self._check_range(dpa, length, "get scan media capabilities")
+        self._check_media("get scan media capabilities")
+        return types.get("cmd_memdev_get_scan_media_capabilities_rsp")(
+            estimated_scan_media_time=scan_ms_for(length))
+
+    def cmd_memdev_scan_media(self, req):
+        dpa = req.scan_media_physaddr
+        length = req.scan_media_physaddr_length * CACHELINE
+        self._check_range(dpa, length, "scan media")
+        if length == 0:
+            raise Reply(INPUT, "scan media of an empty range")
+        self._check_media("scan media")
+        self._check_unlocked(dpa, length, "scan media")
+        self.scan_results = []          # previous results are discarded
+        self.scan_flags = 0
+        self.scan_restart = (0, 0)
+        self._scan = {"start": dpa, "length": length, "flags": req.scan_media_flags}
+        return Background(scan_ms_for(length) / 1000.0, finish=self._scan_finish,
+                          on_abort=self._scan_abort)
+
+    def _scan_errors(self, start, end):
+        found = [p for p in self.poison + self.untracked_errors
+                 if p[0] < end and p[0] + p[1] > start]
+        return sorted(found, key=lambda p: p[0])
+
+    def _scan_collect(self, start, end, stopped_at=None):
+        scan = self._scan
+        errors = self._scan_errors(start, end)
+        cap = self.poison_list_max
+        if len(errors) > cap:
+            stopped_at = errors[cap][0]
+            errors = errors[:cap]
+        self.scan_results = [(max(p[0], start), min(p[0] + p[1], end) - max(p[0], start))
+                             for p in errors]
+        if stopped_at is not None and stopped_at < scan["start"] + scan["length"]:
+            self.scan_flags = SCAN_RESULTS_STOPPED
+            rest = scan["start"] + scan["length"] - stopped_at
+            self.scan_restart = (stopped_at, rest // CACHELINE)
+        # errors the overflowed list could not hold move back into it when room allows
+        for p in [p for p in self.untracked_errors if start <= p[0] < end]:
+            if len(self.poison) < self.poison_list_max:
+                self.untracked_errors.remove(p)
+                self._poison_insert(*p)
+        if not self.untracked_errors:
+            self.poison_overflow_ts = None   # the list is complete again
+        if not scan["flags"] & SCAN_NO_EVENT_LOG:
+            for addr, _ in self.scan_results:
+                self._media_event(EVENT_LOG_FAILURE, addr, GMER_DESC_UNCORRECTABLE,
+                                  GMER_TRANS_SCAN_MEDIA)
+        self.debug("scan media %#x+%#x: %d errors" % (scan["start"], scan["length"],
+                                                      len(self.scan_results)))
+
+    def _scan_finish(self):
+        scan = self._scan
+        self._scan_collect(scan["start"], scan["start"] + scan["length"])
+
+    def _scan_abort(self):
+        scan, op = self._scan, self.bg
+        done = 0.0
+        if op is not None and op.duration:
+            done = min(1.0, (self.clock() - op.started) / op.duration)
+        reached = scan["start"] + int(scan["length"] * done) // CACHELINE * CACHELINE
+        self._scan_collect(scan["start"], reached, stopped_at=reached)
+
+    def cmd_memdev_get_scan_media_results(self):
+        if self.scan_results is None:
+            raise Reply(UNSUPPORTED, "no scan media since the last reset")
+        if self._scan_running():
+            raise Reply(BUSY, "the scan is still running")
+        self._check_media("get scan media results")
+        cls = types.get("cmd_memdev_get_scan_media_results_rsp")
+        room = max(1, (self.payload_max() - cls.fixed_size()) // _MEDIA_ERROR_RECORD)
+        chosen, self.scan_results = self.scan_results[:room], self.scan_results[room:]
+        rsp = cls.sized(len(chosen))()
+        rsp.scan_media_restart_physaddr, rsp.scan_media_restart_physaddr_length = \
+            self.scan_restart
+        rsp.scan_media_flags = self.scan_flags | (SCAN_RESULTS_MORE if self.scan_results else 0)
+        rsp.media_error_count = len(chosen)
+        for i, (addr, n) in enumerate(chosen):
+            rsp.record[i].media_error_address = addr
+            rsp.record[i].media_error_length = n // CACHELINE
+        return rsp
