@@ -46,9 +46,6 @@ class LogsMixin:
                 return entry
         raise Reply(LOG, "no log %s" % _uuid.UUID(bytes=bytes(uuid)))
 
-    def _log_entries(self, logs):
-        return [{"uuid": list(u), "log_size": len(data)} for u, data, _ in logs]
-
     def cmd_get_supported_logs(self):
         logs = self._logs()
         rsp = types.get("cmd_get_supported_logs_rsp").sized(len(logs))()
