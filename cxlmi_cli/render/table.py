@@ -13,11 +13,13 @@ def _console():
         tty = out.isatty()
     except (AttributeError, ValueError):
         tty = False
+    # Device strings (firmware revisions, vendor text) are data: never read
+    # them as rich markup or emoji codes.
+    plain = dict(highlight=False, markup=False, emoji=False)
     if tty:
-        return Console(file=out, highlight=False)
+        return Console(file=out, **plain)
     width = int(os.environ.get("COLUMNS", "0") or 0) or 120
-    return Console(file=out, highlight=False, width=width, color_system=None,
-                   force_terminal=False)
+    return Console(file=out, width=width, color_system=None, force_terminal=False, **plain)
 
 
 def hexdump_lines(data, base=0):
