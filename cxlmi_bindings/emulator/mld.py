@@ -56,8 +56,9 @@ class ConfigSpace:
     Bytes read back what was last written where the write mask lets a write
     through; everything else is read only (IDs, class code, capability
     headers) or reads as zero (unimplemented registers), as on hardware.
-    ``refresh`` is called before every read so live fields (link status) can
-    be brought up to date.
+    Bits in the write-1-to-clear mask (status registers) clear when written
+    with 1.  ``refresh`` is called before every read so live fields (link
+    status) can be brought up to date.
     """
 
     SIZE = 4096
@@ -65,11 +66,15 @@ class ConfigSpace:
     def __init__(self, refresh=None):
         self.data = bytearray(self.SIZE)
         self.wmask = bytearray(self.SIZE)
+        self.w1cmask = bytearray(self.SIZE)
         self.refresh = refresh
 
-    def put(self, offset, size, value, wmask=0):
+    def put(self, offset, size, value, wmask=0, w1c=0):
         self.data[offset:offset + size] = int(value).to_bytes(size, "little")
         self.wmask[offset:offset + size] = int(wmask).to_bytes(size, "little")
+        if getattr(self, "w1cmask", None) is None:      # a space pickled before it had one
+            self.w1cmask = bytearray(self.SIZE)
+        self.w1cmask[offset:offset + size] = int(w1c).to_bytes(size, "little")
 
     def get(self, offset, size):
         return int.from_bytes(self.data[offset:offset + size], "little")
@@ -85,11 +90,15 @@ class ConfigSpace:
         return value
 
     def write(self, offset, byte_enable, value):
+        w1c = getattr(self, "w1cmask", None)
         for i in range(4):
             if byte_enable & (1 << i):
                 mask = self.wmask[offset + i]
                 new = (value >> (8 * i)) & 0xFF
-                self.data[offset + i] = (self.data[offset + i] & ~mask & 0xFF) | (new & mask)
+                byte = (self.data[offset + i] & ~mask & 0xFF) | (new & mask)
+                if w1c is not None:
+                    byte &= ~(new & w1c[offset + i]) & 0xFF
+                self.data[offset + i] = byte
 
 
 def decode_config_field(field):

@@ -22,6 +22,7 @@ and for the commands answered UNSUPPORTED on purpose.
 import struct
 import time
 
+from . import aer
 from .device import Device, Reply, Background, INPUT, INTERNAL, RETRY
 from .mld import MLD, ConfigSpace, config_access
 
@@ -95,6 +96,7 @@ class BridgeConfigSpace(ConfigSpace):
         self.put(cap + 0x08, 2, 0x2810, wmask=0xFFFF)       # device control
         self.put(cap + 0x10, 2, 0, wmask=0x0FFB)            # link control
         self.put(cap + 0x18, 2, 0, wmask=0x1FFF)            # slot control
+        aer.install(self)                                   # AER at 100h, the last one
 
     def _refresh(self, _space):
         port, cap = self.port, self.PCIE_CAP
