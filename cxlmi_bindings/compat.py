@@ -8,6 +8,10 @@ structures are filled in place.  Where a C caller would have to trust the
 device, we do not: a reply is written into the caller's object only as far as
 that object's memory reaches (a ``from_buffer`` view of a larger buffer, or a
 ``ctypes.resize``-d structure, counts in full).
+
+A few functions are extensions, for spec commands libcxlmi has no function for
+(``registry.EXTENSIONS``, e.g. ``cxlmi_cmd_fmapi_generate_aer_event``): same
+conventions, and ``extension`` set to True on the function.
 """
 
 import ctypes
@@ -225,6 +229,10 @@ def _make(entry):
         raise ValueError(kind)
     f.__name__ = f.__qualname__ = "cxlmi_cmd_" + entry.name
     f.__doc__ = "%s (opcode %04Xh)." % (entry.summary, entry.opcode)
+    f.extension = entry.extension
+    if entry.extension:
+        f.__doc__ = ("Extension: not a libcxlmi function (libcxlmi has no cxlmi_cmd_* for this "
+                     "command); libcxlmi's conventions all the same.  " + f.__doc__)
     return f
 
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""THE command table: one declaration per libcxlmi ``cxlmi_cmd_*`` function.
+"""THE command table: one declaration per libcxlmi ``cxlmi_cmd_*`` function,
+plus the few commands libcxlmi lacks, each marked as an extension.
 
 Everything else is derived from it: the ``cxlmi_cmd_*`` compatibility
 functions, the Pythonic ``Endpoint`` methods, the CLI subcommands and their
@@ -29,6 +30,13 @@ Columns of each declaration:
               or changes what hosts see · ``passphrase`` carries a passphrase
 ``linux``     CXL_MEM_COMMAND_ID_* of include/uapi/linux/cxl_mem.h, or None
 ``summary``   one line for help texts
+``extension`` not a libcxlmi function: a spec command libcxlmi has no
+              ``cxlmi_cmd_*`` for.  The compat API still offers
+              ``cxlmi_cmd_<name>`` with libcxlmi's conventions (argument shape
+              from ``call``, return codes, structures named
+              ``struct_cxlmi_<req>``), marked as an extension (the function's
+              ``extension`` attribute and its docstring; the CLI's help says
+              so too).  Every other entry is one of libcxlmi's functions.
 """
 
 # Command sets (CXL r3.1 tables 8-37, 8-126, 8-215).
@@ -66,11 +74,11 @@ def group_of(opcode):
 class Entry:
     __slots__ = ("name", "opcode", "req", "rsp", "call", "req_count", "rsp_count",
                  "size", "min_size", "req_min", "tail_optional", "bg", "destructive", "passphrase", "linux_id", "summary",
-                 "fmapi", "group", "cli_name", "_req_cls", "_rsp_cls")
+                 "extension", "fmapi", "group", "cli_name", "_req_cls", "_rsp_cls")
 
     def __init__(self, name, opcode, req, rsp, call, summary, req_count=None,
                  rsp_count=None, size="fixed", min_size=None, req_min=None, tail_optional=False, bg=False, destructive=False,
-                 passphrase=False, linux=None):
+                 passphrase=False, linux=None, extension=False):
         self.name = name
         self.opcode = opcode
         self.req = req
@@ -87,6 +95,7 @@ class Entry:
         self.destructive = destructive
         self.passphrase = passphrase
         self.linux_id = linux
+        self.extension = extension
         self.fmapi = (opcode >> 8) in FMAPI_SETS
         self.group = group_of(opcode)
         short = name
@@ -321,6 +330,11 @@ COMMANDS = (
        "Bind a vPPB to a physical port or LD", bg=True),
     _E("fmapi_unbind_vppb", 0x5202, "cmd_fmapi_unbind_vppb_req", None, "req",
        "Unbind a vPPB", bg=True, destructive=True),
+    # Extension: libcxlmi has no cxlmi_cmd_* for Generate AER Event.  It puts an
+    # error into a host's view of its hierarchy, hence confirmed as destructive.
+    _E("fmapi_generate_aer_event", 0x5203, "cmd_fmapi_generate_aer_event_req", None, "req",
+       "Generate an AER event on a vPPB of a VCS: an error status bit and TLP header",
+       destructive=True, extension=True),
     # --- FM-API: MLD port (53xxh; 5300h is the tunnel itself) ---
     _E("fmapi_send_ld_cxlio_config_request", 0x5301,
        "cmd_fmapi_send_ld_cxlio_config_request_req",
@@ -392,6 +406,10 @@ COMMANDS = (
 )
 
 BY_NAME = {e.name: e for e in COMMANDS}
+
+# The entries that are libcxlmi's functions, and the extensions beside them.
+LIBCXLMI_COMMANDS = tuple(e for e in COMMANDS if not e.extension)
+EXTENSIONS = tuple(e for e in COMMANDS if e.extension)
 
 # Several functions share an opcode (get_log / get_log_cel, the two media
 # operations); the first declared is the canonical one for that opcode.

@@ -172,6 +172,7 @@ class RequestBuilder:
     # -- options -----------------------------------------------------------------------
     def build(self, ctx, values, json_request=None):
         req = dict(json_request or {})
+        self._missing_parts = []
         for f in self.fields:
             given = [p for p in f.params
                      if ctx.get_parameter_source(p.name) not in (None, _DEFAULT_SOURCES)]
@@ -200,6 +201,8 @@ class RequestBuilder:
                     if part.get("kind") == "enum" and isinstance(v, str):
                         v = part["table"][v]
                 else:
+                    if part.get("required") and not present:
+                        self._missing_parts.append(p.opts[0])
                     continue
                 if v > (mask >> lo):
                     raise P.ValueProblem("--%s %d does not fit in %d bits"
@@ -252,7 +255,7 @@ class RequestBuilder:
             if f.spec.get("required") and f.kind not in ("count", "fixed", "packed") and \
                     not _has_path(req, f.path):
                 out.append(f.opt or f.path)
-        return out
+        return out + list(getattr(self, "_missing_parts", ()))
 
 
 from click.core import ParameterSource  # noqa: E402  (click >= 8.0)
@@ -467,6 +470,9 @@ def describe_entry(entry):
     parts = [entry.summary + ".",
              "Opcode %04Xh (%s), registry name %s." % (
                  entry.opcode, "FM-API, MCTP type 7" if entry.fmapi else "CCI", entry.name)]
+    if entry.extension:
+        parts.append("Extension: libcxlmi has no cxlmi_cmd_* for this command; cxl-mi and "
+                     "cxlmi_bindings add cxlmi_cmd_%s." % entry.name)
     if entry.destructive:
         parts.append("DESTRUCTIVE: asks for confirmation on a terminal and needs --yes "
                      "otherwise.")

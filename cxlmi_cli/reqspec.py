@@ -301,6 +301,18 @@ BY_STRUCT = {
     "cmd_fmapi_unbind_vppb_req": {
         "option": dict(kind="enum", table=S.UNBIND_OPTION, help="how to unbind"),
     },
+    "cmd_fmapi_generate_aer_event_req": {
+        "vppb_instance": dict(required=True,
+                              help="vPPB: 0 the upstream vPPB, N the downstream vPPB that "
+                                   "bind-vppb and get-vcs-info number N-1"),
+        "aer_error": dict(kind="packed", parts=[
+            dict(opt="severity", lo=31, hi=31, kind="enum", table=S.AER_SEVERITY,
+                 required=True, help="which AER status register"),
+            dict(opt="status-bit", lo=0, hi=4, required=True,
+                 help="bit position of the error in that register (0-31)")]),
+        "aer_header": dict(kind="hex", opt="header-hex",
+                           help="the TLP header to log, up to 32 bytes (zeros by default)"),
+    },
     "cmd_fmapi_send_ld_cxlio_config_request_req": {
         "field_1": dict(kind="packed", parts=_CONFIG_PARTS),
         "transaction_data": dict(opt="data", help="dword to write"),

@@ -113,6 +113,7 @@ VCS_STATE = {"disabled": 0, "enabled": 1, "invalid-vcs-id": 0xFF}
 BINDING_STATUS = {"unbound": 0, "bind-or-unbind-in-progress": 1, "bound-port": 2,
                   "bound-ld": 3}
 UNBIND_OPTION = {"wait": 0, "managed-hot-remove": 1, "surprise-hot-remove": 2}
+AER_SEVERITY = {"correctable": 0, "uncorrectable": 1}      # Generate AER Event bit 31
 LD_GRANULARITY = {"256M": 0, "512M": 1, "1G": 2}
 LD_GRANULARITY_BYTES = {0: 256 << 20, 1: 512 << 20, 2: 1 << 30}
 DC_SELECTION_POLICY = {"free": 0, "contiguous": 1, "prescriptive": 2,

@@ -122,7 +122,36 @@ def test_every_command_takes_libcxlmis_arguments_in_order():
             assert len(params) == len(shape), name
             assert params[:2] == ["ep", "ti"], name
             seen.add(name)
-    assert len(seen) == 97 == len(registry.COMMANDS)
+    assert len(seen) == 97 == len(registry.LIBCXLMI_COMMANDS)
+    assert seen == {e.name for e in registry.LIBCXLMI_COMMANDS}
+
+
+# The extensions' parameter lists: libcxlmi's shape for their kind of command.
+EXTENSION_SIGNATURES = {
+    "fmapi_generate_aer_event": ("ep", "ti", "in"),
+}
+
+
+def test_extensions_take_the_arguments_libcxlmi_would_give_them_and_are_marked():
+    assert sorted(EXTENSION_SIGNATURES) == sorted(e.name for e in registry.EXTENSIONS)
+    for name, shape in EXTENSION_SIGNATURES.items():
+        f = getattr(cxlmi, "cxlmi_cmd_" + name)
+        params = list(inspect.signature(f).parameters)
+        assert len(params) == len(shape) and params[:2] == ["ep", "ti"], name
+        assert f.extension is True
+        assert "not a libcxlmi function" in f.__doc__
+    assert cxlmi.cxlmi_cmd_identify.extension is False
+
+
+def test_an_extension_follows_libcxlmis_conventions_on_the_mock(ep):
+    req = cxlmi.struct_cxlmi_cmd_fmapi_generate_aer_event_req()
+    req.vcs_id, req.vppb_instance, req.aer_error = 1, 2, 0x80000005
+    req.aer_header = bytes(range(32))
+    queue(ep, 0x5203)
+    assert cxlmi.cxlmi_cmd_fmapi_generate_aer_event(ep, None, ctypes.byref(req)) == 0
+    assert last_payload(ep) == (0x5203, bytes([1, 2, 0, 0, 5, 0, 0, 0x80]) + bytes(range(32)))
+    queue(ep, 0x5203, rc=2)
+    assert cxlmi.cxlmi_cmd_fmapi_generate_aer_event(ep, None, req) == 2     # INPUT, as an int
 
 
 def test_return_code_constants_are_the_enum_values_0_to_32():

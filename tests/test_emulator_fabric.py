@@ -437,8 +437,9 @@ def test_commands_prohibited_on_each_component_are_unsupported(sw, mld):
                  vcs_id_list=[0]) == UNSUPPORTED
     assert rc_of(mld.fmapi_send_ld_cxlio_config_request, ppb_id=0, ld_id=0,
                  field_1=config_field(0), transaction_data=0) == UNSUPPORTED
-    # Generate AER Event (5203h) has no registry entry: unknown opcode
-    assert rc_of(sw.vendor_specific, 0x5203, bytes(40)) == UNSUPPORTED
+    # Generate AER Event (5203h, a registry extension): virtual switch, not an MLD's
+    assert rc_of(mld.fmapi_generate_aer_event, vcs_id=0, vppb_instance=0,
+                 aer_error=0) == UNSUPPORTED
 
 
 def test_every_fmapi_command_of_sets_51_to_54_is_implemented_or_documented():

@@ -6,7 +6,9 @@ repository, by compiling libcxlmi's ``src/cxlmi/api-types.h`` (plus the two
 tunnel structures of ``src/cxlmi/cxlmi.c`` and ``struct cxlmi_tunnel_info`` of
 ``src/libcxlmi.h``) with gcc and printing ``sizeof`` / ``offsetof`` for every
 member, and is committed here as data.  It is *not* derived from the library,
-so a layout slip there fails these tests.
+so a layout slip there fails these tests.  ``EXTENSION_LAYOUTS`` adds the
+structures of the registry's extensions (commands libcxlmi has no function
+for), written down from the CXL specification's tables instead.
 
 Each entry: ``"struct_cxlmi_<name>": (sizeof, {field: spec, ...})`` with the
 fields in declaration order, where ``spec`` is
@@ -590,6 +592,20 @@ LAYOUTS = {
         "port": (0, 4), "ld": (4, 4), "level": (8, 4), "mhd": (12, 1),
     }),
 }
+
+# Extensions: structures of commands libcxlmi has no function for, so not from
+# api-types.h.  Written down from the CXL specification's table (offsets and
+# lengths as the table gives them), in libcxlmi's naming style.
+EXTENSION_LAYOUTS = {
+    # CXL r3.1 table 7-35, Generate AER Event Request Payload (5203h): 00h VCS
+    # ID, 01h vPPB Instance, 02h 2 reserved, 04h AER Error (4), 08h AER Header
+    # (20h).
+    "struct_cxlmi_cmd_fmapi_generate_aer_event_req": (40, {
+        "vcs_id": (0, 1), "vppb_instance": (1, 1), "rsvd": (2, 2, "u8", 2),
+        "aer_error": (4, 4), "aer_header": (8, 32, "u8", 32),
+    }),
+}
+LAYOUTS.update(EXTENSION_LAYOUTS)
 
 SCALAR_SIZE = {"u8": 1, "u16": 2, "u32": 4, "u64": 8, "char": 1, "int": 4, "bool": 1}
 _FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}

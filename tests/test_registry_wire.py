@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Table-driven over the registry: every one of the 97 commands, both APIs.
+"""Table-driven over the registry: every command (libcxlmi's 97 and the
+extensions beside them), both APIs.
 
 For each command, hypothesis draws a valid request from the request
 structure's fields (flexible tails of random length, the count field
@@ -359,10 +360,25 @@ def queue(ep, opcode, rc, payload):
 # ------------------------------------------------------------ the tests
 
 def test_the_registry_has_every_libcxlmi_command_once():
-    assert sorted(e.name for e in ENTRIES) == sorted(LIBCXLMI_COMMANDS)
-    assert len(ENTRIES) == 97
+    ours = [e for e in ENTRIES if not e.extension]
+    assert sorted(e.name for e in ours) == sorted(LIBCXLMI_COMMANDS)
+    assert len(ours) == 97
+    assert list(registry.LIBCXLMI_COMMANDS) == ours
     for e in ENTRIES:
-        assert callable(getattr(cxlmi, "cxlmi_cmd_" + e.name))
+        f = getattr(cxlmi, "cxlmi_cmd_" + e.name)
+        assert callable(f)
+        assert f.extension is e.extension
+
+
+def test_extensions_are_marked_and_are_not_libcxlmi_functions():
+    extensions = [e for e in ENTRIES if e.extension]
+    assert [e.name for e in extensions] == ["fmapi_generate_aer_event"]
+    assert list(registry.EXTENSIONS) == extensions
+    for e in extensions:
+        assert e.name not in LIBCXLMI_COMMANDS
+        assert e.opcode not in {x.opcode for x in ENTRIES if not x.extension}
+        f = getattr(cxlmi, "cxlmi_cmd_" + e.name)
+        assert f.__doc__.startswith("Extension: not a libcxlmi function")
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)

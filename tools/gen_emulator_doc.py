@@ -319,7 +319,13 @@ def render():
     lines += ["", "### Every registry command on every model", "",
               "✓ implemented with state · ✗ *n* UNSUPPORTED on purpose, for reason *n* below. "
               "Commands that share an opcode (Get Log / Get Log CEL, the two Media Operations "
-              "forms) share one handler.", "",
+              "forms) share one handler."]
+    if registry.EXTENSIONS:
+        lines[-1] += (" The registry's extensions, spec commands libcxlmi has no function for, "
+                      "are in the table too: %s."
+                      % ", ".join("`%s` (%04Xh)" % (e.name, e.opcode)
+                                  for e in registry.EXTENSIONS))
+    lines += ["",
               "| opcode | command | " + " | ".join(label(c) for c in classes) + " |",
               "|---|---|" + "---|" * len(classes)]
     for entry, cells in rows:

@@ -8,7 +8,9 @@ The switch answers at its upstream port's CCI:
   Send PPB CXL.io Configuration Request against an emulated PPB
   configuration space, and the domain validation secret values;
 * Virtual Switch command set (52xxh): Get Virtual CXL Switch Info, Bind vPPB
-  and Unbind vPPB as background operations;
+  and Unbind vPPB as background operations, and Generate AER Event (a
+  registry extension: libcxlmi has no function for it) into the AER
+  registers of the vPPB it names (:mod:`.aer`);
 * MLD Port command set (53xxh): the Tunnel Management Command to the device
   on a downstream port (an MLD there tunnels on to its LDs: switch -> MLD ->
   LD), and Send LD CXL.io Configuration / Memory Request to an LD of an MLD
@@ -198,13 +200,22 @@ class Port:
 
 
 class VPPB:
-    __slots__ = ("status", "port", "ld", "pending")
+    __slots__ = ("status", "port", "ld", "pending", "aer")
 
     def __init__(self):
         self.status = VPPB_UNBOUND
         self.port = None
         self.ld = None
         self.pending = None
+        self.aer = None             # its own AER registers, made on first use
+
+    def own_registers(self):
+        """The vPPB's own AER registers: used while it is not bound to a
+        whole physical port (unbound, or bound to an LD of an MLD)."""
+        if getattr(self, "aer", None) is None:
+            self.aer = ConfigSpace()
+            aer.install(self.aer)
+        return self.aer
 
 
 class VCS:
@@ -252,6 +263,8 @@ class Switch(Device):
                                            device_mode=device_modes.get(port_id))
         self.usp = usp
         self.vcss = [VCS(i, vcs_usp, n) for i, (vcs_usp, n) in enumerate(vcss)]
+        self.aer_events = 0         # Generate AER Event commands carried out
+        self.last_aer_event = None  # what the last one did (a dict)
 
     # ---------------------------------------------------------------- lookups
     def port(self, port_id, what="port"):
@@ -482,6 +495,51 @@ class Switch(Device):
             v.pending = None
             port.transition = None
         return Background(self.bind_seconds, finish=finish, on_abort=abort)
+
+    def _aer_registers(self, vcs_id, instance):
+        """(config space, description) holding vPPB ``instance``'s AER registers.
+
+        Instance 0 is the VCS's upstream vPPB: the PPB of its upstream port.
+        Instance n is downstream vPPB n - 1 (as Bind vPPB and Get Virtual CXL
+        Switch Info number them): bound to a physical port, the vPPB is that
+        port's PPB (r3.1 7.2.1.2: the PPB's functionality maps directly to
+        the vPPB); unbound, or bound to an LD of an MLD (AER status is kept
+        per vPPB there, 7.2.7), it has registers of its own.
+        """
+        vcs = self.vcs(vcs_id)
+        if vcs.state != VCS_ENABLED:
+            raise Reply(INPUT, "VCS %d is not enabled" % vcs_id)
+        if instance == 0:
+            return self.ports[vcs.usp].config, "PPB of upstream port %d" % vcs.usp
+        if not 1 <= instance <= len(vcs.vppbs):
+            raise Reply(INPUT, "VCS %d has no vPPB instance %d (0 is the upstream vPPB, "
+                        "1-%d the downstream ones)" % (vcs_id, instance, len(vcs.vppbs)))
+        v = vcs.vppbs[instance - 1]
+        if v.status == VPPB_IN_PROGRESS:
+            raise Reply(RETRY, "a bind or unbind of vPPB instance %d is in progress" % instance)
+        if v.status == VPPB_BOUND_PORT:
+            return self.ports[v.port].config, "PPB of port %d" % v.port
+        where = "bound to LD %d on port %d" % (v.ld, v.port) if v.status == VPPB_BOUND_LD \
+            else "unbound"
+        return v.own_registers(), "own registers of downstream vPPB %d (%s)" % (
+            instance - 1, where)
+
+    def cmd_fmapi_generate_aer_event(self, req):
+        """Generate AER Event (5203h), r3.1 7.6.7.2.4 / table 7-35."""
+        self._settle()
+        space, where = self._aer_registers(req.vcs_id, req.vppb_instance)
+        uncorrectable = bool(req.aer_error >> 31)
+        bit = req.aer_error & 0x1F          # bits 30:5 are reserved: ignored
+        if not aer.supported(uncorrectable, bit):
+            raise Reply(INPUT, "bit %d of the AER %s Error Status register is not an error "
+                        "the model implements" % (bit, "Uncorrectable" if uncorrectable
+                                                   else "Correctable"))
+        header = bytes(req.aer_header)
+        outcome = aer.record(space, uncorrectable, bit, header)
+        self.aer_events = getattr(self, "aer_events", 0) + 1
+        self.last_aer_event = dict(outcome, vcs_id=req.vcs_id, vppb_instance=req.vppb_instance,
+                                   severity="uncorrectable" if uncorrectable else "correctable",
+                                   status_bit=bit, header=header, registers=where)
 
     # ---------------------------------------------------------------- 53xxh: MLD port
     def _mld_ld(self, port_id, ld_id, what):

@@ -6,6 +6,16 @@ Tunnel Management Command wrapper.
 Each entry is ``name:`` then its fields in wire order (``field type``,
 ``type[N]`` a fixed array, ``type[]`` the flexible tail).  The class built from
 it is ``struct_cxlmi_<name>``, laid out exactly as libcxlmi's api-types.h.
+
+One structure is an extension that api-types.h does not have, because libcxlmi
+has no function for its command: ``cmd_fmapi_generate_aer_event_req``, the
+Generate AER Event request (5203h), laid out as CXL r3.1 table 7-35 and named
+in libcxlmi's style -- 00h VCS ID, 01h vPPB instance (0 the upstream vPPB,
+1 and up the downstream vPPBs in Device / Function number order, section
+7.1.4), 02h two reserved bytes, 04h AER Error (bits 4:0 the bit position in
+the AER Correctable or Uncorrectable Error Status register, bit 31 the
+severity: 1 uncorrectable), 08h the 32-byte AER Header (the TLP header to
+place in the AER registers); 40 bytes in all.
 """
 
 LAYOUTS = """
@@ -52,6 +62,8 @@ cmd_fmapi_bind_vppb_req:
     vcs_id u8, vppb_id u8, port_id u8, rsv1 u8, ld_id u16
 cmd_fmapi_unbind_vppb_req:
     vcs_id u8, vppb_id u8, option u8
+cmd_fmapi_generate_aer_event_req:
+    vcs_id u8, vppb_instance u8, rsvd u8[2], aer_error u32, aer_header u8[32]
 cmd_fmapi_send_ld_cxlio_config_request_req:
     ppb_id u8, field_1 u8[3], ld_id u16, rsvd u8[2], transaction_data u32
 cmd_fmapi_send_ld_cxlio_config_request_rsp:
