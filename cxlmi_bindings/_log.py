@@ -1,16 +1,43 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The library's logger ("cxlmi"), imported only when something is logged."""
+"""The library's loggers, importing ``logging`` only when something is logged.
+
+``logging`` costs a few milliseconds to import; a CLI call that logs nothing
+should not pay for it.
+"""
 
 
-class _LazyLogger:
-    _logger = None
+import sys
 
-    def __getattr__(self, name):
-        logger = _LazyLogger._logger
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+class LazyLogger:
+    # Until something imports logging (the CLI's -v does, so does any
+    # application that configures it), no handler can exist and debug/info
+    # records would go nowhere: skip them without importing logging.
+    # Warnings and errors still import it (logging's last-resort handler
+    # prints them).
+    _QUIET = ("debug", "info")
+
+    def __init__(self, name):
+        self._name = name
+        self._logger = None
+
+    def __getattr__(self, attr):
+        logger = self._logger
         if logger is None:
+            if attr in self._QUIET and "logging" not in sys.modules:
+                return _nothing
             import logging
-            logger = _LazyLogger._logger = logging.getLogger("cxlmi")
-        return getattr(logger, name)
+            logger = self._logger = logging.getLogger(self._name)
+        return getattr(logger, attr)
 
 
-log = _LazyLogger()
+def get(name):
+    """A logger named ``name`` that comes to life on first use."""
+    return LazyLogger(name)
+
+
+log = get("cxlmi")

@@ -26,8 +26,12 @@ import sys
 
 import click
 
+from cxlmi_bindings import _log as _lazy_log
+
 from . import target as _target
 from . import params as P
+
+_CLI_LOG = _lazy_log.get("cxlmi.cli")   # imports logging only when -v turns logging on
 
 OUTPUTS = ("table", "json", "raw")
 COMMON_NAMES = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json",
@@ -200,8 +204,7 @@ class Invocation:
     def call(self, entry, request=None):
         """Run a registry command through the tunnel; returns the decoded reply."""
         ep = self.endpoint()
-        import logging
-        log = logging.getLogger("cxlmi.cli")
+        log = _CLI_LOG
         log.info("%s (%04Xh) -> %s", entry.name, entry.opcode, self.where)
         if request:
             log.debug("request: %s", ", ".join(

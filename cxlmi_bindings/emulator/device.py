@@ -23,13 +23,12 @@ by a model or unsupported on purpose (see docs/emulator.md).
 """
 
 import ctypes
-import logging
 import time
 
-from .. import cci, codec, registry, tunnel
+from .. import _log, cci, codec, registry, tunnel
 from ..errors import CxlmiError
 
-log = logging.getLogger("cxlmi.emulator")
+log = _log.get("cxlmi.emulator")
 
 # CXL return codes a model uses most (names as in CXLMI_RET_*).
 SUCCESS, BACKGROUND, INPUT, UNSUPPORTED, INTERNAL, RETRY, BUSY, MEDIADISABLED = range(8)

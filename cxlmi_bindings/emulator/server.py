@@ -25,15 +25,14 @@ mid-message costs only that message.
 """
 
 import ipaddress
-import logging
 import socket
 import threading
 import time
 
-from .. import cci
+from .. import _log, cci
 from .. import mctp_framing as mf
 
-log = logging.getLogger("cxlmi.emulator")
+log = _log.get("cxlmi.emulator")
 
 DEFAULT_PORT = 2508
 #: return code sent back when the handler raises (CXL INTERNAL)

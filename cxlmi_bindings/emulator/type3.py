@@ -43,14 +43,13 @@ modules define that used to live here is re-exported (``type3.EventLog``,
 emulate --state`` keep working.
 """
 
-import logging
 import time
 
 from .device import (Device, Reply, INPUT, UNSUPPORTED, MEDIADISABLED, INTERRUPTED,
                      CEL_CONFIG_CHANGE_COLD_RESET, CEL_CONFIG_CHANGE_IMMEDIATE,
                      CEL_DATA_CHANGE_IMMEDIATE, CEL_POLICY_CHANGE_IMMEDIATE,
                      CEL_LOG_CHANGE_IMMEDIATE, CEL_SECURITY_CHANGE, CEL_BACKGROUND)
-from .. import registry, types
+from .. import _log, registry, types
 from .t3_constants import (  # noqa: F401 (re-exported)
     MiB, GiB, CAPACITY_UNIT, CACHELINE, GENERAL_MEDIA_EVENT_UUID, DRAM_EVENT_UUID,
     MEMORY_MODULE_EVENT_UUID, DC_EVENT_UUID, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
@@ -91,7 +90,7 @@ from .t3_security import (  # noqa: F401 (re-exported)
 from .t3_sld_qos import (  # noqa: F401 (re-exported)
     QOS_EGRESS_PORT_CONGESTION, QOS_TEMP_THROUGHPUT_REDUCTION, SldQosMixin)
 
-log = logging.getLogger("cxlmi.emulator.type3")
+log = _log.get("cxlmi.emulator.type3")
 
 # CEL effect bits beyond device.py's (CXL r3.1 table 8-87).
 CEL_ABORT_SUPPORTED = 1 << 8

@@ -16,18 +16,18 @@ again.
 """
 
 import errno as _errno
-import logging
 import select
 import socket
 import time
 
+from .. import _log
 from .. import mctp_framing as mf
 from ..errors import (CommandTimeout, DeviceNotFound, ProtocolError, TransportError,
                       from_oserror)
 from ..targets import DEFAULT_TCP_PORT
 from .base import Transport
 
-log = logging.getLogger("cxlmi.transport.tcp")
+log = _log.get("cxlmi.transport.tcp")
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
