@@ -19,12 +19,12 @@ and :meth:`MLD.ld_memory` for an MLD on one of its ports.
 See docs/emulator-fabric.md for the defaults and every choice made here.
 """
 
-import logging
 import time
 
+from .. import _log
 from .device import Device, Reply, INPUT, RESOURCEEXHAUSTED
 
-log = logging.getLogger("cxlmi.emulator.mld")
+log = _log.get("cxlmi.emulator.mld")
 
 MiB = 1 << 20
 GiB = 1 << 30
