@@ -65,15 +65,21 @@ class SecurityMixin:
         raise Reply(PASSPHRASE, "the %s passphrase does not match"
                     % ("user" if kind == PASS_USER else "master"))
 
+    def _passphrase_change(self, kind):
+        """Checks every passphrase-changing command starts with; returns
+        ``"user"`` or ``"master"`` for messages."""
+        if self.frozen:
+            raise Reply(SECURITY, "the security state is frozen")
+        self._check_pass_type(kind)
+        return "user" if kind == PASS_USER else "master"
+
     def cmd_memdev_get_security_state(self):
         return types.get("cmd_memdev_get_security_state_rsp")(
             security_state=self._security_state())
 
     def cmd_memdev_set_passphrase(self, req):
-        if self.frozen:
-            raise Reply(SECURITY, "the security state is frozen")
         kind = req.passphrase_type
-        self._check_pass_type(kind)
+        who = self._passphrase_change(kind)
         if kind == PASS_MASTER:
             # the master passphrase is set only while no user passphrase is
             if self.user_passphrase is not None:
@@ -87,13 +93,11 @@ class SecurityMixin:
             if self.user_passphrase is not None:
                 self._match(PASS_USER, req.current_passphrase)
             self.user_passphrase = bytes(req.new_passphrase)
-        self.debug("%s passphrase set" % ("user" if kind == PASS_USER else "master"))
+        self.debug("%s passphrase set" % who)
 
     def cmd_memdev_disable_passphrase(self, req):
-        if self.frozen:
-            raise Reply(SECURITY, "the security state is frozen")
         kind = req.passphrase_type
-        self._check_pass_type(kind)
+        who = self._passphrase_change(kind)
         if kind == PASS_MASTER:
             if self.master_passphrase is None:
                 raise Reply(SECURITY, "no master passphrase is set")
@@ -105,7 +109,7 @@ class SecurityMixin:
             self._match(PASS_USER, req.passphrase)
             self.user_passphrase = None
             self.locked = False
-        self.debug("%s passphrase disabled" % ("user" if kind == PASS_USER else "master"))
+        self.debug("%s passphrase disabled" % who)
 
     def cmd_memdev_unlock(self, req):
         if self.frozen:
@@ -123,10 +127,8 @@ class SecurityMixin:
         self.frozen = True
 
     def cmd_memdev_passphrase_secure_erase(self, req):
-        if self.frozen:
-            raise Reply(SECURITY, "the security state is frozen")
         kind = req.passphrase_type
-        self._check_pass_type(kind)
+        who = self._passphrase_change(kind)
         if kind == PASS_MASTER:
             if self.master_passphrase is None:
                 raise Reply(INPUT, "no master passphrase is set")
@@ -139,5 +141,4 @@ class SecurityMixin:
         self.user_attempts = 0
         self.locked = False
         self._wipe_media()
-        self.debug("passphrase secure erase (%s passphrase)"
-                   % ("user" if kind == PASS_USER else "master"))
+        self.debug("passphrase secure erase (%s passphrase)" % who)
