@@ -37,9 +37,10 @@ CXLMI_EVENT_LOG_FATAL = 3
 CXLMI_EVENT_LOG_DCD = 4
 
 # Log UUIDs (Get Supported Logs / Get Log), as the 16 bytes on the wire.
-CXLMI_LOG_UUID_CEL = bytes.fromhex("0da9c0b5bf414b788f7996b1623b3f17")
-CXLMI_LOG_UUID_VENDOR_DEBUG = bytes.fromhex("5e1819d911a9400c811fd60719403d86")
-CXLMI_LOG_UUID_COMPONENT_STATE_DUMP = bytes.fromhex("b3fab4cf01b64332943e5e9962f23567")
+from . import uuids as _uuids  # noqa: E402  (tiny, no dependencies)
+CXLMI_LOG_UUID_CEL = _uuids.wire(_uuids.LOG["cel"])
+CXLMI_LOG_UUID_VENDOR_DEBUG = _uuids.wire(_uuids.LOG["vendor-debug"])
+CXLMI_LOG_UUID_COMPONENT_STATE_DUMP = _uuids.wire(_uuids.LOG["component-state-dump"])
 
 # Return codes: CXLMI_RET_SUCCESS = 0 ... CXLMI_RET_NO_BGABORT = 32.
 from .errors import RETURN_CODES as _RC  # noqa: E402  (tiny, no dependencies)
@@ -53,7 +54,7 @@ _PYTHONIC = {
     "UsageError": "errors", "ProtocolError": "errors", "CommandTimeout": "errors",
     "PermissionDenied": "errors", "DeviceNotFound": "errors", "NotSupported": "errors",
     "registry": None, "types": None, "codec": None, "targets": None, "cci": None,
-    "tunnel": None, "errors": None, "endpoint": None, "transports": None,
+    "tunnel": None, "errors": None, "uuids": None, "endpoint": None, "transports": None,
     "compat": None, "discovery": None, "emulator": None,
 }
 

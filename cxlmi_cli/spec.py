@@ -5,7 +5,10 @@ Plain data, shared by the request options (enums by name) and the output
 decoders (``*_decoded`` in JSON, words in tables).  Enum tables map a
 name to a value, several names may share a value (aliases: the first one is
 canonical and is what output shows).  Flag tables map a name to a bit number.
+UUIDs and the capacity unit come from the library (one source for both sides).
 """
+
+from cxlmi_bindings import CXL_CAPACITY_MULTIPLIER, uuids as _uuids
 
 # -- events (8.2.9.2) ---------------------------------------------------------------
 EVENT_LOG = {"info": 0, "informational": 0, "warn": 1, "warning": 1, "fail": 2,
@@ -19,16 +22,7 @@ EVENT_RECORD_FLAGS = {"permanent-condition": 2, "maintenance-needed": 3,
 EVENT_GET_FLAGS = {"overflow": 0, "more-records": 1}
 EVENT_CLEAR_FLAGS = {"clear-all": 0}
 INTERRUPT_MODE = {"none": 0, "msi": 1, "fw": 2, "reserved": 3}
-EVENT_RECORD_UUIDS = {
-    "general-media": "fbcd0a77-c260-417f-85a9-088b1621eba6",
-    "dram": "601dcbb3-9c06-4eab-b8af-4e9bfb5c9624",
-    "memory-module": "fe927475-dd59-4339-a586-79bab113b774",
-    "memory-sparing": "e71f3a40-2d29-4092-8a39-4d1c966c7c65",
-    "physical-switch": "77cf9271-9c02-470b-9fe4-bc7b75f2da97",
-    "virtual-switch": "40d26425-3396-4c4d-a5da-3d47263af425",
-    "mld-port": "8dc44363-0c96-4710-b7bf-04bb99534c3f",
-    "dynamic-capacity": "ca95afa7-f183-4018-8c2f-95268e101a2a",
-}
+EVENT_RECORD_UUIDS = _uuids.EVENT_RECORD
 
 # -- firmware (8.2.9.3) -------------------------------------------------------------
 FW_TRANSFER_ACTION = {"full": 0, "initiate": 1, "continue": 2, "end": 3, "abort": 4}
@@ -37,11 +31,7 @@ FW_CAPS = {"online-activation": 0}
 FW_TRANSFER_UNIT = 128            # Transfer FW offsets count 128-byte units
 
 # -- logs (8.2.9.5) -----------------------------------------------------------------
-LOG_UUIDS = {
-    "cel": "0da9c0b5-bf41-4b78-8f79-96b1623b3f17",
-    "vendor-debug": "5e1819d9-11a9-400c-811f-d60719403d86",
-    "component-state-dump": "b3fab4cf-01b6-4332-943e-5e9962f23567",
-}
+LOG_UUIDS = _uuids.LOG
 LOG_CAPABILITIES = {"clear": 0, "populate": 1, "auto-populate": 2,
                     "persistent-across-cold-reset": 3}
 # Command Effects Log entry effects (table 8-75).
@@ -54,14 +44,14 @@ CEL_EFFECTS = {
 }
 
 # -- features (8.2.9.6) -------------------------------------------------------------
-FEATURE_UUIDS = {"patrol-scrub": "96dad7d6-fde8-482b-a733-75774e06db8a"}
+FEATURE_UUIDS = _uuids.FEATURE
 FEATURE_SELECTION = {"current": 0, "default": 1, "saved": 2}
 FEATURE_ACTION = {"full": 0, "initiate": 1, "continue": 2, "finish": 3, "abort": 4}
 FEATURE_ATTRIBUTES = {"changeable": 0, "persist-across-firmware-update": 4,
                       "default-selection": 5, "saved-selection": 6}
 
 # -- memory device (8.2.9.9) --------------------------------------------------------
-CAPACITY_UNIT = 256 << 20         # capacities and partitions count 256 MiB units
+CAPACITY_UNIT = CXL_CAPACITY_MULTIPLIER   # capacities and partitions count 256 MiB units
 POISON_CAPS = {"inject-persistent-poison": 0, "scan-for-poison": 1}
 QOS_TELEMETRY_CAPS = {"egress-port-congestion": 0, "temporary-throughput-reduction": 1}
 QOS_TELEMETRY_CONTROL = QOS_TELEMETRY_CAPS
@@ -126,8 +116,7 @@ CONFIG_TRANSACTION = {"read": 0, "write": 1}
 
 def uuid_bytes(table):
     """name -> 16 wire bytes (RFC 4122 order, as the CXL spec writes UUIDs)."""
-    import uuid
-    return {name: uuid.UUID(text).bytes for name, text in table.items()}
+    return {name: _uuids.wire(text) for name, text in table.items()}
 
 
 def uuid_names(table):

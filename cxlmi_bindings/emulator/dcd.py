@@ -36,19 +36,18 @@ INPUT.  See docs/emulator-dcd-mhd.md.
 """
 
 import struct
-import uuid
 
 from .device import Reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
 from .type3 import Type3
-from .. import types
+from .. import CXL_CAPACITY_MULTIPLIER, types, uuids as _uuids
 
 MiB = 1 << 20
 GiB = 1 << 30
-CAPACITY_UNIT = 256 * MiB        # decode_len and total_dynamic_capacity units
+CAPACITY_UNIT = CXL_CAPACITY_MULTIPLIER   # decode_len and total_dynamic_capacity units
 
 DC_EVENT_LOG = 4
 #: Dynamic Capacity Event Record UUID (CXL r3.1 table 8-50)
-DC_EVENT_UUID = uuid.UUID("ca95afa7-f183-4018-8c2f-95268e101a2a").bytes
+DC_EVENT_UUID = _uuids.wire(_uuids.EVENT_RECORD["dynamic-capacity"])
 
 # Dynamic capacity event types (CXL r3.1 table 8-50)
 EVENT_ADD_CAPACITY = 0

@@ -9,24 +9,20 @@ event logs and the fields of the event records that several command sets post.
 :mod:`.type3` re-exports all of them.
 """
 
-import uuid as _uuid
+from .. import CXL_CAPACITY_MULTIPLIER, uuids as _uuids
 
 MiB = 1 << 20
 GiB = 1 << 30
-CAPACITY_UNIT = 256 << 20     # partition and capacity fields count 256 MiB units
+CAPACITY_UNIT = CXL_CAPACITY_MULTIPLIER   # partition and capacity fields count 256 MiB units
 CACHELINE = 64                # poison, scan and media-operation granularity
 
-
-def uuid_bytes(text):
-    """Wire bytes of a UUID: the RFC 4122 byte order, as QEMU and Linux send them."""
-    return _uuid.UUID(text).bytes
-
+uuid_bytes = _uuids.wire      # wire bytes of a UUID written as text
 
 # Event record identifiers (CXL r3.1 8.2.9.2.1).
-GENERAL_MEDIA_EVENT_UUID = uuid_bytes("fbcd0a77-c260-417f-85a9-088b1621eba6")
-DRAM_EVENT_UUID = uuid_bytes("601dcbb3-9c06-4eab-b8af-4e9bfb5c9624")
-MEMORY_MODULE_EVENT_UUID = uuid_bytes("fe927475-dd59-4339-a586-79bab113b774")
-DC_EVENT_UUID = uuid_bytes("ca95afa7-f183-4018-8c2f-95268e101a2a")
+GENERAL_MEDIA_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["general-media"])
+DRAM_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["dram"])
+MEMORY_MODULE_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["memory-module"])
+DC_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["dynamic-capacity"])
 
 # Event logs (Get Event Records "Event Log" field).
 EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE, EVENT_LOG_FATAL, EVENT_LOG_DC = range(5)

@@ -14,6 +14,7 @@ import ctypes
 import struct
 
 from .device import Reply, INPUT, UNSUPPORTED, CEL_CONFIG_CHANGE_IMMEDIATE
+from .. import uuids as _uuids
 from .t3_constants import uuid_bytes
 from .. import types
 
@@ -21,7 +22,7 @@ from .. import types
 FEATUREVERSION, FEATURESELVALUE, FEATURETRANSFERIP, FEATURETRANSFEROOO = 25, 26, 27, 28
 
 # Features (CXL r3.1 8.2.9.9.11.1).
-PATROL_SCRUB_UUID = uuid_bytes("96dad7d6-fde8-482b-a733-75774e06db8a")
+PATROL_SCRUB_UUID = uuid_bytes(_uuids.FEATURE["patrol-scrub"])
 
 # Feature attributes, selections, Set Feature actions and flags.
 FEAT_CHANGEABLE = 1 << 0

@@ -16,13 +16,14 @@ import json
 import uuid as _uuid
 
 from .device import Background, Reply, INPUT, LOG
+from .. import uuids as _uuids
 from .t3_constants import uuid_bytes
 from .. import types
 
 # Log identifiers (CXL r3.2 table 8-83).
-CEL_UUID = uuid_bytes("0da9c0b5-bf41-4b78-8f79-96b1623b3f17")
-VENDOR_DEBUG_LOG_UUID = uuid_bytes("5e1819d9-11a9-400c-811f-d60719403d86")
-COMPONENT_STATE_DUMP_UUID = uuid_bytes("b3fab4cf-01b6-4332-943e-5e9962f23567")
+CEL_UUID = uuid_bytes(_uuids.LOG["cel"])
+VENDOR_DEBUG_LOG_UUID = uuid_bytes(_uuids.LOG["vendor-debug"])
+COMPONENT_STATE_DUMP_UUID = uuid_bytes(_uuids.LOG["component-state-dump"])
 
 # Get Log Capabilities parameter flags.
 LOGCAP_CLEAR = 1 << 0
