@@ -251,26 +251,37 @@ def _vcs_info(entry, payload, request=None):
     return Composite(num_vcs=len(blocks), vcs_info_list=blocks)
 
 
+def _array(entry, payload, request=None):
+    """The reply is an array of the response structure (the CEL's entries)."""
+    cls = entry.rsp_cls
+    n = len(payload) // ctypes.sizeof(cls)
+    return (cls * n).from_buffer_copy(payload[:n * ctypes.sizeof(cls)])
+
+
+# Replies whose shape the generic rules below cannot express, by registry name.
+REPLY_DECODERS = {
+    "get_log_cel": _array,
+    "memdev_get_dc_config":
+        lambda entry, payload, request=None: _dc_config(entry, payload, 8,
+                                                        "memdev_dc_region_config"),
+    "fmapi_get_dc_reg_config":
+        lambda entry, payload, request=None: _dc_config(entry, payload, 4,
+                                                        "fmapi_dc_region_config"),
+    "fmapi_get_vcs_info": _vcs_info,
+}
+
+
 def decode_response(entry, payload, request=None):
     """Response object for ``entry`` from exactly the received payload bytes.
 
     ``request`` (the request payload bytes) is needed only where the reply's
     shape depends on what was asked (Get VCS Info)."""
-    name = entry.name
+    special = REPLY_DECODERS.get(entry.name)
+    if special is not None:
+        return special(entry, payload, request)
     if entry.size == "raw" or entry.rsp is None:
-        if name == "get_log_cel":
-            cls = entry.rsp_cls
-            n = len(payload) // ctypes.sizeof(cls)
-            return (cls * n).from_buffer_copy(payload[:n * ctypes.sizeof(cls)])
-        if entry.rsp is None and entry.size != "raw":
-            return None
-        return bytes(payload)
-    if name == "memdev_get_dc_config":
-        return _dc_config(entry, payload, 8, "memdev_dc_region_config")
-    if name == "fmapi_get_dc_reg_config":
-        return _dc_config(entry, payload, 4, "fmapi_dc_region_config")
-    if name == "fmapi_get_vcs_info":
-        return _vcs_info(entry, payload, request)
+        return bytes(payload) if entry.size == "raw" else None
+    name = entry.name
     cls = entry.rsp_cls
     fixed = ctypes.sizeof(cls)
     got = len(payload)

@@ -161,11 +161,12 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None):
                     data = bytes(body)
                     if raw_limit is not None:
                         data = data[:raw_limit]
-                elif entry.name == "fmapi_get_vcs_info":
-                    codec.decode_response(entry, body, payload)   # validates every block
-                    data = bytes(body)
                 else:
-                    data = _fit(entry, codec.decode_response(entry, body), _deref(out))
+                    reply = codec.decode_response(entry, body, payload)   # validates it
+                    if isinstance(reply, codec.Composite):
+                        data = bytes(body)   # C callers parse nested variable parts themselves
+                    else:
+                        data = _fit(entry, reply, _deref(out))
                 _write(out, data)
         return rc
     except DeviceError as exc:
