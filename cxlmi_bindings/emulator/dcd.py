@@ -39,13 +39,13 @@ import struct
 
 from .device import Reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
 from .type3 import Type3
-from .. import CXL_CAPACITY_MULTIPLIER, types, uuids as _uuids
+from .. import CXL_CAPACITY_MULTIPLIER, CXLMI_EVENT_LOG_DCD, types, uuids as _uuids
 
 MiB = 1 << 20
 GiB = 1 << 30
 CAPACITY_UNIT = CXL_CAPACITY_MULTIPLIER   # decode_len and total_dynamic_capacity units
 
-DC_EVENT_LOG = 4
+DC_EVENT_LOG = CXLMI_EVENT_LOG_DCD
 #: Dynamic Capacity Event Record UUID (CXL r3.1 table 8-50)
 DC_EVENT_UUID = _uuids.wire(_uuids.EVENT_RECORD["dynamic-capacity"])
 

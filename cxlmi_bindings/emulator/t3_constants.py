@@ -9,7 +9,9 @@ event logs and the fields of the event records that several command sets post.
 :mod:`.type3` re-exports all of them.
 """
 
-from .. import CXL_CAPACITY_MULTIPLIER, uuids as _uuids
+from .. import (CXL_CAPACITY_MULTIPLIER, CXLMI_EVENT_LOG_INFO, CXLMI_EVENT_LOG_WARN,
+                CXLMI_EVENT_LOG_FAIL, CXLMI_EVENT_LOG_FATAL, CXLMI_EVENT_LOG_DCD,
+                uuids as _uuids)
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -25,7 +27,9 @@ MEMORY_MODULE_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["memory-module"])
 DC_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["dynamic-capacity"])
 
 # Event logs (Get Event Records "Event Log" field).
-EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE, EVENT_LOG_FATAL, EVENT_LOG_DC = range(5)
+EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE, EVENT_LOG_FATAL, EVENT_LOG_DC = (
+    CXLMI_EVENT_LOG_INFO, CXLMI_EVENT_LOG_WARN, CXLMI_EVENT_LOG_FAIL, CXLMI_EVENT_LOG_FATAL,
+    CXLMI_EVENT_LOG_DCD)
 EVENT_LOG_NAMES = ("informational", "warning", "failure", "fatal", "dynamic capacity")
 
 # Common event record flags, byte 0 (bits 1:0 severity).
