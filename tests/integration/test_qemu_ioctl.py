@@ -406,3 +406,34 @@ def test_set_lsa_while_cxl_pmem_is_bound_says_the_kernel_holds_it(cxl_mi, qemu_g
     finally:
         rc, out, err = qemu_guest.unload_module("cxl_pmem")
         assert rc == 0, (out, err)
+
+
+LIBCXLMI_STYLE_SCRIPT = r'''
+import ctypes, json
+import cxlmi_bindings as cxlmi
+ctx = cxlmi.cxlmi_new_ctx(None, 6)
+found = cxlmi.cxlmi_scan(ctx)
+ep = cxlmi.cxlmi_first_endpoint(ctx)
+ident = cxlmi.struct_cxlmi_cmd_memdev_identify_rsp()
+rc = cxlmi.cxlmi_cmd_memdev_identify(ep, None, ident)
+health = cxlmi.struct_cxlmi_cmd_memdev_get_health_info_rsp()
+health_rc = cxlmi.cxlmi_cmd_memdev_get_health_info(ep, None, health)
+print(json.dumps({"found": found, "target": ep.target, "rc": rc,
+                  "lsa_size": ident.lsa_size, "total_capacity": ident.total_capacity,
+                  "health_rc": health_rc, "health_error": str(ep.last_error)}))
+cxlmi.cxlmi_free_ctx(ctx)
+'''
+
+
+def test_libcxlmi_style_scan_and_named_commands_through_the_kernel(qemu_guest):
+    # cxlmi_scan opens /dev/cxl/mem0; memdev identify goes as the kernel's named
+    # command; a command the device does not enable comes back as -1 with the
+    # kernel's refusal kept on the endpoint.
+    cfg = qemu_guest.config
+    out = qemu_guest.check(heredoc(shlex.quote(qemu_guest.python), LIBCXLMI_STYLE_SCRIPT))
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["found"] == 1 and result["target"] == "mem0"
+    assert result["rc"] == 0
+    assert result["lsa_size"] == cfg.lsa_bytes
+    assert is_capacity(result["total_capacity"], cfg.persistent_bytes)
+    assert result["health_rc"] == -1 and "ENOTTY" in result["health_error"], result
