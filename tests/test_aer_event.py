@@ -11,7 +11,6 @@ import json
 import struct
 
 import pytest
-from click.testing import CliRunner
 
 import cxlmi_bindings as cxlmi
 from cxlmi_bindings import registry
@@ -23,7 +22,7 @@ from cxlmi_bindings.transports.emulated import EmulatedTransport
 
 import cxlmi_cli.target as cli_target
 from cxlmi_cli import commands as cli_commands
-from cxlmi_cli.main import cli
+from cli_helpers import invoke
 
 INPUT, RETRY = 2, 5
 UNCORRECTABLE = 1 << 31
@@ -289,14 +288,6 @@ def cli_switch(monkeypatch, clock):
     monkeypatch.setattr(cli_target, "open_endpoint", opener)
     yield dev
     cli_commands.reset()
-
-
-def invoke(args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli, args, catch_exceptions=False)
 
 
 AER_ARGS = ["fmapi", "generate-aer-event", "emu:switch", "--vppb-instance", "0",

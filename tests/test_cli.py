@@ -16,7 +16,6 @@ import sys
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from cxlmi_bindings.endpoint import Context
 from cxlmi_bindings.errors import CommandTimeout, PermissionDenied, TransportError, NotSupported
@@ -26,29 +25,12 @@ import cxlmi_cli.options as cli_options
 import cxlmi_cli.target as cli_target
 from cxlmi_cli import commands as cli_commands
 from cxlmi_cli import params as P
-from cxlmi_cli.main import cli
 from cxlmi_cli.options import device_command
+
+from cli_helpers import both, clean_cli, invoke, jdoc  # noqa: F401  (clean_cli: a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RC_NAMED = re.compile(r"CXL return code \d+ \([A-Z_]+\)")
-
-
-def runner():
-    """stdout and stderr apart, on every click >= 8.0 (8.2 always keeps them apart)."""
-    try:
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-def invoke(args, **kw):
-    kw.setdefault("catch_exceptions", False)
-    return runner().invoke(cli, args, **kw)
-
-
-def both(res):
-    """Everything the command printed, stdout and stderr."""
-    return res.stdout + res.stderr
 
 
 def no_traceback(res):
@@ -57,11 +39,8 @@ def no_traceback(res):
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    monkeypatch.delenv("CXLMI_TARGET", raising=False)
-    cli_commands.reset()
+def _clean(clean_cli):
     yield
-    cli_commands.reset()
 
 
 @pytest.fixture
@@ -91,10 +70,6 @@ def served():
         yield "tcp:127.0.0.1:%d" % port, server, device
     finally:
         server.stop()
-
-
-def jdoc(res):
-    return json.loads(res.stdout)
 
 
 # ------------------------------------------------------------------------ the tree

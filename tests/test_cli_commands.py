@@ -21,15 +21,14 @@ import re
 import struct
 
 import pytest
-from click.testing import CliRunner
 
 from cxlmi_bindings import codec, registry
 from cxlmi_bindings.endpoint import Context
 
 import cxlmi_cli.target as cli_target
 from cxlmi_cli import commands as cli_commands
-from cxlmi_cli.main import cli
 from cxlmi_cli.render import views
+from cli_helpers import both, invoke
 
 RESERVED = ("rsv", "rsvd", "reserved", "resv")
 FW_PACKAGE = b"REV-2.0.0".ljust(256, b"\0")
@@ -168,23 +167,6 @@ GROUP_PLACE = {"generic": ("emu:type3", []), "memdev": ("emu:type3", []),
 
 def place(entry):
     return PLACES.get(entry.name) or GROUP_PLACE[entry.group]
-
-
-def runner():
-    """stdout and stderr apart, on every click >= 8.0 (8.2 always keeps them apart)."""
-    try:
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-def invoke(args, **kw):
-    return runner().invoke(cli, args, catch_exceptions=False, **kw)
-
-
-def both(res):
-    """Everything the command printed, stdout and stderr."""
-    return res.stdout + res.stderr
 
 
 def _reply_fields(entry):

@@ -13,7 +13,6 @@ import json
 import struct
 
 import pytest
-from click.testing import CliRunner
 
 from cxlmi_bindings import registry
 from cxlmi_bindings.emulator import device as DV
@@ -24,30 +23,10 @@ from cxlmi_bindings.transports.emulated import EmulatedTransport
 
 import cxlmi_cli.options as cli_options
 import cxlmi_cli.target as cli_target
-from cxlmi_cli import commands as cli_commands
 from cxlmi_cli.commands import workflows as W
-from cxlmi_cli.main import cli
+from cli_helpers import both, clean_cli, invoke, jdoc  # noqa: F401  (clean_cli: a fixture)
 
 MiB = 1 << 20
-
-
-def runner():
-    try:
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-def invoke(args, **kw):
-    return runner().invoke(cli, args, catch_exceptions=False, **kw)
-
-
-def both(res):
-    return res.stdout + res.stderr
-
-
-def jdoc(res):
-    return json.loads(res.stdout)
 
 
 class Clock:
@@ -61,11 +40,8 @@ class Clock:
 
 
 @pytest.fixture(autouse=True)
-def _clean(monkeypatch):
-    monkeypatch.delenv("CXLMI_TARGET", raising=False)
-    cli_commands.reset()
+def _clean(clean_cli):
     yield
-    cli_commands.reset()
 
 
 @pytest.fixture
