@@ -11,6 +11,8 @@ implements, named after the registry entry: ``cmd_identify``,
 * turns the handler's return value (a structure, bytes, ``None``,
   :class:`Background`) into the response message, and :class:`Reply`
   exceptions into error responses with their CXL return code;
+* builds a response with a flexible tail from field values (:func:`reply`),
+  its count field filled from the tail so the two always agree;
 * routes Tunnel Management (5300h) to the device :meth:`Device.tunnel_target`
   names, and wraps the inner answer;
 * runs background operations with time-based progress (Background Operation
@@ -46,6 +48,18 @@ CEL_LOG_CHANGE_IMMEDIATE = 1 << 4
 CEL_SECURITY_CHANGE = 1 << 5
 CEL_BACKGROUND = 1 << 6
 CEL_SECONDARY_MAILBOX = 1 << 7
+
+
+def reply(command, **fields):
+    """The response structure of registry command ``command``, built from field values.
+
+    A flexible tail is given as a list (of dicts for structure elements, of
+    values or bytes for a byte tail); its count field (the registry's
+    ``rsp_count``) is filled from the tail's length unless given, and a given
+    count that disagrees with a non-empty tail is refused (:func:`codec.build`).
+    """
+    entry = registry.get(command)
+    return codec.build(entry.rsp_cls, fields, entry.rsp_count)
 
 
 class Reply(Exception):

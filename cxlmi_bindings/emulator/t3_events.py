@@ -12,10 +12,9 @@ Uses from the class it is mixed into: ``event_logs``, ``mctp_event_interrupts``,
 ``payload_max()`` and ``_check_media()``.
 """
 
-import ctypes
 import struct
 
-from .device import Reply, INPUT, HANDLE
+from .device import Reply, reply, INPUT, HANDLE
 from .t3_constants import EVENT_LOG_FATAL
 from .. import types
 
@@ -90,21 +89,17 @@ class EventsMixin:
         elog = self.event_logs[req.event_log]
         fit = max(1, (self.payload_max() - _GET_EVENTS_HEAD) // _EVENT_RECORD)
         chosen = elog.records[:fit]
-        rsp = types.get("cmd_get_event_records_rsp").sized(len(chosen))()
-        rsp.record_count = len(chosen)
-        flags = 0
+        flags, overflow = 0, {}
         if len(elog.records) > len(chosen):
             flags |= EVENTS_MORE
         if elog.overflow_count:
             flags |= EVENTS_OVERFLOW
-            rsp.overflow_err_count = elog.overflow_count
-            rsp.first_overflow_timestamp = elog.first_overflow
-            rsp.last_overflow_timestamp = elog.last_overflow
-        rsp.flags = flags
-        base = ctypes.addressof(rsp.records)
-        for i, (_, raw) in enumerate(chosen):
-            ctypes.memmove(base + i * _EVENT_RECORD, raw, _EVENT_RECORD)
-        return rsp
+            overflow = dict(overflow_err_count=elog.overflow_count,
+                            first_overflow_timestamp=elog.first_overflow,
+                            last_overflow_timestamp=elog.last_overflow)
+        record = types.get("event_record")
+        return reply("get_event_records", flags=flags,
+                     records=[record.from_buffer_copy(raw) for _, raw in chosen], **overflow)
 
     def cmd_clear_event_records(self, req):
         if req.event_log >= len(self.event_logs):

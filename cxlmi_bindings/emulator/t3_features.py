@@ -13,7 +13,7 @@ Uses from the class it is mixed into: ``features``, ``_feat_xfer`` (set up by
 import ctypes
 import struct
 
-from .device import Reply, INPUT, UNSUPPORTED, CEL_CONFIG_CHANGE_IMMEDIATE
+from .device import Reply, reply, INPUT, UNSUPPORTED, CEL_CONFIG_CHANGE_IMMEDIATE
 from .. import uuids as _uuids
 from .t3_constants import uuid_bytes
 from .. import types
@@ -106,20 +106,17 @@ class FeaturesMixin:
         entry_size = ctypes.sizeof(types.get("supported_feature_entry"))
         room = (min(req.count, self.payload_max()) - cls.fixed_size()) // entry_size
         chosen = list(enumerate(self.features))[req.starting_feature_index:][:max(0, room)]
-        rsp = cls.sized(len(chosen))()
-        rsp.num_supported_feature_entries = len(chosen)
-        rsp.device_supported_features = total
-        for i, (index, feature) in enumerate(chosen):
-            entry = rsp.supported_feature_entries[i]
-            entry.feature_id = feature.uuid
-            entry.feature_index = index
-            entry.get_feature_size = feature.read_size
-            entry.set_feature_size = feature.write_size
-            entry.attribute_flags = feature.attributes
-            entry.get_feature_version = feature.get_version
-            entry.set_feature_version = feature.set_version
-            entry.set_feature_effects = feature.set_effects
-        return rsp
+        return reply("get_supported_features", device_supported_features=total,
+                     supported_feature_entries=[{
+                         "feature_id": feature.uuid,
+                         "feature_index": index,
+                         "get_feature_size": feature.read_size,
+                         "set_feature_size": feature.write_size,
+                         "attribute_flags": feature.attributes,
+                         "get_feature_version": feature.get_version,
+                         "set_feature_version": feature.set_version,
+                         "set_feature_effects": feature.set_effects,
+                     } for index, feature in chosen])
 
     def cmd_get_feature(self, req):
         feature = self._feature(req.feature_id)

@@ -15,7 +15,7 @@ dump, the partition, poison, event log, firmware and health attributes.
 import json
 import uuid as _uuid
 
-from .device import Background, Reply, INPUT, LOG
+from .device import Background, Reply, reply, INPUT, LOG
 from .. import uuids as _uuids
 from .t3_constants import uuid_bytes
 from .. import types
@@ -48,25 +48,16 @@ class LogsMixin:
         raise Reply(LOG, "no log %s" % _uuid.UUID(bytes=bytes(uuid)))
 
     def cmd_get_supported_logs(self):
-        logs = self._logs()
-        rsp = types.get("cmd_get_supported_logs_rsp").sized(len(logs))()
-        rsp.num_supported_log_entries = len(logs)
-        for i, (u, data, _) in enumerate(logs):
-            rsp.entries[i].uuid = u
-            rsp.entries[i].log_size = len(data)
-        return rsp
+        return reply("get_supported_logs",
+                     entries=[{"uuid": u, "log_size": len(data)} for u, data, _ in self._logs()])
 
     def cmd_get_supported_logs_sublist(self, req):
         logs = self._logs()
         chosen = logs[req.start_log_entry_index:][:req.max_supported_log_entries]
-        rsp = types.get("cmd_get_supported_logs_sublist_rsp").sized(len(chosen))()
-        rsp.num_supported_log_entries = len(chosen)
-        rsp.total_num_supported_log_entries = len(logs)
-        rsp.start_log_entry_index = req.start_log_entry_index
-        for i, (u, data, _) in enumerate(chosen):
-            rsp.entries[i].uuid = u
-            rsp.entries[i].log_size = len(data)
-        return rsp
+        return reply("get_supported_logs_sublist",
+                     total_num_supported_log_entries=len(logs),
+                     start_log_entry_index=req.start_log_entry_index,
+                     entries=[{"uuid": u, "log_size": len(data)} for u, data, _ in chosen])
 
     def cmd_get_log(self, req):
         _, data, _ = self._log(req.uuid)

@@ -15,9 +15,8 @@ Uses from the class it is mixed into: ``media``, ``media_disabled``, ``lsa``,
 (:mod:`.t3_poison`).
 """
 
-from .device import Background, Reply, INPUT, UNSUPPORTED, MEDIADISABLED, SECURITY
+from .device import Background, Reply, reply, INPUT, UNSUPPORTED, MEDIADISABLED, SECURITY
 from .t3_constants import CACHELINE
-from .. import types
 
 # Media operations: (class, subclass) pairs the device supports besides discovery.
 MEDIA_OP_GENERAL, MEDIA_OP_SANITIZE = 0, 1
@@ -138,14 +137,10 @@ class MediaMixin:
             raise Reply(INPUT, "discovery takes no ranges and a start index below %d"
                         % len(MEDIA_OPS))
         chosen = MEDIA_OPS[start:start + req.discovery_osa.num_ops]
-        rsp = types.get("cmd_memdev_media_operations_discovery_rsp").sized(len(chosen))()
-        rsp.dpa_range_granularity = CACHELINE
-        rsp.total_supported_ops = len(MEDIA_OPS)
-        rsp.num_supported_ops = len(chosen)
-        for i, (cls, sub) in enumerate(chosen):
-            rsp.entry[i].media_op_class = cls
-            rsp.entry[i].media_op_subclass = sub
-        return rsp
+        return reply("memdev_media_operations_discovery",
+                     dpa_range_granularity=CACHELINE, total_supported_ops=len(MEDIA_OPS),
+                     entry=[{"media_op_class": cls, "media_op_subclass": sub}
+                            for cls, sub in chosen])
 
     def cmd_memdev_media_operations_sanitize(self, req):
         op = (req.media_operation_class, req.media_operation_subclass)

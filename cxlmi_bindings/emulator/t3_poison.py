@@ -16,7 +16,7 @@ volatile poison), ``bg`` and ``clock`` (the framework), ``add_event()``
 
 import struct
 
-from .device import Background, Reply, INPUT, UNSUPPORTED, BUSY, PADDR, POISONLMT
+from .device import Background, Reply, reply, INPUT, UNSUPPORTED, BUSY, PADDR, POISONLMT
 from .t3_constants import (CACHELINE, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
                            EVENT_FLAG_PERMANENT, GENERAL_MEDIA_EVENT_UUID)
 from .. import types
@@ -162,14 +162,10 @@ class PoisonMixin:
             out_flags |= POISON_OVERFLOW
         if self._scan_running():
             out_flags |= POISON_SCAN_RUNNING
-        rsp = types.get("cmd_memdev_get_poison_list_rsp").sized(len(chosen))()
-        rsp.poison_list_flags = out_flags
-        rsp.overflow_timestamp = self.poison_overflow_ts or 0
-        rsp.more_err_media_record_cnt = len(chosen)
-        for i, (addr, n) in enumerate(chosen):
-            rsp.records[i].media_err_addr = addr
-            rsp.records[i].media_err_len = n
-        return rsp
+        return reply("get_poison_list", poison_list_flags=out_flags,
+                     overflow_timestamp=self.poison_overflow_ts or 0,
+                     records=[{"media_err_addr": addr, "media_err_len": n}
+                              for addr, n in chosen])
 
     def cmd_memdev_inject_poison(self, req):
         dpa = req.inject_poison_phy_addr
@@ -273,12 +269,11 @@ class PoisonMixin:
         cls = types.get("cmd_memdev_get_scan_media_results_rsp")
         room = max(1, (self.payload_max() - cls.fixed_size()) // _MEDIA_ERROR_RECORD)
         chosen, self.scan_results = self.scan_results[:room], self.scan_results[room:]
-        rsp = cls.sized(len(chosen))()
-        rsp.scan_media_restart_physaddr, rsp.scan_media_restart_physaddr_length = \
-            self.scan_restart
-        rsp.scan_media_flags = self.scan_flags | (SCAN_RESULTS_MORE if self.scan_results else 0)
-        rsp.media_error_count = len(chosen)
-        for i, (addr, n) in enumerate(chosen):
-            rsp.record[i].media_error_address = addr
-            rsp.record[i].media_error_length = n // CACHELINE
-        return rsp
+        restart, restart_length = self.scan_restart
+        flags = self.scan_flags | (SCAN_RESULTS_MORE if self.scan_results else 0)
+        return reply("memdev_get_scan_media_results",
+                     scan_media_restart_physaddr=restart,
+                     scan_media_restart_physaddr_length=restart_length,
+                     scan_media_flags=flags,
+                     record=[{"media_error_address": addr, "media_error_length": n // CACHELINE}
+                             for addr, n in chosen])
