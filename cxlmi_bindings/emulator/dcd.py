@@ -37,7 +37,7 @@ INPUT.  See docs/emulator-dcd-mhd.md.
 
 import struct
 
-from .device import Reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
+from .device import Reply, reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
 from .type3 import Type3
 from .. import CXL_CAPACITY_MULTIPLIER, CXLMI_EVENT_LOG_DCD, types, uuids as _uuids
 
@@ -353,21 +353,15 @@ class DCD(Type3):
         chosen = self.host_extents[start:start + min(count, max(room, 0))]
         return chosen, total
 
-    def _fill_extents(self, array, chosen):
-        for i, ext in enumerate(chosen):
-            array[i].start_dpa = ext.start
-            array[i].len = ext.length
-            array[i].tag = ext.tag
-            array[i].shared_seq = ext.shared_seq
+    @staticmethod
+    def _extent_entries(chosen):
+        return [{"start_dpa": ext.start, "len": ext.length, "tag": ext.tag,
+                 "shared_seq": ext.shared_seq} for ext in chosen]
 
     def cmd_memdev_get_dc_extent_list(self, req):
         chosen, total = self._extent_list(req.start_extent_idx, req.extent_cnt)
-        rsp = types.get("cmd_memdev_get_dc_extent_list_rsp").sized(len(chosen))()
-        rsp.num_extents_returned = len(chosen)
-        rsp.total_num_extents = total
-        rsp.generation_num = self.generation
-        self._fill_extents(rsp.extents, chosen)
-        return rsp
+        return reply("memdev_get_dc_extent_list", total_num_extents=total,
+                     generation_num=self.generation, extents=self._extent_entries(chosen))
 
     def cmd_memdev_add_dc_response(self, req):
         if not self.offers:
@@ -488,14 +482,10 @@ class DCD(Type3):
     def cmd_fmapi_get_dc_region_ext_list(self, req):
         self._check_host(req.host_id)
         chosen, total = self._extent_list(req.start_ext_index, req.extent_count)
-        rsp = types.get("cmd_fmapi_get_dc_region_ext_list_rsp").sized(len(chosen))()
-        rsp.host_id = req.host_id
-        rsp.start_ext_index = req.start_ext_index
-        rsp.extents_returned = len(chosen)
-        rsp.total_extents = total
-        rsp.list_generation_num = self.generation
-        self._fill_extents(rsp.extents, chosen)
-        return rsp
+        return reply("fmapi_get_dc_region_ext_list", host_id=req.host_id,
+                     start_ext_index=req.start_ext_index, total_extents=total,
+                     list_generation_num=self.generation,
+                     extents=self._extent_entries(chosen))
 
     def _free_runs(self, region):
         """Free (start, length) runs of a region, lowest DPA first, block aligned."""
@@ -677,21 +667,18 @@ class DCD(Type3):
             raise Reply(INPUT, "start index %d of %d tags" % (req.start_idx, total))
         room = ((1 << self.response_msg_limit) - 16 - 16) // 84
         chosen = tags[req.start_idx:req.start_idx + min(req.tags_count, max(room, 0))]
-        rsp = types.get("cmd_fmapi_dc_list_tags_rsp").sized(len(chosen))()
-        rsp.generation_num = self.tag_generation
-        rsp.total_num_tags = total
-        rsp.num_tags_returned = len(chosen)
-        rsp.validity_bitmap = 0x3          # both reference bitmaps are valid
-        pending = self._pending_extents()
-        for i, tag in enumerate(chosen):
-            entry = rsp.tags_list[i]
-            entry.tag = tag
-            entry.flags = 1 if self.tags[tag].fm_refs else 0
-            if any(e.tag == tag for e in self.host_extents):
-                entry.ref_bitmap[HOST_ID // 8] |= 1 << (HOST_ID % 8)
-            if any(e.tag == tag for e in pending):
-                entry.pending_ref_bitmap[HOST_ID // 8] |= 1 << (HOST_ID % 8)
-        return rsp
+        held = {e.tag for e in self.host_extents}
+        offered = {e.tag for e in self._pending_extents()}
+        host = bytearray(HOST_ID // 8 + 1)      # a reference bitmap naming the one host
+        host[HOST_ID // 8] = 1 << (HOST_ID % 8)
+        return reply("fmapi_dc_list_tags", generation_num=self.tag_generation,
+                     total_num_tags=total,
+                     validity_bitmap=0x3,           # both reference bitmaps are valid
+                     tags_list=[{"tag": tag,
+                                 "flags": 1 if self.tags[tag].fm_refs else 0,
+                                 "ref_bitmap": host if tag in held else b"",
+                                 "pending_ref_bitmap": host if tag in offered else b""}
+                                for tag in chosen])
 
 
 def build(**options):

@@ -19,7 +19,7 @@ pool.  Get Head Info also refuses a window that runs past the last head
 (INPUT), as the spec requires and QEMU's review asked for.
 """
 
-from .device import Device, Reply, INPUT
+from .device import Device, Reply, reply, INPUT
 from .type3 import Type3
 from .. import tunnel as _tunnel, types
 
@@ -125,14 +125,8 @@ class MHD(Device):
         if req.start_ld_id >= total:
             raise Reply(INPUT, "start LD %d of %d" % (req.start_ld_id, total))
         chosen = self.ld_map[req.start_ld_id:req.start_ld_id + req.ld_map_list_limit]
-        rsp = types.get("cmd_fmapi_get_multiheaded_info_rsp").sized(len(chosen))()
-        rsp.num_lds = total
-        rsp.num_heads = len(self.heads)
-        rsp.start_ld_id = req.start_ld_id
-        rsp.ld_map_len = len(chosen)
-        for i, head in enumerate(chosen):
-            rsp.ld_map[i] = head
-        return rsp
+        return reply("fmapi_get_multiheaded_info", num_lds=total, num_heads=len(self.heads),
+                     start_ld_id=req.start_ld_id, ld_map=chosen)
 
     def cmd_fmapi_get_head_info(self, req):
         total = len(self.heads)
@@ -140,20 +134,17 @@ class MHD(Device):
             raise Reply(INPUT, "heads %d..%d asked, the device has %d"
                         % (req.start_head, req.start_head + req.num_heads - 1, total))
         chosen = self.heads[req.start_head:req.start_head + req.num_heads]
-        rsp = types.get("cmd_fmapi_get_head_info_rsp").sized(len(chosen))()
-        rsp.num_heads = len(chosen)
-        for i, head in enumerate(chosen):
-            blk = rsp.head_info_list[i]
-            blk.port_num = head.port_num
-            blk.field_1 = head.max_link_width
-            blk.field_2 = head.negotiated_link_width
-            blk.field_3 = head.supported_link_speeds
-            blk.field_4 = head.max_link_speed
-            blk.field_5 = head.current_link_speed
-            blk.ltssm_state = head.ltssm_state
-            blk.first_negotiated_lane_num = head.first_lane
-            blk.link_state_flags = head.link_state_flags
-        return rsp
+        return reply("fmapi_get_head_info", head_info_list=[{
+            "port_num": head.port_num,
+            "field_1": head.max_link_width,
+            "field_2": head.negotiated_link_width,
+            "field_3": head.supported_link_speeds,
+            "field_4": head.max_link_speed,
+            "field_5": head.current_link_speed,
+            "ltssm_state": head.ltssm_state,
+            "first_negotiated_lane_num": head.first_lane,
+            "link_state_flags": head.link_state_flags,
+        } for head in chosen])
 
     # ---------------------------------------------------------------- 54xxh (read side)
     def cmd_fmapi_get_ld_info(self):
@@ -166,15 +157,11 @@ class MHD(Device):
         if req.start_ld_id >= total:
             raise Reply(INPUT, "start LD %d of %d" % (req.start_ld_id, total))
         chosen = self.lds[req.start_ld_id:req.start_ld_id + req.ld_allocation_list_limit]
-        rsp = types.get("cmd_fmapi_get_ld_allocations_rsp").sized(len(chosen))()
-        rsp.number_ld = total
-        rsp.memory_granularity = 0            # 256 MiB
-        rsp.start_ld_id = req.start_ld_id
-        rsp.ld_allocation_list_len = len(chosen)
-        for i, _ in enumerate(chosen):
-            rsp.ld_allocation_list[i].range_1_allocation_mult = self.ld_size // ALLOC_UNIT
-            rsp.ld_allocation_list[i].range_2_allocation_mult = 0
-        return rsp
+        return reply("fmapi_get_ld_allocations", number_ld=total,
+                     memory_granularity=0,            # 256 MiB
+                     start_ld_id=req.start_ld_id,
+                     ld_allocation_list=[{"range_1_allocation_mult": self.ld_size // ALLOC_UNIT,
+                                          "range_2_allocation_mult": 0} for _ in chosen])
 
 
 def build(**options):

@@ -22,7 +22,7 @@ See docs/emulator-fabric.md for the defaults and every choice made here.
 import time
 
 from .. import _log
-from .device import Device, Reply, INPUT, RESOURCEEXHAUSTED
+from .device import Device, Reply, reply, INPUT, RESOURCEEXHAUSTED
 
 log = _log.get("cxlmi.emulator.mld")
 
@@ -306,23 +306,16 @@ class MLD(Device):
             memory_size=self.capacity, ld_count=self.ld_count,
             qos_telemetry_capability=self.qos_telemetry_capability)
 
-    def _allocation_list(self, cls, start, count):
-        rsp = cls.sized(count)()
-        for i in range(count):
-            r1, r2 = self.allocations[start + i]
-            rsp.ld_allocation_list[i].range_1_allocation_mult = r1
-            rsp.ld_allocation_list[i].range_2_allocation_mult = r2
-        return rsp
+    def _allocation_list(self, start, count):
+        return [{"range_1_allocation_mult": r1, "range_2_allocation_mult": r2}
+                for r1, r2 in self.allocations[start:start + count]]
 
     def cmd_fmapi_get_ld_allocations(self, req):
         start = req.start_ld_id
         count = max(0, min(req.ld_allocation_list_limit, self.ld_count - start))
-        rsp = self._allocation_list(_types("cmd_fmapi_get_ld_allocations_rsp"), start, count)
-        rsp.number_ld = self.ld_count
-        rsp.memory_granularity = self.granularity
-        rsp.start_ld_id = start
-        rsp.ld_allocation_list_len = count
-        return rsp
+        return reply("fmapi_get_ld_allocations", number_ld=self.ld_count,
+                     memory_granularity=self.granularity, start_ld_id=start,
+                     ld_allocation_list=self._allocation_list(start, count))
 
     def cmd_fmapi_set_ld_allocations(self, req):
         start, count = req.start_ld_id, req.number_ld
@@ -336,10 +329,8 @@ class MLD(Device):
             raise Reply(RESOURCEEXHAUSTED, "allocations of %d bytes exceed the %d-byte capacity"
                         % (total, self.capacity))
         self.allocations = new
-        rsp = self._allocation_list(_types("cmd_fmapi_set_ld_allocations_rsp"), start, count)
-        rsp.number_ld = count
-        rsp.start_ld_id = start
-        return rsp
+        return reply("fmapi_set_ld_allocations", start_ld_id=start,
+                     ld_allocation_list=self._allocation_list(start, count))
 
     _QOS_FIELDS = ("qos_telemetry_control", "egress_moderate_percentage",
                    "egress_severe_percentage", "backpressure_sample_interval", "recmpbasis",
@@ -371,14 +362,8 @@ class MLD(Device):
         return _types("cmd_fmapi_get_qos_status_rsp")(
             backpressure_avg_percentage=self.backpressure_avg_percentage if enabled else 0)
 
-    def _fractions(self, name, field, values, start, count):
-        rsp = _types(name).sized(count)()
-        rsp.number_ld = count
-        rsp.start_ld_id = start
-        array = getattr(rsp, field)
-        for i in range(count):
-            array[i] = values[start + i]
-        return rsp
+    def _fractions(self, command, field, values, start, count):
+        return reply(command, start_ld_id=start, **{field: values[start:start + count]})
 
     def _set_fractions(self, req, field, values):
         start, count = req.start_ld_id, req.number_ld
@@ -390,22 +375,22 @@ class MLD(Device):
 
     def cmd_fmapi_get_qos_allocated_bw(self, req):
         self._ld_range(req.start_ld_id, req.number_ld, "QoS allocated bandwidth")
-        return self._fractions("cmd_fmapi_get_qos_allocated_bw_rsp", "qos_allocation_fraction",
+        return self._fractions("fmapi_get_qos_allocated_bw", "qos_allocation_fraction",
                                self.qos_allocated_bw, req.start_ld_id, req.number_ld)
 
     def cmd_fmapi_set_qos_allocated_bw(self, req):
         start, count = self._set_fractions(req, "qos_allocation_fraction", self.qos_allocated_bw)
-        return self._fractions("cmd_fmapi_set_qos_allocated_bw_rsp", "qos_allocation_fraction",
+        return self._fractions("fmapi_set_qos_allocated_bw", "qos_allocation_fraction",
                                self.qos_allocated_bw, start, count)
 
     def cmd_fmapi_get_qos_bw_limit(self, req):
         self._ld_range(req.start_ld_id, req.number_ld, "QoS bandwidth limit")
-        return self._fractions("cmd_fmapi_get_qos_bw_limit_rsp", "qos_limit_fraction",
+        return self._fractions("fmapi_get_qos_bw_limit", "qos_limit_fraction",
                                self.qos_bw_limit, req.start_ld_id, req.number_ld)
 
     def cmd_fmapi_set_qos_bw_limit(self, req):
         start, count = self._set_fractions(req, "qos_limit_fraction", self.qos_bw_limit)
-        return self._fractions("cmd_fmapi_set_qos_bw_limit_rsp", "qos_limit_fraction",
+        return self._fractions("fmapi_set_qos_bw_limit", "qos_limit_fraction",
                                self.qos_bw_limit, start, count)
 
 

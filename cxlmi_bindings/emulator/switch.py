@@ -25,7 +25,7 @@ import struct
 import time
 
 from . import aer
-from .device import Device, Reply, Background, INPUT, INTERNAL, RETRY
+from .device import Device, Reply, reply, Background, INPUT, INTERNAL, RETRY
 from .mld import MLD, ConfigSpace, config_access
 
 # Current Port Configuration State (CXL r3.1 table 7-19; QEMU include/hw/cxl/cxl_port.h)
@@ -340,6 +340,7 @@ class Switch(Device):
         block_size = 16
         if cls.fixed_size() + count * block_size > 1 << self.response_msg_limit:
             raise Reply(INPUT, "%d port blocks do not fit the response message limit" % count)
+        # Built by hand, not by reply(): each port model writes its own info block in place.
         rsp = cls.sized(count)()
         rsp.num_ports = count
         for i in range(count):
@@ -569,12 +570,8 @@ class Switch(Device):
         length = req.transaction_len
         data = bytes(req.transaction_data) if is_write else None
         result = mld.ld_memory(req.ld_id, req.transaction_addr, length, data)
-        cls = _types("cmd_fmapi_send_ld_cxlio_mem_request_rsp")
-        rsp = cls.sized(len(result))()
-        rsp.return_size = length
-        if result:
-            rsp.return_data[:] = result
-        return rsp
+        # Return Size is the length asked for, also on a write, which returns no data.
+        return reply("fmapi_send_ld_cxlio_mem_request", return_size=length, return_data=result)
 
 
 # ------------------------------------------------------------------ the profile
