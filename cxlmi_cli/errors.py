@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from . import streams
+
 EXIT_OK, EXIT_DEVICE, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
 EXIT_PERMISSION, EXIT_TIMEOUT, EXIT_INTERRUPTED = 4, 5, 130
 SCHEMA_VERSION = 1
@@ -107,7 +109,7 @@ def report(exc, inv=None, command=None):
     click.echo(line(problem), err=True)
     if inv is not None and inv.json or inv is None and command is not None:
         import json
-        out = click.get_text_stream("stdout")
+        out = streams.text("stdout")
         out.write(json.dumps(json_error(problem, inv, command), indent=2) + "\n")
         out.flush()
     return problem.exit_code

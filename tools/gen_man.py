@@ -237,14 +237,29 @@ def synopsis(path, cmd, ctx):
     return " ".join(words)
 
 
+#: what the help option says, written here so the pages do not follow click's wording
+HELP_TEXT = "Show this message and exit."
+
+
+def is_help_option(param, ctx):
+    """Click's own help flag, known by what it is: its internal name changed in
+    click 8.5 (it was ``help``), its option strings are the context's."""
+    names = set(ctx.help_option_names)
+    return (isinstance(param, click.Option) and not param.expose_value and
+            bool(param.opts) and set(param.opts) <= names)
+
+
 def options(cmd, ctx, skip=()):
     out = []
     for p in cmd.get_params(ctx):
-        if not isinstance(p, click.Option) or p.hidden or p.name in skip:
+        if not isinstance(p, click.Option) or p.hidden:
+            continue
+        helpflag = is_help_option(p, ctx)
+        if ("help" if helpflag else p.name) in skip:
             continue
         out.append(".TP")
         out.append(option_head(p, ctx))
-        out.append(line(prose(option_help(p))))
+        out.append(line(prose(HELP_TEXT if helpflag else option_help(p))))
     return out
 
 

@@ -31,6 +31,8 @@ import time
 
 import click
 
+from .. import streams
+
 HOOKS = {}
 EXTRA = {}
 
@@ -159,7 +161,7 @@ class Progress:
             else:
                 columns += [rp.TextColumn("{task.percentage:>3.0f} %")]
             columns += [rp.TimeElapsedColumn()]
-            console = Console(file=click.get_text_stream("stderr"))
+            console = Console(file=streams.text("stderr"))
             self._bar = rp.Progress(*columns, console=console)
             self._bar.start()
             self._task = self._bar.add_task(self.description, total=self.total)

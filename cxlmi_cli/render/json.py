@@ -3,7 +3,7 @@
 
 import json
 
-import click
+from .. import streams
 
 
 def dumps(doc):
@@ -11,6 +11,6 @@ def dumps(doc):
 
 
 def write(doc):
-    out = click.get_text_stream("stdout")
+    out = streams.text("stdout")
     out.write(dumps(doc) + "\n")
     out.flush()

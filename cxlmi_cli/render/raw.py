@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Raw output: the reply payload bytes, nothing else (``| xxd``)."""
 
-import click
+from .. import streams
 
 
 def write(payload):
-    out = click.get_binary_stream("stdout")
+    out = streams.binary("stdout")
     out.write(bytes(payload))
     out.flush()

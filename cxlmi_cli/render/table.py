@@ -3,12 +3,12 @@
 
 import os
 
-import click
+from .. import streams
 
 
 def _console():
     from rich.console import Console
-    out = click.get_text_stream("stdout")
+    out = streams.text("stdout")
     try:
         tty = out.isatty()
     except (AttributeError, ValueError):
