@@ -241,6 +241,8 @@ class Bitmap(Dec):
     """A byte array used as a bitmask of ids: the ids whose bits are set."""
 
     def decode(self, value):
+        if isinstance(value, int):      # a u8/u16 mask: bytes(3) would be three zero bytes
+            value = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "little")
         b = bytes(value)
         return [i * 8 + bit for i, byte in enumerate(b) for bit in range(8) if byte >> bit & 1]
 
