@@ -168,9 +168,9 @@ class PacketHeader:
         self.tag = flags & TAG_MASK
 
     def __repr__(self):
-        return ("PacketHeader(v=%d dst=0x%02x src=0x%02x %s%s seq=%d to=%d tag=%d)"
-                % (self.version, self.dst, self.src, "SOM " if self.som else "",
-                   "EOM" if self.eom else "", self.seq, self.tag_owner, self.tag))
+        flags = "".join(" " + name for name, on in (("SOM", self.som), ("EOM", self.eom)) if on)
+        return ("PacketHeader(v=%d dst=0x%02x src=0x%02x%s seq=%d to=%d tag=%d)"
+                % (self.version, self.dst, self.src, flags, self.seq, self.tag_owner, self.tag))
 
 
 class Message:
@@ -374,7 +374,10 @@ class Reassembler:
             return
         cur.expected_seq = (hdr.seq + 1) & SEQ_MASK
         cur.data += payload
-        if len(cur.data) + 1 > self.max_message:
+        # A CXL message's size was checked against its header at the start (the
+        # bytes here include the last packet's padding); others are checked as
+        # they grow.
+        if cur.total is None and len(cur.data) + 1 > self.max_message:
             self._discard(cur, hdr.eom)
             out.append(self._error("message exceeds the %d bytes accepted; dropped"
                                    % self.max_message, cur.packets * PACKET_SIZE))
