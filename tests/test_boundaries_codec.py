@@ -1,0 +1,339 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Edges of the registry-driven codec: what a request becomes when none is
+given, how a reply's flexible parts are sized from the bytes received, the
+dynamic capacity configuration's region count clamp (the trailer follows the
+regions actually returned, never more than the 8 the structure holds), and
+the texts of the errors a caller reads.
+
+Reply bytes are written here by hand from the CXL r3.1 layouts (Get Dynamic
+Capacity Configuration 4800h, Get Host DC Region Configuration 5601h), not
+built through the library.
+"""
+
+import ctypes
+import struct
+
+import pytest
+
+from cxlmi_bindings import codec, registry, types
+from cxlmi_bindings.errors import ProtocolError, UsageError
+
+
+def entry(name):
+    return registry.get(name)
+
+
+# ------------------------------------------------------------ requests
+
+def test_no_request_for_a_command_without_one_is_an_empty_payload():
+    assert codec.encode_request(entry("identify"), None) == b""
+    assert codec.encode_request(entry("identify"), {}) == b""
+    assert codec.encode_request(entry("memdev_sanitize"), None) == b""
+
+
+@pytest.mark.parametrize("name,size", [("memdev_get_lsa", 8), ("get_log", 24),
+                                       ("memdev_set_partition_info", 9),
+                                       ("fmapi_get_dc_reg_config", 4)])
+def test_no_request_for_a_command_that_takes_one_is_a_zeroed_request(name, size):
+    assert codec.encode_request(entry(name), None) == bytes(size)
+    assert codec.encode_request(entry(name), {}) == bytes(size)
+
+
+def test_request_fields_for_a_command_without_a_request_are_refused():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("identify"), {"offset": 1})
+    assert str(info.value) == "identify takes no request fields"
+
+
+def test_request_bytes_go_on_the_wire_as_given():
+    lsa = entry("memdev_get_lsa")
+    raw = struct.pack("<II", 0x10, 0x20)
+    assert codec.encode_request(lsa, raw) == raw
+    assert codec.encode_request(lsa, bytearray(raw)) == raw
+    assert codec.encode_request(lsa, memoryview(raw)) == raw
+    assert codec.encode_request(lsa, {"offset": 0x10, "length": 0x20}) == raw
+    req = types.get("cmd_memdev_get_lsa_req")(offset=0x10, length=0x20)
+    assert codec.encode_request(lsa, req) == raw
+
+
+def test_a_request_of_another_type_is_refused_naming_it():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("memdev_get_lsa"), 12)
+    assert str(info.value) == "memdev_get_lsa: cannot send a request of type int"
+
+
+def test_a_flexible_request_fills_its_count_from_the_tail():
+    clear = entry("clear_event_records")
+    got = codec.encode_request(clear, {"event_log": 2, "handles": [0x0102, 0x0304]})
+    assert got == bytes((2, 0, 2, 0, 0, 0)) + b"\x02\x01\x04\x03"
+    got = codec.encode_request(clear, {"event_log": 1, "nr_recs": 2, "handles": [7, 8]})
+    assert got == bytes((1, 0, 2, 0, 0, 0)) + b"\x07\x00\x08\x00"
+    assert codec.encode_request(clear, {"event_log": 1, "clear_flags": 1}) == \
+        bytes((1, 1, 0, 0, 0, 0))
+    # a count given with no tail goes on the wire as given
+    assert codec.encode_request(clear, {"nr_recs": 3}) == bytes((0, 0, 3, 0, 0, 0))
+
+
+def test_a_count_that_does_not_describe_the_tail_is_refused():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("clear_event_records"), {"nr_recs": 3, "handles": [1, 2]})
+    assert str(info.value) == "nr_recs=3 but handles has 2 entries"
+
+
+def test_a_byte_tail_may_be_bytes_or_text():
+    lsa = entry("memdev_set_lsa")
+    assert codec.encode_request(lsa, {"offset": 4, "data": b"\x01\x02"}) == \
+        struct.pack("<II", 4, 0) + b"\x01\x02"
+    assert codec.encode_request(lsa, {"offset": 4, "data": "hi"}) == \
+        struct.pack("<II", 4, 0) + b"hi"
+    assert codec.encode_request(lsa, {"offset": 4, "data": bytearray(b"z")}) == \
+        struct.pack("<II", 4, 0) + b"z"
+
+
+def test_a_structured_tail_given_as_bytes_is_refused():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("clear_event_records"), {"handles": b"\x01\x00"})
+    assert str(info.value) == "handles: expected a list of entries, got bytes"
+
+
+def test_an_unknown_field_is_refused_listing_the_real_ones():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("memdev_get_lsa"), {"offset": 1, "lenght": 2, "bogus": 3})
+    assert str(info.value) == ("struct_cxlmi_cmd_memdev_get_lsa_req has no field bogus, lenght "
+                               "(fields: offset, length)")
+
+
+def test_fixed_arrays_take_lists_up_to_their_length():
+    obj = codec.build(types.get("cmd_memdev_clear_poison_req"),
+                      {"clear_poison_phy_addr": 0x40, "clear_poison_write_data": [1, 2, 3]})
+    raw = bytes(obj)
+    assert raw[:8] == struct.pack("<Q", 0x40) and raw[8:11] == b"\x01\x02\x03"
+    assert raw[11:] == bytes(61)
+    with pytest.raises(UsageError) as info:
+        codec.build(types.get("cmd_memdev_clear_poison_req"),
+                    {"clear_poison_write_data": list(range(65))})
+    assert str(info.value) == "clear_poison_write_data: at most 64 values, got 65"
+
+
+def test_byte_arrays_take_bytes_up_to_their_length():
+    cls = types.get("cmd_memdev_unlock_req")
+    assert bytes(codec.build(cls, {"current_passphrase": b"abc"})) == b"abc" + bytes(29)
+    assert bytes(codec.build(cls, {"current_passphrase": "abc"})) == b"abc" + bytes(29)
+    with pytest.raises(UsageError) as info:
+        codec.build(cls, {"current_passphrase": b"x" * 33})
+    assert str(info.value) == "current_passphrase holds 32 bytes, got 33"
+
+
+def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_field():
+    with pytest.raises(UsageError) as info:
+        codec.build(types.get("cmd_memdev_get_lsa_req"), {"offset": "ten"})
+    assert str(info.value).startswith("offset: ")
+
+
+def test_nested_structures_and_arrays_of_structures_take_dicts():
+    disc = types.get("cmd_memdev_media_operations_discovery_req")
+    raw = bytes(codec.build(disc, {"dpa_range_count": 2,
+                                   "discovery_osa": {"start_index": 0x0102, "num_ops": 3}}))
+    assert raw[4:8] == struct.pack("<I", 2) and raw[8:12] == b"\x02\x01\x03\x00"
+    alloc = types.get("cmd_fmapi_set_ld_allocations_req")
+    obj = codec.build(alloc, {"start_ld_id": 1,
+                              "ld_allocation_list": [{"range_1_allocation_mult": 5},
+                                                     {"range_2_allocation_mult": 6}]},
+                      "number_ld")
+    assert obj.number_ld == 2
+    assert obj.ld_allocation_list[0].range_1_allocation_mult == 5
+    assert obj.ld_allocation_list[1].range_2_allocation_mult == 6
+    with pytest.raises(UsageError) as info:
+        codec.build(disc, {"discovery_osa": {"start": 1}})
+    assert "has no field 'start'" in str(info.value)
+
+
+# ------------------------------------------------------------ the ld mem request translation
+
+def test_the_ld_mem_request_gains_the_reserved_byte_at_01h_and_reads_carry_no_data():
+    e = entry("fmapi_send_ld_cxlio_mem_request")
+    head = bytes((0x11, 0x2F, 0x80)) + bytes(12)             # a write (bit 7 of field_1[1])
+    assert codec.request_to_wire(e, head + b"DATA") == bytes((0x11, 0)) + head[1:] + b"DATA"
+    read = bytes((0x11, 0x2F, 0x00)) + bytes(12)
+    assert codec.request_to_wire(e, read + b"junk") == bytes((0x11, 0)) + read[1:]
+    assert codec.request_to_wire(e, b"") == b""
+    assert codec.request_from_wire(e, bytes((0x11, 0)) + head[1:] + b"DATA") == head + b"DATA"
+    assert codec.request_from_wire(e, b"\x11") == b"\x11"
+    # every other command's bytes are its structure's bytes
+    assert codec.request_to_wire(entry("memdev_get_lsa"), b"12345678") == b"12345678"
+    assert codec.request_from_wire(entry("memdev_get_lsa"), b"12345678") == b"12345678"
+
+
+# ------------------------------------------------------------ dynamic capacity configuration
+
+DC = {
+    # name: (head size, head bytes, offset of regions_returned)
+    "memdev_get_dc_config": (8, bytes((8, 0)) + bytes(6), 1),
+    "fmapi_get_dc_reg_config": (4, struct.pack("<HBB", 0x0102, 8, 0), 3),
+}
+
+
+def region(i):
+    """Region configuration ``i``: 40 bytes, base/decode/region length/block size distinct."""
+    return struct.pack("<QQQQ", 0x1000 * (i + 1), 0x100 * (i + 1), 0x10 * (i + 1), 64 << i) \
+        + bytes((i + 1, 0xA0 + i, 0, 0, 0xB0 + i, 0, 0, 0))
+
+
+TRAILER = struct.pack("<4I", 11, 22, 33, 44)
+
+
+def dc_reply(name, claimed, present, trailer=TRAILER, junk=b""):
+    head_size, head, at = DC[name]
+    head = bytearray(head)
+    head[at] = claimed
+    return bytes(head) + b"".join(region(i) for i in range(present)) + trailer + junk
+
+
+def trailer_of(obj):
+    return (obj.num_extents_supported, obj.num_extents_available, obj.num_tags_supported,
+            obj.num_tags_available)
+
+
+def regions_of(obj, n):
+    return [(r.base, r.decode_len, r.region_len, r.block_size) for r in obj.region_configs[:n]]
+
+
+def expected_regions(n):
+    return [(0x1000 * (i + 1), 0x100 * (i + 1), 0x10 * (i + 1), 64 << i) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", sorted(DC))
+@pytest.mark.parametrize("n", [0, 1, 7, 8])
+def test_dc_config_reads_the_regions_returned_then_the_trailer_after_them(name, n):
+    obj = codec.decode_response(entry(name), dc_reply(name, n, n))
+    assert obj.regions_returned == n
+    assert regions_of(obj, 8) == expected_regions(n) + [(0, 0, 0, 0)] * (8 - n)
+    assert trailer_of(obj) == (11, 22, 33, 44)
+
+
+@pytest.mark.parametrize("name", sorted(DC))
+def test_dc_config_takes_no_more_regions_than_claimed(name):
+    # five regions' bytes arrive but only three are claimed: the trailer is
+    # read right after the third
+    raw = dc_reply(name, 3, 3, trailer=region(3)[:16])
+    obj = codec.decode_response(entry(name), raw + region(4) + TRAILER)
+    assert obj.regions_returned == 3
+    assert regions_of(obj, 4) == expected_regions(3) + [(0, 0, 0, 0)]
+    assert trailer_of(obj) == struct.unpack("<4I", region(3)[:16])
+
+
+@pytest.mark.parametrize("name", sorted(DC))
+@pytest.mark.parametrize("claimed,present", [(5, 2), (8, 0), (255, 3)])
+def test_dc_config_takes_no_more_regions_than_arrived(name, claimed, present):
+    obj = codec.decode_response(entry(name), dc_reply(name, claimed, present, junk=b"\x99" * 39))
+    assert obj.regions_returned == present
+    assert regions_of(obj, 8) == expected_regions(present) + [(0, 0, 0, 0)] * (8 - present)
+    assert trailer_of(obj) == (11, 22, 33, 44)
+
+
+@pytest.mark.parametrize("name", sorted(DC))
+@pytest.mark.parametrize("claimed", [9, 10, 255])
+def test_dc_config_takes_no_more_than_the_8_regions_the_structure_holds(name, claimed):
+    raw = dc_reply(name, claimed, 10)                  # ten regions' bytes arrive
+    obj = codec.decode_response(entry(name), raw)
+    assert obj.regions_returned == 8
+    assert regions_of(obj, 8) == expected_regions(8)
+    # the trailer is the 16 bytes after the eighth region
+    assert trailer_of(obj) == struct.unpack("<4I", region(8)[:16])
+    assert ctypes.sizeof(obj) == DC[name][0] + 8 * 40 + 16
+
+
+@pytest.mark.parametrize("name", sorted(DC))
+def test_a_dc_config_reply_shorter_than_head_and_trailer_is_a_protocol_error(name):
+    head_size = DC[name][0]
+    raw = dc_reply(name, 0, 0)
+    assert len(raw) == head_size + 16
+    assert codec.decode_response(entry(name), raw).regions_returned == 0
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_response(entry(name), raw[:-1])
+    assert str(info.value) == "%s: reply of %d bytes is shorter than its %d-byte minimum" % (
+        name, head_size + 15, head_size + 16)
+
+
+def test_the_dc_config_head_fields_are_kept():
+    obj = codec.decode_response(entry("fmapi_get_dc_reg_config"),
+                                dc_reply("fmapi_get_dc_reg_config", 1, 1))
+    assert (obj.host_id, obj.num_regions) == (0x0102, 8)
+    assert obj.region_configs[0].flags == 1 and obj.region_configs[0].sanitize_on_release == 0xB0
+    obj = codec.decode_response(entry("memdev_get_dc_config"), dc_reply("memdev_get_dc_config",
+                                                                        2, 2))
+    assert obj.num_regions == 8
+    assert obj.region_configs[1].dsmadhandle == 2 | 0xA1 << 8
+    assert obj.region_configs[1].flags == 0xB1
+
+
+# ------------------------------------------------------------ other replies
+
+def test_a_fixed_reply_of_another_size_is_a_protocol_error():
+    e = entry("identify")
+    assert bytes(codec.decode_response(e, bytes(range(18)))) == bytes(range(18))
+    for size in (17, 19):
+        with pytest.raises(ProtocolError) as info:
+            codec.decode_response(e, bytes(size))
+        assert str(info.value) == "identify: reply is %d bytes, expected exactly 18" % size
+
+
+def test_a_grown_structure_reads_missing_fields_as_zero_and_ignores_extra_bytes():
+    e = entry("memdev_identify")                     # 67 bytes before CXL 3.0, 69 after
+    short = bytes(range(1, 68))
+    obj = codec.decode_response(e, short)
+    assert bytes(obj) == short + b"\0\0"
+    assert bytes(codec.decode_response(e, bytes(range(1, 75)))) == bytes(range(1, 70))
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_response(e, bytes(66))
+    assert str(info.value) == "memdev_identify: reply of 66 bytes is shorter than its 67-byte minimum"
+
+
+def test_a_flexible_reply_shorter_than_its_head_is_a_protocol_error():
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_response(entry("get_supported_logs"), bytes(7))
+    assert str(info.value) == "get_supported_logs: reply of 7 bytes is shorter than its 8-byte minimum"
+
+
+def test_a_flexible_tail_is_the_smaller_of_its_count_and_the_whole_entries_received():
+    e = entry("get_supported_logs")                  # 8-byte head, 20-byte entries
+    def reply(count, entries, extra=b""):
+        return struct.pack("<H6x", count) + b"".join(
+            bytes([i + 1]) * 16 + struct.pack("<I", 100 + i) for i in range(entries)) + extra
+    assert len(codec.decode_response(e, reply(3, 3)).entries) == 3
+    assert len(codec.decode_response(e, reply(2, 3)).entries) == 2
+    got = codec.decode_response(e, reply(5, 2, b"\x01" * 19))
+    assert [x.log_size for x in got.entries] == [100, 101]
+    assert len(codec.decode_response(e, reply(0, 2)).entries) == 0
+
+
+def test_a_tail_without_a_count_field_is_every_whole_entry_received():
+    e = entry("fmapi_get_qos_allocated_bw")          # u8 tail counted by number_ld
+    assert e.rsp_count == "number_ld"
+    cls = e.rsp_cls
+    got = codec.size_tail(cls, bytes((9, 0)) + b"\x10\x20\x30")
+    assert bytes(got.qos_allocation_fraction) == b"\x10\x20\x30"
+    got = codec.size_tail(cls, bytes((2, 0)) + b"\x10\x20\x30", "number_ld")
+    assert bytes(got.qos_allocation_fraction) == b"\x10\x20"
+
+
+def test_raw_replies_are_their_bytes_and_replies_without_a_structure_are_none():
+    assert codec.decode_response(entry("memdev_get_lsa"), memoryview(b"abc")) == b"abc"
+    assert codec.decode_response(entry("memdev_get_lsa"), b"") == b""
+    assert codec.decode_response(entry("memdev_sanitize"), b"") is None
+
+
+def test_the_cel_is_an_array_of_whole_4_byte_entries():
+    e = entry("get_log_cel")
+    got = codec.decode_response(e, struct.pack("<HHHH", 0x0001, 0x0002, 0x4400, 0x0020) + b"\xff")
+    assert [(x.opcode, x.command_effect) for x in got] == [(1, 2), (0x4400, 0x20)]
+    assert len(codec.decode_response(e, b"\x01\x02\x03")) == 0
+
+
+def test_a_composite_reply_converts_its_parts_to_dicts():
+    block = types.get("cmd_fmapi_vcs_info_block")
+    comp = codec.Composite(num_vcs=1, vcs_info_list=[block.sized(0)()])
+    d = comp.to_dict()
+    assert d["num_vcs"] == 1 and isinstance(d["vcs_info_list"], list)
+    assert d["vcs_info_list"][0] == types.to_dict(block.sized(0)())
+    assert repr(comp).startswith("Composite(num_vcs=1, vcs_info_list=[")
