@@ -29,4 +29,8 @@ def test_the_readme_gives_the_two_set_up_commands():
     assert "pip install . && cxl-mi identify emu:type3" in text
     assert "pip install '.[test]' && python -m pytest" in text
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
-        assert "pip install '.[test]' && python -m pytest" in f.read()
+        ci = f.read()
+    # CI runs the same command, upgrading (so no older copy on the machine hides a break),
+    # and once more with the oldest supported releases.
+    assert "pip install --upgrade '.[test]' && python -m pytest" in ci
+    assert "-c constraints/oldest.txt '.[test]'" in ci

@@ -7,11 +7,12 @@ What it does, in order:
   busybox, ndctl's ``cxl`` (to compare with) and a Debian kernel with the CXL drivers as modules.
   A kernel already installed on the host is used as it is; otherwise the package
   ``linux-image-amd64`` points at is fetched with ``apt-get download`` and unpacked under
-  ``tests/integration/.cache/``: the host's /boot is left alone, and the package's postinst, which
-  would spend most of a minute building an initrd nobody uses, does not run.
+  ``~/.cache/cxl-mi-tests/qemu/`` (``CXLMI_TEST_CACHE``), outside the checkout: the host's /boot
+  is left alone, and the package's postinst, which would spend most of a minute building an
+  initrd nobody uses, does not run.
 * ``build_initramfs()``: a cpio archive with busybox, a small ``/init`` and the kernel modules the
   guest needs (dependencies resolved from ``modules.dep``, or from the modules' own ``.modinfo``
-  when the kernel was only unpacked), cached under ``.cache/`` by content.
+  when the kernel was only unpacked), cached there by content.
 * ``Guest``: boots QEMU (TCG, q35 with CXL), waits for the guest's ``READY`` line and runs shell
   commands in it through a virtio-serial port: ``guest.run("cmd") -> (exit_code, stdout, stderr)``.
 
@@ -57,7 +58,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
-CACHE_DIR = HERE / ".cache"
+
+def _cache_dir() -> Path:
+    """Outside the checkout, so a fresh clone (CI's) reuses what an earlier run fetched and built;
+    entries are keyed by package version and content.  ``CXLMI_TEST_CACHE`` moves it."""
+    base = os.environ.get("CXLMI_TEST_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cxl-mi-tests")
+    return Path(base) / "qemu"
+
+
+CACHE_DIR = _cache_dir()
 
 QEMU_BINARY = "qemu-system-x86_64"
 
@@ -399,7 +409,7 @@ def _cpio_entry(name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] =
 
 
 def build_initramfs(tools: Tools) -> Path:
-    """The guest's initramfs (uncompressed newc cpio), cached under .cache/ by content."""
+    """The guest's initramfs (uncompressed newc cpio), cached in CACHE_DIR by content."""
     boot = resolve_modules(tools.modules_root, BOOT_MODULES)
     extra = [m for m in resolve_modules(tools.modules_root, EXTRA_MODULES)
              if m[0] not in {n for n, _ in boot}]
