@@ -397,8 +397,8 @@ class Reassembler:
                                    "dropped" % (len(data), cur.total), cur.packets * PACKET_SIZE)
             body = bytes(data[:cur.total])
         elif cur.msg_type == TYPE_CONTROL:
-            n = control_message_length(data)
-            body = bytes(data if n is None or n > len(data) else data[:n])
+            # unknown layouts (None) keep every byte; so does a slice past the end
+            body = bytes(data[:control_message_length(data)])
         else:
             body = bytes(data)
         self.messages += 1

@@ -103,6 +103,12 @@ def test_a_counted_success_response_without_its_count_has_no_known_length(comman
     assert mf.control_message_length(bytes((0, command, 0))) is None
 
 
+@pytest.mark.parametrize("command", [mf.CTRL_GET_VERSION_SUPPORT,
+                                     mf.CTRL_GET_MESSAGE_TYPE_SUPPORT])
+def test_a_counted_success_response_ending_at_a_zero_count_is_4_bytes(command):
+    assert mf.control_message_length(bytes((0, command, 0, 0))) == 4
+
+
 @pytest.mark.parametrize("command", [mf.CTRL_GET_VENDOR_MESSAGE_SUPPORT,
                                      mf.CTRL_RESOLVE_ENDPOINT_ID, 0x0B, 0x7F])
 def test_successful_responses_of_other_commands_are_kept_whole(command):
@@ -198,6 +204,7 @@ def test_a_message_of_unknown_length_may_grow_to_exactly_max_message(max_message
     else:
         assert str(ev) == "message exceeds the 127 bytes accepted; dropped"
         assert ev.dropped == 2 * PKT
+    assert not rx.in_message
 
 
 def test_the_default_limit_is_a_1_mib_cci_payload():
@@ -212,6 +219,15 @@ def test_the_default_limit_is_a_1_mib_cci_payload():
     ev = only(rx.feed(pkt(first, eom=False)))
     assert str(ev) == ("message announces 1048590 bytes, more than the 1048589 accepted; "
                        "dropped")
+
+
+def test_an_oversize_single_packet_message_leaves_no_message_in_progress():
+    rx = mf.Reassembler(max_message=20)
+    ev = only(rx.feed(pkt(b"\x08" + cci_message(30))))
+    assert isinstance(ev, mf.FramingError) and ev.dropped == PKT
+    assert not rx.in_message
+    msg = cci_message(2)
+    assert only(rx.feed(pkt(b"\x08" + msg, seq=1))).body == msg
 
 
 def test_an_oversize_messages_later_packets_are_swallowed_quietly():
@@ -237,6 +253,8 @@ def test_counters_count_packets_messages_and_errors():
     assert (rx.packets, rx.messages, rx.errors) == (4, 1, 1)
     rx.feed(three + three)
     assert (rx.packets, rx.messages, rx.errors) == (10, 3, 1)
+    rx.feed(pkt(b"x", som=False) + pkt(b"y", version=0))
+    assert (rx.packets, rx.messages, rx.errors) == (12, 3, 3)
 
 
 def test_a_packet_counts_only_once_all_68_bytes_are_there():
@@ -376,6 +394,16 @@ def test_a_lost_packet_drops_the_message_once_and_swallows_the_rest():
     assert (rx.packets, rx.messages, rx.errors, rx.in_message) == (4, 0, 1, False)
 
 
+def test_a_wrong_sequence_number_on_the_last_packet_ends_the_message():
+    rx = mf.Reassembler()
+    packets = stream(bytes((8,)) + cci_message(100))                  # 2 packets
+    last = bytearray(packets[1])
+    last[3] = (last[3] & ~0x30) | (3 << 4)
+    ev = only(rx.feed(packets[0] + bytes(last)))
+    assert ev.dropped == 2 * PKT and "sequence number 3, expected 1" in str(ev)
+    assert not rx.in_message
+
+
 def test_sequence_numbers_wrap_from_3_to_0():
     msg = cci_message(250)
     events = mf.Reassembler().feed(b"".join(stream(bytes((8,)) + msg, seq=2)))
@@ -391,6 +419,19 @@ def test_a_message_running_past_its_announced_length_is_dropped_with_its_packets
     assert ev.dropped == 2 * PKT
     assert str(ev) == "message runs on past the 52 bytes its CCI header announces; dropped"
     assert (rx.messages, rx.in_message) == (0, False)
+
+
+def test_a_packet_after_a_message_that_exactly_filled_its_packets_is_running_on():
+    msg = cci_message(115)                      # 1 + 127 bytes: exactly two packets
+    packets = stream(bytes((8,)) + msg)
+    assert len(packets) == 2
+    last = bytearray(packets[1])
+    last[3] &= ~0x40                            # no EOM: a third packet follows
+    rx = mf.Reassembler()
+    ev = only(rx.feed(packets[0] + bytes(last) + pkt(b"", som=False, eom=True, seq=2)))
+    assert str(ev) == "message runs on past the 127 bytes its CCI header announces; dropped"
+    assert ev.dropped == 3 * PKT
+    assert rx.messages == 0 and not rx.in_message
 
 
 def test_a_message_ending_before_its_announced_length_is_dropped_with_its_packets():
@@ -412,6 +453,11 @@ def test_a_message_is_exactly_its_announced_length_however_it_is_padded():
 
 
 # ------------------------------------------------------------ packets and messages
+
+def test_packetize_starts_at_sequence_0_by_default():
+    packets, nxt = mf.packetize(8, bytes(100), DST, SRC, 1, 1)
+    assert [(p[3] >> 4) & 3 for p in packets] == [0, 1] and nxt == 2
+
 
 @pytest.mark.parametrize("size,count", [(0, 1), (63, 1), (64, 2), (127, 2), (128, 3)])
 def test_packetize_uses_as_few_packets_as_the_body_needs(size, count):
