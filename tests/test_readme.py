@@ -32,5 +32,5 @@ def test_the_readme_gives_the_two_set_up_commands():
         ci = f.read()
     # CI runs the same command, upgrading (so no older copy on the machine hides a break),
     # and once more with the oldest supported releases.
-    assert "pip install --upgrade '.[test]' && python -m pytest" in ci
+    assert "pip install --upgrade --upgrade-strategy eager '.[test]' && python -m pytest" in ci
     assert "-c constraints/oldest.txt '.[test]'" in ci
