@@ -163,9 +163,9 @@ def run_module(module, mutmut, args):
             equivalent = listed_equivalent()
             for name, status in sorted(statuses.items()):
                 if status not in KILLED and name not in equivalent:
-                    diff = subprocess.run([mutmut, "show", name], cwd=work,
-                                          capture_output=True, text=True).stdout
-                    print(diff.rstrip() + "\n")
+                    shown = subprocess.run([mutmut, "show", name], cwd=work,
+                                           capture_output=True, text=True)
+                    print((shown.stdout.rstrip() or shown.stderr.rstrip()[-2000:]) + "\n")
         return statuses, elapsed
     finally:
         if args.keep:
