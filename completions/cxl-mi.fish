@@ -34,4 +34,4 @@ function __cxl_mi_complete
     end
 end
 
-complete --command cxl-mi --no-files --arguments '(__cxl_mi_complete)'
+complete --command cxl-mi --no-files --keep-order --arguments '(__cxl_mi_complete)'

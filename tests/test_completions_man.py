@@ -5,21 +5,35 @@
   and tools/gen_man.py write now (stale files fail, naming the tool to run);
 * completion itself, through click's protocol in a subprocess (groups,
   commands, options, option values, ``emu:`` targets) and in-process for the
-  ``/dev/cxl`` nodes; the bash script end to end in bash (``emu:ty`` across
-  bash's ``:`` word break), zsh and fish where those shells are installed;
+  ``/dev/cxl`` nodes;
+* the shipped scripts in their own shells, loaded as a user loads them and
+  completing groups, commands, options, option values and targets: bash's
+  readline and zsh's zle (``compinit``, the script on ``$fpath`` or sourced)
+  interactively on a pseudo-terminal, typing TAB and reading back the line
+  and the listed candidates (``emu:ty`` across bash's ``:`` word break), fish
+  through ``complete -C``.  zsh, fish and bash-completion are installed when
+  missing (tests/system_packages.py: root, apt-get, ``CXLMI_TEST_INSTALL``
+  not 0); one that cannot be fails the test under ``CI=true`` and skips it
+  elsewhere, with the reason;
 * the man pages: every command of every group, the sections the tool
   promises, examples that name real commands, and ``man -l`` rendering them
   without a warning.
 """
 
+import fcntl
 import os
 import re
+import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
+import time
 
 import click
 import pytest
+import system_packages
 
 from cxlmi_bindings import registry
 from cxlmi_cli import commands as cli_commands
@@ -160,6 +174,11 @@ def test_listing_a_group_for_completion_builds_no_command():
 
 
 # ------------------------------------------------------------------------ the scripts
+#
+# Each shell loads the shipped script the way a user's would and completes with its own
+# machinery: bash and zsh interactively on a pseudo-terminal (readline; zle with compinit),
+# fish with `complete -C`.  `cxl-mi` on their PATH runs this tree (the shim).  A shell that is
+# missing is installed (tests/system_packages.py); under CI one that cannot be is a failure.
 
 @pytest.fixture(scope="module")
 def shim(tmp_path_factory):
@@ -172,76 +191,283 @@ def shim(tmp_path_factory):
     return dict(ENV, PATH="%s:%s" % (d, os.environ.get("PATH", "")))
 
 
-BASH_DRIVER = r"""
-source "%s"
-t() {
-    COMP_LINE=$1; COMP_POINT=${#COMP_LINE}; shift
-    COMP_CWORD=$1; shift
-    COMP_WORDS=("$@")
-    _cxl_mi_completion cxl-mi 2>/dev/null
-    local IFS=' '
-    echo "${COMPREPLY[*]}"
-}
-t "cxl-mi ge" 1 cxl-mi ge
-t "cxl-mi generic get-l" 2 cxl-mi generic get-l
-t "cxl-mi identify emu:ty" 4 cxl-mi identify emu : ty
-t "cxl-mi identify emu:" 3 cxl-mi identify emu :
-t "cxl-mi memdev get-lsa emu:type3 --le" 6 cxl-mi memdev get-lsa emu : type3 --le
-"""
+def _shell(package, why):
+    return system_packages.require({package: package}, why=why)[package]
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
-def test_the_bash_script_completes_across_bash_colon_word_breaks(shim):
+_COLS, _ROWS = 160, 48          # the pseudo-terminal's size, told to the shells both ways
+
+
+@pytest.fixture(scope="module")
+def shell_env(shim, tmp_path_factory):
+    """The shims' environment with a scratch HOME, a fixed terminal and no user settings."""
+    home = tmp_path_factory.mktemp("home")
+    env = dict(shim, HOME=str(home), ZDOTDIR=str(home), XDG_CONFIG_HOME=str(home / "config"),
+               XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
+               LC_ALL="C.UTF-8", INPUTRC=os.devnull, HISTFILE="", COLUMNS=str(_COLS),
+               LINES=str(_ROWS))
+    for name in ("LANG", "LANGUAGE", "PROMPT_COMMAND", "BASH_ENV", "ENV", "CDPATH",
+                 "BASH_COMPLETION_USER_DIR", "fish_complete_path"):
+        env.pop(name, None)
+    return env
+
+
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]"          # CSI: cursor, colour, erase, modes
+                      r"|\][^\x07\x1b]*(\x07|\x1b\\)"        # OSC: titles
+                      r"|[()][0-9A-Za-z]|[@-Z\\-_=>78])")      # charsets, keypad, save/restore
+
+
+def _plain(text):
+    """Terminal output as text: escape sequences, bells and backspaced characters removed."""
+    text = _ESCAPES.sub("", text).replace("\x07", "")
+    while "\x08" in text:
+        text = re.sub(r"[^\x08\n]?\x08", "", text, count=1)
+    return text
+
+
+class Terminal:
+    """A shell on a pseudo-terminal of _COLS x _ROWS; every read is bounded in time."""
+
+    def __init__(self, argv, env, timeout=5.0):
+        self.timeout = timeout
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", _ROWS, _COLS, 0, 0))
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=str(env["HOME"]),
+                start_new_session=True,         # its own session, with the pty as its terminal
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        finally:
+            os.close(slave)
+        self.fd = master
+        self.seen = ""                          # everything read so far, for failure messages
+        self._pending = b""
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def expect(self, pattern):
+        """Read until the regular expression matches the output; (text before it + match, match)."""
+        rx = re.compile(pattern.encode(), re.S)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            m = rx.search(self._pending)
+            if m:
+                text = self._pending[:m.end()].decode(errors="replace")
+                self._pending = self._pending[m.end():]
+                return text, m
+            left = deadline - time.monotonic()
+            ready = select.select([self.fd], [], [], max(left, 0))[0] if left > 0 else []
+            data = b""
+            if ready:
+                try:
+                    data = os.read(self.fd, 65536)
+                except OSError:                 # EIO: the shell has gone
+                    pass
+            if not data:
+                raise AssertionError("no %r from %s within %.0f s; it wrote:\n%s"
+                                     % (pattern, self.proc.args[0], self.timeout,
+                                        _plain((self.seen + self._pending.decode(
+                                            errors="replace"))[-3000:])))
+            self._pending += data
+            self.seen += data.decode(errors="replace")
+
+    def close(self):
+        try:
+            self.send("\x15exit\n")               # ^U: an empty line, whatever was typed
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait(timeout=2)
+        finally:
+            os.close(self.fd)
+
+
+def _typed(term, keys):
+    """Type keys (TAB is "\\t") then ^T, bound to print the line and clear it.
+
+    Returns (the line after completion, the candidates the shell listed, in order)."""
+    term.send(keys + "\x14")
+    text, m = term.expect(r"<LINE>(.*?)</LINE>")
+    listed = []
+    shown = re.sub(r"\x1b\[\d*A", "\r", text[:text.rindex("<LINE>")])     # cursor up: "\r"
+    for line in _plain(shown).split("\n"):
+        # what a line shows is what was written before the cursor left it (a carriage return,
+        # or moving up to redraw the command line above); the command line is not the list
+        piece = line.split("\r")[0].strip()
+        if not piece or "cxl-mi" in piece or "@@" in piece:
+            continue
+        listed += piece.split(" -- ")[0].split()                # zsh: "name  -- help"
+    return _plain(m.group(1).decode(errors="replace")), listed
+
+
+# What the shell does with keys typed on its command line: (keys, the line after, the listed
+# candidates).  bash lists on a TAB that changes nothing (so a TAB that inserted a common
+# prefix needs two more), zsh (AUTO_LIST) on the first ambiguous one.
+TOP = ["identify", "list", "emulate", "generic", "memdev", "fmapi", "vendor"]
+PROFILES = ["type3", "mld", "switch", "mhd", "dcd"]
+GET_LOG = ["get-log", "get-log-cel", "get-log-capabilities"]
+
+BASH_CASES = [
+    ("cxl-mi ge\t", "cxl-mi generic ", []),                                     # group
+    ("cxl-mi \t\t", "cxl-mi ", TOP),
+    ("cxl-mi generic get-ev\t", "cxl-mi generic get-event-", []),              # command
+    ("cxl-mi generic get-log\t\t", "cxl-mi generic get-log", GET_LOG),
+    ("cxl-mi memdev get-lsa emu:type3 --le\t", "cxl-mi memdev get-lsa emu:type3 --length ",
+     []),                                                                      # option
+    ("cxl-mi emulate --profile s\t", "cxl-mi emulate --profile switch ", []),  # its value
+    ("cxl-mi identify emu:ty\t", "cxl-mi identify emu:type3 ", []),            # targets, ':'
+    ("cxl-mi identify emu:\t\t", "cxl-mi identify emu:", PROFILES),   # bash lists after ':'
+    ("cxl-mi memdev get-health-info emu:m\t\t", "cxl-mi memdev get-health-info emu:m",
+     ["mld", "mhd"]),
+    ("cxl-mi identify tc\t", "cxl-mi identify tcp:", []),                 # no space after ':'
+    ("cxl-mi memdev get-lsa tcp:localhost:2508 --off\t",
+     "cxl-mi memdev get-lsa tcp:localhost:2508 --offset ", []),
+]
+
+ZSH_CASES = [
+    ("cxl-mi ge\t", "cxl-mi generic ", []),
+    ("cxl-mi \t", "cxl-mi ", TOP),
+    ("cxl-mi generic get-ev\t", "cxl-mi generic get-event-", []),
+    ("cxl-mi generic get-log\t", "cxl-mi generic get-log", GET_LOG),
+    ("cxl-mi memdev get-lsa emu:type3 --le\t", "cxl-mi memdev get-lsa emu:type3 --length ",
+     []),
+    ("cxl-mi emulate --profile s\t", "cxl-mi emulate --profile switch ", []),
+    ("cxl-mi identify emu:ty\t", "cxl-mi identify emu:type3 ", []),
+    ("cxl-mi identify emu:\t", "cxl-mi identify emu:", ["emu:" + p for p in PROFILES]),
+    ("cxl-mi identify tc\t", "cxl-mi identify tcp:", []),
+    ("cxl-mi ge\t", "cxl-mi generic ", []),                 # the same again: every run completes
+]
+
+
+def _some(cases):
+    """A group, a command, an option and targets: enough to show another way of loading the
+    same script works, at a third of the time."""
+    return [c for c in cases if c[0] in ("cxl-mi ge\t", "cxl-mi generic get-log\t\t",
+                                         "cxl-mi generic get-log\t", "cxl-mi identify emu:ty\t",
+                                         "cxl-mi memdev get-lsa emu:type3 --le\t")]
+
+
+def _run_cases(term, cases):
+    got = [(keys,) + _typed(term, keys) for keys, _, _ in cases]
+    assert got == [(keys, line, listed) for keys, line, listed in cases]
+
+
+BASH_SETUP = (
+    "PS1='@@ '; bind 'set completion-query-items -1'; bind 'set page-completions off'; "
+    "bind 'set bell-style none'; "
+    "bind -x '\"\\C-t\": printf \"\\n<LINE>%s</LINE>\\n\" \"$READLINE_LINE\"; "
+    "READLINE_LINE=; READLINE_POINT=0'; "
+    "{load}; echo READ''Y\n")
+
+
+@pytest.mark.parametrize("load", ["source", "bash-completion"])
+def test_bash_completes_groups_commands_options_and_targets_on_its_command_line(
+        shell_env, tmp_path, load):
+    """readline in an interactive bash, TAB as a user types it; emu:ty across bash's ':'
+    word break, tcp: without a space, tcp:HOST:PORT kept one word."""
+    bash = _shell("bash", "the bash completion test")
     script = os.path.join(ROOT, "completions", "cxl-mi.bash")
-    out = subprocess.run(["bash", "--norc", "-c", BASH_DRIVER % script], env=shim,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
-        "generic",
-        "get-log get-log-cel get-log-capabilities",
-        "type3",                                  # bash replaces only what follows the ':'
-        "type3 mld switch mhd dcd",
-        "--length",
-    ]
+    env = dict(shell_env, TERM="dumb")        # readline: plain text, no cursor addressing
+    if load == "source":
+        how = "source %s" % script
+    else:            # where a distribution puts it: bash-completion loads it on first use
+        system_packages.require({"bash-completion": _bash_completion_main},
+                                why="completion through bash-completion's loader")
+        (tmp_path / "completions").mkdir()
+        os.symlink(script, str(tmp_path / "completions" / "cxl-mi"))
+        env["BASH_COMPLETION_USER_DIR"] = str(tmp_path)
+        how = ("source %s; complete -p cxl-mi >/dev/null 2>&1 || echo NOT''LOADED"
+               % _bash_completion_main())
+    term = Terminal([bash, "--norc", "--noprofile", "-i"], env)
+    try:
+        term.send(BASH_SETUP.format(load=how))
+        text = term.expect(r"\nREADY")[0]
+        assert (load == "source") != ("\nNOTLOADED" in text), text     # loaded by the 1st TAB
+        _run_cases(term, BASH_CASES if load == "source" else _some(BASH_CASES))
+    finally:
+        term.close()
 
 
-@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
-def test_the_fish_script_completes(shim):
-    script = os.path.join(ROOT, "completions", "cxl-mi.fish")
-    assert subprocess.run(["fish", "-n", script]).returncode == 0
-    out = subprocess.run(["fish", "--no-config", "-c",
-                          "source %s; complete -C 'cxl-mi ge'; complete -C 'cxl-mi identify "
-                          "emu:t'" % script], env=shim, capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[0].startswith("generic\t") and lines[1] == "emu:type3"
+def _bash_completion_main():
+    path = "/usr/share/bash-completion/bash_completion"
+    return path if os.path.exists(path) else None
 
 
-ZSH_DRIVER = r"""
-compdef() { :; }
-_describe() { local arr=$3; print -l -- "${(@P)arr}"; }
-compadd() {
-    local a arr
-    for a in "$@"; do [[ $a != -* ]] && arr=$a; done
-    print -l -- "${(@P)arr}"
-}
-_path_files() { print -- "(files)"; }
-source %s
-words=(cxl-mi ge); CURRENT=2; _cxl_mi_completion
-words=(cxl-mi identify emu:t); CURRENT=3; _cxl_mi_completion
-"""
+ZSH_SETUP = (
+    "PS1='@@ '; RPS1=; PS2=; LISTMAX=1000; unsetopt automenu promptsp; "
+    "zstyle ':completion:*' menu no; {load}; "
+    "show() {{ print -rn -- $'\\n<LINE>'\"$BUFFER\"$'</LINE>\\n'; BUFFER=; }}; zle -N show; "
+    "bindkey '^T' show; [[ $_comps[cxl-mi] == {func} ]] && echo READ''Y\n")
 
 
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_the_zsh_script_completes(shim):
-    script = os.path.join(ROOT, "completions", "_cxl-mi")
-    assert subprocess.run(["zsh", "-n", script]).returncode == 0
-    out = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER % script], env=shim,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[0].startswith("generic:Generic") and lines[1] == "emu:type3"
+@pytest.mark.parametrize("load", ["fpath", "source"])
+def test_zsh_completes_groups_commands_options_and_targets_on_its_command_line(
+        shell_env, load):
+    """zle with compinit in an interactive zsh: _cxl-mi autoloaded from $fpath (as installed)
+    or sourced; help texts from _describe, targets through compadd, the same TAB twice."""
+    zsh = _shell("zsh", "the zsh completion test")
+    directory = os.path.join(ROOT, "completions")
+    assert subprocess.run([zsh, "-n", os.path.join(directory, "_cxl-mi")],
+                          timeout=10).returncode == 0
+    if load == "fpath":
+        how, func = "fpath=(%s $fpath); autoload -Uz compinit; compinit -u -D" % directory, \
+            "_cxl-mi"
+    else:
+        how, func = "autoload -Uz compinit; compinit -u -D; source %s/_cxl-mi" % directory, \
+            "_cxl_mi_completion"
+    # compinit -u: no question about directories it finds insecure; -D: no dump file.
+    # TERM=xterm: zle lists and redraws with cursor movements, as most users see it.
+    term = Terminal([zsh, "-f", "-i"], dict(shell_env, TERM="xterm"))
+    try:
+        term.send(ZSH_SETUP.format(load=how, func=func))
+        term.expect(r"\nREADY")
+        _run_cases(term, ZSH_CASES if load == "fpath" else _some(ZSH_CASES))
+        term.send("cxl-mi \t\x14")                      # the groups come with their help
+        text = _plain(term.expect(r"</LINE>")[0])
+        assert re.search(r"^generic +-- Generic commands", text, re.M), text
+        term.send("cxl-mi generic \t\x14")
+        text = _plain(term.expect(r"</LINE>")[0])
+        assert re.search(r"^transfer-fw +-- \S", text, re.M), text
+    finally:
+        term.close()
+
+
+def test_fish_completes_groups_commands_options_and_targets(shell_env):
+    """fish's own completion (complete -C) with the script where fish looks for it."""
+    fish = _shell("fish", "the fish completion test")
+    directory = os.path.join(ROOT, "completions")
+    assert subprocess.run([fish, "--no-config", "-n", os.path.join(directory, "cxl-mi.fish")],
+                          env=shell_env, timeout=10).returncode == 0
+    lines = ["cxl-mi ", "cxl-mi ge", "cxl-mi generic get-log", "cxl-mi memdev get-lsa "
+             "emu:type3 --le", "cxl-mi emulate --profile s", "cxl-mi identify emu:",
+             "cxl-mi identify emu:ty", "cxl-mi identify tc",
+             "cxl-mi memdev get-lsa tcp:localhost:2508 --off"]
+    program = "set -p fish_complete_path %s\n" % directory + "".join(
+        "echo '== %s'; complete -C '%s'\n" % (l, l) for l in lines)
+    out = subprocess.run([fish, "--no-config", "-c", program], env=shell_env,
+                         capture_output=True, text=True, timeout=15)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    got = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("== "):
+            key = got.setdefault(line[3:], [])
+        else:
+            key.append(tuple(line.split("\t", 1)))
+    names = {l: [c[0] for c in got[l]] for l in lines}
+    assert names == {
+        "cxl-mi ": TOP,
+        "cxl-mi ge": ["generic"],
+        "cxl-mi generic get-log": GET_LOG,
+        "cxl-mi memdev get-lsa emu:type3 --le": ["--length"],
+        "cxl-mi emulate --profile s": ["switch"],
+        "cxl-mi identify emu:": ["emu:" + p for p in PROFILES],
+        "cxl-mi identify emu:ty": ["emu:type3"],
+        "cxl-mi identify tc": ["tcp:"],
+        "cxl-mi memdev get-lsa tcp:localhost:2508 --off": ["--offset"],
+    }
+    assert got["cxl-mi ge"][0][1].startswith("Generic commands")       # help, colon-free
+    assert got["cxl-mi memdev get-lsa emu:type3 --le"][0][1].startswith("bytes to read")
 
 
 # ------------------------------------------------------------------------ man pages

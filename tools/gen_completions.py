@@ -12,7 +12,7 @@ option values, TARGETs (``/dev/cxl`` nodes, ``emu:`` profiles, ``mctp:``,
 ``tcp:``), files -- so they stay current with the installed tree.
 
 They are click's ``*_source`` scripts (``_CXL_MI_COMPLETE=bash_source
-cxl-mi``) with three changes, which is why they are written here and not
+cxl-mi``) with four changes, which is why they are written here and not
 dumped from click:
 
 * bash splits words at ``:`` (``COMP_WORDBREAKS``), so ``emu:ty`` reached
@@ -21,8 +21,16 @@ dumped from click:
 * fish asks with the zsh protocol (``type``, ``value``, ``help`` lines), the
   one click has kept unchanged since 8.0: click 8.4.0's own fish script and
   answer format do not work together (pallets/click#3502);
+* zsh autoloads ``_cxl-mi`` from ``$fpath`` as the body of a function that
+  runs on every completion; click's script completes only on the first run
+  (later runs re-register it with ``compdef``), so the second TAB in a shell
+  did nothing -- this one completes on every run and registers only when
+  sourced;
 * they do not change with the installed click version, so the files in the
   repository are the same wherever they are generated.
+
+Every shell offers the candidates in the order cxl-mi gives them (bash
+``-o nosort``, zsh ``-V``, fish ``--keep-order``).
 
 A value ending in ``:`` (``tcp:``, ``mctp:``) is offered without the space
 after it.
@@ -145,8 +153,11 @@ _cxl_mi_completion() {
     fi
 }
 
-if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
-    _cxl_mi_completion "$@"        # autoloaded from $fpath
+# Autoloaded from $fpath, this file is the body of the function _cxl-mi: it runs on every
+# completion (as "loadautofunc" the first time, as "shfunc" after), and completes.  Sourced,
+# it registers the function instead.
+if [[ $zsh_eval_context[-1] == (loadautofunc|shfunc) ]]; then
+    _cxl_mi_completion "$@"
 else
     compdef _cxl_mi_completion {prog}
 fi
@@ -183,7 +194,7 @@ function __cxl_mi_complete
     end
 end
 
-complete --command {prog} --no-files --arguments '(__cxl_mi_complete)'
+complete --command {prog} --no-files --keep-order --arguments '(__cxl_mi_complete)'
 """
 
 SCRIPTS = (
