@@ -19,7 +19,7 @@ from .errors import ProtocolError, UsageError
 
 def _field_names(obj):
     return [f[0] for klass in type(obj).__mro__ for f in klass.__dict__.get("_fields_", ())
-            if not f[0].startswith(("rsv", "reserved"))]
+            if not type(obj).is_reserved(f[0])]
 
 
 def _set_field(obj, name, value):
@@ -69,7 +69,7 @@ def build(cls, fields=None, count_field=None):
     if unknown:
         raise UsageError("%s has no field %s (fields: %s)" % (
             cls.__name__, ", ".join(sorted(unknown)), ", ".join(
-                f[0] for f in cls._fields_ if not f[0].startswith(("rsv", "rsvd", "reserved")))))
+                f[0] for f in cls._fields_ if not cls.is_reserved(f[0]))))
     if cls._flex_ is not None:
         fname, elem = cls._flex_
         tail = fields.pop(fname, None)

@@ -27,23 +27,14 @@ from . import params as P
 from . import spec as S
 from .options import common_params, Invocation, guard
 
-RESERVED_PREFIXES = ("rsv", "rsvd", "reserved", "resv")
-
 # Options every device command has: request fields must not take these names.
 TAKEN = {"port", "ld", "mhd", "mctp", "tcp", "output", "json", "yes", "input", "timeout",
          "passphrase-file", "new-passphrase-file", "passphrase", "new-passphrase",
          "current-passphrase", "help", "verbose"}
 
-_UUID_TABLES = {"LOG": S.LOG_UUIDS}
-
-
 def short_struct_name(cls):
     name = (getattr(cls, "_base_", None) or cls).__name__
     return name[len("struct_cxlmi_"):] if name.startswith("struct_cxlmi_") else name
-
-
-def is_reserved(name):
-    return name.startswith(RESERVED_PREFIXES)
 
 
 def _int_bits(ctype):
@@ -107,8 +98,7 @@ def _param_type(kind, spec, ctype, path):
     if kind == "flags":
         return P.Flags(table, bits)
     if kind == "uuid":
-        names = _UUID_TABLES.get(table) if isinstance(table, str) else table
-        return P.Uuid(S.uuid_bytes(names) if names else None)
+        return P.Uuid(S.uuid_bytes(table) if table else None)
     if kind == "hex":
         return P.Hex(ctypes.sizeof(ctype) if ctype is not None else None)
     if kind == "log2size":
@@ -120,6 +110,32 @@ def _param_type(kind, spec, ctype, path):
     if kind == "str":
         return click.STRING
     raise ValueError("%s: no option type for kind %r" % (path, kind))
+
+
+def _with_declared(spec, klass, name, path):
+    """Fill in what the field's layout declares: the names an enum, flags or UUID
+    option accepts (a packed part: the declared sub-field of its option's name),
+    the unit of a ``units`` option."""
+    declared = klass.meaning(name) if hasattr(klass, "meaning") else None
+    kind = spec.get("kind")
+    extra = {}
+    if kind in ("enum", "flags", "uuid") and "table" not in spec:
+        extra["table"] = getattr(declared, "table", None)
+        if extra["table"] is None and kind != "uuid":
+            raise ValueError("%s: the layout declares no names for this %s" % (path, kind))
+    elif kind == "units" and "unit" not in spec:
+        extra["unit"] = getattr(declared, "unit", None)
+        if extra["unit"] is None:
+            raise ValueError("%s: the layout declares no unit" % path)
+    elif kind == "packed":
+        parts = []
+        for part in spec["parts"]:
+            if part.get("kind") == "enum" and "table" not in part:
+                _, _, _, sub = declared.part(part["opt"].replace("-", "_"))
+                part = dict(part, table=sub.table)
+            parts.append(part)
+        extra["parts"] = parts
+    return dict(spec, **extra) if extra else spec
 
 
 def _default_kind(ctype, is_tail):
@@ -313,7 +329,7 @@ def _normalise(cls, data, builder, prefix=""):
         if key not in known:
             raise P.ValueProblem("--input: %s has no field %r (its fields: %s)" % (
                 short_struct_name(cls), prefix + key,
-                ", ".join(n for n in known if not is_reserved(n))))
+                ", ".join(n for n in known if not cls.is_reserved(n))))
         ctype = known[key]
         path = prefix + key
         f = specs.get(path)
@@ -380,12 +396,13 @@ def request_options(entry, used=None):
     def walk(klass, prefix):
         for name, ctype in _fields(klass):
             path = prefix + name
-            if is_reserved(name):
+            if klass.is_reserved(name):
                 continue
             is_tail = klass is cls and name == tail
             elem = cls._flex_[1] if is_tail else None
             spec = _merge(reqspec.BY_FIELD.get(name), by_struct.get(path),
                           by_command.get(path))
+            spec = _with_declared(spec, klass, name, entry.name + ": " + path)
             kind = spec.get("kind")
             if kind is None and klass is cls and name == entry.req_count:
                 kind = "count"
@@ -445,7 +462,8 @@ def request_options(entry, used=None):
             elif kind == "items":
                 parts = spec.get("parts")
                 if parts is None:
-                    parts = [(n, "int", True) for n, _ in _fields(elem) if not is_reserved(n)]
+                    parts = [(n, "int", True) for n, _ in _fields(elem)
+                             if not elem.is_reserved(n)]
                 ctypes_of = dict(_fields(elem))
                 parsers = [(n, _item_parser(k, ctypes_of.get(n)), req) for n, k, req in parts]
                 metavar = spec.get("metavar") or ":".join(n.upper() for n, _, _ in parts)

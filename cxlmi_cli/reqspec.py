@@ -18,8 +18,11 @@ Field spec keys:
               ``A:B`` structure elements) · passphrase · count (filled in from the
               tail; hidden) · fixed (hidden, ``default`` always sent)
 ``opt``       option name without ``--`` (default: the field name with dashes)
-``table``     names for enum / flags / uuid
-``unit``      bytes per unit (units) · ``align``: multiple of this many units
+``table``     names for enum / flags / uuid (default: the names the field's layout
+              declares, cxlmi_bindings.types; a packed part takes the declared
+              sub-field of its option's name)
+``unit``      bytes per unit (units; default: the unit the layout declares) ·
+              ``align``: multiple of this many units
 ``required``  the command cannot run without it (from an option or ``--input``)
 ``default``   used when neither an option nor ``--input`` gives the field
 ``help``      the option's help text
@@ -27,16 +30,13 @@ Field spec keys:
 
 from . import spec as S
 
-MiB = 1 << 20
-CAP = S.CAPACITY_UNIT
-
 _ADDR64 = dict(kind="size", align=64)
-_LEN64 = dict(kind="units", unit=S.MEDIA_RECORD_UNIT)
+_LEN64 = dict(kind="units")
 
 # Fields named alike mean alike across structures.
 BY_FIELD = {
-    "event_log": dict(kind="enum", table=S.EVENT_LOG, help="event log"),
-    "uuid": dict(kind="uuid", table="LOG", required=True,
+    "event_log": dict(kind="enum", help="event log"),
+    "uuid": dict(kind="uuid", required=True,
                  help="log UUID, or a log name (cel, vendor-debug, component-state-dump)"),
     "slot": dict(help="firmware slot (1-4)"),
     "ld_id": dict(kind="int", help="logical device id"),
@@ -50,7 +50,7 @@ BY_FIELD = {
     "start_region_id": dict(help="first region to return"),
     "region_cnt": dict(default=8, help="regions to return"),
     "tag": dict(kind="uuid", help="allocation tag (UUID, or 32 hex digits)"),
-    "qos_telemetry_control": dict(kind="flags", table=S.QOS_TELEMETRY_CONTROL,
+    "qos_telemetry_control": dict(kind="flags",
                                   help="features to enable"),
     "egress_moderate_percentage": dict(help="egress port congestion: moderate level (%)"),
     "egress_severe_percentage": dict(help="egress port congestion: severe level (%)"),
@@ -90,7 +90,7 @@ BY_STRUCT = {
                       help="largest response message: N for 2^N bytes (8-20), or a size "
                            "(256, 2K, 1M)")},
     "cmd_clear_event_records_req": {
-        "event_log": dict(kind="enum", table=S.EVENT_LOG, required=True, help="event log"),
+        "event_log": dict(kind="enum", required=True, help="event log"),
         "clear_flags": dict(kind="bool", opt="all", help="clear every record of the log"),
         "handles": dict(kind="list", help="handles of the records to clear (1,2,3)"),
     },
@@ -101,22 +101,22 @@ BY_STRUCT = {
         for f in ("informational_settings", "warning_settings", "failure_settings",
                   "fatal_settings", "dcd_settings")},
     "cmd_set_mctp_event_interrupt_policy_req": {
-        "event_interrupt_settings": dict(kind="flags", table=S.EVENT_LOG_BITS, opt="logs",
+        "event_interrupt_settings": dict(kind="flags", opt="logs",
                                          help="logs that notify over MCTP (info,warn,fail,"
                                               "fatal,dcd)")},
     "cmd_event_notification_req": {
         "event": dict(required=True, help="event notification value (16 bits)")},
     "cmd_transfer_fw_req": {
-        "action": dict(kind="enum", table=S.FW_TRANSFER_ACTION, required=True,
+        "action": dict(kind="enum", required=True,
                        help="transfer action"),
         "slot": dict(help="slot the package goes to (full and end actions)"),
-        "offset": dict(kind="units", unit=S.FW_TRANSFER_UNIT,
+        "offset": dict(kind="units",
                        help="byte offset of this part in the package (a multiple of 128; "
                             "sent in 128-byte units)"),
         "data": dict(kind="blob", help="this part of the firmware package"),
     },
     "cmd_activate_fw_req": {
-        "action": dict(kind="enum", table=S.FW_ACTIVATE_ACTION, default="online",
+        "action": dict(kind="enum", default="online",
                        help="online now, or on the next reset"),
         "slot": dict(required=True, help="slot to activate (1-4)"),
     },
@@ -137,17 +137,17 @@ BY_STRUCT = {
         "starting_feature_index": dict(opt="start-index", help="first feature to return"),
     },
     "cmd_get_feature_req": {
-        "feature_id": dict(kind="uuid", table=S.FEATURE_UUIDS, required=True,
+        "feature_id": dict(kind="uuid", required=True,
                            help="feature UUID, or a name (patrol-scrub)"),
         "offset": dict(kind="size", help="offset into the feature data (bytes)"),
         "count": dict(kind="size", required=True, help="bytes of feature data to read"),
-        "selection": dict(kind="enum", table=S.FEATURE_SELECTION, help="which value"),
+        "selection": dict(kind="enum", help="which value"),
     },
     "cmd_set_feature_req": {
-        "feature_id": dict(kind="uuid", table=S.FEATURE_UUIDS, required=True,
+        "feature_id": dict(kind="uuid", required=True,
                            help="feature UUID, or a name (patrol-scrub)"),
         "set_feature_flags": dict(kind="packed", parts=[
-            dict(opt="action", lo=0, hi=2, kind="enum", table=S.FEATURE_ACTION,
+            dict(opt="action", lo=0, hi=2, kind="enum",
                  help="data transfer action"),
             dict(opt="saved", lo=3, hi=3, kind="bool",
                  help="save the value across resets")]),
@@ -156,7 +156,7 @@ BY_STRUCT = {
         "feature_data": dict(kind="blob", opt="data", help="feature data"),
     },
     "cmd_memdev_set_partition_info_req": {
-        "volatile_capacity": dict(kind="units", unit=CAP, required=True,
+        "volatile_capacity": dict(kind="units", required=True,
                                   help="volatile capacity (a size, multiple of 256M; sent in "
                                        "256 MiB units); the rest is persistent"),
         "flags": dict(kind="bool", opt="immediate",
@@ -171,9 +171,9 @@ BY_STRUCT = {
         "data": dict(kind="blob", required=True, help="bytes to write"),
     },
     "cmd_memdev_set_alert_config_req": {
-        "valid_alert_actions": dict(kind="flags", table=S.ALERTS, opt="valid",
+        "valid_alert_actions": dict(kind="flags", opt="valid",
                                     help="thresholds this command sets"),
-        "enable_alert_actions": dict(kind="flags", table=S.ALERTS, opt="enable",
+        "enable_alert_actions": dict(kind="flags", opt="enable",
                                      help="warnings to enable"),
         "life_used_programmable_warning_threshold": dict(
             opt="life-used", help="life used warning threshold (%)"),
@@ -188,7 +188,7 @@ BY_STRUCT = {
             help="corrected persistent errors warning threshold"),
     },
     "cmd_memdev_set_shutdown_state_req": {
-        "state": dict(kind="enum", table=S.SHUTDOWN_STATE, required=True,
+        "state": dict(kind="enum", required=True,
                       help="clean or dirty")},
     "cmd_memdev_get_poison_list_req": {
         "get_poison_list_phy_addr": dict(_ADDR64, opt="address",
@@ -229,7 +229,7 @@ BY_STRUCT = {
     },
     "cmd_memdev_media_operations_sanitize_req": {
         "media_operation_class": dict(kind="fixed", default=1),
-        "media_operation_subclass": dict(kind="enum", table=S.MEDIA_OP_SANITIZE,
+        "media_operation_subclass": dict(kind="enum",
                                          opt="operation", default="sanitize",
                                          help="sanitize (erase) or zero the ranges"),
         "dpa_range_list": dict(kind="items", opt="range", metavar="START:LENGTH",
@@ -238,20 +238,20 @@ BY_STRUCT = {
                                help="a DPA range (sizes); repeat for several"),
     },
     "cmd_memdev_set_passphrase_req": {
-        "passphrase_type": dict(kind="enum", table=S.PASSPHRASE_TYPE, opt="type",
+        "passphrase_type": dict(kind="enum", opt="type",
                                 required=True, help="which passphrase"),
         "current_passphrase": dict(kind="passphrase", role="current"),
         "new_passphrase": dict(kind="passphrase", role="new"),
     },
     "cmd_memdev_disable_passphrase_req": {
-        "passphrase_type": dict(kind="enum", table=S.PASSPHRASE_TYPE, opt="type",
+        "passphrase_type": dict(kind="enum", opt="type",
                                 required=True, help="which passphrase"),
         "passphrase": dict(kind="passphrase", role="current"),
     },
     "cmd_memdev_unlock_req": {
         "current_passphrase": dict(kind="passphrase", role="current")},
     "cmd_memdev_passphrase_secure_erase_req": {
-        "passphrase_type": dict(kind="enum", table=S.PASSPHRASE_TYPE, opt="type",
+        "passphrase_type": dict(kind="enum", opt="type",
                                 required=True, help="which passphrase"),
         "passphrase": dict(kind="passphrase", role="current"),
     },
@@ -279,7 +279,7 @@ BY_STRUCT = {
     "cmd_fmapi_get_phys_port_state_req": {
         "ports": dict(kind="list", required=True, help="physical port ids (0,1,2 or 0-7)")},
     "cmd_fmapi_phys_port_control_req": {
-        "port_opcode": dict(kind="enum", table=S.PORT_OPCODE, opt="operation", required=True,
+        "port_opcode": dict(kind="enum", opt="operation", required=True,
                             help="what to do to the port")},
     "cmd_fmapi_send_ppb_cxlio_config_request_req": {
         "field_1": dict(kind="packed", parts=_CONFIG_PARTS),
@@ -299,14 +299,14 @@ BY_STRUCT = {
                       help="LD of an MLD on that port (default 0xFFFF: the port itself)"),
     },
     "cmd_fmapi_unbind_vppb_req": {
-        "option": dict(kind="enum", table=S.UNBIND_OPTION, help="how to unbind"),
+        "option": dict(kind="enum", help="how to unbind"),
     },
     "cmd_fmapi_generate_aer_event_req": {
         "vppb_instance": dict(required=True,
                               help="vPPB: 0 the upstream vPPB, N the downstream vPPB that "
                                    "bind-vppb and get-vcs-info number N-1"),
         "aer_error": dict(kind="packed", parts=[
-            dict(opt="severity", lo=31, hi=31, kind="enum", table=S.AER_SEVERITY,
+            dict(opt="severity", lo=31, hi=31, kind="enum",
                  required=True, help="which AER status register"),
             dict(opt="status-bit", lo=0, hi=4, required=True,
                  help="bit position of the error in that register (0-31)")]),
@@ -363,7 +363,7 @@ BY_STRUCT = {
         "start_ext_index": dict(opt="start-index", help="first extent to return"),
     },
     "cmd_fmapi_initiate_dc_add_req": {
-        "selection_policy": dict(kind="enum", table=S.DC_SELECTION_POLICY, opt="policy",
+        "selection_policy": dict(kind="enum", opt="policy",
                                  default="free", help="how the DCD picks the capacity"),
         "region_num": dict(opt="region", help="region to allocate from"),
         "length": dict(kind="size", required=True, help="capacity to add"),
@@ -371,7 +371,7 @@ BY_STRUCT = {
     },
     "cmd_fmapi_initiate_dc_release_req": {
         "flags": dict(kind="packed", parts=[
-            dict(opt="policy", lo=0, hi=3, kind="enum", table=S.DC_REMOVAL_POLICY,
+            dict(opt="policy", lo=0, hi=3, kind="enum",
                  help="which capacity to release"),
             dict(opt="forced", lo=4, hi=4, kind="bool",
                  help="release without waiting for the host"),
@@ -392,8 +392,8 @@ BY_STRUCT = {
 
 # Registry name -> field -> spec changes for one command only.
 BY_COMMAND = {
-    "get_log_cel": {"uuid": dict(kind="fixed", default=S.uuid_bytes(S.LOG_UUIDS)["cel"])},
-    "get_log": {"uuid": dict(kind="uuid", table="LOG", required=True,
+    "get_log_cel": {"uuid": dict(kind="fixed", default=S.uuid_bytes(S.log_uuids())["cel"])},
+    "get_log": {"uuid": dict(kind="uuid", required=True,
                              help="log UUID, or a name (cel, vendor-debug, "
                                   "component-state-dump)")},
 }

@@ -1069,7 +1069,7 @@ def test_every_command_against_the_emulator_gives_the_device_state_or_its_specif
         request = None
         if entry.name == "get_log":
             from cxlmi_cli import spec
-            request = {"uuid": spec.uuid_bytes(spec.LOG_UUIDS)["cel"]}
+            request = {"uuid": spec.uuid_bytes(spec.log_uuids())["cel"]}
         assert views.result_json(entry, decoded, request) == doc["result"]
     else:
         assert raw.stdout_bytes == b""

@@ -11,6 +11,8 @@ ctypes gives, each class:
 * knows its flexible tail (``_flex_``: field name, element type, and the field
   that counts it, when the registry says so) and can make a *sized* subclass
   (``sized(n)``) whose tail is a real ``n``-element array;
+* knows what its fields mean (``meaning(field)``: reserved, an enumeration,
+  flags, a unit, the count of another field ..., as the layout declares it);
 * turns itself into plain Python data (:func:`to_dict`).
 
 Each class is built the first time it is asked for (with the structures it
@@ -19,7 +21,7 @@ nests), so a command pays only for its own layouts.
 
 import ctypes
 
-from . import generic, memdev, fmapi
+from . import generic, memdev, fmapi, meaning
 
 _SCALARS = {
     "u8": ctypes.c_uint8,
@@ -38,6 +40,7 @@ class Struct(ctypes.LittleEndianStructure):
     _flex_ = None          # (field, element ctype) of the flexible tail
     _bytefields_ = {}      # uint8_t[N] fields: name -> array ctype
     _sized_ = None         # cache: n -> sized subclass
+    _meanings_ = {}        # field -> meaning.Meaning, as the layout declares it
 
     @classmethod
     def sized(cls, n):
@@ -71,6 +74,28 @@ class Struct(ctypes.LittleEndianStructure):
             return 0
         field = cls._flex_[0]
         return getattr(cls, field).size // ctypes.sizeof(cls._flex_[1])
+
+    @classmethod
+    def meaning(cls, field):
+        """What the layout says ``field``'s value means (a :mod:`.meaning` object), or
+        None when it declares nothing; KeyError when the structure has no such field
+        (so a misspelt name fails loudly instead of dropping a decoding)."""
+        what = cls._meanings_.get(field)
+        if what is None and not hasattr(cls, field):
+            raise KeyError("%s has no field %r" % (cls.__name__, field))
+        return what
+
+    @classmethod
+    def is_reserved(cls, field):
+        return isinstance(cls._meanings_.get(field), meaning.Reserved)
+
+    @classmethod
+    def counted_by(cls, field):
+        """The field that counts ``field``'s valid elements, or None."""
+        for name, what in cls._meanings_.items():
+            if isinstance(what, meaning.CountOf) and what.field == field:
+                return name
+        return None
 
     @classmethod
     def fixed_size(cls):
@@ -118,24 +143,19 @@ def to_dict(obj):
 
 
 def _parse(text):
+    """Layout text -> [(structure name, [field line words])]."""
     entries = []
-    name, chunks = None, []
     for line in text.splitlines():
         if not line.strip():
             continue
         if not line[0].isspace():
-            if name:
-                entries.append((name, " ".join(chunks)))
-            name, _, rest = line.partition(":")
-            chunks = [rest.strip()] if rest.strip() else []
+            entries.append((line.rstrip().rstrip(":"), []))
         else:
-            chunks.append(line.strip())
-    if name:
-        entries.append((name, " ".join(chunks)))
+            entries[-1][1].append(line.split())
     return entries
 
 
-_LAYOUTS = None     # full name -> field text, from every layout module
+_LAYOUTS = None     # full name -> (layout module, field lines), from every layout module
 _BUILT = {}         # full name -> class, filled on demand
 
 
@@ -144,8 +164,8 @@ def _layouts():
     if _LAYOUTS is None:
         table = {}
         for module in (generic, memdev, fmapi):
-            for name, body in _parse(module.LAYOUTS):
-                table["struct_cxlmi_" + name] = body
+            for name, lines in _parse(module.LAYOUTS):
+                table["struct_cxlmi_" + name] = (module, lines)
         _LAYOUTS = table
     return _LAYOUTS
 
@@ -169,10 +189,13 @@ def _build(cls_name):
             "__module__": "cxlmi_bindings",
         })
     else:
-        body = _layouts()[cls_name]
-        fields, bytefields, flex = [], {}, None
-        for item in body.split(","):
-            fname, ftype = item.split()
+        module, lines = _layouts()[cls_name]
+        fields, bytefields, flex, meanings = [], {}, None, {}
+        for words in lines:
+            fname, ftype = words[0], words[1]
+            if len(words) > 2:
+                meanings[fname] = meaning.parse(words[2:], module,
+                                                "%s.%s" % (cls_name, fname))
             count = None
             if "[" in ftype:
                 ftype, _, count = ftype.partition("[")
@@ -192,6 +215,7 @@ def _build(cls_name):
             "_fields_": fields,
             "_flex_": flex,
             "_bytefields_": bytefields,
+            "_meanings_": meanings,
             "__module__": "cxlmi_bindings",
         })
     _BUILT[cls_name] = cls

@@ -679,7 +679,7 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
         return
     from cxlmi_bindings.errors import CxlmiError
     from .. import spec as S
-    names = S.canonical(S.EVENT_LOG)
+    names = S.field_meaning("cmd_get_event_records_req", "event_log").names
     if request and "event_log" in request:
         logs = [request["event_log"]]
     else:
@@ -790,7 +790,7 @@ _LOG_HELP = (
 def _looks_like_log(value):
     from .. import spec as S
     import re
-    return value in S.LOG_UUIDS or bool(re.match(
+    return value in S.log_uuids() or bool(re.match(
         r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
         r"[0-9a-fA-F]{12})$", value))
 
@@ -798,7 +798,7 @@ def _looks_like_log(value):
 def _complete_log(ctx, param, incomplete):
     from click.shell_completion import CompletionItem
     from .. import spec as S
-    return [CompletionItem(n) for n in S.LOG_UUIDS if n.startswith(incomplete)]
+    return [CompletionItem(n) for n in S.log_uuids() if n.startswith(incomplete)]
 
 
 @hook("get_log", short_help="Read a log by name or UUID: all of it, the CEL decoded")
@@ -827,7 +827,7 @@ def _log_uuid(inv, request, log):
     given = (request or {}).get("uuid")
     if log is not None:
         try:
-            uuid = parse_uuid(log, S.uuid_bytes(S.LOG_UUIDS), "LOG")
+            uuid = parse_uuid(log, S.uuid_bytes(S.log_uuids()), "LOG")
         except ValueProblem as exc:
             raise _usage(str(exc))
         if given is not None and bytes(given) != uuid:
@@ -844,7 +844,7 @@ def _log_body(inv, entry, request, log=None):
     from .. import spec as S
     request = dict(request or {})
     cel = entry.name == "get_log_cel"
-    uuid = S.uuid_bytes(S.LOG_UUIDS)["cel"] if cel else _log_uuid(inv, request, log)
+    uuid = S.uuid_bytes(S.log_uuids())["cel"] if cel else _log_uuid(inv, request, log)
     request["uuid"] = uuid
     if "length" in request:                     # one window, by hand
         result = inv.call(entry, request)
@@ -853,7 +853,7 @@ def _log_body(inv, entry, request, log=None):
     logs = inv.call(_entry("get_supported_logs"))
     sizes = {bytes(e.uuid): e.log_size
              for e in list(logs.entries)[:logs.num_supported_log_entries]}
-    names = S.uuid_names(S.LOG_UUIDS)
+    names = S.uuid_names(S.log_uuids())
     label = names.get(uuid) or str(_uuid.UUID(bytes=uuid))
     if uuid not in sizes:
         listed = ", ".join(names.get(u) or str(_uuid.UUID(bytes=u)) for u in sizes) or "none"
@@ -864,7 +864,7 @@ def _log_body(inv, entry, request, log=None):
     if start > size:
         raise _usage("--offset %d is past the end of the %d-byte %s log" % (start, size, label))
     _, window = payload_limits(inv)
-    if cel or uuid == S.uuid_bytes(S.LOG_UUIDS)["cel"]:
+    if cel or uuid == S.uuid_bytes(S.log_uuids())["cel"]:
         window -= window % 4                    # whole CEL entries in every window
     data, items, at = b"", [], start
     while at < size:

@@ -11,9 +11,11 @@ function).
 
 import ctypes
 
+from cxlmi_bindings import types
+from cxlmi_bindings.types import fmapi as fmapi_types
+from cxlmi_bindings.types.meaning import human_size, uuid_bytes
+
 from . import decode as D
-from .. import spec as S
-from ..params import human_size
 
 
 class Section:
@@ -51,7 +53,16 @@ def _is_cel_log(request):
     if not request:
         return False
     uuid = request.get("uuid")
-    return uuid is not None and bytes(uuid) == S.uuid_bytes(S.LOG_UUIDS)["cel"]
+    return uuid is not None and bytes(uuid) == _cel_uuid()
+
+
+def _cel_uuid():
+    return uuid_bytes(types.get("cmd_get_log_req").meaning("uuid").table)["cel"]
+
+
+def _meaning(struct, field):
+    """What a field of one of the reply structures means (declared with its layout)."""
+    return types.get(struct).meaning(field)
 
 
 def cel_entries(data):
@@ -62,7 +73,8 @@ def cel_entries(data):
 
 
 def _cel_json(pairs):
-    op, eff = D.Opcode(), D.DECODERS["cmd_get_log_cel_rsp.command_effect"]
+    op, eff = _meaning("cmd_get_log_cel_rsp", "opcode"), \
+        _meaning("cmd_get_log_cel_rsp", "command_effect")
     return [{"opcode": o, "opcode_decoded": op.decode(o), "command_effect": e,
              "command_effect_decoded": eff.decode(e)} for o, e in pairs]
 
@@ -107,16 +119,13 @@ def generic(obj, title=None):
     sname = D.short_name(type(obj))
     pairs, lists = [], []
     for name, value in D.fields(obj):
-        count_field = D.TRIM.get((sname, name))
-        if count_field is not None:
-            value = list(value)[:getattr(obj, count_field)]
+        value = D.counted(obj, name, value)
         if isinstance(value, list) or (isinstance(value, ctypes.Array) and
                                        issubclass(value._type_, ctypes.Structure)):
             lists.append((name, list(value)))
         elif isinstance(value, ctypes.Structure):
             for sub, subval in D.fields(value):
-                pairs.append(("%s.%s" % (name, sub),
-                              D.text(D.short_name(type(value)), sub, subval)))
+                pairs.append(("%s.%s" % (name, sub), D.text(type(value), sub, subval)))
         elif _is_tail(obj, name) and isinstance(value, ctypes.Array) \
                 and value._type_ is not ctypes.c_uint8:
             lists.append((name, list(value)))
@@ -124,7 +133,7 @@ def generic(obj, title=None):
                 TAIL_ROWS.get((sname, name)):
             lists.append((name, list(value)))
         else:
-            pairs.append((name, D.text(sname, name, value)))
+            pairs.append((name, D.text(type(obj), name, value)))
     out = [KV(title, pairs)] if pairs else []
     for name, items in lists:
         layout = TAIL_ROWS.get((sname, name))
@@ -157,36 +166,37 @@ def rows_of(items, title=None):
             rows.append([row[c] for c in columns])
         return Rows(title, columns, rows)
     columns = [n for n, v in D.fields(first)]
-    rows = [[D.text(sname, n, v) for n, v in D.fields(item)] for item in items]
+    rows = [[D.text(type(item), n, v) for n, v in D.fields(item)] for item in items]
     return Rows(title, columns, rows)
 
 
 # ----------------------------------------------------------------------- row layouts
 
 def _media_row(addr, length):
-    info = D.MEDIA_ADDR.decode(addr)
+    info = _meaning("media_error_record", "media_error_address").decode(addr)
     start = info["address"] << 6
-    nbytes = length * S.MEDIA_RECORD_UNIT
+    nbytes = _meaning("media_error_record", "media_error_length").decode(length)
     return {"start": "0x%x" % start, "end": "0x%x" % (start + nbytes - 1 if nbytes else start),
             "length": human_size(nbytes), "source": info["source"] or "0x%x" % (addr & 7)}
 
 
 def _event_row(r):
-    flags = D.DECODERS["event_record.flags"].decode(bytes(r.flags))
-    kind = D.DECODERS["event_record.uuid"].decode(bytes(r.uuid))
+    flags = _meaning("event_record", "flags").decode(bytes(r.flags))
+    kind = _meaning("event_record", "uuid").decode(bytes(r.uuid))
     return {"handle": str(r.handle), "type": kind["name"] or kind["uuid"],
             "severity": flags["severity"] or "-", "flags": ", ".join(flags["flags"]) or "-",
-            "timestamp": D.Timestamp().text(r.timestamp), "related": str(r.related_handle),
+            "timestamp": _meaning("event_record", "timestamp").text(r.timestamp), "related": str(r.related_handle),
             "ld": str(r.ld_id), "head": str(r.head_id)}
 
 
 def _cel_row(opcode, effects):
-    return {"opcode": "%04Xh" % opcode, "command": D.Opcode().decode(opcode),
-            "effects": D.DECODERS["cmd_get_log_cel_rsp.command_effect"].text(effects)}
+    return {"opcode": "%04Xh" % opcode,
+            "command": _meaning("cmd_get_log_cel_rsp", "opcode").decode(opcode),
+            "effects": _meaning("cmd_get_log_cel_rsp", "command_effect").text(effects)}
 
 
 def _port_row(p):
-    t = lambda f: D.text("cmd_fmapi_port_state_info_block", f, getattr(p, f))  # noqa: E731
+    t = lambda f: D.text(type(p), f, getattr(p, f))  # noqa: E731
     return {"port": str(p.port_id), "state": t("config_state"), "device": t("conn_dev_type"),
             "cxl": t("conn_dev_cxl_ver"),
             "width": "x%d/x%d" % (p.negotiated_link_width, p.max_link_width),
@@ -202,10 +212,10 @@ ROWS = {
     "cmd_get_log_cel_rsp": lambda e: _cel_row(e.opcode, e.command_effect),
     "cmd_fmapi_port_state_info_block": _port_row,
     "supported_log_entry": lambda e: {
-        "log": D.DECODERS["supported_log_entry.uuid"].text(bytes(e.uuid)),
+        "log": D.text(type(e), "uuid", e.uuid),
         "size": human_size(e.log_size)},
     "dc_extent": lambda e: {"start": "0x%x" % e.start_dpa, "length": human_size(e.len),
-                            "tag": D.Uuid().text(bytes(e.tag)) if any(bytes(e.tag)) else "-",
+                            "tag": D.text(type(e), "tag", e.tag) if any(bytes(e.tag)) else "-",
                             "shared_seq": str(e.shared_seq)},
     "dc_extent_update": lambda e: {"start": "0x%x" % e.start_dpa, "length": human_size(e.len)},
 }
@@ -220,7 +230,8 @@ def _fraction_rows(title):
 
 
 def _ld_alloc_rows(obj, items):
-    gran = S.LD_GRANULARITY_BYTES.get(getattr(obj, "memory_granularity", 0), S.CAPACITY_UNIT)
+    gran = fmapi_types.LD_GRANULARITY_BYTES.get(getattr(obj, "memory_granularity", 0),
+                                                fmapi_types.CAPACITY_UNIT)
     return Rows("allocations", ["ld", "range 1", "range 2"],
                 [[str(obj.start_ld_id + i),
                   "%d (%s)" % (a.range_1_allocation_mult,
@@ -252,12 +263,12 @@ TAIL_ROWS = {
 # ----------------------------------------------------------------------- whole views
 
 def _fw_info(rsp, request):
-    slot = D.DECODERS["cmd_get_fw_info_rsp.slot_info"].decode(rsp.slot_info)
+    slot = type(rsp).meaning("slot_info").decode(rsp.slot_info)
     active, staged = slot["active_slot"], slot["staged_slot"]
     kv = KV(None, [("slots supported", str(rsp.slots_supported)),
                    ("active slot", str(active)),
                    ("staged slot", str(staged) if staged else "none"),
-                   ("capabilities", D.text("cmd_get_fw_info_rsp", "caps", rsp.caps))])
+                   ("capabilities", D.text(type(rsp), "caps", rsp.caps))])
     rows = []
     for n in range(1, min(rsp.slots_supported, 4) + 1):
         rev = getattr(rsp, "fw_rev%d" % n)
@@ -292,10 +303,10 @@ def _log(result, request):
 def _vcs_info(result, request):
     rows = []
     for block in getattr(result, "vcs_info_list", []):
-        state = D.text("cmd_fmapi_vcs_info_block", "vcs_state", block.vcs_state)
+        state = D.text(type(block), "vcs_state", block.vcs_state)
         for i, v in enumerate(block.vppbs):
             rows.append([str(block.vcs_id), state, str(block.usp_id), str(i),
-                         D.text("cmd_fmapi_vppb_info", "binding_status", v.binding_status),
+                         D.text(type(v), "binding_status", v.binding_status),
                          str(v.bound_port_id) if v.binding_status in (2, 3) else "-",
                          str(v.bound_ld_id) if v.binding_status == 3 else "-"])
         if not block.num_vppbs:

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The field meanings declared beside the layouts (cxlmi_bindings.types).
+
+Every meaning is attached to a real field, names a table that exists, and fits
+the field it describes; every place the CLI asks for a meaning by name asks for
+a real one; the registry's count fields agree with the layouts'.
+"""
+
+import ctypes
+import os
+import re
+
+import pytest
+
+from cxlmi_bindings import registry, types
+from cxlmi_bindings.types import meaning
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STRUCTS = types.structs()          # builds every class: parses every declared meaning
+
+
+def _field_types(cls):
+    out = {}
+    for klass in reversed(cls.__mro__):
+        for name, ctype in klass.__dict__.get("_fields_", ()):
+            out[name] = ctype
+    return out
+
+
+def _bits(ctype):
+    """Width in bits of a scalar field or a byte array read as one number."""
+    return ctypes.sizeof(ctype) * 8
+
+
+def _declared():
+    for name, cls in STRUCTS.items():
+        for field, what in getattr(cls, "_meanings_", {}).items():
+            yield name, cls, field, what
+
+
+def test_every_meaning_is_attached_to_a_field_of_its_structure():
+    for name, cls, field, what in _declared():
+        assert field in _field_types(cls), (name, field)
+
+
+def test_every_count_of_names_an_array_of_the_same_structure():
+    for name, cls, field, what in _declared():
+        if isinstance(what, meaning.CountOf):
+            target = _field_types(cls).get(what.field)
+            assert target is not None, (name, field, what.field)
+            assert issubclass(target, ctypes.Array), (name, what.field)
+
+
+def test_enum_and_flag_tables_fit_the_field_they_describe():
+    def check(where, what, width):
+        if isinstance(what, meaning.Enum):
+            assert all(0 <= v < 1 << width for v in what.table.values()), where
+        elif isinstance(what, meaning.Flags):
+            assert all(0 <= bit < width for bit in what.table.values()), where
+        elif isinstance(what, meaning.Packed):
+            covered = 0
+            for part, low, high, sub in what.parts:
+                assert 0 <= low <= high < width, (where, part)
+                mask = ((1 << (high - low + 1)) - 1) << low
+                assert covered & mask == 0, (where, part, "overlaps another part")
+                covered |= mask
+                if sub is not None:
+                    check((where, part), sub, high - low + 1)
+
+    for name, cls, field, what in _declared():
+        check((name, field), what, _bits(_field_types(cls)[field]))
+
+
+def test_a_meaning_that_names_no_table_or_no_kind_is_refused_with_its_field():
+    from cxlmi_bindings.types import memdev
+    with pytest.raises(ValueError, match="x.media_status.*MEDIA_STATUSES"):
+        meaning.parse("enum MEDIA_STATUSES", memdev, "x.media_status")
+    with pytest.raises(ValueError, match="no meaning called 'colour'"):
+        meaning.parse("colour", memdev, "x.y")
+    with pytest.raises(ValueError, match="takes 1 argument"):
+        meaning.parse("enum", memdev, "x.y")
+
+
+def test_asking_for_the_meaning_of_a_field_that_does_not_exist_fails_loudly():
+    cls = types.get("cmd_memdev_get_health_info_rsp")
+    assert cls.meaning("media_status").decode(0) == "normal"
+    assert cls.meaning("dirty_shutdown_count") is None
+    with pytest.raises(KeyError):
+        cls.meaning("media_state")
+
+
+# Calls in cxlmi_cli that name a structure and a field as strings.
+_NAMED = re.compile(r"""(?:_meaning|field_meaning)\(\s*"(\w+)",\s*"(\w+)"\s*\)""")
+
+
+def test_every_meaning_the_cli_asks_for_by_name_is_declared():
+    asked = []
+    for folder, _, files in os.walk(os.path.join(ROOT, "cxlmi_cli")):
+        for f in files:
+            if f.endswith(".py"):
+                asked += _NAMED.findall(open(os.path.join(folder, f)).read())
+    assert len(asked) > 10
+    for struct, field in asked:
+        assert types.get(struct).meaning(field) is not None, (struct, field)
+
+
+def test_the_registrys_count_fields_are_the_layouts_count_of_the_tail():
+    for entry in registry.COMMANDS:
+        for struct, count in ((entry.req, entry.req_count), (entry.rsp, entry.rsp_count)):
+            if struct is None:
+                continue
+            cls = types.get(struct)
+            tail = cls._flex_[0] if cls._flex_ else None
+            declared = cls.counted_by(tail) if tail else None
+            assert declared == count, (entry.name, struct, declared, count)
+
+
+def test_the_names_each_kind_of_meaning_gives():
+    assert meaning.parse("celsius", None).decode(0xFFF6) == -10
+    assert meaning.parse("celsius", None).decode(0xFFFF) is None
+    assert meaning.parse("percent unimplemented=0xff", None).decode(0xFF) is None
+    assert meaning.parse("percent", None).decode(0xFF) == 255
+    assert meaning.parse("id-bitmap", None).decode(0b101) == [0, 2]
+    assert meaning.parse("id-bitmap", None).decode(b"\x00\x01") == [8]
+    assert meaning.parse("log2-bytes", None).decode(11) == 2048
+    assert meaning.parse("le-int", None).decode(b"\x01\x02\x00") == 0x201
+    from cxlmi_bindings.types import memdev
+    assert meaning.parse("units CAPACITY_UNIT", memdev).decode(4) == 1 << 30
+    flags = meaning.parse("flags HEALTH_STATUS", memdev)
+    assert flags.decode(0b1001) == ["maintenance-needed", "bit3"]
+    packed = types.get("event_record").meaning("flags")
+    assert packed.decode(bytes([0b0110, 0, 0])) == {"severity": "failure",
+                                                     "flags": ["permanent-condition"]}
