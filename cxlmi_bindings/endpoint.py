@@ -149,16 +149,20 @@ class Endpoint:
         Kernel, emulated and mock endpoints are not probed (libcxlmi does not
         probe ioctl endpoints either: Identify 0001h has no named kernel
         command, and sending it RAW would taint the kernel on every open).
+
+        A failed probe leaves the endpoint usable; the error is returned
+        (None when the probe succeeded or was not needed).
         """
         if self.transport.name not in self.PROBED:
-            return
+            return None
         try:
             ident = self.call("identify")
         except CxlmiError as exc:
             log.debug("%s: probe failed: %s", self.target, exc)
-            return
+            return exc
         self.component_type = ident.component_type
         self.has_fmapi = ident.component_type in COMPONENT_TYPES
+        return None
 
     # -- the one path --------------------------------------------------
     def next_tag(self):

@@ -8,6 +8,7 @@ uses, and only table output imports rich.
 """
 
 import importlib
+import os
 import sys
 
 import click
@@ -38,8 +39,30 @@ def _version():
     return __version__
 
 
+class _ReaderGone(Exception):
+    """stdout's reader went away (``cxl-mi ... | head``).  Not an OSError, so click's
+    own handler of a broken pipe (exit status 1) never sees it."""
+
+
 class CxlMiGroup(click.Group):
     """The root: lazy subcommands, and exit codes cxl-mi documents (not click's)."""
+
+    def make_context(self, *args, **kwargs):
+        try:        # --help and --version print while the context is made
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError as exc:
+            raise _ReaderGone() from exc
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _ReaderGone() from exc
+        except SystemExit as exc:
+            # rich's Console turns a broken pipe into SystemExit(1) (on_broken_pipe)
+            if isinstance(exc.__context__, BrokenPipeError):
+                raise _ReaderGone() from exc
+            raise
 
     def list_commands(self, ctx):
         return list(LAZY) + [n for n in self.commands if n not in LAZY]
@@ -76,6 +99,7 @@ class CxlMiGroup(click.Group):
             rv = super().main(args, prog_name or "cxl-mi", complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+            _flush_stdout()     # a reader gone shows here, not at interpreter exit
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.Abort as exc:
@@ -95,16 +119,33 @@ class CxlMiGroup(click.Group):
             else:
                 exc.show()
             code = exc.exit_code
-        except BrokenPipeError:
-            # the reader went away (| head): nothing more to say
-            try:
-                sys.stdout = None
-            except Exception:
-                pass
+        except (_ReaderGone, BrokenPipeError):
+            # the reader went away (| head): nothing more to say, and success
+            _discard_stdout()
             code = 0
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _flush_stdout():
+    stream = sys.stdout
+    if stream is not None:
+        stream.flush()
+
+
+def _discard_stdout():
+    """Point stdout at /dev/null: what is still buffered (and the interpreter's
+    flush at exit) goes nowhere instead of failing again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def _command_from(args):

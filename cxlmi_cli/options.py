@@ -309,7 +309,8 @@ def guard(inv):
     from . import errors
     try:
         yield inv
-    except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt,
+            BrokenPipeError):  # stdout's reader gone (| head) is no error of the command
         raise
     except click.ClickException as exc:
         if not inv.json:

@@ -77,12 +77,22 @@ def describe_tunnel(port=None, ld=None, mhd=False):
 
 
 def open_endpoint(target, timeout=None):
-    """Open ``target``; a backend or profile this build lacks is a TransportError."""
+    """Open ``target``; a backend or profile this build lacks is a TransportError.
+
+    ``timeout`` (seconds) bounds every wait: the TCP connection, the probe an
+    MCTP-reached endpoint gets on open, each command.  A probe that times out
+    ends it there (the command would only wait as long again).
+    """
+    from cxlmi_bindings import targets
     from cxlmi_bindings.endpoint import Context
-    from cxlmi_bindings.errors import TransportError
+    from cxlmi_bindings.errors import CommandTimeout, TransportError
     ctx = Context()
+    ctx.probe_enabled = False           # probed below, once the timeout is set
+    options = {}
+    if timeout and targets.parse(target)[0] == "tcp":
+        options["connect_timeout"] = timeout
     try:
-        ep = ctx.open(target)
+        ep = ctx.open(target, **options)
     except ImportError as exc:
         raise TransportError("%s: the backend for this target is not available in this "
                              "installation (%s)" % (target, exc),
@@ -91,6 +101,10 @@ def open_endpoint(target, timeout=None):
         raise _usage("%s: %s" % (target, exc))
     if timeout:
         ep.timeout_ms = max(1, int(timeout * 1000))
+    failed = ep.probe()
+    if isinstance(failed, CommandTimeout):
+        ep.close()
+        raise failed
     return ep
 
 
