@@ -147,3 +147,116 @@ def test_a_running_background_operation_does_not_stop_the_saving(servers, tmp_pa
     status = json.loads(out.stdout)["result"]
     assert status["returncode"] == 18 and status["status_decoded"]["in_progress"] is False
     assert stop(proc)[0] == 0
+
+
+# -- what `cxl-mi emulate` refuses, and what it warns about --------------------------------
+
+def test_a_port_already_in_use_cannot_be_listened_on_exit_3():
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:%d" % port)
+    finally:
+        taken.close()
+    assert out.returncode == 3 and out.stdout == b""
+    assert out.stderr.decode() == ("cxl-mi: error: cannot listen on 127.0.0.1:%d: Address "
+                                   "already in use\n" % port)
+
+
+def test_listening_beyond_loopback_warns_and_a_loopback_listener_does_not(servers):
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--profile",
+                             "type3", "--listen", "0.0.0.0:0"], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = _readline(proc, 20)
+        m = re.search(r"listening on tcp:0\.0\.0\.0:(\d+)", line)
+        assert m, line
+        # the only traffic: from this machine to its loopback address
+        out = cxl_mi("identify", "tcp:127.0.0.1:%s" % m.group(1), "--json")
+        assert out.returncode == 0 and json.loads(out.stdout)["result"]["component_type"] == 3
+        code, err = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert code == 0
+    assert ("cxl-mi: warning: 0.0.0.0 is not a loopback address: anyone who can reach it "
+            "can manage the emulated devices") in err.splitlines()
+    loopback, _ = servers("--profile", "type3")
+    code, err = stop(loopback)
+    assert code == 0 and "warning" not in err and "loopback" not in err
+
+
+def test_a_state_file_from_another_profile_is_refused_and_left_as_it_is(servers, tmp_path):
+    state = str(tmp_path / "type3.state")
+    proc, target = servers("--profile", "type3", "--state", state)
+    set_lsa(target, b"T3T3")
+    assert stop(proc)[0] == 0
+    with open(state, "rb") as f:
+        saved = f.read()
+    out = cxl_mi("emulate", "--profile", "switch", "--listen", "127.0.0.1:0", "--state", state)
+    assert out.returncode == 2 and out.stdout == b""
+    assert out.stderr.decode() == ("cxl-mi: error: cannot load the state in %s: %s holds a "
+                                   "Type3, not the Switch this profile builds\n"
+                                   % (state, state))
+    with open(state, "rb") as f:
+        assert f.read() == saved
+
+
+def _unwritable_dir(tmp_path):
+    """A directory where creating a file fails with EACCES/EPERM for this process, for
+    real: a read-only directory (for anyone but root), or sysfs (even for root)."""
+    import errno
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    os.chmod(str(ro), 0o555)
+    for where in (str(ro), "/sys/kernel"):
+        probe = os.path.join(where, "cxlmi-probe.%d" % os.getpid())
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                return where
+            continue
+        os.close(fd)
+        os.unlink(probe)
+    pytest.skip("no directory here refuses this process a new file with EACCES/EPERM")
+
+
+def test_a_state_file_that_cannot_be_written_is_refused_at_start_with_exit_4(tmp_path):
+    state = os.path.join(_unwritable_dir(tmp_path), "cxlmi.state")
+    out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:0", "--state", state)
+    assert out.returncode == 4 and out.stdout == b""
+    assert out.stderr.decode() == ("cxl-mi: error: --state %s: cannot write the state there: "
+                                   "Permission denied\n" % state)
+
+
+def test_a_state_file_in_a_directory_that_does_not_exist_is_a_usage_error(tmp_path):
+    state = str(tmp_path / "no-such-dir" / "cxlmi.state")
+    out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:0", "--state", state)
+    assert out.returncode == 2
+    assert out.stderr.decode() == ("cxl-mi: error: --state %s: cannot write the state there: "
+                                   "No such file or directory\n" % state)
+
+
+def test_a_state_directory_removed_while_serving_is_a_warning_not_a_traceback(servers,
+                                                                                tmp_path):
+    import shutil
+    where = tmp_path / "state-dir"
+    where.mkdir()
+    state = str(where / "t3.state")
+    proc, target = servers("--profile", "type3", "--state", state)
+    shutil.rmtree(str(where))
+    set_lsa(target, b"GONE")                # a change the server now tries to save
+    time.sleep(0.5)                         # past a periodic save
+    assert proc.poll() is None              # still serving
+    code, err = stop(proc)
+    assert code == 0 and "Traceback" not in err
+    assert "cannot save the state to %s: No such file or directory" % state in err
+    assert ("cxl-mi: warning: the state at exit could not be saved; %s keeps the last "
+            "state saved" % state) in err

@@ -79,10 +79,29 @@ def save_state(path, device, lock=None):
             logging.getLogger("cxlmi.emulator").info("state not saved now: %s", exc)
             return False
     tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(blob)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except OSError as exc:              # the disk filled up, the directory went away…
+        import logging
+        logging.getLogger("cxlmi.emulator").warning("cannot save the state to %s: %s",
+                                                    path, exc.strerror or exc)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
     return True
+
+
+def check_writable(path):
+    """Raise the OSError that writing the state to ``path`` would meet (the file
+    itself is left as it is)."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb"):
+        pass
+    os.unlink(tmp)
 
 
 def _pickle(device):
@@ -149,6 +168,16 @@ def command(profile, listen, eid, state_file):
         click.echo("cxl-mi: error: cannot load the state in %s: %s" % (state_file, exc),
                    err=True)
         raise click.exceptions.Exit(2)
+    if state_file:
+        try:
+            check_writable(state_file)
+        except OSError as exc:
+            from ..errors import EXIT_USAGE, classify
+            click.echo("cxl-mi: error: --state %s: cannot write the state there: %s"
+                       % (state_file, exc.strerror or exc), err=True)
+            # permission denied is exit 4, as everywhere; anything else: a bad --state
+            raise click.exceptions.Exit(classify(exc).exit_code
+                                        if isinstance(exc, PermissionError) else EXIT_USAGE)
     server = Server(device, host=host, port=port, eid=eid)
     try:
         bound = server.start()
