@@ -186,10 +186,8 @@ class Composite:
     def __init__(self, **fields):
         self.__dict__.update(fields)
 
-    def to_dict(self):
-        return {k: (types.to_dict(v) if not isinstance(v, list)
-                    else [types.to_dict(x) for x in v])
-                for k, v in self.__dict__.items()}
+    def to_dict(self, decoded=False):
+        return types.to_dict(self, decoded)
 
     def __repr__(self):
         return "Composite(%s)" % ", ".join("%s=%r" % kv for kv in self.__dict__.items())

@@ -13,7 +13,8 @@ ctypes gives, each class:
   (``sized(n)``) whose tail is a real ``n``-element array;
 * knows what its fields mean (``meaning(field)``: reserved, an enumeration,
   flags, a unit, the count of another field ..., as the layout declares it);
-* turns itself into plain Python data (:func:`to_dict`).
+* turns itself into plain Python data (``obj.to_dict()``, :func:`to_dict`), raw or
+  with the meanings decoded (``to_dict(decoded=True)``, what ``cxl-mi --json`` shows).
 
 Each class is built the first time it is asked for (with the structures it
 nests), so a command pays only for its own layouts.
@@ -107,6 +108,12 @@ class Struct(ctypes.LittleEndianStructure):
             value = _pad(type(self), name, value)
         super().__setattr__(name, value)
 
+    def to_dict(self, decoded=False):
+        """Plain Python data (:func:`to_dict`); ``decoded=True`` gives the names
+        ``cxl-mi --json`` shows: reserved fields left out, ``<field>_decoded`` and
+        ``<field>_bytes`` beside the fields the spec gives a meaning."""
+        return to_dict(self, decoded)
+
     def __repr__(self):
         return "%s(%s)" % (type(self).__name__, ", ".join(
             "%s=%r" % (k, v) for k, v in to_dict(self).items()))
@@ -123,22 +130,78 @@ def _pad(cls, name, value):
     return ctype.from_buffer_copy(value.ljust(size, b"\0"))
 
 
-def to_dict(obj):
-    """Plain Python data for a structure, array or scalar (for JSON, repr)."""
+def _all_fields(cls):
+    """(name, ctype) over a class and its bases, in wire order (a sized tail replaces
+    the zero-length one in place)."""
+    seen = {}
+    for klass in reversed(cls.__mro__):
+        for field in klass.__dict__.get("_fields_", ()):
+            seen[field[0]] = field[1]
+    return seen.items()
+
+
+def fields(obj):
+    """(name, value) of a structure's fields as people read them.
+
+    Reserved fields are left out, ``char`` arrays come back as ``str``, and an
+    array the reply fills only in part is cut (to a list) at the field that
+    counts it -- a flexible tail is already sized from the bytes received.
+    """
+    cls = type(obj)
+    declared = hasattr(cls, "_meanings_")
+    flex = getattr(cls, "_flex_", None)
+    out = []
+    for name, ctype in _all_fields(cls):
+        if declared and cls.is_reserved(name):
+            continue
+        value = getattr(obj, name)
+        if isinstance(value, bytes) and issubclass(ctype, ctypes.Array) and \
+                ctype._type_ is ctypes.c_char:
+            value = value.decode("ascii", "replace")
+        elif declared and (flex is None or flex[0] != name):
+            count_field = cls.counted_by(name)
+            if count_field is not None:
+                value = list(value)[:getattr(obj, count_field)]
+        out.append((name, value))
+    return out
+
+
+def to_dict(obj, decoded=False, bytes_as=None):
+    """Plain Python data for a reply: a structure, an array, a composite reply
+    (its parts), bytes or a scalar.
+
+    ``decoded=False``: every field, raw.  ``decoded=True``: what ``cxl-mi --json``
+    shows -- the fields of :func:`fields`, and beside each one whose meaning the
+    layout declares, ``<field>_decoded`` (names, a number in a base unit) or
+    ``<field>_bytes`` (a size counted in units).  ``bytes_as`` turns byte strings
+    into something else (the CLI passes ``bytes.hex``); they stay ``bytes`` by default.
+    """
     if isinstance(obj, ctypes.Structure):
+        if not decoded:
+            return {name: to_dict(getattr(obj, name), bytes_as=bytes_as)
+                    for name, _ in _all_fields(type(obj))}
+        cls = type(obj)
         out = {}
-        for klass in reversed(type(obj).__mro__):
-            for field in klass.__dict__.get("_fields_", ()):
-                out[field[0]] = to_dict(getattr(obj, field[0]))
+        for name, value in fields(obj):
+            out[name] = to_dict(value, True, bytes_as)
+            what = cls.meaning(name) if hasattr(cls, "_meanings_") else None
+            if what is not None and what.suffix is not None:
+                out[name + what.suffix] = what.decode(
+                    bytes(value) if isinstance(value, ctypes.Array) else value)
         return out
     if isinstance(obj, ctypes.Array):
         if obj._type_ is ctypes.c_char:
             return obj.value.decode("ascii", "replace")
         if obj._type_ is ctypes.c_uint8:
-            return bytes(obj)
-        return [to_dict(x) for x in obj]
-    if isinstance(obj, bytes):
-        return obj
+            return to_dict(bytes(obj), bytes_as=bytes_as)
+        return [to_dict(x, decoded, bytes_as) for x in obj]
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes_as(bytes(obj)) if bytes_as is not None else obj
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(x, decoded, bytes_as) for x in obj]
+    if hasattr(obj, "__dict__") and not isinstance(obj, type):     # a composite reply
+        return {k: to_dict(v, decoded, bytes_as) for k, v in vars(obj).items()
+                if not k.startswith("_")}
     return obj
 
 

@@ -65,18 +65,11 @@ def _meaning(struct, field):
     return types.get(struct).meaning(field)
 
 
-def cel_entries(data):
-    """Raw CEL bytes -> [(opcode, effects)]."""
-    import struct
-    n = len(data) // 4
-    return [struct.unpack_from("<HH", data, 4 * i) for i in range(n)]
-
-
-def _cel_json(pairs):
-    op, eff = _meaning("cmd_get_log_cel_rsp", "opcode"), \
-        _meaning("cmd_get_log_cel_rsp", "command_effect")
-    return [{"opcode": o, "opcode_decoded": op.decode(o), "command_effect": e,
-             "command_effect_decoded": eff.decode(e)} for o, e in pairs]
+def cel_array(data):
+    """Raw CEL bytes -> the Get Log (CEL) reply structures, whole 4-byte entries."""
+    entry = types.get("cmd_get_log_cel_rsp")
+    n = len(data) // ctypes.sizeof(entry)
+    return (entry * n).from_buffer_copy(data[:n * ctypes.sizeof(entry)])
 
 
 def result_json(entry, result, request=None):
@@ -87,10 +80,10 @@ def result_json(entry, result, request=None):
         data = bytes(result)
         out = {"length": len(data), "data": data.hex()}
         if entry.name == "get_log" and _is_cel_log(request):
-            out["entries"] = _cel_json(cel_entries(data))
+            out["entries"] = D.to_json(cel_array(data))
         return out
     if entry.name == "get_log_cel":
-        return {"entries": _cel_json([(e.opcode, e.command_effect) for e in result])}
+        return {"entries": D.to_json(result)}
     return D.to_json(result)
 
 
@@ -119,7 +112,6 @@ def generic(obj, title=None):
     sname = D.short_name(type(obj))
     pairs, lists = [], []
     for name, value in D.fields(obj):
-        value = D.counted(obj, name, value)
         if isinstance(value, list) or (isinstance(value, ctypes.Array) and
                                        issubclass(value._type_, ctypes.Structure)):
             lists.append((name, list(value)))
@@ -292,10 +284,7 @@ def _cel(result, request):
 def _log(result, request):
     data = bytes(result)
     if _is_cel_log(request):
-        pairs = cel_entries(data)
-        rows = [_cel_row(o, e) for o, e in pairs]
-        return [Rows("command effects log", ["opcode", "command", "effects"],
-                     [[r["opcode"], r["command"], r["effects"]] for r in rows])]
+        return _cel(cel_array(data), request)
     base = request.get("offset", 0) if request else 0
     return [Hexdump("%d bytes" % len(data), data, base)]
 
