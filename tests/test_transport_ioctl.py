@@ -54,6 +54,7 @@ REGISTRY = {
 
 
 REAL_REGISTRY_ENTRY = mod._registry_entry
+REAL_RAW_CONFIGURED = mod._raw_commands_configured
 
 
 def fake_entry(opcode):
@@ -185,14 +186,36 @@ def request(opcode, payload=b"", tag=0x5A):
 
 # -- numbers and layouts -------------------------------------------------------------
 
-def test_ioctl_numbers_match_the_uapi_values():
-    # _IOR(0xCE, 1, 8 bytes) and _IOWR(0xCE, 2, 48 bytes), generic encoding
-    ior = (2 << 30) | (8 << 16) | (0xCE << 8) | 1
-    iowr = (3 << 30) | (48 << 16) | (0xCE << 8) | 2
-    assert ior == 0x8008CE01 and iowr == 0xC030CE02
-    if mod._IOC_SIZEBITS == 14:
-        assert mod.CXL_MEM_QUERY_COMMANDS == 0x8008CE01
-        assert mod.CXL_MEM_SEND_COMMAND == 0xC030CE02
+# What <linux/cxl_mem.h> gives CXL_MEM_QUERY_COMMANDS (_IOR(0xCE, 1, 8 bytes)) and
+# CXL_MEM_SEND_COMMAND (_IOWR(0xCE, 2, 48 bytes)) on each family of architectures:
+# asm-generic/ioctl.h, and the 3-direction-bit, 13-bit-size layout of powerpc, mips,
+# sparc and alpha.
+UAPI_NUMBERS = {
+    "x86_64": (0x8008CE01, 0xC030CE02),
+    "aarch64": (0x8008CE01, 0xC030CE02),
+    "riscv64": (0x8008CE01, 0xC030CE02),
+    "ppc64le": (0x4008CE01, 0xC030CE02),
+    "mips64": (0x4008CE01, 0xC030CE02),
+    "sparc64": (0x4008CE01, 0xC030CE02),
+}
+
+
+def ioctl_module_on(machine, monkeypatch):
+    """A fresh copy of the ioctl module, imported as on ``machine``."""
+    import importlib.util
+    import platform
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    spec = importlib.util.spec_from_file_location(
+        "cxlmi_bindings.transports._ioctl_on_%s" % machine, mod.__file__)
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return copy
+
+
+@pytest.mark.parametrize("machine", sorted(UAPI_NUMBERS))
+def test_ioctl_numbers_are_the_uapi_values_of_each_architecture(machine, monkeypatch):
+    copy = ioctl_module_on(machine, monkeypatch)
+    assert (copy.CXL_MEM_QUERY_COMMANDS, copy.CXL_MEM_SEND_COMMAND) == UAPI_NUMBERS[machine]
 
 
 def test_structure_sizes():
@@ -476,9 +499,6 @@ def test_info_has_sysfs_facts_and_the_kernel_command_list(node):
 
 
 def test_the_real_registry_maps_named_commands(node, monkeypatch):
-    registry = pytest.importorskip("cxlmi_bindings.registry")
-    if not hasattr(registry, "by_opcode"):
-        pytest.skip("registry has no by_opcode yet")
     monkeypatch.undo()
     monkeypatch.setattr(mod, "_raw_commands_configured", lambda: None)
     kernel = FakeKernel(raw=True)
@@ -494,8 +514,7 @@ def test_the_real_registry_maps_named_commands(node, monkeypatch):
 
 
 def test_endpoint_decodes_memdev_identify_through_the_ioctl_path(node, monkeypatch):
-    endpoint = pytest.importorskip("cxlmi_bindings.endpoint")
-    pytest.importorskip("cxlmi_bindings.registry")
+    from cxlmi_bindings import endpoint
     monkeypatch.setattr(mod, "_registry_entry", REAL_REGISTRY_ENTRY)
     ident = bytearray(0x43)
     ident[0:15] = b"BWFW VERSION 00"
@@ -507,3 +526,250 @@ def test_endpoint_decodes_memdev_identify_through_the_ioctl_path(node, monkeypat
         assert bytes(rsp.fw_revision).rstrip(b"\0") == b"BWFW VERSION 00"
         assert rsp.total_capacity == 4 and rsp.persistent_capacity == 4
     assert kernel.sent[-1]["id"] == 1
+
+
+# -- the kernel's configuration: may RAW commands pass? -------------------------------------
+
+@pytest.fixture
+def kernel_configs(tmp_path, monkeypatch):
+    """Where the configuration of kernel release ``6.1.0-test`` is looked for."""
+    boot, modules = tmp_path / "boot", tmp_path / "modules"
+    boot.mkdir()
+    modules.mkdir()
+    monkeypatch.setattr(mod, "KERNEL_CONFIGS", (str(boot / "config-%s"),
+                                                str(modules / "%s.config")))
+    return boot / "config-6.1.0-test", modules / "6.1.0-test.config"
+
+
+def test_a_kernel_built_with_raw_commands_is_seen_as_such(kernel_configs):
+    boot, _ = kernel_configs
+    boot.write_text("CONFIG_CXL_MEM=m\nCONFIG_CXL_MEM_RAW_COMMANDS=y\nCONFIG_CXL_PMEM=m\n")
+    assert REAL_RAW_CONFIGURED("6.1.0-test") is True
+
+
+def test_a_kernel_built_without_raw_commands_is_seen_as_such(kernel_configs):
+    boot, _ = kernel_configs
+    boot.write_text("CONFIG_CXL_MEM=m\n# CONFIG_CXL_MEM_RAW_COMMANDS is not set\n")
+    assert REAL_RAW_CONFIGURED("6.1.0-test") is False
+
+
+def test_without_a_readable_kernel_config_raw_commands_are_unknown(kernel_configs):
+    assert REAL_RAW_CONFIGURED("6.1.0-test") is None
+
+
+def test_the_modules_directory_config_counts_when_boot_has_none(kernel_configs):
+    _, modules = kernel_configs
+    modules.write_text("CONFIG_CXL_MEM_RAW_COMMANDS=y\n")
+    assert REAL_RAW_CONFIGURED("6.1.0-test") is True
+
+
+def test_the_running_kernels_release_is_the_one_looked_up(kernel_configs, monkeypatch):
+    boot, _ = kernel_configs
+    boot.write_text("CONFIG_CXL_MEM_RAW_COMMANDS=y\n")
+    monkeypatch.setattr(mod.platform, "release", lambda: "6.1.0-test")
+    assert REAL_RAW_CONFIGURED() is True
+    monkeypatch.setattr(mod.platform, "release", lambda: "5.10.0-other")
+    assert REAL_RAW_CONFIGURED() is None
+
+
+def test_a_raw_refusal_on_a_kernel_built_with_raw_blames_lockdown_not_the_build(
+        node, kernel_configs, monkeypatch):
+    boot, _ = kernel_configs
+    boot.write_text("CONFIG_CXL_MEM_RAW_COMMANDS=y\n")
+    monkeypatch.setattr(mod.platform, "release", lambda: "6.1.0-test")
+    monkeypatch.setattr(mod, "_raw_commands_configured", REAL_RAW_CONFIGURED)
+    kernel = FakeKernel(raw=True)
+    t = open_node(node, kernel)
+    assert t.raw_available
+    kernel.raw = False              # the slot is there, yet RAW is refused (lockdown)
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x0300), 8, None)
+    assert "built without" not in str(err.value)
+    assert "not locked down" in str(err.value)
+
+
+def test_a_raw_refusal_on_a_kernel_built_without_raw_says_so(node, kernel_configs,
+                                                            monkeypatch):
+    boot, _ = kernel_configs
+    boot.write_text("# CONFIG_CXL_MEM_RAW_COMMANDS is not set\n")
+    monkeypatch.setattr(mod.platform, "release", lambda: "6.1.0-test")
+    monkeypatch.setattr(mod, "_raw_commands_configured", REAL_RAW_CONFIGURED)
+    kernel = FakeKernel(raw=True)
+    t = open_node(node, kernel)
+    kernel.raw = False
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x0300), 8, None)
+    assert "this kernel was built without CONFIG_CXL_MEM_RAW_COMMANDS" in str(err.value)
+
+
+# -- errno from CXL_MEM_SEND_COMMAND: what the library raises, what the user sees ----------
+
+def failing_send(code, kernel=None):
+    """An ioctl whose QUERY works and whose SEND fails with ``code``."""
+    kernel = kernel or FakeKernel(raw=True, enabled=set(LINUX_61))
+
+    def ioctl(fd, request_code, buf):
+        if request_code == mod.CXL_MEM_SEND_COMMAND:
+            kernel.calls.append((request_code, bytes(buf)))
+            raise OSError(code, os.strerror(code))
+        return kernel(fd, request_code, buf)
+    ioctl.kernel = kernel
+    return ioctl
+
+
+# opcode, request payload, errno -> exception class, exit code, words in the message
+SEND_ERRORS = {
+    "EBUSY on SET_PARTITION_INFO": (
+        0x4101, bytes(10), errno.EBUSY, TransportError, 3,
+        ["memdev_set_partition_info (opcode 4101h)", "EBUSY on named command "
+         "SET_PARTITION_INFO (id 9)", "refuses an immediate partition change"]),
+    "EPERM on a named command": (
+        0x4200, b"", errno.EPERM, PermissionDenied, 4,
+        ["memdev_get_health_info (opcode 4200h)", "operation not permitted (EPERM on named "
+         "command GET_HEALTH_INFO (id 7))"]),
+    "EINTR": (
+        0x4000, b"", errno.EINTR, TransportError, 3,
+        ["memdev_identify (opcode 4000h)", "interrupted while waiting for the mailbox"]),
+    "ENXIO": (
+        0x4000, b"", errno.ENXIO, DeviceNotFound, 3,
+        ["memdev_identify (opcode 4000h)", os.strerror(errno.ENXIO),
+         "the device is going away or unbound"]),
+    "ENODEV": (
+        0x4000, b"", errno.ENODEV, DeviceNotFound, 3,
+        ["memdev_identify (opcode 4000h)", os.strerror(errno.ENODEV),
+         "the device is going away or unbound"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SEND_ERRORS))
+def test_send_errno_becomes_the_documented_error(node, case):
+    opcode, payload, code, cls, exit_code, words = SEND_ERRORS[case]
+    ioctl = failing_send(code)
+    t = open_node(node, ioctl)
+    with pytest.raises(cls) as err:
+        t.send(request(opcode, payload), 8, None)
+    assert err.value.errno == code and err.value.exit_code == exit_code
+    for w in words:
+        assert w in str(err.value)
+    assert len(ioctl.kernel.calls) == 3                     # 2 QUERY, 1 SEND: no retry
+
+
+def test_ebusy_on_set_partition_info_hints_at_a_partition_change_on_the_next_reset(node):
+    t = open_node(node, failing_send(errno.EBUSY))
+    with pytest.raises(TransportError) as err:
+        t.send(request(0x4101, bytes(10)), 8, None)
+    assert "without the immediate flag" in err.value.hint
+    assert "next reset" in err.value.hint
+
+
+# -- the same through `cxl-mi` ------------------------------------------------------------
+
+@pytest.fixture
+def cli_on_node(node, monkeypatch):
+    """`cxl-mi ... mem0` with /dev/cxl and the sysfs root at ``node`` and ``ioctl(2)``
+    replaced by ``kernel``; returns run(kernel, *args) -> (exit code, stderr)."""
+    from cxlmi_cli import commands as cli_commands
+    from cxlmi_cli.main import cli
+    from cli_helpers import runner
+    dev, sysfs = node
+    monkeypatch.setattr(mod, "_registry_entry", REAL_REGISTRY_ENTRY)
+    monkeypatch.setattr(mod.IoctlTransport.__init__, "__defaults__", (dev, sysfs, None))
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    cli_commands.reset()
+
+    def run(kernel, *args):
+        monkeypatch.setattr(mod, "_sys_ioctl", kernel)
+        res = runner().invoke(cli, list(args), catch_exceptions=False)
+        return res.exit_code, res.stderr
+    yield run
+    cli_commands.reset()
+
+
+CLI_SEND_ERRORS = {
+    "EBUSY on SET_PARTITION_INFO": (
+        ["memdev", "set-partition-info", "mem0", "--volatile-capacity", "0", "--immediate",
+         "--yes"], errno.EBUSY, 3,
+        "the kernel refused the command (EBUSY on named command SET_PARTITION_INFO (id 9))"),
+    "EPERM on a named command": (
+        ["memdev", "get-health-info", "mem0"], errno.EPERM, 4,
+        "operation not permitted (EPERM on named command GET_HEALTH_INFO (id 7))"),
+    "EPERM on a RAW command": (
+        ["generic", "get-timestamp", "mem0"], errno.EPERM, 3,
+        "refused it as a RAW command (EPERM)"),
+    "EINTR": (
+        ["memdev", "identify", "mem0"], errno.EINTR, 3,
+        "interrupted while waiting for the mailbox"),
+    "ENXIO": (
+        ["memdev", "identify", "mem0"], errno.ENXIO, 3,
+        "%s (the device is going away or unbound)" % os.strerror(errno.ENXIO)),
+    "ENODEV": (
+        ["memdev", "identify", "mem0"], errno.ENODEV, 3,
+        "%s (the device is going away or unbound)" % os.strerror(errno.ENODEV)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_SEND_ERRORS))
+def test_cli_send_errno_exit_code_and_message(cli_on_node, node, case):
+    args, code, exit_code, words = CLI_SEND_ERRORS[case]
+    ioctl = failing_send(code)
+    status, err = cli_on_node(ioctl, *args)
+    assert status == exit_code
+    lines = err.splitlines()
+    assert lines[-1].startswith("cxl-mi: error: %s/mem0: " % node[0]), err
+    assert words in lines[-1]
+    sent = [c for c in ioctl.kernel.calls if c[0] == mod.CXL_MEM_SEND_COMMAND]
+    assert len(sent) == 1
+
+
+def test_cli_ctrl_c_during_the_ioctl_exits_130(cli_on_node):
+    # CPython turns an ioctl interrupted by SIGINT into KeyboardInterrupt
+    kernel = FakeKernel(enabled=set(LINUX_61))
+
+    def interrupted(fd, request_code, buf):
+        if request_code == mod.CXL_MEM_SEND_COMMAND:
+            raise KeyboardInterrupt
+        return kernel(fd, request_code, buf)
+    status, err = cli_on_node(interrupted, "memdev", "identify", "mem0")
+    assert status == 130 and err.strip() == "cxl-mi: interrupted"
+
+
+def _read_only_node():
+    """A file whose O_RDWR open this process is refused for real, even as root (a
+    read-only sysfs attribute), named like a CXL node; or None."""
+    for path in ("/sys/devices/system/cpu/vulnerabilities/spectre_v1",
+                 "/sys/devices/system/cpu/vulnerabilities/spectre_v2"):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except PermissionError:
+            return path
+        except OSError:
+            continue
+        os.close(fd)
+    return None
+
+
+@pytest.mark.parametrize("how", ["read-only node", "EACCES from open(2)"])
+def test_cli_a_node_opened_without_permission_is_exit_4_run_as_root(cli_on_node, node,
+                                                                    monkeypatch, how):
+    if how == "read-only node":
+        path = _read_only_node()
+        if path is None:
+            pytest.skip("no read-only sysfs attribute here to open")
+        dev, devname = os.path.split(path)
+        monkeypatch.setattr(mod.IoctlTransport.__init__, "__defaults__",
+                            (dev, node[1], None))
+    else:
+        dev, devname = node[0], "mem0"
+        real_open = os.open
+
+        def denied(p, flags, *a, **kw):
+            if p == os.path.join(dev, devname):
+                raise PermissionError(errno.EACCES, "Permission denied", p)
+            return real_open(p, flags, *a, **kw)
+        monkeypatch.setattr(mod.os, "open", denied)
+    kernel = FakeKernel()
+    status, err = cli_on_node(kernel, "memdev", "identify", devname)
+    assert status == 4
+    assert err == ("cxl-mi: error: %s/%s: permission denied (hint: run as root (the CXL "
+                   "device nodes are root-only))\n" % (dev, devname))
+    assert kernel.calls == []

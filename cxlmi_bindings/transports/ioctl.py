@@ -166,10 +166,15 @@ def _registry_entry(opcode):
         return None
 
 
-def _raw_commands_configured():
+#: where a kernel's build configuration is found, by release (the first readable wins)
+KERNEL_CONFIGS = ("/boot/config-%s", "/lib/modules/%s/config")
+
+
+def _raw_commands_configured(release=None):
     """True/False when the running kernel's config says, None when unknown."""
-    release = platform.release()
-    for path in ("/boot/config-%s" % release, "/lib/modules/%s/config" % release):
+    release = release or platform.release()
+    for pattern in KERNEL_CONFIGS:
+        path = pattern % release
         try:
             with open(path, "r", errors="replace") as f:
                 text = f.read()
