@@ -3,6 +3,7 @@
 recvfrom / poll / close), plus one test of the real libc path on this kernel."""
 
 import collections
+import os
 import errno
 import socket
 import struct
@@ -363,3 +364,117 @@ def test_sockaddr_struct_matches_ctypes_layout():
     sa = sockaddr_mctp(45, 0, 0xA0B0C0D0, 0x1D, 7, 8, 0)
     assert bytes(sa) == mod.pack_sockaddr(0xA0B0C0D0, 0x1D, 7, 8)
     assert struct.unpack("=H", bytes(sa)[:2])[0] == mod.AF_MCTP
+
+
+# -- the libc seam: what Syscalls hands sendto(2) and takes from recvfrom(2) -----------------
+
+class LibcStandIn:
+    """Stands in for libc's socket, sendto and recvfrom under :class:`mod.Syscalls`
+    (as C function pointers, so the ctypes argument conversion is the real one).
+    This kernel has no AF_MCTP: the socket is one end of a socket pair, made
+    readable whenever an answer is queued, so the real poll(2) sees it."""
+
+    def __init__(self, answer):
+        import ctypes
+        self.ctypes = ctypes
+        self.answer = answer            # (data, sockaddr) -> [(data, source sockaddr)]
+        self.pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sent = []                  # (fd, data, flags, sockaddr bytes, addrlen)
+        self.queue = collections.deque()
+        self.sockets = []
+        c = ctypes
+        self._socket = c.CFUNCTYPE(c.c_int, c.c_int, c.c_int, c.c_int)(self.socket)
+        self._sendto = c.CFUNCTYPE(c.c_ssize_t, c.c_int, c.c_void_p, c.c_size_t, c.c_int,
+                                   c.c_void_p, c.c_uint32)(self.sendto)
+        self._recvfrom = c.CFUNCTYPE(c.c_ssize_t, c.c_int, c.c_void_p, c.c_size_t, c.c_int,
+                                     c.c_void_p, c.c_void_p)(self.recvfrom)
+
+    def install(self, syscalls):
+        syscalls._socket = self._socket
+        syscalls._sendto = self._sendto
+        syscalls._recvfrom = self._recvfrom
+        return syscalls
+
+    def socket(self, family, type_, proto):
+        self.sockets.append((family, type_, proto))
+        return self.pair[0].detach()
+
+    def sendto(self, fd, buf, length, flags, addr, addrlen):
+        data = self.ctypes.string_at(buf, length) if length else b""
+        sa = self.ctypes.string_at(addr, addrlen) if addr else b""
+        self.sent.append((fd, data, flags, sa, addrlen))
+        for datagram in self.answer(data, sa):
+            self.queue.append(datagram)
+            self.pair[1].send(b"!")
+        return length
+
+    def recvfrom(self, fd, buf, length, flags, addr, addrlen_p):
+        data, src = self.queue[0]
+        if flags & mod.Syscalls.MSG_PEEK:
+            return len(data)
+        self.queue.popleft()
+        os.read(fd, 1)
+        n = min(length, len(data))
+        self.ctypes.memmove(buf, data, n)
+        salen = self.ctypes.cast(addrlen_p, self.ctypes.POINTER(self.ctypes.c_uint32))
+        k = min(salen[0], len(src))
+        self.ctypes.memmove(addr, src, k)
+        salen[0] = k
+        return n
+
+    def close(self):
+        self.pair[1].close()
+
+
+@pytest.fixture
+def libc():
+    stand_ins = []
+
+    def make(answer):
+        s = LibcStandIn(answer)
+        stand_ins.append(s)
+        return s
+    yield make
+    for s in stand_ins:
+        s.close()
+
+
+def test_sendto_gives_libc_the_destination_net_eid_and_message_type(libc):
+    net, eid = 0x0A0B0C0D, 0x1D
+
+    def answer(data, sa):
+        if len(sa) != 12:
+            return []                   # no address: nothing is delivered
+        _, _, _, msg_type, tag = mod.unpack_sockaddr(sa)
+        return [(response_to(data, payload=b"ok"), addr_bytes(net, eid, msg_type, 0))]
+    kernel = libc(answer)
+    t = mod.MctpTransport(net, eid, syscalls=kernel.install(mod.Syscalls()))
+    try:
+        cci_req = cci.encode(0x4200, b"", tag=3)
+        fm_req = cci.encode(0x5100, b"\x01\x02", tag=4)
+        assert cci.check_response(t.send(cci_req, 8, 0.5), 3, 0x4200)[-1].tobytes() == b"ok"
+        assert cci.check_response(t.send(fm_req, 7, 0.5), 4, 0x5100)[-1].tobytes() == b"ok"
+    finally:
+        t.close()
+    assert kernel.sockets == [(45, socket.SOCK_DGRAM, 0)]
+    (fd1, data1, flags1, sa1, len1), (fd2, data2, flags2, sa2, len2) = kernel.sent
+    assert fd1 == fd2 and fd1 >= 0
+    assert (data1, flags1, len1) == (cci_req, 0, 12)
+    assert (data2, flags2, len2) == (fm_req, 0, 12)
+    # family 45, pad, network, EID, message type, tag owner, pad -- in host byte order
+    assert sa1 == addr_bytes(net, eid, 8, 0x08)
+    assert sa2 == addr_bytes(net, eid, 7, 0x08)
+
+
+def test_a_reply_from_another_eid_through_libc_is_not_taken_for_ours(libc):
+    def answer(data, sa):
+        return [(response_to(data, payload=b"stranger"), addr_bytes(NET, EID + 1, 8, 0)),
+                (response_to(data, payload=b"ours"), addr_bytes(NET, EID, 8, 0))]
+    kernel = libc(answer)
+    t = mod.MctpTransport(NET, EID, syscalls=kernel.install(mod.Syscalls()))
+    try:
+        reply = t.send(cci.encode(0x0001, b"", tag=9), 8, 0.5)
+    finally:
+        t.close()
+    assert cci.check_response(reply, 9, 0x0001)[-1].tobytes() == b"ours"
+    assert t.stats["discarded"] == 1
