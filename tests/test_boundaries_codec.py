@@ -145,7 +145,20 @@ def test_nested_structures_and_arrays_of_structures_take_dicts():
     assert obj.ld_allocation_list[1].range_2_allocation_mult == 6
     with pytest.raises(UsageError) as info:
         codec.build(disc, {"discovery_osa": {"start": 1}})
-    assert "has no field 'start'" in str(info.value)
+    assert str(info.value) == ("struct_cxlmi_media_ops_discovery_osa has no field 'start' "
+                               "(fields: start_index, num_ops)")
+
+
+def test_an_unknown_field_inside_an_entry_lists_the_entrys_fields_without_reserved_ones():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("memdev_media_operations_sanitize"),
+                             {"dpa_range_list": [{"start": 0}]})
+    assert str(info.value) == ("struct_cxlmi_cmd_memdev_media_ops_dpa_range_list_entry has no "
+                               "field 'start' (fields: starting_dpa, length)")
+    with pytest.raises(UsageError) as info:
+        codec.build(types.get("cmd_memdev_set_lsa_req"), {"rsvd": 1, "x": 2})
+    assert str(info.value) == ("struct_cxlmi_cmd_memdev_set_lsa_req has no field x "
+                               "(fields: offset, data)")
 
 
 # ------------------------------------------------------------ the ld mem request translation
@@ -337,3 +350,67 @@ def test_a_composite_reply_converts_its_parts_to_dicts():
     assert d["num_vcs"] == 1 and isinstance(d["vcs_info_list"], list)
     assert d["vcs_info_list"][0] == types.to_dict(block.sized(0)())
     assert repr(comp).startswith("Composite(num_vcs=1, vcs_info_list=[")
+
+
+def test_a_two_byte_ld_mem_request_off_the_wire_loses_only_the_reserved_byte():
+    e = entry("fmapi_send_ld_cxlio_mem_request")
+    assert codec.request_from_wire(e, b"\x11\x00") == b"\x11"
+    assert codec.request_from_wire(e, b"\x11\x00\x2f") == b"\x11\x2f"
+
+
+# ------------------------------------------------------------ Get VCS Info
+
+def vcs_block(vcs_id, total, entries):
+    """A VCS information block: id, state, USP id, vPPB count (the VCS's total),
+    then ``entries`` 4-byte vPPB records."""
+    return bytes((vcs_id, 1, 0x20 + vcs_id, total)) + b"".join(
+        bytes((2, 0x40 + i, i, 0)) for i in range(entries))
+
+
+def vcs_reply(*blocks):
+    return bytes((len(blocks), 0, 0, 0)) + b"".join(blocks)
+
+
+def vppbs_of(result):
+    return [[(v.bound_port_id, v.bound_ld_id) for v in b.vppbs] for b in result.vcs_info_list]
+
+
+def test_vcs_info_without_the_request_takes_each_blocks_whole_count():
+    e = entry("fmapi_get_vcs_info")
+    got = codec.decode_response(e, vcs_reply(vcs_block(0, 2, 2), vcs_block(1, 3, 3)))
+    assert got.num_vcs == 2
+    assert vppbs_of(got) == [[(0x40, 0), (0x41, 1)], [(0x40, 0), (0x41, 1), (0x42, 2)]]
+    assert [b.usp_id for b in got.vcs_info_list] == [0x20, 0x21]
+
+
+@pytest.mark.parametrize("request_bytes", [bytes((2, 3)), bytes((2, 3, 2)), bytes((2, 3, 2, 0, 1))])
+def test_vcs_info_blocks_carry_the_page_the_request_asked_for(request_bytes):
+    # start at vPPB 2, at most 3 per block: a VCS of 6 gives 3, one of 4 gives 2,
+    # one of 1 gives none
+    e = entry("fmapi_get_vcs_info")
+    raw = vcs_reply(vcs_block(0, 6, 3), vcs_block(1, 4, 2), vcs_block(2, 1, 0))
+    got = codec.decode_response(e, raw, request_bytes)
+    assert [len(b.vppbs) for b in got.vcs_info_list] == [3, 2, 0]
+    assert [b.num_vppbs for b in got.vcs_info_list] == [6, 4, 1]
+    assert [b.vcs_id for b in got.vcs_info_list] == [0, 1, 2]
+
+
+def test_vcs_info_with_a_one_byte_request_reads_no_page():
+    e = entry("fmapi_get_vcs_info")
+    got = codec.decode_response(e, vcs_reply(vcs_block(0, 2, 2)), b"\x01")
+    assert [len(b.vppbs) for b in got.vcs_info_list] == [2]
+
+
+def test_vcs_info_stops_at_a_block_cut_short():
+    e = entry("fmapi_get_vcs_info")
+    raw = vcs_reply(vcs_block(0, 3, 3), vcs_block(1, 2, 2))
+    got = codec.decode_response(e, raw[:-2])              # the last vPPB is cut
+    assert [len(b.vppbs) for b in got.vcs_info_list] == [3, 1]
+    got = codec.decode_response(e, raw[:4 + 16 + 2])        # the second block's head is cut
+    assert [len(b.vppbs) for b in got.vcs_info_list] == [3]
+
+
+def test_a_vcs_info_reply_shorter_than_its_header_is_a_protocol_error():
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_response(entry("fmapi_get_vcs_info"), b"\x01\x00\x00")
+    assert str(info.value) == "fmapi_get_vcs_info: reply of 3 bytes is shorter than its 4-byte header"
