@@ -62,7 +62,21 @@ MODULES = {
     "errors": ["tests/test_errors_mapping.py", "tests/test_cci_tunnel.py"],
 }
 
-KILLED = ("killed", "timeout", "caught by type check")
+# A mutant that makes the tests crash (a memmove past a buffer: "segfault") or
+# run past their time limit was told apart from the original: it counts as killed.
+KILLED = ("killed", "timeout", "segfault", "caught by type check")
+
+# A pytest plugin written into the scratch copy: hypothesis still generates
+# every example, but a failing one is not shrunk (shrinking is what makes a
+# killed mutant slow; it does not change whether it is killed).
+_PLUGIN = "cxlmi_mutation_plugin"
+_PLUGIN_SOURCE = """\
+from hypothesis import Phase, settings
+
+settings.register_profile("cxlmi-mutation", database=None,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.load_profile("cxlmi-mutation")
+"""
 _NAME = re.compile(r"`(cxlmi_bindings\.[^`\s]+__mutmut_\d+)`")
 
 
@@ -124,10 +138,14 @@ def run_module(module, mutmut, args):
     config = dict(base)
     config["only_mutate"] = ["cxlmi_bindings/%s.py" % module]
     config["pytest_add_cli_args_test_selection"] = tests
+    config["pytest_add_cli_args"] = list(config.get("pytest_add_cli_args", [])) + ["-p", _PLUGIN]
+    config["also_copy"] = list(config.get("also_copy", [])) + [_PLUGIN + ".py"]
+    config.setdefault("timeout_multiplier", args.timeout_multiplier)
     work = Path(tempfile.mkdtemp(prefix="cxlmi-mutation-%s-" % module, dir=args.workdir))
     try:
         copy_tree(work)
         (work / "pyproject.toml").write_text(scratch_pyproject(text, config), "utf-8")
+        (work / (_PLUGIN + ".py")).write_text(_PLUGIN_SOURCE, "utf-8")
         log = work / "mutmut-run.log"
         print("%s: mutating cxlmi_bindings/%s.py against %s (log %s)"
               % (module, module, " ".join(tests), log), flush=True)
@@ -189,6 +207,9 @@ def main(argv=None):
                         help="parallel mutmut workers (default 1: other work shares the machine)")
     parser.add_argument("--timeout", type=int, default=1800,
                         help="seconds one module's run may take (default 1800)")
+    parser.add_argument("--timeout-multiplier", type=float, default=3.0,
+                        help="a mutant may take this many times its tests' clean run time "
+                             "(x2, in CPU seconds) before it counts as a timeout (default 3)")
     parser.add_argument("--target", type=float, default=TARGET, help="score to reach, percent")
     parser.add_argument("--workdir", help="where the scratch copies go (default: the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies")
