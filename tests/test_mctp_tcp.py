@@ -3,6 +3,7 @@
 over real loopback sockets."""
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -653,3 +654,141 @@ def test_stop_closes_clients_and_frees_the_port(device):
     again = Server(device, port=port)
     assert again.start() == (host, port)
     again.stop()
+
+
+# --- the peer resets the connection: while we wait, while we send --------------------------
+
+def test_a_peer_resetting_the_connection_after_the_request_is_exit_3_econnreset():
+    import errno
+    import struct
+
+    def reset(conn):
+        read_message(conn)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    peer = FakePeer(reset)
+    try:
+        t = MctpTcpTransport(*peer.address)
+        with pytest.raises(TransportError) as info:
+            t.send(cci_request(1), 8, 3)
+        err = info.value
+        assert type(err) is TransportError and err.exit_code == 3
+        assert err.errno == errno.ECONNRESET
+        assert str(err) == "127.0.0.1:%d: receiving: %s" % (peer.address[1],
+                                                           os.strerror(errno.ECONNRESET))
+        assert not t.connected
+    finally:
+        peer.close()
+
+
+class FailingSends:
+    """The transport's socket, whose ``sendall`` fails with ``code`` after ``good``
+    packets went out (the peer reset the connection in the middle of a message)."""
+
+    def __init__(self, sock, code, good=0):
+        self._sock, self._code, self._good = sock, code, good
+        self.sent = 0
+
+    def sendall(self, data):
+        if self.sent >= self._good:
+            raise OSError(self._code, os.strerror(self._code))
+        self.sent += 1
+        return self._sock.sendall(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def test_a_reset_in_the_middle_of_sending_on_a_fresh_connection_is_exit_3(server, device,
+                                                                        monkeypatch):
+    import errno
+    host, port = server.address
+    t = MctpTcpTransport(host, port, timeout=3, lazy=True)
+    real_connect = t._connect
+
+    def connect_to_a_failing_socket():
+        real_connect()
+        t._sock = FailingSends(t._sock, errno.ECONNRESET, good=1)
+    monkeypatch.setattr(t, "_connect", connect_to_a_failing_socket)
+    try:
+        with pytest.raises(TransportError) as info:
+            call(t, 0x0002, bytes(200))          # 4 packets; the second one fails
+    finally:
+        t.close()
+    err = info.value
+    assert type(err) is TransportError and err.exit_code == 3
+    assert err.errno == errno.ECONNRESET
+    assert str(err) == "127.0.0.1:%d: sending: %s" % (port, os.strerror(errno.ECONNRESET))
+    assert t.reconnects == 0 and not t.connected       # a fresh connection is not retried
+    assert device.calls == 0                           # half a message is never answered
+
+
+def test_a_broken_pipe_on_a_reused_connection_is_retried_once_on_a_new_one(server, device):
+    import errno
+    host, port = server.address
+    t = MctpTcpTransport(host, port, timeout=3)
+    try:
+        assert call(t, 0x0004) == (1).to_bytes(4, "little")
+        t._sock = FailingSends(t._sock, errno.EPIPE)
+        assert call(t, 0x0004) == (2).to_bytes(4, "little")
+        assert t.reconnects == 1 and device.calls == 2   # sent once more, answered once
+        t._sock = FailingSends(t._sock, errno.EPIPE)
+        t._tag = 0
+        assert call(t, 0x0004) == (3).to_bytes(4, "little")
+        assert t.reconnects == 2
+    finally:
+        t.close()
+
+
+def test_a_send_failing_again_on_the_new_connection_is_not_retried_twice(server, monkeypatch):
+    import errno
+    host, port = server.address
+    t = MctpTcpTransport(host, port, timeout=3)
+    real_connect = t._connect
+
+    def connect_to_a_failing_socket():
+        real_connect()
+        t._sock = FailingSends(t._sock, errno.EPIPE)
+    try:
+        assert call(t, 0x0001) == bytes(range(18))
+        t._sock = FailingSends(t._sock, errno.EPIPE)
+        monkeypatch.setattr(t, "_connect", connect_to_a_failing_socket)
+        with pytest.raises(TransportError) as info:
+            call(t, 0x0001)
+    finally:
+        t.close()
+    assert info.value.errno == errno.EPIPE and "sending" in str(info.value)
+    assert t.reconnects == 1
+
+
+def test_a_host_that_cannot_resolve_is_device_not_found_with_a_hint():
+    with pytest.raises(DeviceNotFound) as info:
+        MctpTcpTransport("no-such-host.invalid", 2508)
+    assert str(info.value).startswith("no-such-host.invalid:2508: cannot resolve host: ")
+    assert info.value.exit_code == 3
+    assert info.value.hint == "check the host name in tcp:HOST[:PORT]"
+
+
+def test_a_connection_nobody_accepts_times_out_after_the_connect_timeout():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    fillers = []
+    try:
+        for _ in range(3):                  # a full accept queue drops further SYNs
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(address)
+            fillers.append(s)
+        time.sleep(0.1)
+        start = time.monotonic()
+        with pytest.raises(CommandTimeout) as info:
+            MctpTcpTransport(*address, connect_timeout=0.3)
+        assert 0.25 < time.monotonic() - start < 2
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()
+    assert info.value.exit_code == 5
+    assert "no answer to the connection request within 0.3s" in str(info.value)
