@@ -10,13 +10,15 @@ dependency of the package):
     python tools/mutation.py cci tunnel          # some of them
     python tools/mutation.py --show-survivors errors
 
-For each module the script copies the work tree (tracked and untracked,
-not ignored files) into a scratch directory, so mutmut's ``mutants/`` never
-appears in the repository and nobody's edits are disturbed; writes there a
-``[tool.mutmut]`` section made of the repository's one plus the module to
-mutate and the test files that exercise it (``MODULES`` below: the narrowest
-selection that kills its mutants); runs ``mutmut run``; and reads the verdicts
-back with ``mutmut results``.
+For each module the script copies the work tree (tracked and untracked, not
+ignored files; with ``--committed``, the last commit instead) into a scratch
+directory, so mutmut's ``mutants/`` never appears in the repository and
+nobody's edits are disturbed; writes there a ``[tool.mutmut]`` section made of
+the repository's one plus the module to mutate and the test files that
+exercise it (``MODULES`` below: the narrowest selection that kills its
+mutants); runs ``mutmut run``; and reads the verdicts back with
+``mutmut results``.  In a work tree shared with others, ``--committed`` keeps
+their unfinished edits out of the measurement.
 
 The score counts only mutants that change behaviour: a survivor listed in
 ``tools/mutation-survivors.md`` (by mutant name, with the reason it is
@@ -116,7 +118,12 @@ def scratch_pyproject(text, config):
     return "\n".join(kept) + "\n"
 
 
-def copy_tree(dest):
+def copy_tree(dest, committed=False):
+    if committed:
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        return
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
                            check=True, capture_output=True).stdout.split(b"\0")
     for name in files:
@@ -143,7 +150,7 @@ def run_module(module, mutmut, args):
     config.setdefault("timeout_multiplier", args.timeout_multiplier)
     work = Path(tempfile.mkdtemp(prefix="cxlmi-mutation-%s-" % module, dir=args.workdir))
     try:
-        copy_tree(work)
+        copy_tree(work, args.committed)
         (work / "pyproject.toml").write_text(scratch_pyproject(text, config), "utf-8")
         (work / (_PLUGIN + ".py")).write_text(_PLUGIN_SOURCE, "utf-8")
         log = work / "mutmut-run.log"
@@ -212,6 +219,8 @@ def main(argv=None):
                              "(x2, in CPU seconds) before it counts as a timeout (default 3)")
     parser.add_argument("--target", type=float, default=TARGET, help="score to reach, percent")
     parser.add_argument("--workdir", help="where the scratch copies go (default: the temp dir)")
+    parser.add_argument("--committed", action="store_true",
+                        help="mutate the last commit (git archive HEAD) instead of the work tree")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies")
     parser.add_argument("--show-survivors", action="store_true",
                         help="print the diff of every survivor not listed as equivalent")
