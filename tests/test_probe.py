@@ -73,3 +73,52 @@ def test_emulated_endpoints_are_not_probed():
     with Context() as ctx:
         ep = ctx.open("emu:switch")
         assert ep.component_type is None and ep.has_fmapi
+
+
+def test_probe_returns_what_stopped_it(serve):
+    from cxlmi_bindings.errors import CommandTimeout
+    target, server = serve(profiles.build("type3"))
+    with Context() as ctx:
+        ctx.probe_enabled = False
+        ep = ctx.open(target)
+        assert ep.probe() is None and ep.component_type == 0x03
+    silent = __import__("socket").socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        with Context() as ctx:
+            ctx.probe_enabled = False
+            ep = ctx.open("tcp:127.0.0.1:%d" % silent.getsockname()[1])
+            ep.timeout_ms = 200
+            failed = ep.probe()
+            assert isinstance(failed, CommandTimeout) and "within 0.2s" in str(failed)
+            assert ep.component_type is None and ep.has_fmapi      # left usable
+    finally:
+        silent.close()
+
+
+# -- the CLI probes too (after --timeout is set) -------------------------------------------
+
+def _cli(*args):
+    from cli_helpers import runner
+    from cxlmi_cli.main import cli
+    res = runner().invoke(cli, list(args), catch_exceptions=False)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_the_cli_refuses_fm_api_to_a_component_that_is_not_a_switch_or_type3(serve,
+                                                                          monkeypatch):
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    target, server = serve(OtherComponent())
+    code, out, err = _cli("fmapi", "identify-sw-device", target, "--timeout", "2")
+    assert code == 3, err
+    assert "FM-API commands are not enabled on this endpoint" in err
+    assert server.stats["messages"] == 1                     # the probe, nothing after it
+
+
+def test_the_cli_offers_fm_api_to_a_switch_it_probed(serve, monkeypatch):
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    target, server = serve(profiles.build("switch"))
+    code, out, err = _cli("fmapi", "identify-sw-device", target, "--json", "--timeout", "2")
+    assert code == 0, err
+    assert server.stats["messages"] == 2                     # probe, then the command
