@@ -1068,8 +1068,7 @@ def test_every_command_against_the_emulator_gives_the_device_state_or_its_specif
         decoded = codec.decode_response(entry, raw.stdout_bytes)
         request = None
         if entry.name == "get_log":
-            from cxlmi_cli import spec
-            request = {"uuid": spec.uuid_bytes(spec.log_uuids())["cel"]}
+            request = {"uuid": t3_logs.CEL_UUID}
         assert views.result_json(entry, decoded, request) == doc["result"]
     else:
         assert raw.stdout_bytes == b""
@@ -1096,3 +1095,72 @@ def test_tunnel_flags_reach_the_wire_as_tunnel_hops(mock, args, hops):
     assert doc["tunnel"] == {"port": int(args[1]) if args[0] == "--port" else None,
                              "ld": (int(args[-1]) if "--ld" in args else None),
                              "mhd": "--mhd" in args}
+
+
+# ------------------------------------------------------------------------ the sweep itself
+
+# The field flipped in a reply to prove the sweep reads it: the first named one,
+# except where that makes the CLI's paging ask again and again (the "more" flag).
+FLIP_FIELD = {"get_poison_list": "overflow_timestamp"}
+
+
+def _flip_offset(entry):
+    cls = entry.rsp_cls
+    if cls is None or entry.size == "raw":
+        return 0
+    names = [f[0] for k in reversed(cls.__mro__) for f in k.__dict__.get("_fields_", ())
+             if not f[0].startswith(RESERVED)]
+    return getattr(cls, FLIP_FIELD.get(entry.name, names[0])).offset
+
+
+def _sweep_misses(change, passfile, fwfile):
+    """Commands whose sweep test stays green while the emulator answers them
+    through ``change(entry, rc, data) -> (rc, data)``."""
+    real = emu.Device._dispatch
+    missed = []
+    for entry in ENTRIES:
+        opcode = entry.opcode if entry.call != "vendor" else 0xC000
+
+        def planted(self, op, payload, entry=entry, opcode=opcode):
+            try:
+                rc, data = real(self, op, payload)
+            except emu.Reply as exc:
+                rc, data = exc.return_code, b""
+            return change(entry, rc, data) if op == opcode else (rc, data)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(emu.Device, "_dispatch", planted)
+            cli_commands.reset()
+            try:
+                test_every_command_against_the_emulator_gives_the_device_state_or_its_specified_error(
+                    entry, mp, passfile, fwfile, None)
+            except Exception:       # red, whichever way
+                continue
+            missed.append(entry.name)
+    return missed
+
+
+def test_the_emulator_sweep_goes_red_when_any_command_answers_internal_error(
+        passfile, fwfile, wide):
+    assert _sweep_misses(lambda entry, rc, data: (emu.INTERNAL, b""), passfile, fwfile) == []
+
+
+def test_the_emulator_sweep_goes_red_when_any_refused_command_gives_another_code(
+        passfile, fwfile, wide):
+    def other(entry, rc, data):
+        return (rc, data) if rc == emu.SUCCESS else (emu.INPUT if rc != emu.INPUT
+                                                     else emu.UNSUPPORTED, b"")
+    missed = _sweep_misses(other, passfile, fwfile)
+    assert not set(FAILS) & set(missed)
+
+
+def test_the_emulator_sweep_goes_red_when_one_value_in_any_reply_changes(
+        passfile, fwfile, wide):
+    def flipped(entry, rc, data):
+        at = _flip_offset(entry)
+        if rc != emu.SUCCESS or len(data) <= at:
+            return rc, data
+        data = bytearray(data)
+        data[at] ^= 0x01
+        return rc, bytes(data)
+    missed = _sweep_misses(flipped, passfile, fwfile)
+    assert set(missed) <= set(FAILS) | set(EFFECT), missed   # no reply payload to change there
