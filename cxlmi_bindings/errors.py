@@ -155,3 +155,17 @@ def from_oserror(exc, what):
     if code in (_errno.ENOENT, _errno.ENODEV, _errno.ENXIO):
         return DeviceNotFound("%s: %s" % (what, exc.strerror), code)
     return TransportError("%s: %s" % (what, exc.strerror or exc), code)
+
+
+def __getattr__(name):
+    # ReturnCode is made on first use: an enum class costs more start-up time than
+    # the rest of this module, and most commands never need it.
+    if name == "ReturnCode":
+        import enum
+        cls = enum.IntEnum("ReturnCode", [(n, code) for code, (n, _) in enumerate(RETURN_CODES)],
+                           module=__name__)
+        cls.__doc__ = ("The CXL return codes (CXL r3.1 table 8-34) as one IntEnum, named as "
+                       "libcxlmi's CXLMI_RET_*: ``ReturnCode.BUSY == 6``.")
+        globals()["ReturnCode"] = cls
+        return cls
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

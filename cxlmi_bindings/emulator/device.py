@@ -28,26 +28,14 @@ import ctypes
 import time
 
 from .. import _log, cci, codec, registry, tunnel
-from ..errors import CxlmiError
+from ..errors import CxlmiError, ReturnCode
 
 log = _log.get("cxlmi.emulator")
 
-# CXL return codes a model uses most (names as in CXLMI_RET_*).
-SUCCESS, BACKGROUND, INPUT, UNSUPPORTED, INTERNAL, RETRY, BUSY, MEDIADISABLED = range(8)
-FWINPROGRESS, FWOOO, FWAUTH, FWSLOT, FWROLLBACK, FWRESET, HANDLE, PADDR = range(8, 16)
-POISONLMT, MEDIAFAILURE, ABORT, SECURITY, PASSPHRASE, MBUNSUPPORTED, PAYLOADLEN = range(16, 23)
-LOG, INTERRUPTED = 23, 24
-RESOURCEEXHAUSTED, EXTLIST, TRANSFEROOO, NO_BGABORT = 29, 30, 31, 32
-
-# Command Effects Log bits (CXL r3.1 table 8-75).
-CEL_CONFIG_CHANGE_COLD_RESET = 1 << 0
-CEL_CONFIG_CHANGE_IMMEDIATE = 1 << 1
-CEL_DATA_CHANGE_IMMEDIATE = 1 << 2
-CEL_POLICY_CHANGE_IMMEDIATE = 1 << 3
-CEL_LOG_CHANGE_IMMEDIATE = 1 << 4
-CEL_SECURITY_CHANGE = 1 << 5
-CEL_BACKGROUND = 1 << 6
-CEL_SECONDARY_MAILBOX = 1 << 7
+# Every CXL return code by its CXLMI_RET_* name (INPUT, BUSY, PASSPHRASE ...): the
+# members of the library's ReturnCode enum, so models write Reply(INPUT) and the
+# numbers are written down once, in errors.RETURN_CODES.
+globals().update(ReturnCode.__members__)
 
 
 def reply(command, **fields):
@@ -322,31 +310,16 @@ class Device:
 
     # ---------------------------------------------------------------- logs
     def command_effects(self):
-        """(opcode, effects) for every command this model implements."""
+        """(opcode, effects) for every command this model implements: the effects
+        the registry declares for the commands that share the opcode."""
         out = []
         for canonical in self.implemented():
             effects = 0
             for entry in registry.COMMANDS:
                 if entry.opcode == canonical.opcode:
-                    effects |= self._effects_of(entry)
+                    effects |= entry.effect_bits
             out.append((canonical.opcode, effects))
         return out
-
-    @staticmethod
-    def _effects_of(entry):
-        """Command Effects Log bits a registry entry implies."""
-        effects = 0
-        if entry.destructive:
-            effects |= CEL_DATA_CHANGE_IMMEDIATE
-        elif entry.name.startswith(("set_", "memdev_set_", "fmapi_set_")) or entry.call == "req":
-            effects |= CEL_CONFIG_CHANGE_IMMEDIATE
-        if entry.passphrase or entry.name == "memdev_freeze_security_state":
-            effects |= CEL_SECURITY_CHANGE
-        if entry.bg:
-            effects |= CEL_BACKGROUND
-        if entry.name in ("clear_event_records", "clear_log", "populate_log"):
-            effects |= CEL_LOG_CHANGE_IMMEDIATE
-        return effects
 
     def cel_bytes(self):
         import struct

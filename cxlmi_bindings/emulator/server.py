@@ -31,12 +31,11 @@ import time
 
 from .. import _log, cci
 from .. import mctp_framing as mf
+from ..errors import ReturnCode
 
 log = _log.get("cxlmi.emulator")
 
 DEFAULT_PORT = 2508
-#: return code sent back when the handler raises (CXL INTERNAL)
-_RC_INTERNAL = 4
 
 # Versions in the BCD form of DSP0236 (0xF in the high nibble: one digit).
 _VERSIONS = {
@@ -346,7 +345,7 @@ def _internal_error(request):
     except Exception:
         return None
     return cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
-                      return_code=_RC_INTERNAL)
+                      return_code=ReturnCode.INTERNAL)    # the handler raised
 
 
 def _is_loopback(host):

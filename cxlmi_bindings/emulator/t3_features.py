@@ -13,13 +13,12 @@ Uses from the class it is mixed into: ``features``, ``_feat_xfer`` (set up by
 import ctypes
 import struct
 
-from .device import Reply, reply, INPUT, UNSUPPORTED, CEL_CONFIG_CHANGE_IMMEDIATE
+from .device import (Reply, reply, INPUT, UNSUPPORTED, FEATUREVERSION, FEATURESELVALUE,
+                     FEATURETRANSFERIP, FEATURETRANSFEROOO)
 from .. import uuids as _uuids
 from .t3_constants import uuid_bytes
 from .. import types
-
-# Return codes device.py does not name (CXL r3.1 table 8-34).
-FEATUREVERSION, FEATURESELVALUE, FEATURETRANSFERIP, FEATURETRANSFEROOO = 25, 26, 27, 28
+from ..types.generic import CEL_EFFECTS
 
 # Features (CXL r3.1 8.2.9.9.11.1).
 PATROL_SCRUB_UUID = uuid_bytes(_uuids.FEATURE["patrol-scrub"])
@@ -69,7 +68,10 @@ class PatrolScrub(Feature):
     get_version = set_version = 1
     attributes = FEAT_CHANGEABLE | FEAT_PERSIST_COLD_RESET | FEAT_DEFAULT_SELECTION \
         | FEAT_SAVED_SELECTION
-    set_effects = CEL_CONFIG_CHANGE_IMMEDIATE | (1 << 9)
+    # Set Feature's effects, as the CEL names them: an immediate configuration change
+    # (and bits 11:10 valid, none of them set)
+    set_effects = (1 << CEL_EFFECTS["immediate-config-change"]) \
+        | (1 << CEL_EFFECTS["effects-11-10-valid"])
     read_size = 4
     write_size = 2
     min_cycle_hours = 1

@@ -45,10 +45,7 @@ emulate --state`` keep working.
 
 import time
 
-from .device import (Device, Reply, INPUT, UNSUPPORTED, MEDIADISABLED, INTERRUPTED,
-                     CEL_CONFIG_CHANGE_COLD_RESET, CEL_CONFIG_CHANGE_IMMEDIATE,
-                     CEL_DATA_CHANGE_IMMEDIATE, CEL_POLICY_CHANGE_IMMEDIATE,
-                     CEL_LOG_CHANGE_IMMEDIATE, CEL_SECURITY_CHANGE, CEL_BACKGROUND)
+from .device import Device, Reply, INPUT, UNSUPPORTED, MEDIADISABLED, INTERRUPTED
 from .. import _log, registry, types
 from .t3_constants import (  # noqa: F401 (re-exported)
     MiB, GiB, CAPACITY_UNIT, CACHELINE, GENERAL_MEDIA_EVENT_UUID, DRAM_EVENT_UUID,
@@ -91,42 +88,6 @@ from .t3_sld_qos import (  # noqa: F401 (re-exported)
     QOS_EGRESS_PORT_CONGESTION, QOS_TEMP_THROUGHPUT_REDUCTION, SldQosMixin)
 
 log = _log.get("cxlmi.emulator.type3")
-
-# CEL effect bits beyond device.py's (CXL r3.1 table 8-87).
-CEL_ABORT_SUPPORTED = 1 << 8
-
-# Per-command effects for the Command Effects Log where the specification says
-# more than the framework can infer from the registry flags.
-EFFECTS = {
-    "clear_event_records": CEL_LOG_CHANGE_IMMEDIATE,
-    "set_event_interrupt_policy": CEL_CONFIG_CHANGE_IMMEDIATE,
-    "set_mctp_event_interrupt_policy": CEL_CONFIG_CHANGE_IMMEDIATE,
-    "transfer_fw": CEL_CONFIG_CHANGE_COLD_RESET | CEL_BACKGROUND | CEL_ABORT_SUPPORTED,
-    "activate_fw": CEL_CONFIG_CHANGE_COLD_RESET | CEL_CONFIG_CHANGE_IMMEDIATE,
-    "set_timestamp": CEL_POLICY_CHANGE_IMMEDIATE,
-    "clear_log": CEL_LOG_CHANGE_IMMEDIATE,
-    "populate_log": CEL_LOG_CHANGE_IMMEDIATE | CEL_BACKGROUND | CEL_ABORT_SUPPORTED,
-    "set_feature": CEL_CONFIG_CHANGE_COLD_RESET | CEL_CONFIG_CHANGE_IMMEDIATE,
-    "memdev_set_partition_info": (CEL_CONFIG_CHANGE_COLD_RESET | CEL_CONFIG_CHANGE_IMMEDIATE
-                                  | CEL_DATA_CHANGE_IMMEDIATE),
-    "memdev_set_lsa": CEL_CONFIG_CHANGE_IMMEDIATE | CEL_DATA_CHANGE_IMMEDIATE,
-    "memdev_set_alert_config": CEL_POLICY_CHANGE_IMMEDIATE,
-    "memdev_set_shutdown_state": CEL_POLICY_CHANGE_IMMEDIATE,
-    "memdev_inject_poison": CEL_DATA_CHANGE_IMMEDIATE,
-    "memdev_clear_poison": CEL_DATA_CHANGE_IMMEDIATE,
-    "memdev_scan_media": CEL_BACKGROUND | CEL_ABORT_SUPPORTED,
-    "memdev_sanitize": (CEL_DATA_CHANGE_IMMEDIATE | CEL_SECURITY_CHANGE | CEL_BACKGROUND
-                        | CEL_ABORT_SUPPORTED),
-    "memdev_secure_erase": CEL_DATA_CHANGE_IMMEDIATE | CEL_SECURITY_CHANGE | CEL_BACKGROUND,
-    "memdev_media_operations_discovery": CEL_DATA_CHANGE_IMMEDIATE | CEL_BACKGROUND,
-    "memdev_set_passphrase": CEL_SECURITY_CHANGE,
-    "memdev_disable_passphrase": CEL_SECURITY_CHANGE,
-    "memdev_unlock": CEL_SECURITY_CHANGE,
-    "memdev_freeze_security_state": CEL_SECURITY_CHANGE,
-    "memdev_passphrase_secure_erase": CEL_DATA_CHANGE_IMMEDIATE | CEL_SECURITY_CHANGE,
-    "memdev_set_sld_qos_control": CEL_CONFIG_CHANGE_IMMEDIATE,
-}
-
 
 class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, PoisonMixin,
             MediaMixin, SecurityMixin, SldQosMixin, Device):
@@ -322,13 +283,6 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         if opcode == 0x4402 and payload and payload[0] != MEDIA_OP_GENERAL:
             return registry.BY_NAME["memdev_media_operations_sanitize"]
         return super()._entry_for(opcode, payload)
-
-    def command_effects(self):
-        out = []
-        for opcode, effects in super().command_effects():
-            name = registry.BY_OPCODE[opcode].name
-            out.append((opcode, EFFECTS.get(name, effects)))
-        return out
 
     # ================================================================ helpers
     # (payload_max serves every command set; _check_media and _check_unlocked,

@@ -50,9 +50,6 @@ EVENTS_MORE = 1 << 1
 POISON_MORE = 1 << 0
 POISON_RESTART = 1 << 0          # bit 0 of the request address: start over
 SCAN_MORE = 1 << 0
-#: commands the generic --wait hook serves (transfer-fw has its own workflow)
-WAITABLE = ("memdev_sanitize", "memdev_secure_erase", "memdev_scan_media",
-            "memdev_media_operations_sanitize", "activate_fw", "populate_log")
 #: a safety net against a device that never clears the more-records flag
 MAX_PAGES = 100000
 
@@ -555,7 +552,14 @@ def _fw_report(inv, entry, name, package, slot, chunk, parts, activated):
 
 # ----------------------------------------------------------------------- --wait
 
-@hook(*WAITABLE, short_help=lambda e: e.summary + " [--wait]")
+def _background_commands():
+    """The registry's background-capable commands (``bg``) that no workflow above
+    has taken (transfer-fw has its own): the generic --wait hook serves them."""
+    from cxlmi_bindings import registry
+    return [e.name for e in registry.COMMANDS if e.bg and e.name not in HOOKS]
+
+
+@hook(*_background_commands(), short_help=lambda e: e.summary + " [--wait]")
 def waitable(entry, command):
     wait = click.Option(["--wait"], is_flag=True, default=False,
                         help="stay until the background operation ends, with progress on a "
