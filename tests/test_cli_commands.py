@@ -205,6 +205,8 @@ def mock_payload(entry):
     cls = entry.rsp_cls
     fixed = ctypes.sizeof(cls)
     n = 2 if cls._flex_ is not None else 0
+    text = [(f[0], ctypes.sizeof(f[1])) for f in cls._fields_
+            if issubclass(f[1], ctypes.Array) and f[1]._type_ is ctypes.c_char]
     size = fixed + (n * ctypes.sizeof(cls._flex_[1]) if n else 0)
     data = bytearray((i * 7 + 1) & 0xFF for i in range(size))
     if entry.rsp_count:
@@ -213,7 +215,84 @@ def mock_payload(entry):
         if entry.name == "get_poison_list":     # one page: the workflow asks again on "more"
             obj.poison_list_flags &= ~1
         del obj
+    for name, size in text:                     # device strings are printable
+        at = getattr(cls, name).offset
+        data[at:at + size] = ("MOCK %s" % name.upper()).encode()[:size].ljust(size, b"\0")
     return bytes(data)
+
+
+def _field_values(ctype, data):
+    """What JSON shows for a field of C type ``ctype`` held in ``data``, read
+    straight from the bytes: numbers little-endian, char arrays as text, byte
+    arrays as hex, structures and arrays of them member by member."""
+    if isinstance(ctype, type) and issubclass(ctype, ctypes.Structure):
+        return _struct_values(ctype, data)
+    if issubclass(ctype, ctypes.Array):
+        elem = ctype._type_
+        if elem is ctypes.c_char:
+            return data.split(b"\0")[0].decode("ascii", "replace")
+        if elem is ctypes.c_uint8:
+            return data.hex()
+        size = ctypes.sizeof(elem)
+        return [_field_values(elem, data[i * size:(i + 1) * size]) for i in range(ctype._length_)]
+    return int.from_bytes(data, "little")
+
+
+def _struct_values(cls, data, tail=0):
+    out = {}
+    for klass in reversed(cls.__mro__):
+        for name, ctype in klass.__dict__.get("_fields_", ()):
+            if name.startswith(RESERVED) or name in out:
+                continue
+            offset = getattr(cls, name).offset
+            if cls._flex_ is not None and name == cls._flex_[0]:
+                elem = cls._flex_[1]
+                size = ctypes.sizeof(elem)
+                out[name] = [_field_values(elem, data[offset + i * size:offset + (i + 1) * size])
+                             for i in range(tail)]
+                if elem is ctypes.c_uint8:
+                    out[name] = data[offset:offset + tail].hex()
+                continue
+            out[name] = _field_values(ctype, data[offset:offset + ctypes.sizeof(ctype)])
+    return out
+
+
+def mock_values(entry, payload):
+    """The reply's fields as the mock's bytes hold them (the layout from the C
+    structure's offsets, the values from the bytes; no decoder involved)."""
+    cls = entry.rsp_cls
+    if entry.name == "fmapi_get_vcs_info":        # variable-size blocks, as mock_payload
+        return {"num_vcs": 1, "vcs_info_list": [{
+            "vcs_id": 0, "vcs_state": 1, "usp_id": 0, "num_vppbs": 2, "vppbs": [
+                {"binding_status": 2, "bound_port_id": 1, "bound_ld_id": 0},
+                {"binding_status": 3, "bound_port_id": 2, "bound_ld_id": 1}]}]}
+    if entry.name in ("memdev_get_dc_config", "fmapi_get_dc_reg_config"):
+        # the wire's head, the region configurations, then the four counts
+        head = 8 if entry.name == "memdev_get_dc_config" else 4
+        elem = dict(cls._fields_)["region_configs"]._type_
+        size = ctypes.sizeof(elem)
+        out = {"num_regions": 2, "regions_returned": 2,
+               "region_configs": [_struct_values(elem, payload[head + i * size:])
+                                  for i in range(2)],
+               "num_extents_supported": 8, "num_extents_available": 7,
+               "num_tags_supported": 4, "num_tags_available": 3}
+        if head == 4:
+            out["host_id"] = 0
+        return out
+    tail = 0
+    if cls._flex_ is not None:
+        tail = (len(payload) - ctypes.sizeof(cls)) // ctypes.sizeof(cls._flex_[1])
+    return _struct_values(cls, payload, tail)
+
+
+def _comparable(result, expected):
+    """``result`` cut to the members ``expected`` names (derived ``*_decoded`` /
+    ``*_bytes`` members are the renderer's)."""
+    if isinstance(expected, dict) and isinstance(result, dict):
+        return {k: _comparable(result.get(k), v) for k, v in expected.items()}
+    if isinstance(expected, list) and isinstance(result, list):
+        return [_comparable(r, e) for r, e in zip(result, expected)] + result[len(expected):]
+    return result
 
 
 class MockFabric:
@@ -259,15 +338,11 @@ def test_the_registry_has_libcxlmis_97_commands_and_its_extensions_each_a_cli_co
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_every_command_renders_table_json_and_raw_from_a_mock_reply(
-        entry, mock, passfile, fwfile):
+        entry, mock, passfile, fwfile, wide):
     payload = mock_payload(entry)
     opcode = entry.opcode if entry.call != "vendor" else 0xC000
     mock.replies = {opcode: (0, payload)}
     base = [entry.group, entry.cli_name, "emu:type3"] + command_args(entry, passfile, fwfile)
-
-    res = invoke(base)
-    assert res.exit_code == 0, both(res)
-    assert "Traceback" not in both(res)
 
     res = invoke(base + ["--json"])
     assert res.exit_code == 0, both(res)
@@ -294,6 +369,29 @@ def test_every_command_renders_table_json_and_raw_from_a_mock_reply(
         else:
             for field in _reply_fields(entry):
                 assert field in result, (entry.name, field)
+            expected = mock_values(entry, payload)
+            assert _comparable(result, expected) == expected
+            table = invoke(base)
+            assert table.exit_code == 0, both(table)
+            assert "Traceback" not in both(table)
+            shown = check_table_values(table.stdout, expected, result)
+            if entry.name == "fmapi_get_vcs_info":
+                shown = check_vcs_rows(table.stdout, expected)
+            assert shown, table.stdout
+
+    if entry.rsp is None or entry.size == "raw" or entry.call == "vendor":
+        table = invoke(base)
+        assert table.exit_code == 0, both(table)
+        assert "Traceback" not in both(table)
+        if entry.rsp is None and entry.size != "raw":
+            assert "done on" in table.stdout or "background" in table.stdout
+        elif entry.name not in ("get_log", "get_log_cel"):
+            assert _hexdump(table.stdout) == payload, table.stdout
+        else:
+            [(cols, rows)] = [s for s in _row_sections(table.stdout) if "opcode" in s[0]]
+            assert [r["opcode"] for r in rows] == [
+                "%04Xh" % int.from_bytes(payload[i:i + 2], "little")
+                for i in range(0, len(payload), 4)]
 
     res = invoke(base + ["-o", "raw"])
     assert res.exit_code == 0
@@ -838,34 +936,46 @@ def _ids(cell):
     return out
 
 
-_SIZE = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_SIZE = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40,
+         "PiB": 1 << 50, "EiB": 1 << 60}
 
 
 def _numbers(cell):
     """Every number a table cell shows: decimal, hex, sizes with units, 2^n."""
     found = set()
     found.update(int(h, 16) for h in re.findall(r"\b([0-9a-fA-F]+)h\b", cell))
-    for m in re.finditer(r"(-?0x[0-9a-fA-F]+|-?\d+(?:\.\d+)?)(?:\s*(B|KiB|MiB|GiB|TiB)\b)?", cell):
+    for m in re.finditer(r"(-?0x[0-9a-fA-F]+|-?\d+(?:\.\d+)?)(?:\s*([KMGTPE]?i?B)\b)?", cell):
         num, unit = m.group(1), m.group(2)
         value = int(num, 16) if "0x" in num else float(num)
-        found.add(value * _SIZE[unit] if unit else value)
-        if not unit:
-            found.add(value)
+        found.add(value)
+        if unit in _SIZE:
+            found.add(value * _SIZE[unit])
+            if "." in num:                       # rounded to what the digits show
+                step = 10 ** -len(num.split(".")[1]) * _SIZE[unit]
+                found.add(("~", value * _SIZE[unit], step))
     return found
+
+
+def _near(value, found):
+    """``value`` is among the numbers ``found``, exactly or as rounded for display."""
+    return value in found or any(isinstance(f, tuple) and abs(f[1] - value) <= f[2] / 2 + 1
+                                 for f in found)
 
 
 def _said(value):
     """How a table writes one decoded value."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if value is None:
+        return "-"
     return str(value).replace("-", " ") if isinstance(value, str) else str(value)
 
 
 def _shows(cell, key, value, doc):
     """The table cell ``cell`` shows field ``key`` = ``value``: as a number (any
     base or size unit), as the text, or as what the JSON decodes it to."""
-    if isinstance(value, int) and (value in _numbers(cell)
-                                   or doc.get(key + "_bytes", -1) in _numbers(cell)):
+    if isinstance(value, int) and (_near(value, _numbers(cell))
+                                   or _near(doc.get(key + "_bytes", -1), _numbers(cell))):
         return True
     if isinstance(value, str) and value and value in cell:
         return True
@@ -877,12 +987,17 @@ def _shows(cell, key, value, doc):
     return _decoded_shown(cell, decoded, value)
 
 
+def _squash(text):
+    """Text without spaces and hyphens: a wrapped cell may break a word anywhere."""
+    return re.sub(r"[\s_-]", "", str(text))
+
+
 def _decoded_shown(cell, decoded, value):
-    flat = cell.replace("-", " ")
+    flat = _squash(cell)
     if isinstance(decoded, dict) and "uuid" in decoded:
         return decoded["uuid"] in cell.replace(" ", "")
     if isinstance(decoded, bool) or isinstance(decoded, str):
-        return _said(decoded) in flat
+        return _squash(_said(decoded)) in flat
     if isinstance(decoded, int):
         return decoded in _numbers(cell)
     if isinstance(decoded, list):
@@ -890,14 +1005,14 @@ def _decoded_shown(cell, decoded, value):
             zero = value == 0 or (isinstance(value, str) and set(value) <= {"0"})
             return zero and cell.lower() in ("none", "-", "")
         if all(isinstance(x, int) for x in decoded):
-            return _ids(cell) == set(decoded) or set(decoded) <= _numbers(cell)
-        return all(_said(x) in flat for x in decoded)
+            return _ids(cell.replace(" ", "")) == set(decoded) or set(decoded) <= _numbers(cell)
+        return all(_squash(_said(x)) in flat for x in decoded)
     if isinstance(decoded, dict):
-        if all("%s %s" % (k.replace("_", " "), _said(v)) in flat
+        if all(_squash("%s %s" % (k, _said(v))) in flat
                for k, v in decoded.items() if not isinstance(v, (list, dict))):
             return True
         listed = [x for v in decoded.values() if isinstance(v, list) for x in v]
-        return bool(listed) and all(_said(x) in flat for x in listed)
+        return bool(listed) and all(_squash(_said(x)) in flat for x in listed)
     return False
 
 
@@ -968,11 +1083,13 @@ def check_vcs_rows(text, expected):
     assert len(rows) == len(vcs["vppbs"])
     for i, (row, v) in enumerate(zip(rows, vcs["vppbs"])):
         bound = {0x0: "unbound", 0x1: "in-progress", 0x2: "bound-port", 0x3: "bound-ld"}
-        shown = lambda n: "-" if n == 0xFF else str(n)        # noqa: E731
+        shown = lambda n, ok: str(n) if ok and n != 0xFF else "-"        # noqa: E731
         assert (row["vcs"], row["usp"], row["vppb"]) == (
             str(vcs["vcs_id"]), str(vcs["usp_id"]), str(i)), row
+        status = v["binding_status"]
         assert (row["binding"], row["port"], row["ld"]) == (
-            bound[v["binding_status"]], shown(v["bound_port_id"]), shown(v["bound_ld_id"])), row
+            bound[status], shown(v["bound_port_id"], status in (2, 3)),
+            shown(v["bound_ld_id"], status == 3)), row
     return len(rows)
 
 
