@@ -115,6 +115,21 @@ def test_fixed_arrays_take_lists_up_to_their_length():
     assert str(info.value) == "clear_poison_write_data: at most 64 values, got 65"
 
 
+def test_fixed_arrays_and_nested_structures_take_ctypes_values_too():
+    cls = types.get("cmd_memdev_clear_poison_req")
+    data = (ctypes.c_uint8 * 64)(*range(64))
+    assert bytes(codec.build(cls, {"clear_poison_write_data": data}))[8:] == bytes(range(64))
+    disc = types.get("cmd_memdev_media_operations_discovery_req")
+    osa = types.get("media_ops_discovery_osa")(start_index=5, num_ops=6)
+    assert bytes(codec.build(disc, {"discovery_osa": osa}))[8:12] == b"\x05\x00\x06\x00"
+
+
+def test_a_dict_for_a_scalar_field_is_a_usage_error_naming_the_field():
+    with pytest.raises(UsageError) as info:
+        codec.build(types.get("cmd_memdev_get_lsa_req"), {"offset": {"low": 1}})
+    assert str(info.value).startswith("offset: ")
+
+
 def test_byte_arrays_take_bytes_up_to_their_length():
     cls = types.get("cmd_memdev_unlock_req")
     assert bytes(codec.build(cls, {"current_passphrase": b"abc"})) == b"abc" + bytes(29)
@@ -150,6 +165,10 @@ def test_nested_structures_and_arrays_of_structures_take_dicts():
 
 
 def test_an_unknown_field_inside_an_entry_lists_the_entrys_fields_without_reserved_ones():
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry("memdev_add_dc_response"), {"extents": [{"start": 0}]})
+    assert str(info.value) == ("struct_cxlmi_dc_extent_update has no field 'start' "
+                               "(fields: start_dpa, len)")
     with pytest.raises(UsageError) as info:
         codec.encode_request(entry("memdev_media_operations_sanitize"),
                              {"dpa_range_list": [{"start": 0}]})
@@ -321,9 +340,7 @@ def test_a_flexible_tail_is_the_smaller_of_its_count_and_the_whole_entries_recei
 
 
 def test_a_tail_without_a_count_field_is_every_whole_entry_received():
-    e = entry("fmapi_get_qos_allocated_bw")          # u8 tail counted by number_ld
-    assert e.rsp_count == "number_ld"
-    cls = e.rsp_cls
+    cls = types.get("cmd_fmapi_get_qos_allocated_bw_rsp")    # u8 tail counted by number_ld
     got = codec.size_tail(cls, bytes((9, 0)) + b"\x10\x20\x30")
     assert bytes(got.qos_allocation_fraction) == b"\x10\x20\x30"
     got = codec.size_tail(cls, bytes((2, 0)) + b"\x10\x20\x30", "number_ld")
@@ -341,6 +358,16 @@ def test_the_cel_is_an_array_of_whole_4_byte_entries():
     got = codec.decode_response(e, struct.pack("<HHHH", 0x0001, 0x0002, 0x4400, 0x0020) + b"\xff")
     assert [(x.opcode, x.command_effect) for x in got] == [(1, 2), (0x4400, 0x20)]
     assert len(codec.decode_response(e, b"\x01\x02\x03")) == 0
+
+
+def test_a_composite_reply_gives_the_decoded_view_when_asked():
+    raw = vcs_reply(vcs_block(0, 1, 1))
+    got = codec.decode_response(entry("fmapi_get_vcs_info"), raw)
+    plain = got.to_dict()
+    shown = got.to_dict(decoded=True)
+    assert "rsv1" in plain["vcs_info_list"][0]["vppbs"][0]
+    assert "rsv1" not in shown["vcs_info_list"][0]["vppbs"][0]        # reserved: left out
+    assert shown["vcs_info_list"][0]["vppbs"][0]["bound_port_id"] == 0x40
 
 
 def test_a_composite_reply_converts_its_parts_to_dicts():
