@@ -179,3 +179,23 @@ def test_from_oserror_of_the_socket_timeout_class_is_a_timeout():
     # socket.timeout (TimeoutError) raised by the kernel carries ETIMEDOUT
     err = from_oserror(TimeoutError(errno.ETIMEDOUT, "Connection timed out"), "tcp:h")
     assert type(err) is CommandTimeout and str(err) == "tcp:h: timed out"
+
+
+# ------------------------------------------------------------ ReturnCode
+
+def test_return_code_enum_names_each_code_of_the_table():
+    rc = errors.ReturnCode
+    assert rc.__name__ == "ReturnCode" and rc.__module__ == "cxlmi_bindings.errors"
+    assert (rc.SUCCESS, rc.BACKGROUND, rc.INPUT, rc.BUSY, rc.MBUNSUPPORTED,
+            rc.NO_BGABORT) == (0, 1, 2, 6, 0x15, 0x20)
+    assert len(rc) == 0x21
+    assert rc(0x16).name == "PAYLOADLEN"
+    assert isinstance(rc.BUSY, int)
+    assert errors.ReturnCode is rc                       # made once, then kept
+
+
+def test_other_module_attributes_are_attribute_errors():
+    with pytest.raises(AttributeError) as info:
+        errors.ReturnCodes
+    assert str(info.value) == "module 'cxlmi_bindings.errors' has no attribute 'ReturnCodes'"
+    assert not hasattr(errors, "returncode")
