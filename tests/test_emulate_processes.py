@@ -185,8 +185,10 @@ def test_listening_beyond_loopback_warns_and_a_loopback_listener_does_not(server
         proc.stdout.close()
         proc.stderr.close()
     assert code == 0
-    assert ("cxl-mi: warning: 0.0.0.0 is not a loopback address: anyone who can reach it "
-            "can manage the emulated devices") in err.splitlines()
+    warned = [l for l in err.splitlines() if "loopback" in l]
+    assert warned == ["cxl-mi: warning: listening on 0.0.0.0:%s, which is not a loopback "
+                      "address: anyone who can reach it can manage the emulated devices"
+                      % m.group(1)]                  # once, not twice
     loopback, _ = servers("--profile", "type3")
     code, err = stop(loopback)
     assert code == 0 and "warning" not in err and "loopback" not in err
@@ -257,6 +259,14 @@ def test_a_state_directory_removed_while_serving_is_a_warning_not_a_traceback(se
     assert proc.poll() is None              # still serving
     code, err = stop(proc)
     assert code == 0 and "Traceback" not in err
-    assert "cannot save the state to %s: No such file or directory" % state in err
+    assert ("cxl-mi: warning: cannot save the state to %s: No such file or directory"
+            % state) in err.splitlines()
     assert ("cxl-mi: warning: the state at exit could not be saved; %s keeps the last "
             "state saved" % state) in err
+
+
+def test_sigterm_right_after_the_listening_line_stops_the_server_cleanly(servers):
+    for _ in range(3):
+        proc, _ = servers("--profile", "type3")
+        code, err = stop(proc)              # no pause: the handler is in place already
+        assert code == 0 and err.strip().splitlines()[-1] == "stopped"

@@ -178,28 +178,58 @@ def command(profile, listen, eid, state_file):
             # permission denied is exit 4, as everywhere; anything else: a bad --state
             raise click.exceptions.Exit(classify(exc).exit_code
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
-    server = Server(device, host=host, port=port, eid=eid)
+    handler = _warnings_to_stderr()
+    try:
+        _serve(Server(device, host=host, port=port, eid=eid), device, profile, eid,
+               state_file)
+    finally:
+        if handler is not None:
+            import logging
+            logging.getLogger("cxlmi.emulator").removeHandler(handler)
+
+
+def _warnings_to_stderr():
+    """Show the emulator's warnings (listening beyond loopback, a client gone in the
+    middle of a message, a state that cannot be saved) as ``cxl-mi: warning: ...``
+    lines, once each.  With -v logging is set up already and shows them itself.
+    Returns the handler added, or None."""
+    import logging
+    if logging.getLogger().handlers:
+        return None
+
+    class Handler(logging.Handler):
+        def emit(self, record):
+            try:
+                click.echo("cxl-mi: warning: %s" % record.getMessage(), err=True)
+            except Exception:
+                self.handleError(record)
+
+    handler = Handler(logging.WARNING)
+    logging.getLogger("cxlmi.emulator").addHandler(handler)
+    return handler
+
+
+def _serve(server, device, profile, eid, state_file):
+    host, port = server.host, server.port
     try:
         bound = server.start()
     except OSError as exc:
         click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
                    % (host, port, exc.strerror or exc), err=True)
         raise click.exceptions.Exit(3)
-    shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
-    click.echo("listening on tcp:%s:%d (emu:%s, EID %d); Ctrl-C stops" % (shown, bound[1],
-                                                                          profile, eid))
-    sys.stdout.flush()
-    if not _loopback(bound[0]):
-        click.echo("cxl-mi: warning: %s is not a loopback address: anyone who can reach it "
-                   "can manage the emulated devices" % bound[0], err=True)
     previous = None
     if threading.current_thread() is threading.main_thread():
+        # before the "listening" line: whoever waits for it may send SIGTERM at once
         def _term(signum, frame):
             raise KeyboardInterrupt
         previous = signal.signal(signal.SIGTERM, _term)
     saved = server.stats["messages"]
     pending = False         # a change that could not be saved yet: try again
     try:
+        shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
+        click.echo("listening on tcp:%s:%d (emu:%s, EID %d); Ctrl-C stops"
+                   % (shown, bound[1], profile, eid))
+        sys.stdout.flush()
         while True:
             time.sleep(0.2)
             if state_file and (pending or server.stats["messages"] != saved):
@@ -215,11 +245,3 @@ def command(profile, listen, eid, state_file):
             click.echo("cxl-mi: warning: the state at exit could not be saved; %s keeps "
                        "the last state saved" % state_file, err=True)
     click.echo("stopped", err=True)
-
-
-def _loopback(host):
-    import ipaddress
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return host == "localhost"
