@@ -287,3 +287,42 @@ def test_json_mode_reports_a_transport_failure_as_a_json_object_too(peer):
     doc = json.loads(out)
     assert doc["error"]["type"] == "CommandTimeout" and doc["error"]["exit_code"] == 5
     assert "no reply within 0.5s" in doc["error"]["message"]
+
+
+def test_sigint_during_wait_aborts_the_background_operation_and_exits_130():
+    import json
+    server = subprocess.Popen(CLI + ["emulate", "--profile", "type3", "--listen",
+                                     "127.0.0.1:0"], cwd=ROOT, env=ENV,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    waiting = None
+    try:
+        ready, _, _ = select.select([server.stdout], [], [], 20)
+        m = ready and re.search(r"listening on tcp:127\.0\.0\.1:(\d+)", server.stdout.readline())
+        assert m, "the emulator did not start"
+        target = "tcp:127.0.0.1:%s" % m.group(1)
+        waiting = subprocess.Popen(CLI + ["memdev", "sanitize", target, "--yes", "--wait"],
+                                   cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([waiting.stderr], [], [], 20)
+        said = waiting.stderr.readline() if ready else ""
+        assert said.startswith("cxl-mi: memdev sanitize on %s" % target), said
+        time.sleep(0.7)                       # sanitize started; cxl-mi polls its status
+        waiting.send_signal(signal.SIGINT)
+        out, err = waiting.communicate(timeout=10)
+        assert waiting.returncode == 130 and out == ""
+        assert re.fullmatch(r"cxl-mi: interrupted: sanitize: asked the device to abort its "
+                            r"background operation \(Request Abort Background Operation, "
+                            r"0005h\); it stopped at \d+ %\n", err), err
+        code, status, _, _ = cxl_mi("generic", "bg-op-status", target, "--json")
+        status = json.loads(status)["result"]
+        assert code == 0
+        assert status["opcode_decoded"] == "memdev_sanitize"
+        assert status["returncode_decoded"] == "ABORT"
+        assert status["status_decoded"]["in_progress"] is False
+    finally:
+        for proc in (waiting, server):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            if proc is not None:
+                proc.communicate()
