@@ -270,3 +270,23 @@ def test_sigterm_right_after_the_listening_line_stops_the_server_cleanly(servers
         proc, _ = servers("--profile", "type3")
         code, err = stop(proc)              # no pause: the handler is in place already
         assert code == 0 and err.strip().splitlines()[-1] == "stopped"
+
+
+def test_permission_denied_on_the_state_file_maps_to_exit_4_at_the_seam(tmp_path,
+                                                                        monkeypatch):
+    # the same mapping where no directory refuses this process (the test above skips)
+    import errno
+    from cli_helpers import runner
+    from cxlmi_cli.commands import emulate
+    from cxlmi_cli.main import cli
+    state = str(tmp_path / "cxlmi.state")
+
+    def refused(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path + ".tmp")
+    monkeypatch.setattr(emulate, "check_writable", refused)
+    res = runner().invoke(cli, ["emulate", "--profile", "type3", "--listen", "127.0.0.1:0",
+                                "--state", state], catch_exceptions=False)
+    assert res.exit_code == 4
+    assert res.stderr == ("cxl-mi: error: --state %s: cannot write the state there: "
+                          "Permission denied\n" % state)
+    assert not os.path.exists(state)
