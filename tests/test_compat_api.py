@@ -264,11 +264,54 @@ def test_libcxlmi_style_safe_iteration_with_first_next(ctx):
     assert visited == eps
 
 
-def test_probe_can_be_switched_off_and_on(ctx):
-    cxlmi.cxlmi_set_probe_enabled(ctx, False)
-    assert cxlmi.cxlmi_open(ctx, "emu:type3") is not None
-    cxlmi.cxlmi_set_probe_enabled(ctx, True)
-    assert cxlmi.cxlmi_open(ctx, "emu:type3") is not None
+@pytest.fixture
+def served_switch():
+    """An emulated switch behind MCTP over TCP on 127.0.0.1 (a probed kind of
+    endpoint), with the opcodes it has been sent."""
+    from cxlmi_bindings.emulator import profiles
+    from cxlmi_bindings.emulator.server import Server
+    device = profiles.build("switch")
+    sent = []
+    real = device.handle
+
+    def handle(message, msg_type=None):
+        sent.append(struct.unpack_from("<H", message, 3)[0])     # CCI header: opcode at 3
+        return real(message, msg_type)
+    device.handle = handle
+    with Server(device, host="127.0.0.1", port=0) as server:
+        yield "tcp:127.0.0.1:%d" % server.address[1], sent
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_probe_on_identifies_a_tcp_endpoint_at_open_and_probe_off_sends_nothing(
+        ctx, served_switch, enabled):
+    target, sent = served_switch
+    cxlmi.cxlmi_set_probe_enabled(ctx, enabled)
+    ep = cxlmi.cxlmi_open(ctx, target)
+    assert ep is not None
+    if enabled:
+        assert sent == [0x0001]                        # Identify, once
+        assert ep.component_type == 0x00               # a switch: FM-API offered
+        assert cxlmi.cxlmi_endpoint_has_fmapi(ep)
+    else:
+        assert sent == [] and ep.component_type is None
+    ident = cxlmi.struct_cxlmi_cmd_identify_rsp()
+    assert cxlmi.cxlmi_cmd_identify(ep, None, ident) == 0 and ident.component_type == 0
+    assert sent[-1] == 0x0001 and len(sent) == (2 if enabled else 1)
+
+
+def test_probe_setting_is_per_context(served_switch):
+    target, sent = served_switch
+    quiet, probing = cxlmi.cxlmi_new_ctx(None, 6), cxlmi.cxlmi_new_ctx(None, 6)
+    try:
+        cxlmi.cxlmi_set_probe_enabled(quiet, False)
+        assert cxlmi.cxlmi_open(quiet, target) is not None
+        assert sent == []
+        assert cxlmi.cxlmi_open(probing, target) is not None
+        assert sent == [0x0001]
+    finally:
+        cxlmi.cxlmi_free_ctx(quiet)
+        cxlmi.cxlmi_free_ctx(probing)
 
 
 def test_timeouts_get_and_set(ep):
@@ -329,14 +372,123 @@ def test_open_returns_none_for_targets_that_are_absent_or_malformed(ctx, target,
     assert cxlmi.cxlmi_first_endpoint(ctx) is None
 
 
-def test_scans_return_counts_or_minus_one(ctx, caplog):
+@pytest.fixture
+def dev_cxl(tmp_path, monkeypatch):
+    """A /dev/cxl of regular files: mem0, mem1, switch0, plus what a scan must
+    pass over (a directory, a name that is no CXL node).  The ioctl transport's
+    seam answers CXL_MEM_QUERY_COMMANDS for mem0 and switch0 and ENOTTY for mem1,
+    as a node that is no mailbox does; the names it was opened with are kept."""
+    import errno
+    from cxlmi_bindings import discovery
+    from cxlmi_bindings.transports import ioctl
+    dev, sysfs = tmp_path / "dev" / "cxl", tmp_path / "sys"
+    dev.mkdir(parents=True)
+    sysfs.mkdir()
+    for name in ("mem0", "mem1", "switch0", "unknown0"):
+        (dev / name).write_bytes(b"")
+    (dev / "mem3").mkdir()
+    queried = []
+
+    def fake_ioctl(fd, request, buf):
+        name = os.path.basename(os.readlink("/proc/self/fd/%d" % fd))
+        queried.append(name)
+        if name == "mem1":
+            raise OSError(errno.ENOTTY, os.strerror(errno.ENOTTY))
+        struct.pack_into("<II", buf, 0, 0, 0)           # a kernel with no commands to list
+        return 0
+    real_scan = discovery.scan_devices
+    monkeypatch.setattr(discovery, "scan_devices", lambda: real_scan(str(dev), str(sysfs)))
+    monkeypatch.setattr(ioctl, "device_path", lambda name, root=None: str(dev / name))
+    monkeypatch.setattr(ioctl, "_sys_ioctl", fake_ioctl)
+    return dev, queried
+
+
+def test_cxlmi_scan_opens_each_cxl_node_once_and_returns_how_many_are_open(
+        ctx, dev_cxl, caplog):
+    dev, queried = dev_cxl
     with caplog.at_level(logging.CRITICAL, logger="cxlmi"):
-        n = cxlmi.cxlmi_scan(ctx)
-        assert isinstance(n, int) and n >= -1
-        if not os.path.exists("/dev/cxl"):
-            assert n == 0
-        m = cxlmi.cxlmi_scan_mctp(ctx)
-        assert isinstance(m, int) and m >= -1
+        assert cxlmi.cxlmi_scan(ctx) == 2                 # mem1 is no mailbox: left out
+    assert sorted(set(queried)) == ["mem0", "mem1", "switch0"]
+    targets = []
+    ep = cxlmi.cxlmi_first_endpoint(ctx)
+    while ep:
+        targets.append(ep.target)
+        ep = cxlmi.cxlmi_next_endpoint(ctx, ep)
+    assert targets == ["mem0", "switch0"]
+    with caplog.at_level(logging.CRITICAL, logger="cxlmi"):
+        assert cxlmi.cxlmi_scan(ctx) == 2                 # nothing opened twice
+    (dev / "mem7").write_bytes(b"")
+    with caplog.at_level(logging.CRITICAL, logger="cxlmi"):
+        assert cxlmi.cxlmi_scan(ctx) == 3                 # a node that appeared is added
+
+
+def test_cxlmi_scan_of_an_empty_dev_cxl_is_zero_and_a_failing_one_minus_one(
+        ctx, dev_cxl, monkeypatch):
+    from cxlmi_bindings import discovery
+    from cxlmi_bindings.errors import PermissionDenied
+    monkeypatch.setattr(discovery, "scan_devices", lambda: [])
+    assert cxlmi.cxlmi_scan(ctx) == 0
+
+    def refused():
+        raise PermissionDenied("/dev/cxl: permission denied")
+    monkeypatch.setattr(discovery, "scan_devices", refused)
+    assert cxlmi.cxlmi_scan(ctx) == -1
+    assert cxlmi.cxlmi_first_endpoint(ctx) is None
+
+
+@pytest.fixture
+def fake_mctpd(monkeypatch):
+    """mctpd 2.x on a private D-Bus bus, as the system bus, and AF_MCTP endpoints
+    that answer as emulated Type 3 devices (which net and EID each was opened for
+    is kept)."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "dbus"))
+    import cxlmi_dbus_fixtures as fx
+    pytest.importorskip("jeepney")
+    daemon = fx.ensure_dbus_daemon()
+    if daemon is None:
+        pytest.skip("dbus-daemon is not installed (Debian package `dbus`; CI installs it)")
+    from cxlmi_bindings.transports import emulated, mctp
+    opened = []
+
+    class AfMctp(emulated.EmulatedTransport):
+        name = "mctp"
+
+        def __init__(self, net, eid, **options):
+            super().__init__("type3")
+            self.net, self.eid = net, eid
+            opened.append((net, eid))
+    monkeypatch.setattr(mctp, "MctpTransport", AfMctp)
+    bus = fx.PrivateBus(daemon)
+    fake = fx.FakeMctpd(bus.address, fx.layout_v2())
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address)
+    yield opened
+    fake.stop()
+    bus.stop()
+
+
+def test_cxlmi_scan_mctp_opens_the_cxl_endpoints_mctpd_lists_and_returns_how_many(
+        ctx, fake_mctpd):
+    # layout_v2: (1,8) is our own EID, (1,12) speaks SPDM only; the rest speak CXL
+    assert cxlmi.cxlmi_scan_mctp(ctx) == 3
+    assert fake_mctpd == [(1, 10), (1, 11), (2, 20)]
+    ep = cxlmi.cxlmi_first_endpoint(ctx)
+    assert ep.component_type == 0x03                   # probed at open, as MCTP endpoints are
+    assert cxlmi.cxlmi_scan_mctp(ctx) == 3             # nothing opened twice
+    assert fake_mctpd == [(1, 10), (1, 11), (2, 20)]
+
+
+def test_cxlmi_scan_mctp_without_mctpd_is_minus_one(ctx, monkeypatch, caplog):
+    from cxlmi_bindings import discovery
+    from cxlmi_bindings.errors import DeviceNotFound
+
+    def absent(*args, **kwargs):
+        raise DeviceNotFound("mctpd is not on the D-Bus bus")
+    monkeypatch.setattr(discovery, "scan_mctp", absent)
+    with caplog.at_level(logging.ERROR, logger="cxlmi"):
+        assert cxlmi.cxlmi_scan_mctp(ctx) == -1
+    assert "mctpd is not on the D-Bus bus" in caplog.text
+    assert cxlmi.cxlmi_first_endpoint(ctx) is None
 
 
 # ------------------------------------------------------------ the mock API
