@@ -22,7 +22,6 @@ from cxlmi_bindings.transports.emulated import EmulatedTransport
 from cxlmi_bindings.emulator import dcd as dcd_model
 from cxlmi_bindings.emulator.dcd import DCD
 from cxlmi_bindings.emulator.mhd import MHD
-from cxlmi_bindings.emulator.type3 import Type3
 from cxlmi_bindings.emulator import device as dev
 
 MiB = 1 << 20
@@ -503,10 +502,9 @@ def test_mhd_head_answers_as_a_type3_and_the_pool_tunnels_to_each_ld(ctx):
     ld1 = ep.identify(tunnel=Tunnel([(1, 0), (0, 1)]))
     assert ld1.serial_num == ident.serial_num + 1
     assert code_of(ep.identify, tunnel=Tunnel([(1, 0), (0, 7)])) == INPUT
-    if not hasattr(Type3, "cmd_memdev_identify"):
-        pytest.skip("the Type 3 model does not answer memdev identify yet")
-    mem = ep.memdev_identify()
+    mem = ep.memdev_identify()                                       # head 0's LD: 1 GiB
     assert mem.total_capacity * 256 * MiB == GiB
+    assert ep.memdev_identify(tunnel=Tunnel([(1, 0), (0, 1)])).total_capacity * 256 * MiB == GiB
 
 
 def test_libcxlmi_compatible_calls_reach_the_dcd_and_the_mhd_pool():
