@@ -82,6 +82,16 @@ def classify(exc):
     return None
 
 
+class ReaderGone(Exception):
+    """stdout's reader went away (``cxl-mi ... | head``).  Not an OSError, so click's
+    own handler of a broken pipe (exit status 1) never sees it.  ``exit_code`` is what
+    the command had come to: 0, or the code of the error it was reporting."""
+
+    def __init__(self, exit_code=0):
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
 def line(problem):
     text = "cxl-mi: error: %s" % problem.message
     if problem.hint:

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .errors import EPILOG, EXIT_INTERRUPTED, EXIT_USAGE, report, wants_json
+from .errors import EPILOG, EXIT_INTERRUPTED, EXIT_USAGE, ReaderGone, report, wants_json
 
 # name -> (module, attribute, short help) -- listed in this order.
 LAZY = {
@@ -39,11 +39,6 @@ def _version():
     return __version__
 
 
-class _ReaderGone(Exception):
-    """stdout's reader went away (``cxl-mi ... | head``).  Not an OSError, so click's
-    own handler of a broken pipe (exit status 1) never sees it."""
-
-
 class CxlMiGroup(click.Group):
     """The root: lazy subcommands, and exit codes cxl-mi documents (not click's)."""
 
@@ -51,17 +46,17 @@ class CxlMiGroup(click.Group):
         try:        # --help and --version print while the context is made
             return super().make_context(*args, **kwargs)
         except BrokenPipeError as exc:
-            raise _ReaderGone() from exc
+            raise ReaderGone() from exc
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except BrokenPipeError as exc:
-            raise _ReaderGone() from exc
+            raise ReaderGone() from exc
         except SystemExit as exc:
             # rich's Console turns a broken pipe into SystemExit(1) (on_broken_pipe)
             if isinstance(exc.__context__, BrokenPipeError):
-                raise _ReaderGone() from exc
+                raise ReaderGone() from exc
             raise
 
     def list_commands(self, ctx):
@@ -99,7 +94,6 @@ class CxlMiGroup(click.Group):
             rv = super().main(args, prog_name or "cxl-mi", complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
-            _flush_stdout()     # a reader gone shows here, not at interpreter exit
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.Abort as exc:
@@ -114,15 +108,23 @@ class CxlMiGroup(click.Group):
             click.echo("cxl-mi: interrupted", err=True)
             code = EXIT_INTERRUPTED
         except click.ClickException as exc:
-            if wants_json(args):
-                report(exc, None, command=_command_from(args))
-            else:
-                exc.show()
             code = exc.exit_code
-        except (_ReaderGone, BrokenPipeError):
-            # the reader went away (| head): nothing more to say, and success
+            try:
+                if wants_json(args):
+                    report(exc, None, command=_command_from(args))
+                else:
+                    exc.show()
+            except BrokenPipeError:
+                _discard_stdout()
+        except (ReaderGone, BrokenPipeError) as exc:
+            # the reader went away (| head): nothing more to say; success, unless the
+            # command had failed already
             _discard_stdout()
-            code = 0
+            code = exc.exit_code if isinstance(exc, ReaderGone) else 0
+        try:
+            _flush_stdout()     # a reader gone shows here, not at interpreter exit
+        except BrokenPipeError:
+            _discard_stdout()
         if standalone_mode:
             sys.exit(code)
         return code

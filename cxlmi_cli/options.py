@@ -315,13 +315,21 @@ def guard(inv):
     except click.ClickException as exc:
         if not inv.json:
             raise
-        errors.report(exc, inv)
+        _report(errors, exc, inv)
         raise click.exceptions.Exit(exc.exit_code)
     except Exception as exc:
-        code = errors.report(exc, inv)
+        code = _report(errors, exc, inv)
         if code is None:
             raise               # a bug: let it show its traceback
         raise click.exceptions.Exit(code)
+
+
+def _report(errors, exc, inv):
+    try:
+        return errors.report(exc, inv)
+    except BrokenPipeError:     # the JSON error object found no reader: keep its exit code
+        problem = errors.classify(exc)
+        raise errors.ReaderGone(problem.exit_code if problem else 0) from exc
 
 
 def device_command(destructive=False, output=True, command=None):

@@ -122,6 +122,24 @@ def test_output_into_a_pipe_whose_reader_has_gone_exits_0_and_says_nothing(args)
     assert (code, err) == (0, "")
 
 
+@pytest.mark.parametrize("args, code, said", [
+    (("memdev", "get-health-info", "emu:switch", "--json"), 1,
+     "cxl-mi: error: memdev_get_health_info: CXL return code 3 (UNSUPPORTED)"),
+    (("identify", "--bogus", "--json"), 2, "cxl-mi: error: No such option '--bogus'"),
+    (("identify", "tcp:127.0.0.1:1", "--json"), 3,
+     "cxl-mi: error: 127.0.0.1:1: connection refused"),
+], ids=["device error", "usage error", "transport error"])
+def test_an_error_whose_json_finds_no_reader_keeps_its_exit_code(args, code, said):
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        status, _, err, _ = cxl_mi(*args, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert status == code
+    assert len(err.splitlines()) == 1 and err.startswith(said), err
+
+
 # ------------------------------------------------------------------- -v / -vv
 
 def test_verbose_logs_each_command_and_very_verbose_also_the_request():
