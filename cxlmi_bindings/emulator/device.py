@@ -28,14 +28,16 @@ import ctypes
 import time
 
 from .. import _log, cci, codec, registry, tunnel
-from ..errors import CxlmiError, ReturnCode
+from .. import errors
+from ..errors import CxlmiError
 
 log = _log.get("cxlmi.emulator")
 
-# Every CXL return code by its CXLMI_RET_* name (INPUT, BUSY, PASSPHRASE ...): the
-# members of the library's ReturnCode enum, so models write Reply(INPUT) and the
-# numbers are written down once, in errors.RETURN_CODES.
-globals().update(ReturnCode.__members__)
+# Every CXL return code by its CXLMI_RET_* name (INPUT, BUSY, PASSPHRASE ...), so
+# models write Reply(INPUT): the numbers are written down once, in
+# errors.RETURN_CODES, and a Reply carries its code as an errors.ReturnCode member.
+# (Plain numbers here: making the enum costs start-up time an error-free run skips.)
+globals().update({name: code for code, (name, _) in enumerate(errors.RETURN_CODES)})
 
 
 def reply(command, **fields):
@@ -55,7 +57,7 @@ class Reply(Exception):
 
     def __init__(self, return_code, why=""):
         super().__init__(why or "return code %d" % return_code)
-        self.return_code = return_code
+        self.return_code = errors.ReturnCode(return_code)
 
 
 class Background:

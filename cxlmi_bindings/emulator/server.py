@@ -31,7 +31,7 @@ import time
 
 from .. import _log, cci
 from .. import mctp_framing as mf
-from ..errors import ReturnCode
+from .. import errors
 
 log = _log.get("cxlmi.emulator")
 
@@ -345,7 +345,7 @@ def _internal_error(request):
     except Exception:
         return None
     return cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
-                      return_code=ReturnCode.INTERNAL)    # the handler raised
+                      return_code=errors.ReturnCode.INTERNAL)    # the handler raised
 
 
 def _is_loopback(host):
