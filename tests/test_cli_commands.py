@@ -1,18 +1,21 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Every one of the registry's commands through `cxl-mi`.
 
-Two sweeps over the whole registry:
+Two sweeps over the whole registry, each comparing values, not just shapes:
 
 * against the mock transport, with a well-formed reply queued for each
-  command: the table renders, the JSON parses and carries every field of the
-  reply structure (with the documented envelope), and ``-o raw`` is exactly
+  command: the JSON carries the documented envelope and every field of the
+  reply with the value its bytes hold (read at the C structure's offsets, no
+  decoder involved), the table shows those values, and ``-o raw`` is exactly
   the payload the component sent;
 * against the emulated profiles (the profile, and tunnel, that implements
-  each command): the command either succeeds -- then each output mode is
-  checked, and the raw bytes decode to the JSON result -- or the model
-  answers a CXL error, which must be exit status 1 with the return code
-  named, never a traceback.  Models are still growing, so the sweep asserts
-  behaviour, not numbers.
+  each command), each device first put into a state of the command's own:
+  the command either succeeds -- its JSON equals, field by field, what the
+  device model holds (EXPECT), or the state it leaves is the one asked for
+  (EFFECT); the table shows the same values; the raw bytes decode to the JSON
+  -- or it fails with the one return code it is specified to give in that
+  state (FAILS).  The last tests prove the sweep goes red when any command's
+  answer changes.
 """
 
 import ctypes
@@ -34,6 +37,7 @@ from cxlmi_cli.render import views
 from cli_helpers import both, invoke
 
 MiB = 1 << 20
+GiB = 1 << 30
 CAP = 256 * MiB                    # capacity fields count 256 MiB units
 RESERVED = ("rsv", "rsvd", "reserved", "resv")
 FW_PACKAGE = b"REV-2.0.0".ljust(256, b"\0")
@@ -76,7 +80,7 @@ def command_args(entry, passfile, fwfile):
         "get_log_cel": ["--length", "64"],
         "get_log_capabilities": ["--uuid", "cel"],
         "clear_log": ["--uuid", "vendor-debug"],
-        "populate_log": ["--uuid", "vendor-debug"],
+        "populate_log": ["--uuid", "component-state-dump"],
         "get_feature": ["--feature-id", "patrol-scrub", "--count", "4"],
         "set_feature": ["--feature-id", "patrol-scrub", "--version", "1", "--data-hex", "0c01"],
         "memdev_set_partition_info": ["--volatile-capacity", "512M"],
@@ -101,11 +105,11 @@ def command_args(entry, passfile, fwfile):
         "memdev_set_sld_qos_control": ["--egress-moderate-percentage", "10",
                                        "--egress-severe-percentage", "20",
                                        "--backpressure-sample-interval", "8"],
-        "memdev_add_dc_response": ["--extent", "0:256M"],
-        "memdev_release_dc": ["--extent", "0:256M"],
+        "memdev_add_dc_response": ["--extent", "2G:256M"],      # region 0 of emu:dcd
+        "memdev_release_dc": ["--extent", "2G:256M"],
         "fmapi_get_phys_port_state": ["--ports", "0-3"],
         "fmapi_phys_port_control": ["--ppb-id", "4", "--operation", "reset-ppb"],
-        "fmapi_send_ppb_cxlio_config_request": ["--ppb-id", "1", "--register", "0"],
+        "fmapi_send_ppb_cxlio_config_request": ["--ppb-id", "4", "--register", "0"],
         "fmapi_set_domain_validation_sv": ["--secret", TAG],
         "fmapi_bind_vppb": ["--vcs-id", "0", "--vppb-id", "3", "--port-id", "4"],
         "fmapi_unbind_vppb": ["--vcs-id", "0", "--vppb-id", "0"],
@@ -125,7 +129,7 @@ def command_args(entry, passfile, fwfile):
         "fmapi_get_head_info": ["--num-heads", "2"],
         "fmapi_set_dc_region_config": ["--region-id", "0", "--block-size", "2M"],
         "fmapi_initiate_dc_add": ["--length", "256M"],
-        "fmapi_initiate_dc_release": ["--length", "256M"],
+        "fmapi_initiate_dc_release": ["--length", "256M", "--tag", TAG],
         "fmapi_dc_add_reference": ["--tag", TAG],
         "fmapi_dc_remove_reference": ["--tag", TAG],
         "vendor_specific": ["--opcode", "0xC000", "--payload-hex", "0102"],
@@ -423,14 +427,9 @@ TAG_BYTES = uuid.UUID(TAG).bytes
 # The return code each refused command is specified to give in the state the
 # sweep meets it in (CXL r3.1 8.2.9 / 7.6.7; QEMU's cxl-mailbox-utils.c).
 FAILS = {
-    "populate_log": ("INPUT", "the vendor debug log has no Populate capability"),
-    "memdev_security_send": ("UNSUPPORTED", "optional command the model does not implement"),
-    "memdev_security_receive": ("UNSUPPORTED", "optional command the model does not implement"),
-    "memdev_add_dc_response": ("INPUT", "no Add Capacity event is pending a response"),
-    "memdev_release_dc": ("PADDR", "DPA 0 is static capacity, inside no DC region"),
-    "fmapi_send_ppb_cxlio_config_request": ("INPUT", "PPB 1 is bound: only unbound PPBs "
-                                            "and MLD ports take config requests"),
-    "fmapi_initiate_dc_release": ("INPUT", "tag-based release of a tag that names nothing"),
+    "memdev_security_send": ("UNSUPPORTED", "an optional command the model does not implement"),
+    "memdev_security_receive": ("UNSUPPORTED", "an optional command the model does not "
+                                "implement"),
     "vendor_specific": ("UNSUPPORTED", "the model has no vendor-specific opcode C000h"),
 }
 
@@ -463,6 +462,16 @@ def _add_host_extent(dev):
     from cxlmi_bindings.emulator import dcd
     dev.host_extents.append(dcd.Extent(dev.regions[1].base + 4 * MiB, 6 * MiB, TAG_BYTES, 3))
     dev.generation = 7
+
+
+def _offer(dev, accepted=False):
+    """256 MiB at the start of DC region 0, offered to the host or already held."""
+    from cxlmi_bindings.emulator import dcd
+    extent = dcd.Extent(2 * GiB, 256 * MiB)
+    if accepted:
+        dev.host_extents.append(extent)
+    else:
+        dev.offers.append(dcd.Offer([extent]))
 
 
 def _add_tag(dev, refs=0):
@@ -513,6 +522,9 @@ SETUP = {
     "fmapi_get_dc_region_ext_list": _add_host_extent,
     "fmapi_set_dc_region_config": lambda d: setattr(d.regions[0], "block_size", 256 * MiB),
     "fmapi_dc_add_reference": _add_tag,
+    "memdev_add_dc_response": _offer,
+    "memdev_release_dc": lambda d: _offer(d, accepted=True),
+    "fmapi_initiate_dc_release": lambda d: (_add_tag(d), _add_host_extent(d)),
     "fmapi_dc_remove_reference": lambda d: _add_tag(d, refs=1),
     "fmapi_dc_list_tags": lambda d: (_add_tag(d, refs=1), _add_host_extent(d)),
     "fmapi_get_domain_validation_sv_state": lambda d: setattr(d.vcss[0], "secret", TAG_BYTES),
@@ -521,7 +533,6 @@ SETUP = {
     "fmapi_get_domain_validation_sv": lambda d: setattr(d.vcss[0], "secret", TAG_BYTES),
     "fmapi_get_vcs_info": lambda d: d.bind_initial(0, 5, 2, 3),
     "fmapi_identify_sw_device": lambda d: d.bind_initial(0, 5, 2, 3),
-    "fmapi_send_ld_cxlio_mem_request": lambda d: None,
     "fmapi_get_ld_allocations": lambda d: setattr(d, "allocations", [[4, 0], [3, 1], [2, 0],
                                                                      [1, 2]]),
     "fmapi_get_qos_control": _set_mld_qos,
@@ -581,7 +592,8 @@ def _region(r, fm):
 
 def _dc_trailer(d):
     return {"num_extents_supported": d.max_extents,
-            "num_extents_available": d.max_extents - len(d.host_extents),
+            "num_extents_available": d.max_extents - len(d.host_extents)
+            - sum(len(o.extents) for o in d.offers),                # held and offered count
             "num_tags_supported": d.max_tags, "num_tags_available": d.max_tags - len(d.tags)}
 
 
@@ -767,6 +779,8 @@ EXPECT = {
     "fmapi_get_vcs_info": lambda d: {"num_vcs": 1, "vcs_info_list": [{
         "vcs_id": 0, "vcs_state": d.vcss[0].state, "usp_id": d.vcss[0].usp,
         "num_vppbs": len(d.vcss[0].vppbs), "vppbs": [_vppb_json(v) for v in d.vcss[0].vppbs]}]},
+    "fmapi_send_ppb_cxlio_config_request": lambda d: {
+        "return_data": _config_dword(d.ports[4].config, 0)},
     "fmapi_send_ld_cxlio_config_request": lambda d: {
         "return_data": _config_dword(d.ports[2].device.lds[0].config, 0)},
     "fmapi_send_ld_cxlio_mem_request": lambda d: {"return_size": 8, "return_data": ""},
@@ -841,6 +855,12 @@ EFFECT = {
     "activate_fw": _effect(lambda d: (d.fw_active, d.fw_staged) == (1, 2)),
     "set_timestamp": _effect(lambda d: d.timestamp_base == (1714564800 * 10 ** 9, T_NOW)),
     "clear_log": _effect(lambda d: d.debug_log == b""),
+    "populate_log": _effect(lambda d: d.bg.opcode == 0x0404 and not d.bg.done),
+    "memdev_add_dc_response": _effect(lambda d: d.offers == [] and [
+        (e.start, e.length) for e in d.host_extents] == [(2 * GiB, 256 * MiB)]),
+    "memdev_release_dc": _effect(lambda d: d.host_extents == []),
+    "fmapi_initiate_dc_release": _effect(   # the host is asked: one Release Capacity event
+        lambda d: [raw[48] for _, raw in d.event_logs[4].records] == [1]),
     "set_feature": _effect(lambda d: d.features[0].current[1:] == b"\x0c\x01\x01"),
     "memdev_set_partition_info": _effect(
         lambda d: d.next_partition == (512 * MiB, d.total_bytes - 512 * MiB)),
