@@ -412,14 +412,14 @@ def test_vcs_info_without_the_request_takes_each_blocks_whole_count():
 
 @pytest.mark.parametrize("request_bytes", [bytes((2, 3)), bytes((2, 3, 2)), bytes((2, 3, 2, 0, 1))])
 def test_vcs_info_blocks_carry_the_page_the_request_asked_for(request_bytes):
-    # start at vPPB 2, at most 3 per block: a VCS of 6 gives 3, one of 4 gives 2,
-    # one of 1 gives none
+    # start at vPPB 2, at most 3 per block: a VCS of 1 gives none, one of 6
+    # gives 3, one of 4 gives 2
     e = entry("fmapi_get_vcs_info")
-    raw = vcs_reply(vcs_block(0, 6, 3), vcs_block(1, 4, 2), vcs_block(2, 1, 0))
+    raw = vcs_reply(vcs_block(2, 1, 0), vcs_block(0, 6, 3), vcs_block(1, 4, 2))
     got = codec.decode_response(e, raw, request_bytes)
-    assert [len(b.vppbs) for b in got.vcs_info_list] == [3, 2, 0]
-    assert [b.num_vppbs for b in got.vcs_info_list] == [6, 4, 1]
-    assert [b.vcs_id for b in got.vcs_info_list] == [0, 1, 2]
+    assert [len(b.vppbs) for b in got.vcs_info_list] == [0, 3, 2]
+    assert [b.num_vppbs for b in got.vcs_info_list] == [1, 6, 4]
+    assert [b.vcs_id for b in got.vcs_info_list] == [2, 0, 1]
 
 
 def test_vcs_info_with_a_one_byte_request_reads_no_page():
