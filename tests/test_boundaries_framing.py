@@ -11,7 +11,6 @@ DSP0236 transport header layout, not with the library's packer.
 
 import pytest
 
-from cxlmi_bindings import cci
 from cxlmi_bindings import mctp_framing as mf
 from cxlmi_bindings.errors import ProtocolError
 
