@@ -305,7 +305,10 @@ def test_a_tunnel_is_a_value():
     assert Tunnel.mhd().hops == ((1, 0),) and Tunnel.mld(0).hops == ((0, 0),)
 
 
-THREE = Tunnel([(0, 0), (0, 255), (1, 0)])
+def three():
+    """Three hops with ids 0 and 255 and an LD pool CCI (built per test, so a
+    refused id fails the tests rather than their collection)."""
+    return Tunnel([(0, 0), (0, 255), (1, 0)])
 WHERE = ["tunnel level 1 (port/LD 0)", "tunnel level 2 (port/LD 255)",
          "tunnel level 3 (LD pool CCI)"]
 ANSWER = ref_message(IDENTIFY, 4, IDENT, 1)
@@ -327,13 +330,13 @@ def _reply(bad_level=None, rc=0, tunnel_len_delta=0, short=False):
 
 
 def test_a_three_level_reply_unwraps_to_the_inner_answer():
-    assert tunnel.unwrap(_reply(), THREE, [31, 32, 33]) == ANSWER
+    assert tunnel.unwrap(_reply(), three(), [31, 32, 33]) == ANSWER
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_a_failed_hop_is_named_in_the_device_error(level):
     with pytest.raises(DeviceError) as info:
-        tunnel.unwrap(_reply(level, rc=6), THREE, [31, 32, 33])
+        tunnel.unwrap(_reply(level, rc=6), three(), [31, 32, 33])
     exc = info.value
     assert exc.level == WHERE[level - 1]
     assert exc.return_code == 6 and exc.command == "tunnel"
@@ -345,7 +348,7 @@ def test_a_failed_hop_is_named_in_the_device_error(level):
 @pytest.mark.parametrize("delta", [-1, 1])
 def test_a_wrong_tunnel_length_names_its_hop(level, delta):
     with pytest.raises(ProtocolError) as info:
-        tunnel.unwrap(_reply(level, tunnel_len_delta=delta), THREE, [31, 32, 33])
+        tunnel.unwrap(_reply(level, tunnel_len_delta=delta), three(), [31, 32, 33])
     inner = len(ANSWER) + 4 * (3 - level) + 12 * (3 - level)
     assert str(info.value) == "%s: tunnel says %d bytes follow, %d did" % (
         WHERE[level - 1], inner + delta, inner)
@@ -354,7 +357,7 @@ def test_a_wrong_tunnel_length_names_its_hop(level, delta):
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_a_hop_without_a_tunnel_header_names_its_hop(level):
     with pytest.raises(ProtocolError) as info:
-        tunnel.unwrap(_reply(level, short=True), THREE, [31, 32, 33])
+        tunnel.unwrap(_reply(level, short=True), three(), [31, 32, 33])
     assert str(info.value) == ("%s: response payload of 3 bytes has no tunnel header"
                                % WHERE[level - 1])
 
@@ -369,7 +372,7 @@ def test_a_wrong_tag_at_any_hop_is_a_protocol_error(level):
     tags = [31, 32, 33]
     tags[level - 1] += 100
     with pytest.raises(ProtocolError) as info:
-        tunnel.unwrap(_reply(), THREE, tags)
+        tunnel.unwrap(_reply(), three(), tags)
     assert "tag %d" % (30 + level) in str(info.value)
 
 
