@@ -25,9 +25,14 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, PYTHONPATH=ROOT, NO_COLOR="1", COLUMNS="100", TERM="dumb")
-ENV.pop("CXLMI_TARGET", None)
 CLI = [sys.executable, "-m", "cxlmi_cli"]
+
+
+def environment():
+    """The test session's environment (tests/conftest.py pins the terminal), no target."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("CXLMI_TARGET", None)
+    return env
 
 
 def cxl_mi(*args, timeout=30, **kw):
@@ -35,7 +40,7 @@ def cxl_mi(*args, timeout=30, **kw):
     kw.setdefault("stdin", subprocess.DEVNULL)
     kw.setdefault("stdout", subprocess.PIPE)
     start = time.monotonic()
-    out = subprocess.run(CLI + list(args), cwd=ROOT, env=ENV, stderr=subprocess.PIPE,
+    out = subprocess.run(CLI + list(args), cwd=ROOT, env=environment(), stderr=subprocess.PIPE,
                          timeout=timeout, **kw)
     return out.returncode, out.stdout, out.stderr.decode(), time.monotonic() - start
 
@@ -197,7 +202,7 @@ def test_timeout_also_bounds_a_connection_nobody_accepts():
 def test_sigint_while_waiting_for_a_reply_exits_130_with_one_short_line(peer):
     silent = peer("silent")
     proc = subprocess.Popen(CLI + ["identify", silent.target, "--timeout", "30"], cwd=ROOT,
-                            env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert silent.received.wait(20), "cxl-mi never sent its request"
@@ -219,7 +224,7 @@ def test_sigint_while_waiting_for_a_reply_exits_130_with_one_short_line(peer):
 def test_end_of_input_at_the_confirmation_prompt_is_aborted_exit_2():
     master, slave = pty.openpty()
     proc = subprocess.Popen(CLI + ["memdev", "set-lsa", "emu:type3", "--data-hex", "00"],
-                            cwd=ROOT, env=ENV, stdin=slave, stdout=subprocess.PIPE,
+                            cwd=ROOT, env=environment(), stdin=slave, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     os.close(slave)
     err = b""
@@ -310,7 +315,7 @@ def test_json_mode_reports_a_transport_failure_as_a_json_object_too(peer):
 def test_sigint_during_wait_aborts_the_background_operation_and_exits_130():
     import json
     server = subprocess.Popen(CLI + ["emulate", "--profile", "type3", "--listen",
-                                     "127.0.0.1:0"], cwd=ROOT, env=ENV,
+                                     "127.0.0.1:0"], cwd=ROOT, env=environment(),
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     waiting = None
@@ -320,7 +325,7 @@ def test_sigint_during_wait_aborts_the_background_operation_and_exits_130():
         assert m, "the emulator did not start"
         target = "tcp:127.0.0.1:%s" % m.group(1)
         waiting = subprocess.Popen(CLI + ["memdev", "sanitize", target, "--yes", "--wait"],
-                                   cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL,
+                                   cwd=ROOT, env=environment(), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([waiting.stderr], [], [], 20)
         said = waiting.stderr.readline() if ready else ""
