@@ -1160,6 +1160,10 @@ def check_table_values(text, expected, doc):
     return checked
 
 
+# Replies whose table is a view of its own (rows, not one key/value per field).
+TABLE_VIEWS = {"get_log", "get_log_cel", "fmapi_send_ld_cxlio_mem_request"}
+
+
 def _send(entry, passfile, fwfile, extra=()):
     target, tunnel = place(entry)
     base = [entry.group, entry.cli_name, target] + tunnel + command_args(entry, passfile, fwfile)
@@ -1233,9 +1237,6 @@ def test_every_command_against_the_emulator_gives_the_device_state_or_its_specif
         assert raw.stdout_bytes == b""
 
 
-# Replies whose table is a view of its own (rows, not one key/value per field).
-TABLE_VIEWS = {"get_log", "get_log_cel", "fmapi_send_ld_cxlio_mem_request"}
-
 # ------------------------------------------------------------------------ tunnels
 
 @pytest.mark.parametrize("args,hops", [
@@ -1276,6 +1277,7 @@ def _sweep_misses(change, passfile, fwfile):
     """Commands whose sweep test stays green while the emulator answers them
     through ``change(entry, rc, data) -> (rc, data)``."""
     real = emu.Device._dispatch
+    sweep = test_every_command_against_the_emulator_gives_the_device_state_or_its_specified_error
     missed = []
     for entry in ENTRIES:
         opcode = entry.opcode if entry.call != "vendor" else 0xC000
@@ -1290,8 +1292,7 @@ def _sweep_misses(change, passfile, fwfile):
             mp.setattr(emu.Device, "_dispatch", planted)
             cli_commands.reset()
             try:
-                test_every_command_against_the_emulator_gives_the_device_state_or_its_specified_error(
-                    entry, mp, passfile, fwfile)
+                sweep(entry, mp, passfile, fwfile)
             except Exception:       # red, whichever way
                 continue
             missed.append(entry.name)
