@@ -35,6 +35,7 @@ extent tracking or capacity is RESOURCEEXHAUSTED, anything else malformed is
 INPUT.  See docs/emulator-dcd-mhd.md.
 """
 
+import ctypes
 import struct
 
 from .device import Reply, reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
@@ -81,7 +82,6 @@ EVENT_MORE = 1 << 0
 NO_TAG = bytes(16)
 HOST_ID = 0          # this model serves one host
 
-_DC_TRAILER = struct.Struct("<IIII")
 
 
 class Extent:
@@ -330,19 +330,28 @@ class DCD(Type3):
         if req.start_region_id >= len(self.regions):
             raise Reply(INPUT, "start region %d of %d" % (req.start_region_id, len(self.regions)))
         chosen = self.regions[req.start_region_id:req.start_region_id + req.region_cnt]
-        out = bytearray(struct.pack("<BB6x", len(self.regions), len(chosen)))
         cfg_cls = types.get("memdev_dc_region_config")
-        for region in chosen:
-            out += bytes(cfg_cls(base=region.base, decode_len=region.decode_len,
-                                 region_len=region.length, block_size=region.block_size,
-                                 dsmadhandle=region.index,
-                                 flags=1 if region.sanitize_on_release else 0))
-        out += self._trailer()
-        return bytes(out)
+        return self._config_reply(
+            "cmd_memdev_get_dc_config_rsp",
+            [cfg_cls(base=region.base, decode_len=region.decode_len, region_len=region.length,
+                     block_size=region.block_size, dsmadhandle=region.index,
+                     flags=1 if region.sanitize_on_release else 0) for region in chosen])
 
-    def _trailer(self):
-        return _DC_TRAILER.pack(self.max_extents, self.extents_available(),
-                                self.max_tags, self.tags_available())
+    def _config_reply(self, rsp_name, configs, **fields):
+        """A DC region configuration reply as the spec lays it on the wire: the
+        declared structure with the returned regions, cut right after the last
+        of them (the structure keeps room for all 8) so the trailer follows it."""
+        cls = types.get(rsp_name)
+        rsp = cls(num_regions=len(self.regions), regions_returned=len(configs),
+                  num_extents_supported=self.max_extents,
+                  num_extents_available=self.extents_available(),
+                  num_tags_supported=self.max_tags, num_tags_available=self.tags_available(),
+                  **fields)
+        for i, config in enumerate(configs):
+            rsp.region_configs[i] = config
+        data = bytes(rsp)
+        end = cls.region_configs.offset + len(configs) * ctypes.sizeof(rsp.region_configs._type_)
+        return data[:end] + data[cls.num_extents_supported.offset:]
 
     def _extent_list(self, start, count):
         total = len(self.host_extents)
@@ -451,15 +460,13 @@ class DCD(Type3):
         if req.start_region_id >= len(self.regions):
             raise Reply(INPUT, "start region %d of %d" % (req.start_region_id, len(self.regions)))
         chosen = self.regions[req.start_region_id:req.start_region_id + req.region_cnt]
-        out = bytearray(struct.pack("<HBB", req.host_id, len(self.regions), len(chosen)))
         cfg_cls = types.get("fmapi_dc_region_config")
-        for region in chosen:
-            out += bytes(cfg_cls(base=region.base, decode_len=region.decode_len,
-                                 region_len=region.length, block_size=region.block_size,
-                                 flags=region.dsmas_flags,
-                                 sanitize_on_release=1 if region.sanitize_on_release else 0))
-        out += self._trailer()
-        return bytes(out)
+        return self._config_reply(
+            "cmd_fmapi_get_host_dc_region_config_rsp",
+            [cfg_cls(base=region.base, decode_len=region.decode_len, region_len=region.length,
+                     block_size=region.block_size, flags=region.dsmas_flags,
+                     sanitize_on_release=1 if region.sanitize_on_release else 0)
+             for region in chosen], host_id=req.host_id)
 
     def cmd_fmapi_set_dc_region_config(self, req):
         if req.region_id >= len(self.regions):

@@ -324,5 +324,8 @@ class Device:
         return out
 
     def cel_bytes(self):
-        import struct
-        return b"".join(struct.pack("<HH", op, eff) for op, eff in self.command_effects())
+        """The Command Effects Log: Get Log (CEL) reply entries, one per opcode."""
+        from .. import types
+        entry = types.get("cmd_get_log_cel_rsp")
+        return b"".join(bytes(entry(opcode=op, command_effect=eff))
+                        for op, eff in self.command_effects())

@@ -21,7 +21,6 @@ docs/emulator-fabric.md for it, for every constant and where it comes from,
 and for the commands answered UNSUPPORTED on purpose.
 """
 
-import struct
 import time
 
 from . import aer
@@ -421,19 +420,24 @@ class Switch(Device):
         self._settle()
         if req.vppb_list_limit < 1 or req.num_vcs < 1:
             raise Reply(INPUT, "vPPB list limit and number of VCSs must be at least 1")
-        out = [struct.pack("<B3x", req.num_vcs)]
+        # Each block's num_vppbs is the VCS's total; it carries only the requested page.
+        block_cls, vppb_cls = _types("cmd_fmapi_vcs_info_block"), _types("cmd_fmapi_vppb_info")
+        out = [bytes(_types("cmd_fmapi_get_vcs_info_rsp")(num_vcs=req.num_vcs))]
         for i in range(req.num_vcs):
             vcs_id = req.vcs_id_list[i]
             if not 0 <= vcs_id < len(self.vcss):
-                out.append(struct.pack("<BBBB", vcs_id, VCS_INVALID, 0xFF, 0))
+                out.append(bytes(block_cls(vcs_id=vcs_id, vcs_state=VCS_INVALID, usp_id=0xFF)))
                 continue
             vcs = self.vcss[vcs_id]
-            count = max(0, min(req.vppb_list_limit, len(vcs.vppbs) - req.start_vppb))
-            out.append(struct.pack("<BBBB", vcs.vcs_id, vcs.state, vcs.usp, len(vcs.vppbs)))
-            for v in vcs.vppbs[req.start_vppb:req.start_vppb + count]:
+            page = vcs.vppbs[req.start_vppb:req.start_vppb + max(0, req.vppb_list_limit)]
+            block = block_cls.sized(len(page))(vcs_id=vcs.vcs_id, vcs_state=vcs.state,
+                                               usp_id=vcs.usp, num_vppbs=len(vcs.vppbs))
+            for n, v in enumerate(page):
                 port = v.port if v.status in (VPPB_BOUND_PORT, VPPB_BOUND_LD) else 0xFF
                 ld = v.ld if v.status == VPPB_BOUND_LD else 0xFF
-                out.append(struct.pack("<BBBx", v.status, port, ld))
+                block.vppbs[n] = vppb_cls(binding_status=v.status, bound_port_id=port,
+                                          bound_ld_id=ld)
+            out.append(bytes(block))
         payload = b"".join(out)
         if len(payload) > 1 << self.response_msg_limit:
             raise Reply(INPUT, "the VCS information does not fit the response message limit")

@@ -12,7 +12,7 @@ Uses from the class it is mixed into: ``event_logs``, ``mctp_event_interrupts``,
 ``payload_max()`` and ``_check_media()``.
 """
 
-import struct
+import ctypes
 
 from .device import Reply, reply, INPUT, HANDLE
 from .t3_constants import EVENT_LOG_FATAL
@@ -22,8 +22,6 @@ from .. import types
 EVENTS_OVERFLOW = 1 << 0
 EVENTS_MORE = 1 << 1
 
-_GET_EVENTS_HEAD = 32
-_EVENT_RECORD = 128
 
 
 class EventLog:
@@ -47,8 +45,8 @@ class EventLog:
             return None
         handle = self.next_handle
         self.next_handle = (self.next_handle + 1) & 0xFFFF or 1   # 0 is never a handle
-        record = bytearray(record)
-        struct.pack_into("<H", record, 20, handle)
+        record = types.get("event_record").from_buffer_copy(record)
+        record.handle = handle
         self.records.append((handle, bytes(record)))
         return handle
 
@@ -72,22 +70,21 @@ class EventsMixin:
         now = self.now_ns()
         if log_id <= EVENT_LOG_FATAL:
             flags |= log_id                            # severity bits follow the log
-        record = bytearray(_EVENT_RECORD)
-        record[0:16] = bytes(uuid).ljust(16, b"\0")[:16]
-        record[16] = _EVENT_RECORD
-        record[17:20] = (flags & 0xFFFFFF).to_bytes(3, "little")
-        struct.pack_into("<HQBBHB", record, 22, related_handle, now, maint_class,
-                         maint_subclass, ld_id, head_id)
-        data = bytes(data)[:80]
-        record[48:48 + len(data)] = data
-        return self.event_logs[log_id].add(record, now)
+        record_cls = types.get("event_record")
+        record = record_cls(
+            uuid=bytes(uuid)[:16], length=ctypes.sizeof(record_cls),
+            flags=(flags & 0xFFFFFF).to_bytes(3, "little"), related_handle=related_handle,
+            timestamp=now, maint_op_class=maint_class, maint_op_subclass=maint_subclass,
+            ld_id=ld_id, head_id=head_id, data=bytes(data)[:80])
+        return self.event_logs[log_id].add(bytes(record), now)
 
     def cmd_get_event_records(self, req):
         if req.event_log >= len(self.event_logs):
             raise Reply(INPUT, "no event log %d" % req.event_log)
         self._check_media("get event records")
         elog = self.event_logs[req.event_log]
-        fit = max(1, (self.payload_max() - _GET_EVENTS_HEAD) // _EVENT_RECORD)
+        rsp_cls, record_cls = types.get("cmd_get_event_records_rsp"), types.get("event_record")
+        fit = max(1, (self.payload_max() - ctypes.sizeof(rsp_cls)) // ctypes.sizeof(record_cls))
         chosen = elog.records[:fit]
         flags, overflow = 0, {}
         if len(elog.records) > len(chosen):
@@ -97,9 +94,8 @@ class EventsMixin:
             overflow = dict(overflow_err_count=elog.overflow_count,
                             first_overflow_timestamp=elog.first_overflow,
                             last_overflow_timestamp=elog.last_overflow)
-        record = types.get("event_record")
         return reply("get_event_records", flags=flags,
-                     records=[record.from_buffer_copy(raw) for _, raw in chosen], **overflow)
+                     records=[record_cls.from_buffer_copy(raw) for _, raw in chosen], **overflow)
 
     def cmd_clear_event_records(self, req):
         if req.event_log >= len(self.event_logs):

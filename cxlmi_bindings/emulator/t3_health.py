@@ -10,8 +10,6 @@ up by ``Type3.__init__``; ``Type3.reset`` calls ``_reset_alerts()``),
 ``add_event()`` (:mod:`.t3_events`), ``debug()`` and ``_check_media()``.
 """
 
-import struct
-
 from .device import Reply, INPUT
 from .t3_constants import (EVENT_LOG_WARNING, EVENT_FLAG_MAINT_NEEDED, EVENT_FLAG_PERF_DEGRADED,
                            EVENT_FLAG_HW_REPLACE, MEMORY_MODULE_EVENT_UUID)
@@ -125,12 +123,15 @@ class HealthMixin:
             status |= 1 << 5
         return status
 
-    def _health_bytes(self):
-        return struct.pack("<BBBBhIII", self.health_status, self.media_status,
-                           self._additional_status(), self.life_used & 0xFF,
-                           self.temperature, self.dirty_shutdown_count & 0xFFFFFFFF,
-                           self.corrected_volatile_errors & 0xFFFFFFFF,
-                           self.corrected_persistent_errors & 0xFFFFFFFF)
+    def _health_info(self):
+        """Get Health Info's reply; the Memory Module event record carries it too."""
+        return types.get("cmd_memdev_get_health_info_rsp")(
+            health_status=self.health_status, media_status=self.media_status,
+            additional_status=self._additional_status(), life_used=self.life_used & 0xFF,
+            device_temperature=self.temperature & 0xFFFF,      # two's complement °C
+            dirty_shutdown_count=self.dirty_shutdown_count & 0xFFFFFFFF,
+            corrected_volatile_error_count=self.corrected_volatile_errors & 0xFFFFFFFF,
+            corrected_persistent_error_count=self.corrected_persistent_errors & 0xFFFFFFFF)
 
     def _module_event(self, kind, log_id):
         flags = 0
@@ -141,10 +142,10 @@ class HealthMixin:
         if self.health_status & HEALTH_HW_REPLACE:
             flags |= EVENT_FLAG_HW_REPLACE
         return self.add_event(log_id, MEMORY_MODULE_EVENT_UUID,
-                              bytes([kind]) + self._health_bytes(), flags)
+                              bytes([kind]) + bytes(self._health_info()), flags)
 
     def cmd_memdev_get_health_info(self):
-        return types.get("cmd_memdev_get_health_info_rsp").from_buffer_copy(self._health_bytes())
+        return self._health_info()
 
     def cmd_memdev_get_alert_config(self):
         rsp = types.get("cmd_memdev_get_alert_config_rsp")()
