@@ -913,8 +913,9 @@ class Emulated:
     """Opens each target as the CLI would, then puts the device the command
     reaches into the command's SETUP state with its clock stopped."""
 
-    def __init__(self, monkeypatch, entry):
+    def __init__(self, monkeypatch, entry, setup=None):
         self.entry = entry
+        self.setup = setup or SETUP.get(entry.name, lambda d: None)
         self.devices = []
         self._open = cli_target.open_endpoint
         monkeypatch.setattr(cli_target, "open_endpoint", self.open)
@@ -923,7 +924,7 @@ class Emulated:
         ep = self._open(target, timeout)
         dev = _reached(ep.transport.device, place(self.entry)[1])
         dev.clock = lambda: T_NOW
-        SETUP.get(self.entry.name, lambda d: None)(dev)
+        self.setup(dev)
         self.devices.append(dev)
         return ep
 
@@ -1235,6 +1236,45 @@ def test_every_command_against_the_emulator_gives_the_device_state_or_its_specif
         assert views.result_json(entry, decoded, request) == doc["result"]
     else:
         assert raw.stdout_bytes == b""
+
+
+# ------------------------------------------------------------------------ refused in a state
+
+def _sanitizing(d):
+    _start_bg(d, 8.0, 0x4400, 2.0)
+    d.media_disabled = True
+
+
+# (command, device state, options, the return code CXL r3.1 names for that state)
+REFUSED = [
+    ("memdev_unlock", lambda d: None, None, "SECURITY"),                # not locked: no passphrase
+    ("memdev_unlock", lambda d: d.__dict__.update(user_passphrase=b"other".ljust(32, b"\0"),
+                                                  locked=True), None, "PASSPHRASE"),
+    ("memdev_set_passphrase", lambda d: setattr(d, "frozen", True), None, "SECURITY"),
+    ("transfer_fw", lambda d: None, ["--action", "full", "--slot", "1"], "FWSLOT"),  # active slot
+    ("memdev_scan_media", _sanitizing, None, "BUSY"),                  # one background op at a time
+    ("get_event_records", _sanitizing, None, "MEDIADISABLED"),
+    ("memdev_inject_poison", lambda d: None, ["--address", "0x80000000"], "PADDR"),  # past 2 GiB
+]
+
+
+@pytest.mark.parametrize("name,setup,options,code", REFUSED,
+                         ids=["%s-%s" % (r[0], r[3]) for r in REFUSED])
+def test_a_command_refused_in_a_state_gives_the_return_code_specified_for_it(
+        name, setup, options, code, monkeypatch, passfile, fwfile):
+    entry = registry.get(name)
+    Emulated(monkeypatch, entry, setup)
+    target, tunnel = place(entry)
+    args = command_args(entry, passfile, fwfile)
+    if options:
+        args = [a for a in args if a == "--yes"] + options
+        if name == "transfer_fw":
+            args += ["--data", fwfile]
+    res = invoke([entry.group, entry.cli_name, target] + tunnel + args + ["--json"])
+    assert res.exit_code == 1, both(res)
+    err = json.loads(res.stdout)["error"]
+    assert (err["return_code"], err["return_code_name"]) == (getattr(emu, code), code), err
+    assert "(%s)" % code in res.stderr
 
 
 # ------------------------------------------------------------------------ tunnels
