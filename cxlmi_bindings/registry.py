@@ -397,9 +397,10 @@ COMMANDS = (
           bg=True, destructive=True, effects=("immediate-data-change", "background-operation"),
           summary="Unbind a vPPB"),
     # Extension: libcxlmi has no cxlmi_cmd_* for Generate AER Event.  It puts an
-    # error into a host's view of its hierarchy, hence confirmed as destructive.
+    # error into a host's view of its hierarchy, hence confirmed as destructive; the
+    # spec lists no command effects for it (docs/emulator-fabric.md).
     Entry(name="fmapi_generate_aer_event", opcode=0x5203, req="cmd_fmapi_generate_aer_event_req",
-          call="req", destructive=True, extension=True, effects=("immediate-data-change",),
+          call="req", destructive=True, extension=True,
           summary="Generate an AER event on a vPPB of a VCS: an error status bit and TLP header"),
     # --- FM-API: MLD port (53xxh; 5300h is the tunnel itself) ---
     Entry(name="fmapi_send_ld_cxlio_config_request", opcode=0x5301,
