@@ -23,6 +23,8 @@ LAZY = {
              "List targets: kernel devices, MCTP endpoints, emulated profiles"),
     "emulate": ("cxlmi_cli.commands.emulate", "command",
                 "Serve an emulated component over MCTP over TCP"),
+    "exporter": ("cxlmi_cli.commands.exporter", "command",
+                 "Export metrics of CXL components for Prometheus"),
     "generic": ("cxlmi_cli.commands.generic", "group",
                 "Generic commands: identify, events, firmware, logs, features…"),
     "memdev": ("cxlmi_cli.commands.memdev", "group",

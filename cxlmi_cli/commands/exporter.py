@@ -1,0 +1,286 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi exporter`: Prometheus metrics of CXL components.
+
+    cxl-mi exporter --listen 127.0.0.1:9850 mem0 mem1 tcp:10.0.0.5
+    cxl-mi exporter --textfile /var/lib/prometheus/node-exporter mem0 --once   # from cron
+
+The shape of smartctl_exporter and node_exporter: one process per host, a list
+of targets, ``cxl_*`` metrics in base units (``docs/metrics.md``).  Values are
+collected at most once per ``--interval`` and served from the cache between
+(the mailbox is shared with the kernel driver and other tools); each target
+is bounded by ``--timeout``, so a dead one shows as ``cxl_up 0`` and the others
+are served.  The collection itself is :mod:`cxlmi_bindings.metrics`; this
+module only speaks Prometheus (``prometheus-client``, the ``exporter`` extra,
+imported when the command runs).
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import click
+
+from .. import target as _target
+
+DEFAULT_LISTEN = "127.0.0.1:9850"
+TEXTFILE_NAME = "cxl_mi.prom"
+INSTALL_HINT = "pip install 'cxl-mi[exporter]'"
+
+
+def _prometheus():
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        click.echo("cxl-mi: error: the exporter needs prometheus-client (%s)" % INSTALL_HINT,
+                   err=True)
+        raise click.exceptions.Exit(2)
+
+
+class CxlCollector:
+    """A prometheus_client collector serving a :class:`cxlmi_bindings.metrics.Collector`."""
+
+    def __init__(self, collector):
+        self.collector = collector
+
+    def describe(self):
+        return []       # nothing is collected when registered: devices are asked on scrape
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from cxlmi_bindings.metrics import METRICS
+        families = {}
+        for name, labels, value in self.collector.samples():
+            metric = METRICS[name]
+            family = families.get(name)
+            if family is None:
+                if metric.kind == "counter":
+                    family = CounterMetricFamily(name, metric.help, labels=metric.labels)
+                else:       # gauges, and the _info metrics (gauges of value 1)
+                    family = GaugeMetricFamily(name, metric.help, labels=metric.labels)
+                families[name] = family
+            family.add_metric([labels[key] for key in metric.labels], value)
+        for name in METRICS:
+            if name in families:
+                yield families[name]
+
+
+def build_registry(collector):
+    """A CollectorRegistry holding only the CXL metrics of ``collector``."""
+    from prometheus_client import CollectorRegistry
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CxlCollector(collector))
+    return registry
+
+
+def exposition(registry):
+    """The registry's metrics in Prometheus' text format (bytes)."""
+    from prometheus_client import generate_latest
+    return generate_latest(registry)
+
+
+def write_textfile(directory, registry, name=TEXTFILE_NAME):
+    """Write the metrics to ``directory/name`` atomically: a temporary file in the same
+    directory (a name node_exporter does not read), then renamed over the old one."""
+    import tempfile
+    data = exposition(registry)
+    fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, os.path.join(directory, name))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return os.path.join(directory, name)
+
+
+def parse_listen(text):
+    """``HOST:PORT`` or ``[V6ADDR]:PORT`` -> (host, port); port 0 picks a free one."""
+    text = text.strip()
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter("expected HOST:PORT (e.g. 127.0.0.1:9850), not %r" % text,
+                                 param_hint="--listen")
+    return host, int(port)
+
+
+LANDING = b"""<html><head><title>cxl-mi exporter</title></head><body>
+<h1>cxl-mi exporter</h1><p><a href="/metrics">Metrics</a></p></body></html>
+"""
+
+
+def make_server(host, port, registry):
+    """A threading HTTP server answering ``/metrics`` (not started)."""
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                try:
+                    body, ctype, code = exposition(registry), CONTENT_TYPE_LATEST, 200
+                except Exception as exc:       # a bug must not kill the server
+                    body, ctype, code = ("error: %s\n" % exc).encode(), "text/plain", 500
+            elif path == "/":
+                body, ctype, code = LANDING, "text/html; charset=utf-8", 200
+            else:
+                body, ctype, code = b"not found\n", "text/plain", 404
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt, *args):      # no access log on stderr
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    return Server((host, port), Handler)
+
+
+@click.command("exporter", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("targets", nargs=-1, metavar="TARGET...", shell_complete=_target.complete)
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="serve /metrics on HOST:PORT (default %s unless only --textfile is "
+                   "given; port 0 picks a free one)" % DEFAULT_LISTEN)
+@click.option("--textfile", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="also write the metrics to DIR/%s every interval, atomically, for "
+                   "node_exporter's textfile collector" % TEXTFILE_NAME)
+@click.option("--interval", type=click.FloatRange(0.1, 86400), default=15.0,
+              show_default=True, metavar="SECONDS",
+              help="collect from the devices at most this often; scrapes in between get "
+                   "the cached values")
+@click.option("--timeout", type=click.FloatRange(0.001, 3600), default=5.0, show_default=True,
+              metavar="SECONDS",
+              help="give each target this long per collection; one that takes longer is "
+                   "reported as cxl_up 0")
+@click.option("--once", is_flag=True, default=False,
+              help="collect once, write the text file (or print the metrics) and exit")
+def command(targets, listen, textfile, interval, timeout, once):
+    """Export metrics of CXL components for Prometheus.
+
+    Serves health, media status, life used, temperature, error counts, event log
+    and poison list sizes, capacities and partitions, firmware, switch port links
+    and LD counts of every TARGET (docs/metrics.md lists them), collected at most
+    once per --interval and bounded by --timeout per target.  With --textfile the
+    same metrics go to a file for node_exporter's textfile collector; with --once
+    they are collected once, written (or printed to stdout) and the command exits.
+    The CXLMI_TARGET variable is the target when none is given.
+    """
+    from cxlmi_bindings import targets as _targets
+    from cxlmi_bindings.errors import UsageError
+    targets = list(targets) or ([os.environ["CXLMI_TARGET"]]
+                                if os.environ.get("CXLMI_TARGET") else [])
+    if not targets:
+        raise click.UsageError("give at least one TARGET (or set CXLMI_TARGET)")
+    for t in targets:
+        try:
+            _targets.parse(t)
+        except (UsageError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="TARGET")
+    address = parse_listen(listen or DEFAULT_LISTEN) if (listen or not textfile) else None
+    if textfile and not os.path.isdir(textfile):
+        raise click.BadParameter("%s is not a directory" % textfile, param_hint="--textfile")
+    _prometheus()
+    from cxlmi_bindings.metrics import Collector
+    collector = Collector(targets, interval=interval, timeout=timeout)
+    registry = build_registry(collector)
+    try:
+        if once:
+            _run_once(collector, registry, textfile)
+        else:
+            _serve(collector, registry, address, textfile, interval)
+    finally:
+        collector.close()
+
+
+def _report(collector, shown):
+    """One stderr line per target whose error changed since it was last shown."""
+    errors = collector.errors()
+    for t in collector.targets:
+        message = errors.get(t.target)
+        if message != shown.get(t.target):
+            if message:
+                click.echo("cxl-mi: warning: %s: %s" % (t.target, message), err=True)
+            elif t.target in shown:
+                click.echo("cxl-mi: %s: collected again" % t.target, err=True)
+            shown[t.target] = message
+
+
+def _write(textfile, registry):
+    try:
+        write_textfile(textfile, registry)
+    except OSError as exc:
+        click.echo("cxl-mi: warning: cannot write to %s: %s" % (textfile, exc.strerror or exc),
+                   err=True)
+        return False
+    return True
+
+
+def _run_once(collector, registry, textfile):
+    data = exposition(registry)         # collects
+    _report(collector, {})
+    if textfile:
+        if not _write(textfile, registry):
+            raise click.exceptions.Exit(3)
+    else:
+        sys.stdout.write(data.decode())
+
+
+def _serve(collector, registry, address, textfile, interval):
+    server = None
+    if address is not None:
+        try:
+            server = make_server(address[0], address[1], registry)
+        except OSError as exc:
+            click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
+                       % (address[0], address[1], exc.strerror or exc), err=True)
+            raise click.exceptions.Exit(3)
+        threading.Thread(target=server.serve_forever, name="cxl-mi exporter http",
+                         daemon=True).start()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, _term)
+    shown = {}
+    try:
+        if server is not None:
+            host, port = server.server_address[:2]
+            shown_host = "[%s]" % host if ":" in host else host
+            click.echo("listening on http://%s:%d/metrics (%d target%s); Ctrl-C stops"
+                       % (shown_host, port, len(collector.targets),
+                          "" if len(collector.targets) == 1 else "s"))
+        if textfile:
+            click.echo("writing %s every %gs" % (os.path.join(textfile, TEXTFILE_NAME),
+                                                 interval))
+        sys.stdout.flush()
+        while True:
+            if textfile:
+                _write(textfile, registry)      # collects when the cache is stale
+            _report(collector, shown)
+            time.sleep(interval if textfile else min(interval, 1.0))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped", err=True)
