@@ -1,0 +1,538 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi exporter` and cxlmi_bindings.metrics, fast: values against the emulator's state,
+units, identity labels, caching within --interval, a dead target bounded by --timeout while the
+others are served, the text file written atomically, docs/metrics.md against what can be
+emitted, and the CLI around it.  The real Prometheus server is in test_exporter_prometheus.py.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+prometheus_client = pytest.importorskip("prometheus_client")
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from cxlmi_bindings import Context, Tunnel, cci  # noqa: E402
+from cxlmi_bindings.metrics import METRICS, Collector, IDENTITY  # noqa: E402
+from cxlmi_cli.commands import exporter  # noqa: E402
+
+from cli_helpers import invoke  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GiB = 1 << 30
+
+
+class Devices:
+    """An opener handing out in-process emulated endpoints the test can reach into."""
+
+    def __init__(self):
+        self.ctx = Context()
+        self.eps = {}
+        self.opened = []
+
+    def __call__(self, target, timeout):
+        self.opened.append(target)
+        ep = self.ctx.open(target)
+        ep.timeout_ms = int(timeout * 1000)
+        self.eps[target] = ep
+        return ep
+
+    def device(self, target):
+        return self.eps[target].transport.device
+
+    def close(self):
+        self.ctx.close()
+
+
+@pytest.fixture
+def devices():
+    d = Devices()
+    yield d
+    d.close()
+
+
+def by_name(samples):
+    out = {}
+    for name, labels, value in samples:
+        out.setdefault(name, []).append((labels, value))
+    return out
+
+
+def value(samples, name, **want):
+    found = [v for n, labels, v in samples if n == name
+             and all(labels.get(k) == w for k, w in want.items())]
+    assert len(found) == 1, (name, want, found)
+    return found[0]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+# ------------------------------------------------------------------ values and units
+
+def test_type3_values_are_the_emulators_in_base_units(devices):
+    c = Collector(["emu:type3"], opener=devices, timeout=5)
+    c.samples()
+    dev = devices.device("emu:type3")
+    dev.set_health(temperature=-7, life_used=42, corrected_volatile_errors=5,
+                   corrected_persistent_errors=9)
+    ep = devices.eps["emu:type3"]
+    for dpa in (0x1000, 0x2000, 0x40000):
+        ep.memdev_inject_poison(inject_poison_phy_addr=dpa)
+    c.refresh()
+    s = c.samples()
+    t = dict(target="emu:type3")
+    assert value(s, "cxl_up", **t) == 1
+    assert value(s, "cxl_temperature_celsius", **t) == -7             # signed, °C
+    assert value(s, "cxl_life_used_ratio", **t) == pytest.approx(0.42)   # percent -> 0..1
+    assert value(s, "cxl_corrected_errors_total", memory="volatile", **t) == 5
+    assert value(s, "cxl_corrected_errors_total", memory="persistent", **t) == 9
+    assert value(s, "cxl_poison_list_records", **t) == 3
+    assert value(s, "cxl_poison_list_bytes", **t) == 3 * 64            # 64-byte units -> bytes
+    assert value(s, "cxl_capacity_bytes", **t) == dev.media_size()      # 256 MiB units -> bytes
+    ident = ep.memdev_identify()
+    part = ep.memdev_get_partition_info()
+    assert value(s, "cxl_capacity_bytes", **t) == ident.total_capacity * 256 * 1024 * 1024
+    assert value(s, "cxl_partition_active_bytes", partition="volatile", **t) == \
+        part.active_vmem * 256 * 1024 * 1024
+    assert value(s, "cxl_partition_active_bytes", partition="persistent", **t) == \
+        part.active_pmem * 256 * 1024 * 1024
+    assert value(s, "cxl_label_storage_area_bytes", **t) == ident.lsa_size
+    # each injection posted an informational event record
+    assert value(s, "cxl_event_log_records", log="info", **t) == 3
+    assert value(s, "cxl_event_log_records", log="fatal", **t) == 0
+    assert value(s, "cxl_event_log_capacity_records", log="info", **t) == \
+        ident.info_event_log_size
+    assert value(s, "cxl_media_status", status="normal", **t) == 1
+    assert value(s, "cxl_health_status", status="maintenance_needed", **t) == 0
+    info = [labels for n, labels, v in s if n == "cxl_device_info"]
+    ident0 = ep.identify()
+    assert info == [dict(target="emu:type3", serial="0x%016x" % ident0.serial_num,
+                         type="type3", model="%04x:%04x" % (ident0.vendor_id, ident0.device_id),
+                         subsystem="%04x:%04x" % (ident0.subsys_vendor_id, ident0.subsys_id),
+                         firmware=ep.memdev_identify().fw_revision.decode())]
+    assert value(s, "cxl_firmware_slot_info", slot="1", active="true", **t) == 1
+
+
+def test_health_bits_media_status_and_alert_levels_decode(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    devices.device("emu:type3").set_health(health_status=0b101, media_status=3, life_used=95,
+                                           temperature=100)
+    c.refresh()
+    s = c.samples()
+    assert value(s, "cxl_health_status", status="maintenance_needed") == 1
+    assert value(s, "cxl_health_status", status="performance_degraded") == 0
+    assert value(s, "cxl_health_status", status="hardware_replacement_needed") == 1
+    assert [labels["status"] for n, labels, v in s if n == "cxl_media_status" and v == 1] == \
+        ["all_data_lost"]
+    assert value(s, "cxl_alert_level", indicator="life_used") == 2        # over 90 %: critical
+    assert value(s, "cxl_alert_level", indicator="temperature") == 2      # over 85 °C: critical
+    assert value(s, "cxl_alert_level", indicator="corrected_volatile_errors") == 0
+
+
+def test_switch_ports_links_and_lds_are_the_emulators(devices):
+    c = Collector(["emu:switch"], opener=devices)
+    s = c.samples()
+    ep = devices.eps["emu:switch"]
+    sw = ep.fmapi_identify_sw_device()
+    t = dict(target="emu:switch")
+    assert value(s, "cxl_switch_physical_ports", **t) == sw.num_physical_ports
+    assert value(s, "cxl_switch_vppbs", state="total", **t) == sw.num_total_vppb
+    speeds = {1: 2.5e9, 2: 5e9, 3: 8e9, 4: 16e9, 5: 32e9, 6: 64e9}
+    ports = ep.fmapi_get_phys_port_state(ports=list(range(sw.num_physical_ports))).ports
+    for p in ports:
+        port = str(p.port_id)
+        assert value(s, "cxl_port_current_link_width", port=port) == p.negotiated_link_width
+        assert value(s, "cxl_port_max_link_width", port=port) == p.max_link_width
+        assert value(s, "cxl_port_current_link_transfers_per_second", port=port) == \
+            speeds.get(p.current_link_speed, 0)
+        assert value(s, "cxl_port_max_link_transfers_per_second", port=port) == \
+            speeds[p.max_link_speed]
+        assert value(s, "cxl_port_link_up", port=port) == (p.ltssm_state == 4)
+    # the MLD on port 2: its LD count through the port's tunnel
+    assert value(s, "cxl_port_logical_devices", port="2") == \
+        ep.fmapi_get_ld_info(tunnel=Tunnel.switch(2)).ld_count == 4
+    assert [labels["port"] for n, labels, v in s if n == "cxl_port_logical_devices"] == ["2"]
+    assert value(s, "cxl_port_current_link_transfers_per_second", port="1") == 32e9
+    assert value(s, "cxl_port_current_link_width", port="4") == 0          # nothing attached
+    info = [labels for n, labels, v in s if n == "cxl_port_info" and labels["port"] == "2"]
+    assert info[0]["connected_device"] == "cxl_type3_mld" and info[0]["ltssm_state"] == "l0"
+    # a switch has no health: nothing is made up, and nothing counts as an error
+    assert "cxl_temperature_celsius" not in by_name(s)
+    assert value(s, "cxl_scrape_errors_total", **t) == 0
+
+
+def test_mld_mhd_and_dcd_report_their_lds_heads_and_dynamic_capacity(devices):
+    c = Collector(["emu:mld", "emu:mhd", "emu:dcd"], opener=devices)
+    s = c.samples()
+    assert value(s, "cxl_logical_devices", target="emu:mld") == 4
+    assert value(s, "cxl_ld_memory_bytes", target="emu:mld") == 4 * GiB
+    assert value(s, "cxl_logical_devices", target="emu:mhd") == 2
+    assert value(s, "cxl_heads", target="emu:mhd") == 2
+    dcd = devices.eps["emu:dcd"].fmapi_get_dcd_info()
+    assert value(s, "cxl_dynamic_capacity_bytes", target="emu:dcd") == \
+        dcd.total_dynamic_capacity * 256 * 1024 * 1024
+    for target in ("emu:mld", "emu:mhd", "emu:dcd"):
+        assert value(s, "cxl_scrape_errors_total", target=target) == 0
+
+
+def test_every_sample_carries_exactly_its_catalogued_labels(devices):
+    c = Collector(["emu:type3", "emu:switch", "emu:mld", "emu:mhd", "emu:dcd"],
+                  opener=devices)
+    s = c.samples()
+    for name, labels, v in s:
+        assert sorted(labels) == sorted(METRICS[name].labels), name
+        if "serial" in labels:
+            assert re.fullmatch(r"0x[0-9a-f]{16}", labels["serial"]), labels
+            assert labels["type"] in ("type3", "switch")
+    # one series per label set: no two samples collide in Prometheus
+    keys = [(name, tuple(sorted(labels.items()))) for name, labels, v in s]
+    assert len(keys) == len(set(keys))
+
+
+def test_the_exposition_is_valid_prometheus_text_with_types_and_units(devices):
+    c = Collector(["emu:type3", "emu:switch"], opener=devices)
+    text = exporter.exposition(exporter.build_registry(c)).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["cxl_scrape_errors"].type == "counter"          # cxl_scrape_errors_total
+    assert families["cxl_dirty_shutdowns"].type == "counter"
+    assert families["cxl_temperature_celsius"].type == "gauge"
+    assert "cxl_device_info" in families
+    for name in families:
+        assert name.startswith("cxl_")
+    temp = families["cxl_temperature_celsius"].samples[0]
+    assert temp.labels == {"target": "emu:type3", "serial": "0x1122334455667788",
+                           "type": "type3"}
+    assert temp.value == 35
+
+
+# ------------------------------------------------------------------ caching
+
+def test_devices_are_asked_at_most_once_per_interval(devices):
+    clock = Clock()
+    c = Collector(["emu:type3"], interval=15, opener=devices, clock=clock)
+    s1 = c.samples()
+    dev = devices.device("emu:type3")
+    sent = []
+    handle = dev.handle
+
+    def counting(message, msg_type):
+        sent.append(message)
+        return handle(message, msg_type)
+    dev.handle = counting
+    dev.set_health(temperature=60)
+    for _ in range(5):
+        clock.now += 2.9                     # 14.5 s in all: still within the interval
+        s2 = c.samples()
+    assert sent == [] and c.collections == 1
+    assert value(s2, "cxl_temperature_celsius") == 35          # the cached value
+    assert value(s2, "cxl_last_scrape_timestamp_seconds") == \
+        value(s1, "cxl_last_scrape_timestamp_seconds")
+    clock.now += 0.6                          # past the interval
+    s3 = c.samples()
+    assert sent and c.collections == 2
+    assert value(s3, "cxl_temperature_celsius") == 60
+
+
+def test_concurrent_scrapes_share_one_collection(devices):
+    c = Collector(["emu:type3"], interval=60, opener=devices)
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(c.samples())) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert len(out) == 6 and c.collections == 1
+
+
+def test_unsupported_commands_are_not_sent_again(devices):
+    clock = Clock()
+    c = Collector(["emu:switch"], interval=1, opener=devices, clock=clock)
+    c.samples()
+    dev = devices.device("emu:switch")
+    opcodes = []
+    handle = dev.handle
+
+    def record(message, msg_type):
+        opcodes.append(cci.decode_header(message).opcode)
+        return handle(message, msg_type)
+    dev.handle = record
+    clock.now += 2
+    c.samples()
+    assert opcodes and 0x4200 not in opcodes and 0x0200 not in opcodes   # health, FW info
+    assert 0x5101 in opcodes                                             # port state
+
+
+# ------------------------------------------------------------------ dead targets
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield "tcp:127.0.0.1:%d" % sock.getsockname()[1]
+    sock.close()
+
+
+def test_a_silent_target_is_down_within_the_timeout_and_the_others_are_served(silent_server):
+    c = Collector([silent_server, "emu:type3", "tcp:127.0.0.1:1"], timeout=0.5)
+    try:
+        start = time.monotonic()
+        s = c.samples()
+        took = time.monotonic() - start
+    finally:
+        c.close()
+    assert took < 0.5 + 0.4, took
+    assert value(s, "cxl_up", target=silent_server) == 0
+    assert value(s, "cxl_up", target="tcp:127.0.0.1:1") == 0           # refused
+    assert value(s, "cxl_scrape_errors_total", target=silent_server) == 1
+    assert value(s, "cxl_up", target="emu:type3") == 1
+    assert value(s, "cxl_temperature_celsius", target="emu:type3") == 35
+    # nothing but the exporter's own metrics for the dead ones
+    assert {n for n, labels, v in s if labels["target"] == silent_server} == \
+        {"cxl_up", "cxl_scrape_duration_seconds", "cxl_scrape_errors_total",
+         "cxl_last_scrape_timestamp_seconds"}
+
+
+def test_a_target_that_hangs_past_every_timeout_does_not_stall_the_scrape(devices):
+    release = threading.Event()
+    calls = []
+
+    def opener(target, timeout):
+        calls.append(target)
+        if target == "tcp:127.0.0.1:9":
+            release.wait(30)                 # a transport that ignores its timeout
+            raise OSError("gone")
+        return devices(target, timeout)
+
+    clock = Clock()
+    c = Collector(["tcp:127.0.0.1:9", "emu:type3"], timeout=0.3, interval=1, opener=opener,
+                  clock=clock)
+    try:
+        start = time.monotonic()
+        s = c.samples()
+        assert time.monotonic() - start < 0.3 + 0.4
+        assert value(s, "cxl_up", target="tcp:127.0.0.1:9") == 0
+        assert value(s, "cxl_up", target="emu:type3") == 1
+        clock.now += 2
+        s = c.samples()                      # still stuck: not asked again, down again
+        assert calls.count("tcp:127.0.0.1:9") == 1
+        assert value(s, "cxl_scrape_errors_total", target="tcp:127.0.0.1:9") == 2
+        assert "no answer within 0.3s" in c.errors()["tcp:127.0.0.1:9"]
+    finally:
+        release.set()
+
+
+def test_a_target_that_comes_back_is_collected_again(devices):
+    state = {"up": False}
+
+    def opener(target, timeout):
+        if not state["up"]:
+            raise OSError("connection refused")
+        return devices("emu:type3", timeout)
+
+    clock = Clock()
+    c = Collector(["tcp:127.0.0.1:7"], interval=1, opener=opener, clock=clock)
+    assert value(c.samples(), "cxl_up") == 0
+    state["up"] = True
+    clock.now += 2
+    s = c.samples()
+    assert value(s, "cxl_up") == 1 and value(s, "cxl_temperature_celsius") == 35
+    assert value(s, "cxl_scrape_errors_total") == 1
+
+
+def test_a_device_error_is_counted_but_the_target_stays_up(devices):
+    from cxlmi_bindings.errors import DeviceError
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    ep = devices.eps["emu:type3"]
+    real = ep.call
+
+    def failing(command, *a, **kw):
+        if getattr(command, "name", command) == "memdev_get_health_info":
+            raise DeviceError(0x0004, "memdev_get_health_info")     # INTERNAL
+        return real(command, *a, **kw)
+    ep.call = failing
+    c.refresh()
+    s = c.samples()
+    assert value(s, "cxl_up") == 1
+    assert value(s, "cxl_scrape_errors_total") == 1
+    assert "cxl_temperature_celsius" not in by_name(s)
+    assert "cxl_capacity_bytes" in by_name(s)
+
+
+# ------------------------------------------------------------------ text file
+
+def test_the_textfile_is_written_atomically(devices, tmp_path, monkeypatch):
+    c = Collector(["emu:type3"], opener=devices)
+    registry = exporter.build_registry(c)
+    target = tmp_path / exporter.TEXTFILE_NAME
+    target.write_text("old\n")
+    old_inode = os.stat(target).st_ino
+    renames = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renames.append((str(src), str(dst), open(src).read()))
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    path = exporter.write_textfile(str(tmp_path), registry)
+    assert path == str(target)
+    # a complete temporary file in the same directory, not named *.prom, renamed over
+    src, dst, content = renames[0]
+    assert os.path.dirname(src) == str(tmp_path) and dst == str(target)
+    assert not src.endswith(".prom") and os.path.basename(src).startswith(".")
+    assert content == target.read_text() and "cxl_temperature_celsius" in content
+    assert os.stat(target).st_ino != old_inode
+    assert os.listdir(tmp_path) == [exporter.TEXTFILE_NAME]
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o644)
+
+
+def test_a_failed_textfile_write_keeps_the_old_file_and_leaves_no_temporary(devices, tmp_path,
+                                                                             monkeypatch):
+    c = Collector(["emu:type3"], opener=devices)
+    registry = exporter.build_registry(c)
+    target = tmp_path / exporter.TEXTFILE_NAME
+    target.write_text("cxl_up 1\n")
+
+    def broken(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(OSError):
+        exporter.write_textfile(str(tmp_path), registry)
+    assert target.read_text() == "cxl_up 1\n"
+    assert os.listdir(tmp_path) == [exporter.TEXTFILE_NAME]
+
+
+def test_once_with_textfile_writes_the_file(tmp_path):
+    res = invoke(["exporter", "--once", "--textfile", str(tmp_path), "emu:type3"])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / exporter.TEXTFILE_NAME).read_text()
+    names = {f.name for f in text_string_to_metric_families(text)}
+    assert {"cxl_up", "cxl_temperature_celsius", "cxl_device_info"} <= names
+
+
+# ------------------------------------------------------------------ the doc
+
+def _documented():
+    """{metric: labels column} of docs/metrics.md's tables."""
+    with open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8") as f:
+        rows = re.findall(r"^\| `(cxl_\w+)` \| [^|]+ \| ([^|]+) \|", f.read(), re.M)
+    out = {}
+    for name, labels in rows:
+        assert name not in out, "%s documented twice" % name
+        words = [w.strip() for w in labels.split(",")]
+        expanded = []
+        for w in words:
+            expanded += list(IDENTITY) if w == "identity" else [w]
+        out[name] = expanded
+    return out
+
+
+def test_the_doc_lists_every_metric_with_its_labels():
+    documented = _documented()
+    assert sorted(documented) == sorted(METRICS)
+    for name, labels in documented.items():
+        assert labels == list(METRICS[name].labels), name
+
+
+def test_every_catalogued_metric_is_emitted_by_some_component(devices, silent_server):
+    c = Collector(["emu:type3", "emu:switch", "emu:mld", "emu:mhd", "emu:dcd"],
+                  opener=devices)
+    emitted = {n for n, labels, v in c.samples()}
+    assert emitted == set(METRICS)
+
+
+def test_metric_names_follow_prometheus_conventions():
+    units = ("_celsius", "_bytes", "_seconds", "_ratio", "_total", "_info", "_records",
+             "_transfers_per_second")
+    for name, m in METRICS.items():
+        assert re.fullmatch(r"cxl_[a-z0-9_]+", name), name
+        assert (m.kind == "counter") == name.endswith("_total"), name
+        assert (m.kind == "info") == name.endswith("_info"), name
+        if m.kind == "info":
+            assert set(IDENTITY) <= set(m.labels) or name == "cxl_device_info"
+        assert not re.search(r"_(percent|kb|mb|gb|mib|gib|milliseconds|kelvin)", name), name
+        if "_ratio" in name or "_celsius" in name or "_bytes" in name:
+            assert name.endswith(units), name
+
+
+# ------------------------------------------------------------------ the command
+
+def test_once_prints_the_metrics(devices):
+    res = invoke(["exporter", "--once", "emu:type3", "emu:switch"])
+    assert res.exit_code == 0, res.output
+    families = {f.name: f for f in text_string_to_metric_families(res.stdout)}
+    ups = {s.labels["target"]: s.value for s in families["cxl_up"].samples}
+    assert ups == {"emu:type3": 1, "emu:switch": 1}
+
+
+def test_a_bad_target_or_none_is_a_usage_error(monkeypatch):
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    res = invoke(["exporter", "--once"])
+    assert res.exit_code == 2 and "TARGET" in res.output
+    res = invoke(["exporter", "--once", "emu:nope"])
+    assert res.exit_code == 2
+    res = invoke(["exporter", "--once", "--listen", "nonsense", "emu:type3"])
+    assert res.exit_code == 2 and "--listen" in res.output
+
+
+def test_cxlmi_target_is_the_default_target(monkeypatch):
+    monkeypatch.setenv("CXLMI_TARGET", "emu:mld")
+    res = invoke(["exporter", "--once"])
+    assert res.exit_code == 0 and 'cxl_up{target="emu:mld"} 1.0' in res.stdout
+
+
+def test_without_prometheus_client_the_command_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    res = invoke(["exporter", "--once", "emu:type3"])
+    assert res.exit_code == 2
+    assert "pip install 'cxl-mi[exporter]'" in res.output
+
+
+def test_the_http_server_answers_metrics_and_nothing_else(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    server = exporter.make_server("127.0.0.1", 0, exporter.build_registry(c))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % server.server_address[1]
+    try:
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+            body = r.read().decode()
+        assert 'cxl_up{target="emu:type3"} 1.0' in body
+        with urllib.request.urlopen(base + "/", timeout=10) as r:
+            assert b"/metrics" in r.read()
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "/other", timeout=10)
+        assert err.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_other_commands_do_not_import_the_exporter_or_prometheus_client():
+    code = ("import sys; from cxlmi_cli.main import main\n"
+            "try:\n    main(['identify', 'emu:type3', '--json'])\n"
+            "except SystemExit:\n    pass\n"
+            "bad = [m for m in ('prometheus_client', 'cxlmi_cli.commands.exporter', "
+            "'cxlmi_bindings.metrics') if m in sys.modules]\n"
+            "sys.stderr.write('IMPORTED %r' % bad)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=60)
+    assert "IMPORTED []" in proc.stderr, proc.stderr
