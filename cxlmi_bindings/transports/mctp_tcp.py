@@ -31,6 +31,8 @@ log = _log.get("cxlmi.transport.tcp")
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: bytes asked of one recv: a 64 KiB reply's packets at once
+RECV_SIZE = 1 << 18
 #: the EID this end uses as its source unless told otherwise
 DEFAULT_OWN_EID = 0x10
 
@@ -162,11 +164,11 @@ class MctpTcpTransport(Transport):
                     self.reconnects += 1
                     self._connect()
                     fresh = True
-            packets, next_seq = mf.packetize(msg_type, message, self.eid, self.own_eid,
-                                             tag, 1, self._seq)
+            # all packets in one write: one syscall and one TCP segment train
+            data, next_seq = mf.frame(msg_type, message, self.eid, self.own_eid, tag, 1,
+                                      self._seq)
             try:
-                for pkt in packets:
-                    self._sock.sendall(pkt)
+                self._sock.sendall(data)
             except OSError as exc:
                 self._drop()
                 if not fresh and not retried and exc.errno in (
@@ -198,7 +200,7 @@ class MctpTcpTransport(Transport):
             else:
                 sock.settimeout(None)
             try:
-                data = sock.recv(65536)
+                data = sock.recv(RECV_SIZE)
             except socket.timeout:
                 continue
             except OSError as exc:
