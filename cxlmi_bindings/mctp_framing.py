@@ -153,54 +153,48 @@ def packetize(msg_type, message, dst, src, tag, tag_owner, seq=0):
     return packets, seq
 
 
-#: above this many packets, :func:`frame` and the reassembler move payloads with
-#: one strided copy per payload byte position instead of one copy per packet
-STRIDED_PACKETS = 48
+#: up to this many packets, :func:`frame` and the reassembler move payloads with
+#: one join of per-packet slices; above it, with one strided copy per payload
+#: byte position (fewer, larger copies: faster for big messages)
+STRIDED_PACKETS = 512
 
 
 def frame(msg_type, message, dst, src, tag, tag_owner, seq=0):
     """One message as the bytes of all its packets, for a single ``send``.
 
     The same bytes as joining :func:`packetize`'s packets, made without a
-    Python object per packet.  Returns ``(data, next_seq)``.
+    Python object per packet header.  Returns ``(data, next_seq)``.
     """
     body = bytes((msg_type & 0xFF,)) + bytes(message)
     count = max(1, -(-len(body) // BTU))
+    padded = body.ljust(count * BTU, b"\0")            # the last packet's padding
     owner_tag = (TAG_OWNER if tag_owner else 0) | (tag & TAG_MASK)
     # the flags byte of packet i is this pattern's (i mod 4)th byte, plus SOM/EOM
     pattern = bytes(((seq + i) & SEQ_MASK) << SEQ_SHIFT | owner_tag for i in range(4))
     flags = bytearray((pattern * (count // 4 + 1))[:count])
     flags[0] |= SOM
     flags[-1] |= EOM
-    out = bytearray(count * PACKET_SIZE)            # zeroed: the last packet's padding
     if count <= STRIDED_PACKETS:
-        head = bytes((HEADER_VERSION, dst & 0xFF, src & 0xFF))
-        for i in range(count):
-            at = i * PACKET_SIZE
-            out[at:at + 3] = head
-            out[at + 3] = flags[i]
-            out[at + 4:at + PACKET_SIZE] = body[i * BTU:(i + 1) * BTU].ljust(BTU, b"\0")
+        # the header (flags still to come) between payloads, and before the first
+        chunks = [padded[i:i + BTU] for i in range(0, count * BTU, BTU)]
+        chunks.insert(0, b"")
+        out = bytearray(bytes((HEADER_VERSION, dst & 0xFF, src & 0xFF, 0)).join(chunks))
     else:
+        out = bytearray(count * PACKET_SIZE)
         out[0::PACKET_SIZE] = bytes((HEADER_VERSION,)) * count
         out[1::PACKET_SIZE] = bytes((dst & 0xFF,)) * count
         out[2::PACKET_SIZE] = bytes((src & 0xFF,)) * count
-        out[3::PACKET_SIZE] = flags
-        padded = body.ljust(count * BTU, b"\0")
         for j in range(BTU):
             out[TRANSPORT_HEADER_SIZE + j::PACKET_SIZE] = padded[j::BTU]
+    out[3::PACKET_SIZE] = flags
     return bytes(out), (seq + count) & SEQ_MASK
 
 
 def _payloads(buf, at, count):
     """The payloads of the ``count`` whole packets at ``buf[at:]``, joined."""
     if count <= STRIDED_PACKETS:
-        view = memoryview(buf)
-        try:
-            return b"".join([view[i:i + BTU] for i in range(at + TRANSPORT_HEADER_SIZE,
-                                                             at + count * PACKET_SIZE,
-                                                             PACKET_SIZE)])
-        finally:
-            view.release()
+        return b"".join([buf[i:i + BTU] for i in range(at + TRANSPORT_HEADER_SIZE,
+                                                        at + count * PACKET_SIZE, PACKET_SIZE)])
     out = bytearray(count * BTU)
     stop = at + count * PACKET_SIZE
     for j in range(BTU):

@@ -31,8 +31,8 @@ log = _log.get("cxlmi.transport.tcp")
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
-#: bytes asked of one recv: a 64 KiB reply's packets at once
-RECV_SIZE = 1 << 18
+#: bytes asked of one recv (more would make each recv allocate a large block)
+RECV_SIZE = 1 << 16
 #: the EID this end uses as its source unless told otherwise
 DEFAULT_OWN_EID = 0x10
 
