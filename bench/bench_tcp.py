@@ -1,21 +1,27 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Commands per second: in-process emulator vs. MCTP over TCP loopback.
+"""MCTP over TCP against a plain TCP echo of the same bytes, measured side by side.
 
-    python bench/bench_tcp.py [--seconds 2] [--same-process]
+    python bench/bench_tcp.py [--seconds 1] [--strict] [--skip-clients]
 
-Rows:
-  emu:type3 identify          the library + the in-process emulated type 3 device
-  tcp identify                the same, with the device behind an MCTP-over-TCP server
-  tcp transport, 0 B echo     transport + framing + server only (a trivial handler)
-  tcp transport, 4 KiB echo   the same with 4 KiB each way (65 packets each way)
+Every budget is a ratio to a baseline measured in the same run, in the same
+interpreter, so the figures hold on any machine:
 
-By default the server runs in a child process, as `cxl-mi emulate` would;
-``--same-process`` keeps it in a thread (then client and server share the GIL).
+  identify over tcp:                 <= 1.4 x a plain echo of its wire bytes
+  0 B / 4 KiB / 64 KiB / 1 MiB:      <= 1.5 x a plain echo of the same wire bytes
+  N clients (1, 2, 4, 8, 32):        2 clients >= 1.6 x one client, no fall-off up to 32
+                                     (each row >= 0.9 x the best row before it)
+
+The plain echo is two processes on loopback with TCP_NODELAY: the client
+sends the bytes in one write and reads them back; the server reads them all
+and writes them back in one write.  The MCTP side runs the emulator's server
+in a child process (as ``cxl-mi emulate`` does) and the library's ``tcp:``
+transport here.  ``--strict`` exits 1 when a budget is missed.
 """
 
 import argparse
 import multiprocessing
 import os
+import socket
 import statistics
 import sys
 import time
@@ -23,7 +29,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from cxlmi_bindings import cci  # noqa: E402
+from cxlmi_bindings import mctp_framing as mf  # noqa: E402
 
+CTX = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+
+
+# --------------------------------------------------------------------- servers
 
 def echo_handler(msg_type, message):
     hdr = cci.decode_header(message)
@@ -31,97 +42,219 @@ def echo_handler(msg_type, message):
                       category=cci.CATEGORY_RESPONSE)
 
 
-def make_server(kind):
+def _mctp_server(kind, conn):
     from cxlmi_bindings.emulator.server import Server
     if kind == "echo":
-        return Server(echo_handler, port=0)
-    from cxlmi_bindings.emulator import profiles
-    return Server(profiles.build(kind), port=0)
-
-
-class Served:
-    def __init__(self, kind, same_process):
-        self.proc = self.srv = None
-        if same_process:
-            self.srv = make_server(kind)
-            self.address = self.srv.start()
-        else:
-            ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-            self.conn, child = ctx.Pipe()
-            self.proc = ctx.Process(target=_serve_in_child, args=(kind, child), daemon=True)
-            self.proc.start()
-            self.address = self.conn.recv()
-
-    def close(self):
-        if self.srv is not None:
-            self.srv.stop()
-        if self.proc is not None:
-            self.conn.send("stop")
-            self.proc.join(5)
-
-
-def _serve_in_child(kind, conn):
-    srv = make_server(kind)
+        handler = echo_handler
+    else:
+        from cxlmi_bindings.emulator import profiles
+        handler = profiles.build(kind)
+    srv = Server(handler, port=0)
     conn.send(srv.start())
     conn.recv()
     srv.stop()
 
 
-def rate(fn, seconds):
-    """Run ``fn`` repeatedly for about ``seconds``; returns (calls/s, median µs)."""
-    for _ in range(20):
-        fn()
-    samples = []
-    n = 0
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        for _ in range(50):
-            fn()
-        samples.append((time.perf_counter() - t0) / 50)
-        n += 50
-    median = statistics.median(samples)
-    return 1 / median, median * 1e6
+def _plain_echo_server(conn):
+    """Each connection first says how many bytes a message has, then echoes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    conn.send(listener.getsockname())
+    listener.settimeout(0.2)
+    while not conn.poll():
+        try:
+            sock, _ = listener.accept()
+        except socket.timeout:
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        size = int.from_bytes(_read(sock, 4), "little")
+        buf = bytearray(size)
+        view = memoryview(buf)
+        while True:
+            got = 0
+            while got < size:
+                n = sock.recv_into(view[got:])
+                if not n:
+                    break
+                got += n
+            if got < size:
+                break
+            sock.sendall(buf)
+        sock.close()
+    listener.close()
 
+
+def _read(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+class Child:
+    """A server in a child process: ``address``, ``close()``."""
+
+    def __init__(self, target, *args):
+        self.conn, child = CTX.Pipe()
+        self.proc = CTX.Process(target=target, args=args + (child,), daemon=True)
+        self.proc.start()
+        self.address = self.conn.recv()
+
+    def close(self):
+        self.conn.send("stop")
+        self.proc.join(5)
+
+
+class PlainEcho:
+    def __init__(self, address, size):
+        self.sock = socket.create_connection(address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(size.to_bytes(4, "little"))
+        self.data = os.urandom(size)
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self.size = size
+
+    def round_trip(self):
+        self.sock.sendall(self.data)
+        got = 0
+        while got < self.size:
+            got += self.sock.recv_into(self.view[got:])
+
+    def close(self):
+        self.sock.close()
+
+
+# --------------------------------------------------------------------- timing
+
+def per_call(fn, seconds):
+    """Median seconds per call of ``fn`` over batches filling about ``seconds``."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-6)
+    batch = max(1, min(200, int(0.02 / one)))
+    samples = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(samples) < 5:
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        samples.append((time.perf_counter() - t0) / batch)
+    return statistics.median(samples)
+
+
+def _client_loop(address, seconds, start, conn):
+    from cxlmi_bindings import Context
+    with Context() as ctx:
+        ep = ctx.open("tcp:%s:%d" % address)
+        ep.identify()
+        start.wait()
+        n = 0
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            ep.identify()
+            n += 1
+    conn.send(n / seconds)
+
+
+def clients_rate(address, count, seconds):
+    start = CTX.Event()
+    pipes, procs = [], []
+    for _ in range(count):
+        parent, child = CTX.Pipe()
+        p = CTX.Process(target=_client_loop, args=(address, seconds, start, child), daemon=True)
+        p.start()
+        pipes.append(parent)
+        procs.append(p)
+    time.sleep(0.3 + 0.02 * count)          # all connected and warmed up
+    start.set()
+    total = sum(p.recv() for p in pipes)
+    for p in procs:
+        p.join(10)
+    return total
+
+
+# --------------------------------------------------------------------- rows
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=2.0, help="time per row (default 2)")
-    ap.add_argument("--same-process", action="store_true",
-                    help="serve from a thread of this process instead of a child process")
+    ap.add_argument("--seconds", type=float, default=1.0, help="time per measurement (1)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
+    ap.add_argument("--skip-clients", action="store_true", help="leave out the N-client rows")
     args = ap.parse_args(argv)
 
     from cxlmi_bindings import Context
     from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
-    rows = []
-    with Context() as ctx:
-        ep = ctx.open("emu:type3")
-        rows.append(("emu:type3 identify", rate(ep.identify, args.seconds)))
+    rows = []                # (label, value text, ratio or None, budget text, ok)
 
-    served = Served("type3", args.same_process)
+    def compare(label, mctp_s, plain_s, budget):
+        ratio = mctp_s / plain_s
+        rows.append((label, "%9.1f µs  plain %7.1f µs" % (mctp_s * 1e6, plain_s * 1e6),
+                     ratio, "<= %.1fx" % budget, ratio <= budget))
+
+    plain = Child(_plain_echo_server)
+    type3 = Child(_mctp_server, "type3")
+    echo = Child(_mctp_server, "echo")
     try:
+        def plain_rate(size):
+            e = PlainEcho(plain.address, size)
+            try:
+                return per_call(e.round_trip, args.seconds)
+            finally:
+                e.close()
+
         with Context() as ctx:
-            ep = ctx.open("tcp:%s:%d" % served.address)
-            rows.append(("tcp identify", rate(ep.identify, args.seconds)))
-    finally:
-        served.close()
+            ep = ctx.open("tcp:%s:%d" % type3.address)
+            mctp = per_call(ep.identify, args.seconds)
+        # identify: one 68-byte packet each way
+        compare("identify over tcp:", mctp, plain_rate(mf.PACKET_SIZE), 1.4)
 
-    served = Served("echo", args.same_process)
-    try:
-        with MctpTcpTransport(*served.address) as t:
-            for label, size in (("tcp transport, 0 B echo", 0), ("tcp transport, 4 KiB echo", 4096)):
+        with MctpTcpTransport(*echo.address, timeout=30) as t:
+            for label, size in (("0 B echo", 0), ("4 KiB echo", 4096),
+                                ("64 KiB echo", 65536), ("1 MiB echo", 1 << 20)):
                 msg = cci.encode(0x0001, bytes(size))
-                rows.append((label, rate(lambda: t.send(msg, 8, 5), args.seconds)))
+                wire = len(mf.frame(8, msg, 8, 16, 0, 1)[0])
+                mctp = per_call(lambda: t.send(msg, 8), args.seconds)
+                compare(label, mctp, plain_rate(wire), 1.5)
     finally:
-        served.close()
+        for child in (plain, type3, echo):
+            child.close()
 
-    where = "thread" if args.same_process else "child process"
-    print("MCTP over TCP loopback (server in a %s), Python %s" % (where, sys.version.split()[0]))
-    print("%-28s %12s %12s" % ("", "commands/s", "median µs"))
-    for label, (per_s, us) in rows:
-        print("%-28s %12.0f %12.1f" % (label, per_s, us))
+    if not args.skip_clients:
+        type3 = Child(_mctp_server, "type3")
+        try:
+            rates = []
+            for n in (1, 2, 4, 8, 32):
+                rate = clients_rate(type3.address, n, args.seconds)
+                if n == 1:
+                    ok, budget, ratio = True, "", None
+                elif n == 2:
+                    ratio = rate / rates[0]
+                    ok, budget = ratio >= 1.6, ">= 1.6x 1 client"
+                else:
+                    ratio = rate / max(rates)
+                    ok, budget = ratio >= 0.9, ">= 0.9x best before"
+                rates.append(rate)
+                rows.append(("%d client%s, identify" % (n, "s" if n > 1 else ""),
+                             "%9.0f commands/s" % rate, ratio, budget, ok))
+        finally:
+            type3.close()
+
+    print("MCTP over TCP vs a plain TCP echo, loopback, Python %s, %d CPUs"
+          % (sys.version.split()[0], os.cpu_count() or 0))
+    print("%-22s %-34s %7s  %-20s %s" % ("", "measured", "ratio", "budget", ""))
+    for label, value, ratio, budget, ok in rows:
+        print("%-22s %-34s %7s  %-20s %s" % (label, value, "" if ratio is None else
+                                             "%.2fx" % ratio, budget,
+                                             "" if not budget else ("PASS" if ok else "FAIL")))
+    failed = [r for r in rows if r[3] and not r[4]]
+    print("RESULT: %s" % ("FAIL (%d)" % len(failed) if failed else "PASS"))
+    return 1 if failed and args.strict else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
