@@ -30,6 +30,9 @@ switch emulator expects); a receiver accepts any sequence number on a
 start-of-message packet and checks every following packet of the message.
 """
 
+import functools
+import struct
+
 from . import cci
 from .errors import ProtocolError
 
@@ -153,10 +156,21 @@ def packetize(msg_type, message, dst, src, tag, tag_owner, seq=0):
     return packets, seq
 
 
-#: up to this many packets, :func:`frame` and the reassembler move payloads with
-#: one join of per-packet slices; above it, with one strided copy per payload
-#: byte position (fewer, larger copies: faster for big messages)
-STRIDED_PACKETS = 512
+#: packets laid out or taken apart by one ``struct`` call (larger messages take
+#: several); the work per packet is then C, not Python
+BLOCK_PACKETS = 512
+
+
+@functools.lru_cache(maxsize=64)
+def _chunks(count):
+    """Cuts ``count`` consecutive 64-byte payloads out of a message body."""
+    return struct.Struct(("%ds" % BTU) * count)
+
+
+@functools.lru_cache(maxsize=64)
+def _packets(count):
+    """``count`` packets: a 4-byte header gap (zero when packed), then the payload."""
+    return struct.Struct(("%dx%ds" % (TRANSPORT_HEADER_SIZE, BTU)) * count)
 
 
 def frame(msg_type, message, dst, src, tag, tag_owner, seq=0):
@@ -168,38 +182,32 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq=0):
     body = bytes((msg_type & 0xFF,)) + bytes(message)
     count = max(1, -(-len(body) // BTU))
     padded = body.ljust(count * BTU, b"\0")            # the last packet's padding
+    out = bytearray(count * PACKET_SIZE)
+    for first in range(0, count, BLOCK_PACKETS):
+        n = min(BLOCK_PACKETS, count - first)
+        _packets(n).pack_into(out, first * PACKET_SIZE,
+                              *_chunks(n).unpack_from(padded, first * BTU))
+    # the headers, one byte position at a time; the flags byte of packet i is
+    # the pattern's (i mod 4)th byte, plus SOM on the first and EOM on the last
     owner_tag = (TAG_OWNER if tag_owner else 0) | (tag & TAG_MASK)
-    # the flags byte of packet i is this pattern's (i mod 4)th byte, plus SOM/EOM
     pattern = bytes(((seq + i) & SEQ_MASK) << SEQ_SHIFT | owner_tag for i in range(4))
     flags = bytearray((pattern * (count // 4 + 1))[:count])
     flags[0] |= SOM
     flags[-1] |= EOM
-    if count <= STRIDED_PACKETS:
-        # the header (flags still to come) between payloads, and before the first
-        chunks = [padded[i:i + BTU] for i in range(0, count * BTU, BTU)]
-        chunks.insert(0, b"")
-        out = bytearray(bytes((HEADER_VERSION, dst & 0xFF, src & 0xFF, 0)).join(chunks))
-    else:
-        out = bytearray(count * PACKET_SIZE)
-        out[0::PACKET_SIZE] = bytes((HEADER_VERSION,)) * count
-        out[1::PACKET_SIZE] = bytes((dst & 0xFF,)) * count
-        out[2::PACKET_SIZE] = bytes((src & 0xFF,)) * count
-        for j in range(BTU):
-            out[TRANSPORT_HEADER_SIZE + j::PACKET_SIZE] = padded[j::BTU]
+    out[0::PACKET_SIZE] = bytes((HEADER_VERSION,)) * count
+    out[1::PACKET_SIZE] = bytes((dst & 0xFF,)) * count
+    out[2::PACKET_SIZE] = bytes((src & 0xFF,)) * count
     out[3::PACKET_SIZE] = flags
     return bytes(out), (seq + count) & SEQ_MASK
 
 
 def _payloads(buf, at, count):
     """The payloads of the ``count`` whole packets at ``buf[at:]``, joined."""
-    if count <= STRIDED_PACKETS:
-        return b"".join([buf[i:i + BTU] for i in range(at + TRANSPORT_HEADER_SIZE,
-                                                        at + count * PACKET_SIZE, PACKET_SIZE)])
-    out = bytearray(count * BTU)
-    stop = at + count * PACKET_SIZE
-    for j in range(BTU):
-        out[j::BTU] = buf[at + TRANSPORT_HEADER_SIZE + j:stop:PACKET_SIZE]
-    return out
+    parts = []
+    for first in range(0, count, BLOCK_PACKETS):
+        n = min(BLOCK_PACKETS, count - first)
+        parts.extend(_packets(n).unpack_from(buf, at + first * PACKET_SIZE))
+    return b"".join(parts)
 
 
 class PacketHeader:

@@ -56,7 +56,7 @@ def run(rx, stream, cuts):
 
 
 def test_frame_writes_the_bytes_packetize_writes_at_every_size_around_the_strided_switch():
-    edge = mf.STRIDED_PACKETS * mf.BTU
+    edge = mf.BLOCK_PACKETS * mf.BTU
     sizes = sorted({0, 1, 50, 51, 52, 63, 64, 115, 116, 4096, edge - 13, edge - 12, edge - 11,
                     edge + 51, edge + 52, 65536, 1 << 20})
     for size in sizes:
