@@ -10,6 +10,9 @@ interpreter, so the figures hold on any machine:
   0 B / 4 KiB / 64 KiB / 1 MiB:      <= 1.5 x a plain echo of the same wire bytes
   N clients (1, 2, 4, 8, 32):        2 clients >= 1.6 x one client, no fall-off up to 32
                                      (each row >= 0.9 x the best row before it)
+  64 MiB firmware through tcp:       <= 3 x reading and hashing the file (both in a new
+                                     interpreter); through emu: for comparison
+  1 GiB firmware through tcp:        peak RSS of cxl-mi < 80 MB (--skip-big leaves it out)
 
 The plain echo is two processes on loopback with TCP_NODELAY: the client
 sends the bytes in one write and reads them back; the server reads them all
@@ -23,10 +26,13 @@ import multiprocessing
 import os
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
 
 from cxlmi_bindings import cci  # noqa: E402
 from cxlmi_bindings import mctp_framing as mf  # noqa: E402
@@ -48,7 +54,9 @@ def _mctp_server(kind, conn):
         handler = echo_handler
     else:
         from cxlmi_bindings.emulator import profiles
-        handler = profiles.build(kind)
+        handler = profiles.build(kind.split("-")[0])
+    if kind == "type3-1m":
+        handler.max_msg_size = 20            # a 1 MiB mailbox: firmware in 1 MiB parts
     srv = Server(handler, port=0)
     conn.send(srv.start())
     conn.recv()
@@ -177,6 +185,66 @@ def clients_rate(address, count, seconds):
     return total
 
 
+def run_measured(argv):
+    """Run ``argv``; returns (seconds, peak RSS in bytes, exit status)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        sys.stderr.write(proc.stderr.read().decode(errors="replace"))
+    proc.stderr.close()
+    return elapsed, usage.ru_maxrss * 1024, proc.returncode
+
+
+def firmware_file(directory, size):
+    path = os.path.join(directory, "fw-%d.bin" % size)
+    with open(path, "wb") as f:
+        f.write(b"BENCH-1.0".ljust(16, b"\0"))
+        block = os.urandom(1 << 20)
+        left = size - 16
+        while left > 0:
+            f.write(block[:left])
+            left -= len(block)
+    return path
+
+
+HASH = ("import hashlib, sys\nh = hashlib.sha256()\nwith open(sys.argv[1], 'rb') as f:\n"
+        "    for block in iter(lambda: f.read(1 << 20), b''):\n        h.update(block)\n")
+
+
+def firmware_rows(rows, skip_big):
+    server = Child(_mctp_server, "type3-1m")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = firmware_file(tmp, 64 << 20)
+            base, _, _ = run_measured([sys.executable, "-c", HASH, path])
+            cli = [sys.executable, "-m", "cxlmi_cli", "generic", "transfer-fw"]
+            target = "tcp:%s:%d" % server.address
+            took, rss, rc = run_measured(cli + [target, path, "--slot", "2", "--json"])
+            ratio = took / base
+            rows.append(("64 MiB fw, tcp:", "%6.2f s %5.0f MB/s RSS %3.0f MB  hash %.2f s"
+                         % (took, 64 / took, rss / 1e6, base), ratio, "<= 3.0x hashing",
+                         rc == 0 and ratio <= 3.0))
+            took, rss, rc = run_measured(cli + ["emu:type3", path, "--slot", "2", "--json"])
+            rows.append(("64 MiB fw, emu:", "%6.2f s %5.0f MB/s RSS %3.0f MB"
+                         % (took, 64 / took, rss / 1e6), took / base, "", rc == 0))
+            if not skip_big:
+                os.unlink(path)
+                path = os.path.join(tmp, "fw-1g.bin")
+                with open(path, "wb") as f:       # sparse: the bytes cost no disk
+                    f.write(b"BENCH-1.1".ljust(16, b"\0"))
+                    f.truncate(1 << 30)
+                took, rss, rc = run_measured(cli + [target, path, "--slot", "3", "--json"])
+                rows.append(("1 GiB fw, tcp:", "%6.2f s %5.0f MB/s RSS %3.0f MB"
+                             % (took, 1024 / took, rss / 1e6), None, "RSS < 80 MB",
+                             rc == 0 and rss < 80e6))
+    finally:
+        server.close()
+
+
 # --------------------------------------------------------------------- rows
 
 def main(argv=None):
@@ -184,6 +252,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=1.0, help="time per measurement (1)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
     ap.add_argument("--skip-clients", action="store_true", help="leave out the N-client rows")
+    ap.add_argument("--skip-fw", action="store_true", help="leave out the firmware rows")
+    ap.add_argument("--skip-big", action="store_true", help="leave out the 1 GiB firmware row")
     args = ap.parse_args(argv)
 
     from cxlmi_bindings import Context
@@ -243,6 +313,9 @@ def main(argv=None):
                              "%9.0f commands/s" % rate, ratio, budget, ok))
         finally:
             type3.close()
+
+    if not args.skip_fw:
+        firmware_rows(rows, args.skip_big)
 
     print("MCTP over TCP vs a plain TCP echo, loopback, Python %s, %d CPUs"
           % (sys.version.split()[0], os.cpu_count() or 0))
