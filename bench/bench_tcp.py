@@ -185,18 +185,37 @@ def clients_rate(address, count, seconds):
     return total
 
 
-def run_measured(argv):
-    """Run ``argv``; returns (seconds, peak RSS in bytes, exit status)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+#: runs cxl-mi, then writes the peak RSS of its own process image (VmHWM) to a file:
+#: getrusage's ru_maxrss would carry over the peak of the process it was forked from
+PEAK = ("import atexit, re, sys\n"
+        "def peak():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        kib = re.search(r'VmHWM:\\s+(\\d+)', f.read()).group(1)\n"
+        "    with open(sys.argv[1], 'w') as out:\n"
+        "        out.write(kib)\n"
+        "atexit.register(peak)\n"
+        "from cxlmi_cli.main import main\n"
+        "main(sys.argv[2:])\n")
+
+
+def run_measured(args):
+    """Run ``cxl-mi args``; returns (seconds, peak RSS in bytes, exit status)."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", PEAK, peak.name] + args,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=dict(os.environ, PYTHONPATH=ROOT))
+        elapsed = time.perf_counter() - t0
+        kib = peak.read().strip()
     if proc.returncode:
-        sys.stderr.write(proc.stderr.read().decode(errors="replace"))
-    proc.stderr.close()
-    return elapsed, usage.ru_maxrss * 1024, proc.returncode
+        sys.stderr.write(proc.stderr.decode(errors="replace"))
+    return elapsed, int(kib or 0) * 1024, proc.returncode
+
+
+def run_timed(argv):
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - t0
 
 
 def firmware_file(directory, size):
@@ -220,8 +239,8 @@ def firmware_rows(rows, skip_big):
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = firmware_file(tmp, 64 << 20)
-            base, _, _ = run_measured([sys.executable, "-c", HASH, path])
-            cli = [sys.executable, "-m", "cxlmi_cli", "generic", "transfer-fw"]
+            base = run_timed([sys.executable, "-c", HASH, path])
+            cli = ["generic", "transfer-fw"]
             target = "tcp:%s:%d" % server.address
             took, rss, rc = run_measured(cli + [target, path, "--slot", "2", "--json"])
             ratio = took / base

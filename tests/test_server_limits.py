@@ -216,3 +216,28 @@ def test_a_thousand_slow_connections_neither_starve_a_real_emulator_nor_grow_it(
             s.close()
         proc.terminate()
         proc.wait(10)
+
+
+def test_cxl_mi_emulate_takes_the_limits_from_its_options():
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "127.0.0.1:0", "--profile", "type3", "--max-clients", "1",
+                             "--idle-timeout", "0.5", "--message-timeout", "5"], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"tcp:127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m, proc.stderr.read()
+        address = ("127.0.0.1", int(m.group(1)))
+        held = socket.create_connection(address)
+        time.sleep(0.1)
+        refused = socket.create_connection(address)          # one client at most
+        assert closed_by_peer(refused, 1.0)
+        t0 = time.monotonic()
+        assert closed_by_peer(held, 3.0)                      # idle for 0.5 s
+        assert time.monotonic() - t0 < 1.5
+        assert identify_ok(address)
+        held.close()
+        refused.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
