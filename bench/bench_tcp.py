@@ -1,29 +1,46 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Commands per second: in-process emulator vs. MCTP over TCP loopback.
+"""MCTP over TCP against a plain TCP echo of the same bytes, measured side by side.
 
-    python bench/bench_tcp.py [--seconds 2] [--same-process]
+    python bench/bench_tcp.py [--seconds 1] [--strict] [--skip-clients]
 
-Rows:
-  emu:type3 identify          the library + the in-process emulated type 3 device
-  tcp identify                the same, with the device behind an MCTP-over-TCP server
-  tcp transport, 0 B echo     transport + framing + server only (a trivial handler)
-  tcp transport, 4 KiB echo   the same with 4 KiB each way (65 packets each way)
+Every budget is a ratio to a baseline measured in the same run, in the same
+interpreter, so the figures hold on any machine:
 
-By default the server runs in a child process, as `cxl-mi emulate` would;
-``--same-process`` keeps it in a thread (then client and server share the GIL).
+  identify over tcp:                 <= 1.4 x a plain echo of its wire bytes
+  0 B / 4 KiB / 64 KiB / 1 MiB:      <= 1.5 x a plain echo of the same wire bytes
+  N clients (1, 2, 4, 8, 32):        2 clients >= 1.6 x one client, no fall-off up to 32
+                                     (each row >= 0.9 x the best row before it)
+  64 MiB firmware through tcp:       <= 3 x reading and hashing the file (both in a new
+                                     interpreter); through emu: for comparison
+  1 GiB firmware through tcp:        peak RSS of cxl-mi < 80 MB (--skip-big leaves it out)
+
+The plain echo is two processes on loopback with TCP_NODELAY: the client
+sends the bytes in one write and reads them back; the server reads them all
+and writes them back in one write.  The MCTP side runs the emulator's server
+in a child process (as ``cxl-mi emulate`` does) and the library's ``tcp:``
+transport here.  ``--strict`` exits 1 when a budget is missed.
 """
 
 import argparse
 import multiprocessing
 import os
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
 
 from cxlmi_bindings import cci  # noqa: E402
+from cxlmi_bindings import mctp_framing as mf  # noqa: E402
 
+CTX = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+
+
+# --------------------------------------------------------------------- servers
 
 def echo_handler(msg_type, message):
     hdr = cci.decode_header(message)
@@ -31,97 +48,305 @@ def echo_handler(msg_type, message):
                       category=cci.CATEGORY_RESPONSE)
 
 
-def make_server(kind):
+def _mctp_server(kind, conn):
     from cxlmi_bindings.emulator.server import Server
     if kind == "echo":
-        return Server(echo_handler, port=0)
-    from cxlmi_bindings.emulator import profiles
-    return Server(profiles.build(kind), port=0)
-
-
-class Served:
-    def __init__(self, kind, same_process):
-        self.proc = self.srv = None
-        if same_process:
-            self.srv = make_server(kind)
-            self.address = self.srv.start()
-        else:
-            ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-            self.conn, child = ctx.Pipe()
-            self.proc = ctx.Process(target=_serve_in_child, args=(kind, child), daemon=True)
-            self.proc.start()
-            self.address = self.conn.recv()
-
-    def close(self):
-        if self.srv is not None:
-            self.srv.stop()
-        if self.proc is not None:
-            self.conn.send("stop")
-            self.proc.join(5)
-
-
-def _serve_in_child(kind, conn):
-    srv = make_server(kind)
+        handler = echo_handler
+    else:
+        from cxlmi_bindings.emulator import profiles
+        handler = profiles.build(kind.split("-")[0])
+    if kind == "type3-1m":
+        handler.max_msg_size = 20            # a 1 MiB mailbox: firmware in 1 MiB parts
+    srv = Server(handler, port=0)
     conn.send(srv.start())
     conn.recv()
     srv.stop()
 
 
-def rate(fn, seconds):
-    """Run ``fn`` repeatedly for about ``seconds``; returns (calls/s, median µs)."""
-    for _ in range(20):
-        fn()
-    samples = []
-    n = 0
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        for _ in range(50):
-            fn()
-        samples.append((time.perf_counter() - t0) / 50)
-        n += 50
-    median = statistics.median(samples)
-    return 1 / median, median * 1e6
+def _plain_echo_server(conn):
+    """Each connection first says how many bytes a message has, then echoes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    conn.send(listener.getsockname())
+    listener.settimeout(0.2)
+    while not conn.poll():
+        try:
+            sock, _ = listener.accept()
+        except socket.timeout:
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        size = int.from_bytes(_read(sock, 4), "little")
+        buf = bytearray(size)
+        view = memoryview(buf)
+        while True:
+            got = 0
+            while got < size:
+                n = sock.recv_into(view[got:])
+                if not n:
+                    break
+                got += n
+            if got < size:
+                break
+            sock.sendall(buf)
+        sock.close()
+    listener.close()
 
+
+def _read(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+class Child:
+    """A server in a child process: ``address``, ``close()``."""
+
+    def __init__(self, target, *args):
+        self.conn, child = CTX.Pipe()
+        self.proc = CTX.Process(target=target, args=args + (child,), daemon=True)
+        self.proc.start()
+        self.address = self.conn.recv()
+
+    def close(self):
+        self.conn.send("stop")
+        self.proc.join(5)
+
+
+class PlainEcho:
+    def __init__(self, address, size):
+        self.sock = socket.create_connection(address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(size.to_bytes(4, "little"))
+        self.data = os.urandom(size)
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self.size = size
+
+    def round_trip(self):
+        self.sock.sendall(self.data)
+        got = 0
+        while got < self.size:
+            got += self.sock.recv_into(self.view[got:])
+
+    def close(self):
+        self.sock.close()
+
+
+# --------------------------------------------------------------------- timing
+
+def per_call(fn, seconds):
+    """Median seconds per call of ``fn`` over batches filling about ``seconds``."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-6)
+    batch = max(1, min(200, int(0.02 / one)))
+    samples = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(samples) < 5:
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        samples.append((time.perf_counter() - t0) / batch)
+    return statistics.median(samples)
+
+
+def _client_loop(address, seconds, start, conn):
+    from cxlmi_bindings import Context
+    with Context() as ctx:
+        ep = ctx.open("tcp:%s:%d" % address)
+        ep.identify()
+        start.wait()
+        n = 0
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            ep.identify()
+            n += 1
+    conn.send(n / seconds)
+
+
+def clients_rate(address, count, seconds):
+    start = CTX.Event()
+    pipes, procs = [], []
+    for _ in range(count):
+        parent, child = CTX.Pipe()
+        p = CTX.Process(target=_client_loop, args=(address, seconds, start, child), daemon=True)
+        p.start()
+        pipes.append(parent)
+        procs.append(p)
+    time.sleep(0.3 + 0.02 * count)          # all connected and warmed up
+    start.set()
+    total = sum(p.recv() for p in pipes)
+    for p in procs:
+        p.join(10)
+    return total
+
+
+#: runs cxl-mi, then writes the peak RSS of its own process image (VmHWM) to a file:
+#: getrusage's ru_maxrss would carry over the peak of the process it was forked from
+PEAK = ("import atexit, re, sys\n"
+        "def peak():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        kib = re.search(r'VmHWM:\\s+(\\d+)', f.read()).group(1)\n"
+        "    with open(sys.argv[1], 'w') as out:\n"
+        "        out.write(kib)\n"
+        "atexit.register(peak)\n"
+        "from cxlmi_cli.main import main\n"
+        "main(sys.argv[2:])\n")
+
+
+def run_measured(args):
+    """Run ``cxl-mi args``; returns (seconds, peak RSS in bytes, exit status)."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", PEAK, peak.name] + args,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=dict(os.environ, PYTHONPATH=ROOT))
+        elapsed = time.perf_counter() - t0
+        kib = peak.read().strip()
+    if proc.returncode:
+        sys.stderr.write(proc.stderr.decode(errors="replace"))
+    return elapsed, int(kib or 0) * 1024, proc.returncode
+
+
+def run_timed(argv):
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - t0
+
+
+def firmware_file(directory, size):
+    path = os.path.join(directory, "fw-%d.bin" % size)
+    with open(path, "wb") as f:
+        f.write(b"BENCH-1.0".ljust(16, b"\0"))
+        block = os.urandom(1 << 20)
+        left = size - 16
+        while left > 0:
+            f.write(block[:left])
+            left -= len(block)
+    return path
+
+
+HASH = ("import hashlib, sys\nh = hashlib.sha256()\nwith open(sys.argv[1], 'rb') as f:\n"
+        "    for block in iter(lambda: f.read(1 << 20), b''):\n        h.update(block)\n")
+
+
+def firmware_rows(rows, skip_big):
+    server = Child(_mctp_server, "type3-1m")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = firmware_file(tmp, 64 << 20)
+            base = run_timed([sys.executable, "-c", HASH, path])
+            cli = ["generic", "transfer-fw"]
+            target = "tcp:%s:%d" % server.address
+            took, rss, rc = run_measured(cli + [target, path, "--slot", "2", "--json"])
+            ratio = took / base
+            rows.append(("64 MiB fw, tcp:", "%6.2f s %5.0f MB/s RSS %3.0f MB  hash %.2f s"
+                         % (took, 64 / took, rss / 1e6, base), ratio, "<= 3.0x hashing",
+                         rc == 0 and ratio <= 3.0))
+            took, rss, rc = run_measured(cli + ["emu:type3", path, "--slot", "2", "--json"])
+            rows.append(("64 MiB fw, emu:", "%6.2f s %5.0f MB/s RSS %3.0f MB"
+                         % (took, 64 / took, rss / 1e6), took / base, "", rc == 0))
+            if not skip_big:
+                os.unlink(path)
+                path = os.path.join(tmp, "fw-1g.bin")
+                with open(path, "wb") as f:       # sparse: the bytes cost no disk
+                    f.write(b"BENCH-1.1".ljust(16, b"\0"))
+                    f.truncate(1 << 30)
+                took, rss, rc = run_measured(cli + [target, path, "--slot", "3", "--json"])
+                rows.append(("1 GiB fw, tcp:", "%6.2f s %5.0f MB/s RSS %3.0f MB"
+                             % (took, 1024 / took, rss / 1e6), None, "RSS < 80 MB",
+                             rc == 0 and rss < 80e6))
+    finally:
+        server.close()
+
+
+# --------------------------------------------------------------------- rows
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=2.0, help="time per row (default 2)")
-    ap.add_argument("--same-process", action="store_true",
-                    help="serve from a thread of this process instead of a child process")
+    ap.add_argument("--seconds", type=float, default=1.0, help="time per measurement (1)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
+    ap.add_argument("--skip-clients", action="store_true", help="leave out the N-client rows")
+    ap.add_argument("--skip-fw", action="store_true", help="leave out the firmware rows")
+    ap.add_argument("--skip-big", action="store_true", help="leave out the 1 GiB firmware row")
     args = ap.parse_args(argv)
 
     from cxlmi_bindings import Context
     from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
-    rows = []
-    with Context() as ctx:
-        ep = ctx.open("emu:type3")
-        rows.append(("emu:type3 identify", rate(ep.identify, args.seconds)))
+    rows = []                # (label, value text, ratio or None, budget text, ok)
 
-    served = Served("type3", args.same_process)
+    def compare(label, mctp_s, plain_s, budget):
+        ratio = mctp_s / plain_s
+        rows.append((label, "%9.1f µs  plain %7.1f µs" % (mctp_s * 1e6, plain_s * 1e6),
+                     ratio, "<= %.1fx" % budget, ratio <= budget))
+
+    plain = Child(_plain_echo_server)
+    type3 = Child(_mctp_server, "type3")
+    echo = Child(_mctp_server, "echo")
     try:
+        def plain_rate(size):
+            e = PlainEcho(plain.address, size)
+            try:
+                return per_call(e.round_trip, args.seconds)
+            finally:
+                e.close()
+
         with Context() as ctx:
-            ep = ctx.open("tcp:%s:%d" % served.address)
-            rows.append(("tcp identify", rate(ep.identify, args.seconds)))
-    finally:
-        served.close()
+            ep = ctx.open("tcp:%s:%d" % type3.address)
+            mctp = per_call(ep.identify, args.seconds)
+        # identify: one 68-byte packet each way
+        compare("identify over tcp:", mctp, plain_rate(mf.PACKET_SIZE), 1.4)
 
-    served = Served("echo", args.same_process)
-    try:
-        with MctpTcpTransport(*served.address) as t:
-            for label, size in (("tcp transport, 0 B echo", 0), ("tcp transport, 4 KiB echo", 4096)):
+        with MctpTcpTransport(*echo.address, timeout=30) as t:
+            for label, size in (("0 B echo", 0), ("4 KiB echo", 4096),
+                                ("64 KiB echo", 65536), ("1 MiB echo", 1 << 20)):
                 msg = cci.encode(0x0001, bytes(size))
-                rows.append((label, rate(lambda: t.send(msg, 8, 5), args.seconds)))
+                wire = len(mf.frame(8, msg, 8, 16, 0, 1)[0])
+                mctp = per_call(lambda: t.send(msg, 8), args.seconds)
+                compare(label, mctp, plain_rate(wire), 1.5)
     finally:
-        served.close()
+        for child in (plain, type3, echo):
+            child.close()
 
-    where = "thread" if args.same_process else "child process"
-    print("MCTP over TCP loopback (server in a %s), Python %s" % (where, sys.version.split()[0]))
-    print("%-28s %12s %12s" % ("", "commands/s", "median µs"))
-    for label, (per_s, us) in rows:
-        print("%-28s %12.0f %12.1f" % (label, per_s, us))
+    if not args.skip_clients:
+        type3 = Child(_mctp_server, "type3")
+        try:
+            rates = []
+            for n in (1, 2, 4, 8, 32):
+                rate = clients_rate(type3.address, n, args.seconds)
+                if n == 1:
+                    ok, budget, ratio = True, "", None
+                elif n == 2:
+                    ratio = rate / rates[0]
+                    ok, budget = ratio >= 1.6, ">= 1.6x 1 client"
+                else:
+                    ratio = rate / max(rates)
+                    ok, budget = ratio >= 0.9, ">= 0.9x best before"
+                rates.append(rate)
+                rows.append(("%d client%s, identify" % (n, "s" if n > 1 else ""),
+                             "%9.0f commands/s" % rate, ratio, budget, ok))
+        finally:
+            type3.close()
+
+    if not args.skip_fw:
+        firmware_rows(rows, args.skip_big)
+
+    print("MCTP over TCP vs a plain TCP echo, loopback, Python %s, %d CPUs"
+          % (sys.version.split()[0], os.cpu_count() or 0))
+    print("%-22s %-34s %7s  %-20s %s" % ("", "measured", "ratio", "budget", ""))
+    for label, value, ratio, budget, ok in rows:
+        print("%-22s %-34s %7s  %-20s %s" % (label, value, "" if ratio is None else
+                                             "%.2fx" % ratio, budget,
+                                             "" if not budget else ("PASS" if ok else "FAIL")))
+    failed = [r for r in rows if r[3] and not r[4]]
+    print("RESULT: %s" % ("FAIL (%d)" % len(failed) if failed else "PASS"))
+    return 1 if failed and args.strict else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

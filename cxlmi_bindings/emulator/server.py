@@ -17,14 +17,27 @@ with one lock, whatever the number of clients, so device models need not be
 thread-safe; their state lives in the handler and so outlives connections.
 
 The server itself answers MCTP control messages (Set/Get Endpoint ID, Get
-MCTP Version Support, Get Message Type Support), one thread per client.  It
-logs to the ``cxlmi.emulator`` logger and survives whatever a client sends:
-a malformed packet costs the message it belongs to, a truncated packet is
-dropped when the client goes quiet (so the stream realigns), a disconnect
-mid-message costs only that message.
+MCTP Version Support, Get Message Type Support).  It logs to the
+``cxlmi.emulator`` logger and survives whatever a client sends: a malformed
+packet costs the message it belongs to, a truncated packet is dropped when the
+client goes quiet (so the stream realigns), a disconnect mid-message costs
+only that message.
+
+One thread serves every client (a selector, non-blocking sockets), so a slow
+or hostile client cannot starve the others or cost a thread: connections are
+bounded (``max_clients``: when full, a newcomer takes the slot of the client
+whose unfinished message began first, or of one silent for a second or more;
+else it is closed at once, logged once per burst), a
+message must arrive whole within ``message_timeout`` of its first byte (a
+client trickling bytes is disconnected), a connection silent for
+``idle_timeout`` is closed (clients reconnect), and a client that does not
+read its replies gets none of its requests read meanwhile (so one batch of
+replies at most waits for it; more than ``max_output`` bytes of them
+disconnect it) and is closed when ``idle_timeout`` passes without progress.
 """
 
 import ipaddress
+import selectors
 import socket
 import threading
 import time
@@ -36,6 +49,18 @@ from .. import errors
 log = _log.get("cxlmi.emulator")
 
 DEFAULT_PORT = 2508
+DEFAULT_MAX_CLIENTS = 64
+#: seconds from a message's first byte to its last
+DEFAULT_MESSAGE_TIMEOUT = 30.0
+#: seconds of silence after which a connection is closed
+DEFAULT_IDLE_TIMEOUT = 300.0
+#: a connection with no unfinished message is closed for a newcomer when the
+#: server is full only after this many seconds of silence
+EVICT_SILENT = 1.0
+#: reply bytes that may wait for a client that is not reading
+DEFAULT_MAX_OUTPUT = 4 << 20
+#: bytes asked of one recv (more would make each recv allocate a large block)
+RECV_SIZE = 1 << 16
 
 # Versions in the BCD form of DSP0236 (0xF in the high nibble: one digit).
 _VERSIONS = {
@@ -49,7 +74,9 @@ _VERSIONS = {
 class Server:
     def __init__(self, handler, host="127.0.0.1", port=DEFAULT_PORT, eid=8,
                  message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI), partial_timeout=0.5,
-                 max_message=mf.DEFAULT_MAX_MESSAGE, logger=None):
+                 max_message=mf.DEFAULT_MAX_MESSAGE, logger=None,
+                 max_clients=DEFAULT_MAX_CLIENTS, message_timeout=DEFAULT_MESSAGE_TIMEOUT,
+                 idle_timeout=DEFAULT_IDLE_TIMEOUT, max_output=DEFAULT_MAX_OUTPUT):
         if not callable(handler) and callable(getattr(handler, "handle", None)):
             device = handler
             handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
@@ -66,15 +93,22 @@ class Server:
         self.log = logger or log
         self.lock = threading.RLock()      # serializes the handler and the EID
         self.bus_owner = None
+        self.max_clients = max_clients
+        self.message_timeout = message_timeout
+        self.idle_timeout = idle_timeout
+        self.max_output = max_output
         self.stats = {"connections": 0, "messages": 0, "framing_errors": 0,
-                      "control": 0, "handler_errors": 0}
+                      "control": 0, "handler_errors": 0, "refused": 0, "timeouts": 0,
+                      "evicted": 0}
         self._listener = None
         self._address = None
         self._stopping = threading.Event()
         self._serving = threading.Event()
         self._thread = None
-        self._clients = {}                 # socket -> thread
+        self._clients = {}                 # socket -> _Client, touched by the serving thread
         self._clients_lock = threading.Lock()
+        self._wake = None                  # written to by stop() to end a select() at once
+        self._refusing = False
 
     # -- life cycle --------------------------------------------------------------
     @property
@@ -93,7 +127,7 @@ class Server:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(addr)
-            sock.listen(16)
+            sock.listen(128)
         except OSError:
             sock.close()
             raise
@@ -116,25 +150,40 @@ class Server:
         if self._listener is None:
             self.bind()
         listener = self._listener
+        listener.setblocking(False)
+        selector = selectors.DefaultSelector()
+        wake_r, self._wake = socket.socketpair()
+        wake_r.setblocking(False)
+        self._wake.setblocking(False)
+        selector.register(listener, selectors.EVENT_READ, "accept")
+        selector.register(wake_r, selectors.EVENT_READ, "wake")
         self._serving.set()
+        # the deadlines are looked at a few times per partial_timeout, not per event
+        period = min(0.1, self.partial_timeout / 4) if self.partial_timeout else 0.1
+        due = 0.0
         try:
             while not self._stopping.is_set():
-                try:
-                    conn, peer = listener.accept()
-                except socket.timeout:
-                    continue
-                except OSError as exc:
-                    if self._stopping.is_set():
-                        break
-                    self.log.warning("accept failed: %s", exc)
-                    time.sleep(0.05)
-                    continue
-                self._spawn(conn, peer)
+                now = time.monotonic()
+                if now >= due:
+                    self._housekeeping(selector, now)
+                    due = now + period
+                for key, mask in selector.select(max(due - now, 0.0)):
+                    if key.data == "accept":
+                        self._accept(selector, listener)
+                    elif key.data == "wake":
+                        _drain(wake_r)
+                    else:
+                        self._ready(selector, key.data, mask)
         finally:
             self._stopping.set()
             self._serving.clear()
+            for client in list(self._clients.values()):
+                self._close(selector, client, None)
             self._close_listener()
-            self._shutdown_clients()
+            selector.close()
+            wake, self._wake = self._wake, None
+            for sock in (wake_r, wake):
+                sock.close()
 
     def start(self):
         """Serve in a background thread; returns the bound ``(host, port)``."""
@@ -142,20 +191,18 @@ class Server:
         self._thread = threading.Thread(target=self.serve_forever, name="cxlmi-mctp-tcp",
                                         daemon=True)
         self._thread.start()
+        self._serving.wait(5)
         return address
 
     def stop(self, timeout=2.0):
-        """Stop accepting, close every client connection, wait for the threads."""
+        """Stop accepting, close every client connection, wait for the serving thread."""
         self._stopping.set()
-        clients = self._shutdown_clients()
+        self._wake_up()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         if not self._serving.is_set():
             self._close_listener()
-        for thread in clients:
-            if thread is not threading.current_thread():
-                thread.join(timeout)
 
     def __enter__(self):
         self.start()
@@ -164,15 +211,30 @@ class Server:
     def __exit__(self, *exc):
         self.stop()
 
-    def _shutdown_clients(self):
-        with self._clients_lock:
-            clients = list(self._clients.items())
-        for conn, _ in clients:
+    @property
+    def clients(self):
+        """How many clients are connected now."""
+        return len(self._clients)
+
+    def _wake_up(self):
+        wake = self._wake
+        if wake is not None:
             try:
-                conn.shutdown(socket.SHUT_RDWR)
+                wake.send(b"\0")
             except OSError:
                 pass
-        return [thread for _, thread in clients]
+
+    def _shutdown_clients(self):
+        """Cut every client connection (as a restarted emulator would); the
+        serving thread notices and forgets them."""
+        with self._clients_lock:
+            socks = list(self._clients)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._wake_up()
 
     def _close_listener(self):
         sock, self._listener = self._listener, None
@@ -182,74 +244,167 @@ class Server:
             except OSError:
                 pass
 
-    # -- one client --------------------------------------------------------------
-    def _spawn(self, conn, peer):
-        self.stats["connections"] += 1
-        thread = threading.Thread(target=self._serve_client, args=(conn, peer),
-                                  name="cxlmi-mctp-client-%s" % (peer[1] if len(peer) > 1 else "?"),
-                                  daemon=True)
-        with self._clients_lock:
-            self._clients[conn] = thread
-        thread.start()
-
-    def _serve_client(self, conn, peer):
-        who = "%s:%d" % (peer[0], peer[1]) if len(peer) >= 2 else str(peer)
-        self.log.info("client %s connected", who)
-        rx = mf.Reassembler(self.max_message)
-        state = {"seq": 0}
-        try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        poll = self.partial_timeout if self.partial_timeout else 0.5
-        conn.settimeout(poll)
-        last_rx = time.monotonic()
-        try:
-            while not self._stopping.is_set():
-                try:
-                    data = conn.recv(65536)
-                except socket.timeout:
-                    if (rx.buffered and self.partial_timeout
-                            and time.monotonic() - last_rx >= self.partial_timeout):
-                        err = rx.discard_partial()
-                        self._framing_error(who, err)
-                    continue
-                except OSError as exc:
-                    if not self._stopping.is_set():
-                        self.log.info("client %s: %s", who, exc.strerror or exc)
-                    break
-                if not data:
-                    if rx.buffered or rx.in_message:
-                        self.log.warning("client %s disconnected in the middle of a message "
-                                         "(%d bytes of a packet pending); message dropped",
-                                         who, rx.buffered)
-                    break
-                last_rx = time.monotonic()
-                for ev in rx.feed(data):
-                    if isinstance(ev, mf.FramingError):
-                        self._framing_error(who, ev)
-                        continue
-                    self.stats["messages"] += 1
-                    reply = self._dispatch(who, ev)
-                    if reply is None:
-                        continue
-                    packets, state["seq"] = mf.packetize(ev.msg_type, reply, ev.src, self.eid,
-                                                         ev.tag, 0, state["seq"])
-                    for pkt in packets:
-                        conn.sendall(pkt)
-        except OSError as exc:
-            if not self._stopping.is_set():
-                self.log.info("client %s: %s", who, exc.strerror or exc)
-        except Exception:  # a bug here must not take the other clients down
-            self.log.exception("client %s: unexpected error; closing its connection", who)
-        finally:
-            with self._clients_lock:
-                self._clients.pop(conn, None)
+    # -- connections -------------------------------------------------------------
+    def _accept(self, selector, listener):
+        for _ in range(64):             # a burst at a time: the clients get a turn too
             try:
+                conn, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:      # e.g. out of file descriptors: try again later
+                self.log.warning("accept failed: %s", exc.strerror or exc)
+                return
+            if len(self._clients) >= self.max_clients and not self._evict(selector):
+                self.stats["refused"] += 1
+                if not self._refusing:
+                    self._refusing = True
+                    self.log.warning("%d clients connected, the most allowed: closing new "
+                                     "connections until one leaves", self.max_clients)
                 conn.close()
+                continue
+            if self._refusing:
+                self._refusing = False
+                self.log.info("accepting connections again (%d refused so far)",
+                              self.stats["refused"])
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
-            self.log.info("client %s disconnected", who)
+            client = _Client(conn, peer, mf.Reassembler(self.max_message), time.monotonic())
+            self.stats["connections"] += 1
+            with self._clients_lock:
+                self._clients[conn] = client
+            selector.register(conn, selectors.EVENT_READ, client)
+            self.log.info("client %s connected", client.who)
+
+    def _evict(self, selector):
+        """Make room for a new client at the expense of one that is holding a
+        slot without using it: the one whose unfinished message began first,
+        else the one silent longest (at least ``EVICT_SILENT`` seconds).  So
+        clients that trickle bytes or park connections cannot lock others out."""
+        now = time.monotonic()
+        clients = list(self._clients.values())
+        stalled = [c for c in clients if c.started is not None and not c.out]
+        if stalled:
+            victim = min(stalled, key=lambda c: c.started)
+            why = "message unfinished after %.1fs" % (now - victim.started)
+        else:
+            victim = min(clients, key=lambda c: c.last_io, default=None)
+            if victim is None or now - victim.last_io < EVICT_SILENT:
+                return False
+            why = "silent for %.1fs" % (now - victim.last_io)
+        self.stats["evicted"] += 1
+        self._close(selector, victim, "%s, and a new client needs the slot; disconnected" % why)
+        return True
+
+    def _close(self, selector, client, why, level="info"):
+        if client.sock is None:
+            return
+        sock, client.sock = client.sock, None
+        with self._clients_lock:
+            self._clients.pop(sock, None)
+        try:
+            selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        try:
+            sock.close()
+        except OSError:
+            pass
+        if why:
+            getattr(self.log, level)("client %s: %s", client.who, why)
+        self.log.info("client %s disconnected", client.who)
+
+    def _housekeeping(self, selector, now):
+        """Apply the per-connection deadlines."""
+        for client in list(self._clients.values()):
+            rx = client.rx
+            if client.started is not None and self.message_timeout and \
+                    now - client.started >= self.message_timeout:
+                self.stats["timeouts"] += 1
+                self._close(selector, client, "a message was not complete %gs after its first "
+                            "byte; disconnected" % self.message_timeout, "warning")
+            elif self.idle_timeout and now - client.last_io >= self.idle_timeout:
+                self._close(selector, client, "silent for %gs; disconnected" % self.idle_timeout)
+            elif rx.buffered and self.partial_timeout and \
+                    now - client.last_io >= self.partial_timeout:
+                self._framing_error(client.who, rx.discard_partial())
+                if not rx.in_message:
+                    client.started = None
+
+    def _ready(self, selector, client, mask):
+        if mask & selectors.EVENT_WRITE:
+            self._flush(selector, client)
+        if mask & selectors.EVENT_READ and client.sock is not None:
+            self._read(selector, client)
+
+    def _read(self, selector, client):
+        try:
+            data = client.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._close(selector, client, exc.strerror or str(exc))
+            return
+        rx = client.rx
+        if not data:
+            why = None
+            if rx.buffered or rx.in_message:
+                why = ("disconnected in the middle of a message (%d bytes of a packet "
+                       "pending); message dropped" % rx.buffered)
+            self._close(selector, client, why, "warning")
+            return
+        now = time.monotonic()
+        client.last_io = now
+        try:
+            for ev in rx.feed(data):
+                if isinstance(ev, mf.FramingError):
+                    self._framing_error(client.who, ev)
+                    continue
+                if ev is None:
+                    continue
+                self.stats["messages"] += 1
+                reply = self._dispatch(client.who, ev)
+                if reply is not None:
+                    out, client.seq = mf.frame(ev.msg_type, reply, ev.src, self.eid, ev.tag, 0,
+                                               client.seq)
+                    client.out += out
+        except Exception:  # a bug here must not take the other clients down
+            self.log.exception("client %s: unexpected error; closing its connection",
+                               client.who)
+            self._close(selector, client, None)
+            return
+        if rx.buffered or rx.in_message:
+            if client.started is None:
+                client.started = now
+        else:
+            client.started = None
+        if client.out:
+            self._flush(selector, client)
+
+    def _flush(self, selector, client):
+        out = client.out
+        while out:
+            try:
+                sent = client.sock.send(out)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._close(selector, client, exc.strerror or str(exc))
+                return
+            del out[:sent]
+            client.last_io = time.monotonic()
+        if len(out) > self.max_output:
+            self._close(selector, client, "%d bytes of replies unread; disconnected" % len(out),
+                        "warning")
+            return
+        # While replies wait, read nothing more from this client: it must take
+        # its answers before it sends more work.
+        want = selectors.EVENT_WRITE if out else selectors.EVENT_READ
+        if want != client.events:
+            client.events = want
+            selector.modify(client.sock, want, client)
 
     def _framing_error(self, who, err):
         if err is None:
@@ -337,6 +492,29 @@ class Server:
             return mf.CC_SUCCESS, bytes((len(self.message_types),)) + bytes(self.message_types)
         self.log.info("client %s: MCTP control command 0x%02x unsupported", who, command)
         return mf.CC_UNSUPPORTED_CMD, b""
+
+
+class _Client:
+    """One connection's state in the serving thread."""
+    __slots__ = ("sock", "who", "rx", "seq", "out", "last_io", "started", "events")
+
+    def __init__(self, sock, peer, rx, now):
+        self.sock = sock
+        self.who = "%s:%d" % (peer[0], peer[1]) if len(peer) >= 2 else str(peer)
+        self.rx = rx
+        self.seq = 0                   # the sequence number of our next packet to it
+        self.out = bytearray()         # reply bytes not yet taken by the socket
+        self.last_io = now             # the last byte read from it or taken by its socket
+        self.started = None            # when the message in progress began to arrive
+        self.events = selectors.EVENT_READ
+
+
+def _drain(sock):
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
 
 
 def _internal_error(request):

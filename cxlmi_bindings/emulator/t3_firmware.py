@@ -2,7 +2,8 @@
 """Type 3 firmware update (02xxh): Get FW Info, Transfer FW, Activate FW.
 
 Firmware slots hold revision strings: a package's first 16 bytes are its
-revision (printable ASCII); the rest is carried but not kept.
+revision (printable ASCII); the rest is counted but not kept, so a transfer
+costs the model no memory whatever the package's size.
 
 Uses from the class it is mixed into: ``fw_slots``, ``fw_active``,
 ``fw_staged``, ``_fw_xfer``, ``fw_transfer_seconds`` (set up by
@@ -19,7 +20,8 @@ FW_XFER_UNIT = 128            # Transfer FW offsets count 128-byte units
 FW_FULL, FW_INITIATE, FW_CONTINUE, FW_END, FW_ABORT = range(5)
 FW_ACTIVATE_ONLINE, FW_ACTIVATE_ON_RESET = 0, 1
 FW_CAP_ONLINE_ACTIVATION = 1 << 0
-FW_MAX_PACKAGE = 32 * MiB
+#: the largest package accepted (nothing of it is kept but its revision)
+FW_MAX_PACKAGE = 1024 * MiB
 
 
 class FirmwareMixin:
@@ -73,9 +75,8 @@ class FirmwareMixin:
             if xfer is None:
                 raise Reply(FWOOO, "no transfer was initiated")
             retransmit = (offset, len(data)) == xfer["last"]
-            if not retransmit and offset != len(xfer["data"]):
-                raise Reply(FWOOO, "part at offset %d, expected %d"
-                            % (offset, len(xfer["data"])))
+            if not retransmit and offset != xfer["size"]:
+                raise Reply(FWOOO, "part at offset %d, expected %d" % (offset, xfer["size"]))
         if action in (FW_INITIATE, FW_CONTINUE) and (not data or len(data) % FW_XFER_UNIT):
             raise Reply(INPUT, "a part must be a non-empty multiple of 128 bytes")
         if action == FW_FULL:
@@ -84,18 +85,19 @@ class FirmwareMixin:
         if action == FW_INITIATE:
             if offset:
                 raise Reply(INPUT, "an initiate part starts at offset 0")
-            self._fw_xfer = {"data": bytearray(data), "last": (0, len(data))}
+            self._fw_xfer = {"head": data[:16], "size": len(data), "last": (0, len(data))}
             return None
-        if offset == len(xfer["data"]):
-            xfer["data"] += data
+        if offset == xfer["size"]:
+            xfer["size"] += len(data)
         xfer["last"] = (offset, len(data))
         if action == FW_CONTINUE:
             return None
         self._fw_slot_ok(req.slot)
         self._fw_xfer = None
-        return self._fw_finish(req.slot, bytes(xfer["data"]))
+        return self._fw_finish(req.slot, xfer["head"])
 
     def _fw_finish(self, slot, package):
+        """``package``: at least the package's first 16 bytes (its revision)."""
         if not package:
             raise Reply(INPUT, "empty firmware package")
         if self.fw_transfer_seconds > 0:

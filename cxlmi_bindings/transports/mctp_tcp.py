@@ -31,6 +31,12 @@ log = _log.get("cxlmi.transport.tcp")
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: bytes asked of one recv (more would make each recv allocate a large block)
+RECV_SIZE = 1 << 16
+#: MCTP over TCP carries a message of any size the peer reassembles: what bounds a
+#: command's payload is the component's own limit (Identify's max message size),
+#: up to the 1 MiB a CCI mailbox can have
+DEFAULT_MAX_PAYLOAD = 1 << 20
 #: the EID this end uses as its source unless told otherwise
 DEFAULT_OWN_EID = 0x10
 
@@ -42,7 +48,7 @@ class MctpTcpTransport(Transport):
 
     def __init__(self, host="127.0.0.1", port=DEFAULT_TCP_PORT, timeout=DEFAULT_TIMEOUT,
                  eid=8, own_eid=DEFAULT_OWN_EID, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
-                 max_payload=2048, lazy=False, max_message=mf.MAX_CXL_MESSAGE):
+                 max_payload=DEFAULT_MAX_PAYLOAD, lazy=False, max_message=mf.MAX_CXL_MESSAGE):
         self.host = host
         self.port = int(port)
         self.timeout = timeout
@@ -162,11 +168,11 @@ class MctpTcpTransport(Transport):
                     self.reconnects += 1
                     self._connect()
                     fresh = True
-            packets, next_seq = mf.packetize(msg_type, message, self.eid, self.own_eid,
-                                             tag, 1, self._seq)
+            # all packets in one write: one syscall and one TCP segment train
+            data, next_seq = mf.frame(msg_type, message, self.eid, self.own_eid, tag, 1,
+                                      self._seq)
             try:
-                for pkt in packets:
-                    self._sock.sendall(pkt)
+                self._sock.sendall(data)
             except OSError as exc:
                 self._drop()
                 if not fresh and not retried and exc.errno in (
@@ -198,7 +204,7 @@ class MctpTcpTransport(Transport):
             else:
                 sock.settimeout(None)
             try:
-                data = sock.recv(65536)
+                data = sock.recv(RECV_SIZE)
             except socket.timeout:
                 continue
             except OSError as exc:

@@ -149,7 +149,17 @@ def _aborted_op(opcode, started, duration, abortable):
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="load the device state from FILE at start and save it "
                                    "there while serving and at exit")
-def command(profile, listen, eid, state_file):
+@click.option("--max-clients", type=click.IntRange(1, 100000), default=64, show_default=True,
+              help="connections served at once; when full, a newcomer takes the slot of a "
+                   "client stalled in the middle of a message or silent for a second, else "
+                   "it is closed")
+@click.option("--idle-timeout", type=click.FloatRange(0.1), default=300.0, show_default=True,
+              metavar="SECONDS", help="close a connection silent this long (clients reconnect)")
+@click.option("--message-timeout", type=click.FloatRange(0.1), default=30.0,
+              show_default=True, metavar="SECONDS",
+              help="close a connection whose message is not whole this long after its first "
+                   "byte")
+def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout):
     """Serve an emulated CXL component over MCTP over TCP until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
@@ -180,8 +190,9 @@ def command(profile, listen, eid, state_file):
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
     handler = _warnings_to_stderr()
     try:
-        _serve(Server(device, host=host, port=port, eid=eid), device, profile, eid,
-               state_file)
+        server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
+                        idle_timeout=idle_timeout, message_timeout=message_timeout)
+        _serve(server, device, profile, eid, state_file)
     finally:
         if handler is not None:
             import logging

@@ -26,6 +26,7 @@ background commands: media-operations-sanitize, activate-fw, populate-log)
 Cheap to import: click and the standard library only at module level.
 """
 
+import itertools
 import os
 import time
 
@@ -421,56 +422,59 @@ def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=Non
         raise _usage("FILE sends the whole package: leave out %s"
                      % ", ".join("--" + k for k in given))
     chunk = _parse_chunk(chunk_size)
+    name = os.path.basename(file) if file != "-" else "standard input"
     try:
-        with click.open_file(file, "rb") as f:
-            package = f.read()
+        source = click.open_file(file, "rb")
+        size = _regular_size(source)          # None for a pipe: read until it ends
     except OSError as exc:
         raise _usage("cannot read %s: %s" % (file, exc.strerror or exc))
-    if not package:
-        raise _usage("%s is empty" % file)
-    slot, _ = _fw_slot(inv, (request or {}).get("slot"))
-    limit, _ = payload_limits(inv)
-    largest = (limit - FW_HEADER) // FW_UNIT * FW_UNIT
-    if largest < FW_UNIT:
-        raise _usage("%s carries at most %d payload bytes: too few for a Transfer FW part"
-                     % (inv.where, limit))
-    if chunk is None:
-        chunk = largest
-    elif chunk > largest:
-        raise _usage("--chunk-size %d: %s takes at most %d bytes per part"
-                     % (chunk, inv.where, largest))
-    name = os.path.basename(file) if file != "-" else "standard input"
-    if activate:
-        inv.confirm(_entry("activate_fw"), action=(
-            "transfer-fw on %s: write %s (%d bytes) to firmware slot %d, then activate it %s"
-            % (inv.where, name, len(package), slot,
-               "online now" if activate == "online" else "at the next reset")))
-    parts = [(off, package[off:off + chunk]) for off in range(0, len(package), chunk)]
-    actions = ([0] if len(parts) == 1 else [1] + [2] * (len(parts) - 2) + [3])
-    state = {"open": False, "background": False}
-    bg_status = None
-    with Progress("firmware → slot %d" % slot, len(package), "bytes") as progress:
-        try:
-            for (off, data), action in zip(parts, actions):
-                part = {"action": action, "slot": slot if action in (0, 3) else 0,
-                        "offset": off // FW_UNIT, "data": data}
-                inv.call(entry, part)
-                state["open"] = action in (1, 2)
-                if inv.background:
-                    state["background"] = True
-                    bg_status = wait_background(inv, entry.opcode, _Checking(
-                        progress, off + len(data), slot))
-                    state["background"] = False
-                    if bg_status["return_code"]:
-                        from cxlmi_bindings.errors import DeviceError
-                        raise DeviceError(bg_status["return_code"], command=entry.name)
-                progress.update(off + len(data))
-        except KeyboardInterrupt:
-            _interrupted(inv, _fw_abort(inv, entry, state, slot))
-        except Exception:
-            if state["open"]:
-                _fw_send_abort(inv, entry)
-            raise
+    with source:
+        if size == 0:
+            raise _usage("%s is empty" % file)
+        slot, _ = _fw_slot(inv, (request or {}).get("slot"))
+        limit, _ = payload_limits(inv)
+        largest = (limit - FW_HEADER) // FW_UNIT * FW_UNIT
+        if largest < FW_UNIT:
+            raise _usage("%s carries at most %d payload bytes: too few for a Transfer FW part"
+                         % (inv.where, limit))
+        if chunk is None:
+            chunk = largest
+        elif chunk > largest:
+            raise _usage("--chunk-size %d: %s takes at most %d bytes per part"
+                         % (chunk, inv.where, largest))
+        package = _package_parts(source, chunk, file)
+        opening = next(package)               # an empty pipe is refused before anything
+        if activate:
+            inv.confirm(_entry("activate_fw"), action=(
+                "transfer-fw on %s: write %s (%s) to firmware slot %d, then activate it %s"
+                % (inv.where, name, "%d bytes" % size if size is not None else "all of it",
+                   slot, "online now" if activate == "online" else "at the next reset")))
+        state = {"open": False, "background": False}
+        sent = parts = 0
+        with Progress("firmware → slot %d" % slot, size, "bytes") as progress:
+            try:
+                for off, data, first, last in itertools.chain([opening], package):
+                    action = (0 if last else 1) if first else (3 if last else 2)
+                    part = {"action": action, "slot": slot if action in (0, 3) else 0,
+                            "offset": off // FW_UNIT, "data": data}
+                    inv.call(entry, part)
+                    state["open"] = action in (1, 2)
+                    sent, parts = off + len(data), parts + 1
+                    if inv.background:
+                        state["background"] = True
+                        bg_status = wait_background(inv, entry.opcode, _Checking(
+                            progress, sent, slot))
+                        state["background"] = False
+                        if bg_status["return_code"]:
+                            from cxlmi_bindings.errors import DeviceError
+                            raise DeviceError(bg_status["return_code"], command=entry.name)
+                    progress.update(sent)
+            except KeyboardInterrupt:
+                _interrupted(inv, _fw_abort(inv, entry, state, slot))
+            except Exception:
+                if state["open"]:
+                    _fw_send_abort(inv, entry)
+                raise
     activated = None
     if activate:
         from cxlmi_bindings.errors import DeviceError
@@ -486,7 +490,36 @@ def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=Non
             if st["return_code"]:
                 raise DeviceError(st["return_code"], command=act.name)
         activated = activate
-    _fw_report(inv, entry, name, package, slot, chunk, len(parts), activated)
+    _fw_report(inv, entry, name, sent, slot, chunk, parts, activated)
+
+
+def _regular_size(f):
+    """The size of a regular file, else ``None`` (a pipe, a terminal)."""
+    import stat
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _package_parts(f, chunk, file):
+    """``(offset, data, first, last)`` for each part of the package, read one
+    part ahead (to know which is the last) so that memory holds two parts, not
+    the package: a 1 GiB image costs what two parts cost."""
+    def read():
+        try:
+            return f.read(chunk)
+        except OSError as exc:
+            raise _usage("cannot read %s: %s" % (file, exc.strerror or exc))
+    data, off = read(), 0
+    if not data:
+        raise _usage("%s is empty" % file)
+    while data:
+        following = read()
+        yield off, data, off == 0, not following
+        off += len(data)
+        data = following
 
 
 class _Checking:
@@ -522,7 +555,7 @@ def _fw_abort(inv, entry, state, slot):
            "changed" % slot
 
 
-def _fw_report(inv, entry, name, package, slot, chunk, parts, activated):
+def _fw_report(inv, entry, name, size, slot, chunk, parts, activated):
     from cxlmi_bindings.errors import CxlmiError
     from ..render import views
     info_entry = _entry("get_fw_info")
@@ -530,7 +563,7 @@ def _fw_report(inv, entry, name, package, slot, chunk, parts, activated):
         info = inv.call(info_entry)
     except CxlmiError:
         info = None
-    data = {"file": name, "bytes": len(package), "slot": slot, "parts": parts,
+    data = {"file": name, "bytes": size, "slot": slot, "parts": parts,
             "chunk_size": chunk, "activated": activated,
             "fw_info": views.result_json(info_entry, info) if info is not None else None}
     if inv.output == "raw":
@@ -540,7 +573,7 @@ def _fw_report(inv, entry, name, package, slot, chunk, parts, activated):
     if inv.json:
         inv.emit_data(data, command=entry.name)
         return
-    pairs = [("file", name), ("bytes", "%d" % len(package)), ("slot", str(slot)),
+    pairs = [("file", name), ("bytes", "%d" % size), ("slot", str(slot)),
              ("parts", "%d of up to %d bytes" % (parts, chunk)),
              ("activated", {"online": "online", "reset": "at the next reset"}.get(
                  activated, "no"))]

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The MCTP-over-TCP server cannot be starved or made to hoard.
+
+One thread serves every client; these tests hold it to its limits with real
+sockets on 127.0.0.1: bounded connections (refusals logged once per burst),
+a deadline for a whole message (a client trickling bytes is cut off), an idle
+timeout (clients reconnect transparently), a cap on unread replies, and a
+thousand slow connections against a real ``cxl-mi emulate`` process, which
+keeps answering a normal client with little memory growth.
+"""
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cxlmi_bindings import cci
+from cxlmi_bindings import mctp_framing as mf
+from cxlmi_bindings.emulator.server import Server
+from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def echo(msg_type, message):
+    hdr = cci.decode_header(message)
+    return cci.encode(hdr.opcode, message[cci.HEADER_SIZE:], tag=hdr.tag,
+                      category=cci.CATEGORY_RESPONSE)
+
+
+def identify_ok(address, timeout=3):
+    """A Generic Identify answered with success (the echo handler echoes it)."""
+    with MctpTcpTransport(*address, timeout=timeout) as t:
+        reply = t.send(cci.encode(0x0001, b"", tag=7), 8, timeout)
+    return cci.check_response(reply, 7, 0x0001) is not None
+
+
+def closed_by_peer(sock, within=3.0):
+    """Does the peer close ``sock`` within ``within`` seconds?"""
+    sock.settimeout(within)
+    try:
+        while True:
+            if not sock.recv(4096):
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def wait_for(cond, within=3.0):
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def test_connections_beyond_max_clients_are_closed_and_logged_once_per_burst(caplog, monkeypatch):
+    from cxlmi_bindings.emulator import server as server_module
+    monkeypatch.setattr(server_module, "EVICT_SILENT", 60.0)   # however slow this machine is
+    caplog.set_level(logging.INFO, logger="cxlmi.emulator")
+    with Server(echo, port=0, max_clients=2) as srv:
+        held = [socket.create_connection(srv.address) for _ in range(2)]
+        assert wait_for(lambda: srv.clients == 2)
+        extra = [socket.create_connection(srv.address) for _ in range(3)]
+        assert all(closed_by_peer(s) for s in extra)
+        assert srv.stats["refused"] == 3
+        refusals = [r for r in caplog.records if "the most allowed" in r.getMessage()]
+        assert len(refusals) == 1
+        held[0].close()
+        assert wait_for(lambda: srv.clients == 1)
+        assert identify_ok(srv.address)            # a slot is free again
+        assert any("accepting connections again" in r.getMessage() for r in caplog.records)
+        for s in held + extra:
+            s.close()
+
+
+def test_when_full_a_newcomer_takes_the_slot_of_an_unfinished_message_or_a_silent_client():
+    with Server(echo, port=0, max_clients=3, partial_timeout=5) as srv:
+        busy = MctpTcpTransport(*srv.address, timeout=3)
+        busy.send(cci.encode(0x0001, b"", tag=1), 8)             # finished its work
+        stalled, later = socket.create_connection(srv.address), socket.create_connection(
+            srv.address)
+        part = mf.frame(8, cci.encode(0x0001, bytes(500)), 8, 0x20, 1, 1)[0][:100]
+        stalled.sendall(part)
+        assert wait_for(lambda: sum(c.started is not None
+                                    for c in list(srv._clients.values())) == 1)
+        later.sendall(part)
+        assert wait_for(lambda: sum(c.started is not None
+                                    for c in list(srv._clients.values())) == 2)
+        assert identify_ok(srv.address)            # took the first stalled client's slot
+        assert closed_by_peer(stalled) and srv.stats["evicted"] == 1
+        assert not closed_by_peer(later, 0.2)
+        later.close()
+        assert wait_for(lambda: srv.clients == 1)
+        reply = busy.send(cci.encode(0x0001, b"", tag=2), 8)      # still connected
+        assert cci.check_response(reply, 2, 0x0001) is not None and busy.reconnects == 0
+        time.sleep(1.1)                            # now busy is silent for over a second
+        other = socket.create_connection(srv.address)   # full again, other silent for less
+        third = socket.create_connection(srv.address)
+        assert wait_for(lambda: srv.clients == 3)
+        assert identify_ok(srv.address)            # took busy's slot
+        assert srv.stats["evicted"] == 2 and srv.stats["refused"] == 0
+        reply = busy.send(cci.encode(0x0001, b"", tag=3), 8)
+        assert cci.check_response(reply, 3, 0x0001) is not None and busy.reconnects == 1
+        for s in (busy, stalled, other, third):
+            s.close()
+
+
+def test_a_client_trickling_a_message_is_cut_off_while_others_are_served():
+    with Server(echo, port=0, message_timeout=0.6, partial_timeout=5) as srv:
+        slow = socket.create_connection(srv.address)
+        data, _ = mf.frame(8, cci.encode(0x0001, bytes(200)), 8, 0x20, 1, 1)
+        started = time.monotonic()
+        served = False
+        for b in data:                         # a byte every 50 ms: never idle, never done
+            try:
+                slow.send(bytes((b,)))
+            except OSError:
+                break
+            time.sleep(0.05)
+            if srv.stats["timeouts"]:
+                break
+            if not served and time.monotonic() - started > 0.2:
+                served = identify_ok(srv.address)      # others are served meanwhile
+        assert served and srv.stats["timeouts"] == 1
+        assert 0.5 <= time.monotonic() - started < 2.0
+        assert closed_by_peer(slow)
+        slow.close()
+
+
+def test_a_silent_connection_is_closed_after_idle_timeout_and_the_client_reconnects():
+    with Server(echo, port=0, idle_timeout=0.3) as srv:
+        with MctpTcpTransport(*srv.address, timeout=3) as t:
+            t.send(cci.encode(0x0001, b"a", tag=1), 8)
+            assert srv.clients == 1
+            assert wait_for(lambda: srv.clients == 0, 2)
+            reply = t.send(cci.encode(0x0001, b"b", tag=2), 8)
+            assert cci.check_response(reply, 2, 0x0001)[-1] == b"b"
+            assert t.reconnects == 1
+
+
+def test_a_client_that_never_reads_its_replies_holds_one_batch_then_is_closed_when_idle():
+    with Server(echo, port=0, idle_timeout=1.0) as srv:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(srv.address)
+        request, seq = b"", 0
+        for tag in range(8):
+            data, seq = mf.frame(8, cci.encode(0x0001, bytes(4096), tag=tag), 8, 0x20, tag, 1,
+                                 seq)
+            request += data
+        sock.settimeout(0.3)
+        sent = 0
+        try:
+            for _ in range(2000):                  # 70 MiB of requests, at most
+                sock.sendall(request)
+                sent += 1
+        except (socket.timeout, OSError):
+            pass
+        assert sent < 2000                         # the server stopped reading: sends block
+        answered = srv.stats["messages"]
+        assert identify_ok(srv.address)            # the others are served
+        assert wait_for(lambda: srv.clients == 1)
+        (stuck,) = srv._clients.values()
+        assert 0 < len(stuck.out) <= srv.max_output
+        assert srv.stats["messages"] == answered + 1   # none of its requests read meanwhile
+        assert wait_for(lambda: srv.clients == 0, 3)
+        sock.close()
+
+
+def _rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_a_thousand_slow_connections_neither_starve_a_real_emulator_nor_grow_it():
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "127.0.0.1:0", "--profile", "type3"], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    conns = []
+    try:
+        m = re.search(r"tcp:127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m, proc.stderr.read()
+        address = ("127.0.0.1", int(m.group(1)))
+        assert identify_ok(address)
+        before = _rss_kib(proc.pid)
+        first = mf.frame(8, cci.encode(0x0001, bytes(512)), 8, 0x20, 1, 1)[0]
+        for i in range(1000):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(address)
+            conns.append(s)
+        for i, s in enumerate(conns):              # each starts a message it never ends
+            try:
+                s.send(first[:40 + i % 200])
+            except OSError:
+                pass
+        t0 = time.monotonic()
+        assert identify_ok(address, timeout=3)
+        assert time.monotonic() - t0 < 3
+        growth = _rss_kib(proc.pid) - before
+        assert growth < 20 * 1024, "RSS grew by %d KiB" % growth
+        assert proc.poll() is None
+    finally:
+        for s in conns:
+            s.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cxl_mi_emulate_takes_the_limits_from_its_options():
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "127.0.0.1:0", "--profile", "type3", "--max-clients", "1",
+                             "--idle-timeout", "0.5", "--message-timeout", "5"], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"tcp:127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert m, proc.stderr.read()
+        address = ("127.0.0.1", int(m.group(1)))
+        held = socket.create_connection(address)
+        time.sleep(0.1)
+        refused = socket.create_connection(address)          # one client at most
+        assert closed_by_peer(refused, 1.0)
+        t0 = time.monotonic()
+        assert closed_by_peer(held, 3.0)                      # idle for 0.5 s
+        assert time.monotonic() - t0 < 1.5
+        assert identify_ok(address)
+        held.close()
+        refused.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
