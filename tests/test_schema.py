@@ -191,3 +191,20 @@ def test_a_composite_reply_decodes_its_parts():
     assert decoded["vcs_info_list"][0]["vppbs"][0]["binding_status_decoded"] == "bound-port"
     assert "rsv1" not in decoded["vcs_info_list"][0]["vppbs"][0]
     assert "rsv1" in comp.to_dict()["vcs_info_list"][0]["vppbs"][0]
+
+
+# ------------------------------------------------------------------------ docs
+
+def test_the_json_schema_docs_decoded_field_table_is_generated_from_the_layouts():
+    import subprocess
+    import sys
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_json_schema_doc.py"),
+                          "--check"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_every_meaning_describes_what_its_json_key_holds():
+    for name, cls, field, what in _declared():
+        if what.suffix is not None:
+            assert what.describe().split(":")[0] in (
+                "string", "list", "object", "number", "true or false"), (name, field)

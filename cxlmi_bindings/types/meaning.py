@@ -82,6 +82,10 @@ class Meaning:
         decoded = self.decode(value)
         return "-" if decoded is None else str(decoded)
 
+    def describe(self):
+        """What the JSON key beside the field holds (docs/json-schema.md)."""
+        return "number"
+
 
 class Reserved(Meaning):
     """Reserved by the spec: zero on the wire, never shown."""
@@ -102,6 +106,9 @@ class CountOf(Meaning):
 class Enum(Meaning):
     kind = "enum"
 
+    def describe(self):
+        return "string: %s" % ", ".join(self.names.values())
+
     def __init__(self, table):
         self.table = table                  # name -> value, aliases allowed
         self.names = canonical(table)
@@ -117,6 +124,9 @@ class Enum(Meaning):
 class Flags(Meaning):
     """A bitmask: the names of the bits set (unknown bits as ``bitN``)."""
     kind = "flags"
+
+    def describe(self):
+        return "list: %s" % ", ".join(name for _, name in self.bits)
 
     def __init__(self, table):
         self.table = table                  # name -> bit number
@@ -147,6 +157,9 @@ class Boolean(Meaning):
     """A one-bit sub-field: yes or no."""
     kind = "bool"
 
+    def describe(self):
+        return "true or false"
+
     def decode(self, value):
         return bool(value)
 
@@ -154,6 +167,9 @@ class Boolean(Meaning):
 class Packed(Meaning):
     """Sub-fields of one value: ``parts`` is [(name, low bit, high bit, Meaning or None)]."""
     kind = "packed"
+
+    def describe(self):
+        return "object: %s" % ", ".join(part[0] for part in self.parts)
 
     def __init__(self, parts):
         self.parts = parts
@@ -181,6 +197,10 @@ class Units(Meaning):
     """A count of ``unit``-byte units: the data is the same quantity in bytes."""
     kind = "units"
     suffix = "_bytes"
+
+    def describe(self):
+        return "number: value × %s" % ("%d bytes" % self.unit if self.unit < 1024
+                                       else human_size(self.unit))
 
     def __init__(self, unit, gib=False):
         self.unit, self.gib = unit, gib
@@ -221,6 +241,9 @@ class Log2Bytes(Meaning):
     kind = "log2-bytes"
     suffix = "_bytes"
 
+    def describe(self):
+        return "number: 2^value"
+
     def decode(self, value):
         return 1 << value if value < 64 else None
 
@@ -231,6 +254,9 @@ class Log2Bytes(Meaning):
 class Celsius(Meaning):
     """Signed 16-bit degrees Celsius; FFFFh means not implemented."""
     kind = "celsius"
+
+    def describe(self):
+        return "number: signed °C, null when FFFFh (not implemented)"
 
     def decode(self, value):
         if value == 0xFFFF:
@@ -246,6 +272,11 @@ class Percent(Meaning):
     """A percentage; ``unimplemented`` is the value meaning "not implemented"."""
     kind = "percent"
 
+    def describe(self):
+        if self.unimplemented is None:
+            return "number: percent"
+        return "number: percent, null when %02Xh (not implemented)" % self.unimplemented
+
     def __init__(self, unimplemented=None):
         self.unimplemented = unimplemented
 
@@ -260,6 +291,10 @@ class Percent(Meaning):
 class Uuid(Meaning):
     """16 bytes of a UUID, named when ``table`` (name -> UUID text) knows it."""
     kind = "uuid"
+
+    def describe(self):
+        known = ", ".join(self.table) if self.table else None
+        return "object: uuid, name" + (" (%s)" % known if known else "")
 
     def __init__(self, table=None):
         self.table = table
@@ -280,6 +315,9 @@ class Opcode(Meaning):
     """A command opcode: the registry's name for it."""
     kind = "opcode"
 
+    def describe(self):
+        return "string: registry command name"
+
     def decode(self, value):
         from .. import registry
         return registry.opcode_name(value)
@@ -292,6 +330,9 @@ class ReturnCode(Meaning):
     """A CXL return code: its ``CXLMI_RET_*`` name."""
     kind = "return-code"
 
+    def describe(self):
+        return "string: return code name"
+
     def decode(self, value):
         from ..errors import retcode_name
         return retcode_name(value)
@@ -303,6 +344,9 @@ class ReturnCode(Meaning):
 class IdBitmap(Meaning):
     """A byte array used as a bitmask of ids (ports, VCSs, hosts): the ids set."""
     kind = "id-bitmap"
+
+    def describe(self):
+        return "list: numbers of the bits set (port, VCS, host or region ids)"
 
     def decode(self, value):
         if isinstance(value, int):      # a u8/u16 mask: bytes(3) would be three zero bytes
@@ -318,6 +362,9 @@ class IdBitmap(Meaning):
 class Timestamp(Meaning):
     """Nanoseconds since 1970-01-01 UTC; 0 means not set."""
     kind = "timestamp"
+
+    def describe(self):
+        return "string: ISO 8601 UTC, null when 0"
 
     def decode(self, value):
         if not value:
@@ -335,6 +382,9 @@ class BlockSizes(Meaning):
     """Bit N set: blocks of 2^N bytes supported."""
     kind = "block-sizes"
 
+    def describe(self):
+        return "list: supported block sizes in bytes"
+
     def decode(self, value):
         return [1 << n for n in range(64) if value >> n & 1]
 
@@ -345,6 +395,9 @@ class BlockSizes(Meaning):
 class LittleEndianInt(Meaning):
     """An integer stored as a byte array (a 24-bit count, say)."""
     kind = "le-int"
+
+    def describe(self):
+        return "number: the little-endian value of the bytes"
 
     def decode(self, value):
         return int.from_bytes(bytes(value), "little")
