@@ -183,19 +183,38 @@ def test_from_oserror_of_the_socket_timeout_class_is_a_timeout():
 
 # ------------------------------------------------------------ ReturnCode
 
-def test_return_code_enum_names_each_code_of_the_table():
-    rc = errors.ReturnCode
+def _fresh_return_code(monkeypatch):
+    """errors.ReturnCode as its first use makes it (the class is cached in the
+    module once made; the cached one comes back when the test ends)."""
+    monkeypatch.delitem(vars(errors), "ReturnCode", raising=False)
+    return errors.ReturnCode
+
+
+def test_return_code_enum_names_each_code_of_the_table(monkeypatch):
+    rc = _fresh_return_code(monkeypatch)
     assert rc.__name__ == "ReturnCode" and rc.__module__ == "cxlmi_bindings.errors"
+    assert issubclass(rc, int)
     assert (rc.SUCCESS, rc.BACKGROUND, rc.INPUT, rc.BUSY, rc.MBUNSUPPORTED,
             rc.NO_BGABORT) == (0, 1, 2, 6, 0x15, 0x20)
     assert len(rc) == 0x21
     assert rc(0x16).name == "PAYLOADLEN"
     assert isinstance(rc.BUSY, int)
-    assert errors.ReturnCode is rc                       # made once, then kept
 
 
-def test_other_module_attributes_are_attribute_errors():
+def test_return_code_enum_is_made_once_then_kept(monkeypatch):
+    rc = _fresh_return_code(monkeypatch)
+    assert vars(errors)["ReturnCode"] is rc
+    assert errors.ReturnCode is rc
+    from cxlmi_bindings.errors import ReturnCode
+    assert ReturnCode is rc
+
+
+def test_other_module_attributes_are_attribute_errors(monkeypatch):
+    _fresh_return_code(monkeypatch)
+    monkeypatch.delitem(vars(errors), "ReturnCode")
     with pytest.raises(AttributeError) as info:
         errors.ReturnCodes
     assert str(info.value) == "module 'cxlmi_bindings.errors' has no attribute 'ReturnCodes'"
     assert not hasattr(errors, "returncode")
+    assert not hasattr(errors, "RETURNCODE")
+    assert "ReturnCode" not in vars(errors)
