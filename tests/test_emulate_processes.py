@@ -126,10 +126,12 @@ def test_the_state_is_saved_while_serving_not_only_at_exit(servers, tmp_path):
 
 def test_a_state_file_that_is_not_one_is_refused_cleanly(tmp_path):
     state = tmp_path / "garbage.state"
-    state.write_bytes(b"not a pickle at all")
+    state.write_bytes(b"not a state file at all")
     out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:0", "--state",
                  str(state))
-    assert out.returncode == 2 and b"cannot load the state" in out.stderr
+    assert out.returncode == 2 and out.stderr.decode() == (
+        "cxl-mi: error: --state %s is not a whole JSON document (cut short or damaged: "
+        "Expecting value: line 1 column 1 (char 0))\n" % state)
 
 
 def test_a_running_background_operation_does_not_stop_the_saving(servers, tmp_path):
@@ -203,9 +205,8 @@ def test_a_state_file_from_another_profile_is_refused_and_left_as_it_is(servers,
         saved = f.read()
     out = cxl_mi("emulate", "--profile", "switch", "--listen", "127.0.0.1:0", "--state", state)
     assert out.returncode == 2 and out.stdout == b""
-    assert out.stderr.decode() == ("cxl-mi: error: cannot load the state in %s: %s holds a "
-                                   "Type3, not the Switch this profile builds\n"
-                                   % (state, state))
+    assert out.stderr.decode() == ("cxl-mi: error: --state %s holds the state of a Type3, "
+                                   "not of the Switch this profile builds\n" % state)
     with open(state, "rb") as f:
         assert f.read() == saved
 
@@ -246,17 +247,20 @@ def test_a_state_file_in_a_directory_that_does_not_exist_is_a_usage_error(tmp_pa
                                    "No such file or directory\n" % state)
 
 
-def test_a_state_directory_removed_while_serving_is_a_warning_not_a_traceback(servers,
-                                                                                tmp_path):
+def test_a_state_directory_removed_while_serving_refuses_changes_and_warns(servers,
+                                                                            tmp_path):
     import shutil
     where = tmp_path / "state-dir"
     where.mkdir()
     state = str(where / "t3.state")
     proc, target = servers("--profile", "type3", "--state", state)
     shutil.rmtree(str(where))
-    set_lsa(target, b"GONE")                # a change the server now tries to save
-    time.sleep(0.5)                         # past a periodic save
+    # a change that cannot be made durable is not acknowledged
+    out = cxl_mi("memdev", "set-lsa", target, "--offset", "64", "--data-hex",
+                 b"GONE".hex(), "--yes")
+    assert out.returncode == 1 and b"INTERNAL" in out.stderr
     assert proc.poll() is None              # still serving
+    assert cxl_mi("identify", target).returncode == 0
     code, err = stop(proc)
     assert code == 0 and "Traceback" not in err
     assert ("cxl-mi: warning: cannot save the state to %s: No such file or directory"

@@ -34,6 +34,11 @@ client trickling bytes is disconnected), a connection silent for
 read its replies gets none of its requests read meanwhile (so one batch of
 replies at most waits for it; more than ``max_output`` bytes of them
 disconnect it) and is closed when ``idle_timeout`` passes without progress.
+
+``on_change``, when given, is called (under the handler lock) after every
+request that may have changed the device and before its reply is queued:
+``cxl-mi emulate --state`` saves the state there, so a reply means the change
+is on disk.  If it raises, the request is answered INTERNAL.
 """
 
 import ipaddress
@@ -76,7 +81,8 @@ class Server:
                  message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI), partial_timeout=0.5,
                  max_message=mf.DEFAULT_MAX_MESSAGE, logger=None,
                  max_clients=DEFAULT_MAX_CLIENTS, message_timeout=DEFAULT_MESSAGE_TIMEOUT,
-                 idle_timeout=DEFAULT_IDLE_TIMEOUT, max_output=DEFAULT_MAX_OUTPUT):
+                 idle_timeout=DEFAULT_IDLE_TIMEOUT, max_output=DEFAULT_MAX_OUTPUT,
+                 on_change=None):
         if not callable(handler) and callable(getattr(handler, "handle", None)):
             device = handler
             handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
@@ -97,6 +103,7 @@ class Server:
         self.message_timeout = message_timeout
         self.idle_timeout = idle_timeout
         self.max_output = max_output
+        self.on_change = on_change
         self.stats = {"connections": 0, "messages": 0, "framing_errors": 0,
                       "control": 0, "handler_errors": 0, "refused": 0, "timeouts": 0,
                       "evicted": 0}
@@ -434,6 +441,15 @@ class Server:
                 self.log.exception("client %s: handler failed on %r; answering INTERNAL",
                                    who, msg)
                 return _internal_error(msg.body)
+            if self.on_change is not None and _may_change_state(msg.body):
+                try:
+                    self.on_change()
+                except Exception as exc:
+                    # not durable: the client must not take the change as done
+                    self.stats["handler_errors"] += 1
+                    self.log.error("client %s: the change could not be saved (%s); "
+                                   "answering INTERNAL", who, exc)
+                    return _internal_error(msg.body)
         if reply is None:
             return None
         reply = bytes(reply)
@@ -492,6 +508,25 @@ class Server:
             return mf.CC_SUCCESS, bytes((len(self.message_types),)) + bytes(self.message_types)
         self.log.info("client %s: MCTP control command 0x%02x unsupported", who, command)
         return mf.CC_UNSUPPORTED_CMD, b""
+
+
+def _may_change_state(request):
+    """Can this CCI request have changed the device?  Every command the registry
+    declares effects for, tunnels (whatever they carry) and unknown opcodes."""
+    from .. import registry
+    try:
+        opcode = cci.decode_header(request).opcode
+    except Exception:
+        return False
+    try:
+        entry = registry.by_opcode(opcode)
+    except KeyError:
+        return True
+    return bool(entry.effects) or opcode == TUNNEL_OPCODE
+
+
+#: Tunnel Management Command: what it carries may change anything
+TUNNEL_OPCODE = 0x5300
 
 
 class _Client:

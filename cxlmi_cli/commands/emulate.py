@@ -5,7 +5,8 @@
 
 then, from anywhere that can reach it: ``cxl-mi identify tcp:127.0.0.1:2508``.
 The state lives as long as the server (every client sees every change);
-with ``--state FILE`` it also survives restarts.  Ctrl-C (or SIGTERM) stops
+with ``--state FILE`` it also survives restarts and crashes: a change is on
+disk before its reply is sent (see :mod:`cxlmi_bindings.emulator.state`).  Ctrl-C (or SIGTERM) stops
 the server cleanly, saving the state, with exit status 0.
 """
 
@@ -39,103 +40,43 @@ def _parse_listen(text):
 
 def load_state(path, device):
     """The device saved in ``path``, or ``device`` when there is nothing to load.
-
-    A model may offer ``from_state(data)`` / ``to_state()``; otherwise the
-    device object is pickled.  Load only state files you wrote yourself.
-    """
-    if not path or not os.path.exists(path):
+    Raises ``StateError`` (a message naming the file and the fault) for a file that
+    is not a state file of this profile: see :mod:`cxlmi_bindings.emulator.state`."""
+    if not path:
         return device
-    with open(path, "rb") as f:
-        blob = f.read()
-    if not blob:
-        return device
-    if hasattr(device, "from_state"):
-        import json
-        device.from_state(json.loads(blob.decode()))
-        return device
-    import pickle
-    loaded = pickle.loads(blob)
-    if type(loaded) is not type(device):
-        raise click.ClickException("%s holds a %s, not the %s this profile builds"
-                                   % (path, type(loaded).__name__, type(device).__name__))
-    return loaded
+    from cxlmi_bindings.emulator import state
+    return state.load(path, device)
 
 
 def save_state(path, device, lock=None):
-    """Write the state to ``path`` atomically; False (the file untouched) when it cannot
-    be serialised now."""
+    """Write the state to ``path`` durably; False (the file untouched, a warning
+    logged) when it cannot be written now."""
     if not path:
         return True
-    lock = lock or threading.RLock()
-    with lock:
-        try:
-            if hasattr(device, "to_state"):
-                import json
-                blob = json.dumps(device.to_state()).encode()
-            else:
-                blob = _pickle(device)
-        except Exception as exc:        # pickle raises PicklingError, AttributeError, …
-            import logging
-            logging.getLogger("cxlmi.emulator").info("state not saved now: %s", exc)
-            return False
-    tmp = "%s.tmp.%d" % (path, os.getpid())
     try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)
-    except OSError as exc:              # the disk filled up, the directory went away…
+        _save(path, device, lock)
+    except (OSError, TypeError) as exc:
         import logging
-        logging.getLogger("cxlmi.emulator").warning("cannot save the state to %s: %s",
-                                                    path, exc.strerror or exc)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        logging.getLogger("cxlmi.emulator").warning(
+            "cannot save the state to %s: %s", path, getattr(exc, "strerror", None) or exc)
         return False
     return True
+
+
+def _save(path, device, lock=None):
+    from cxlmi_bindings.emulator import state
+    with lock or threading.RLock():
+        state.save(path, device)
 
 
 def check_writable(path):
     """Raise the OSError that writing the state to ``path`` would meet (the file
     itself is left as it is)."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb"):
-        pass
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
     os.unlink(tmp)
-
-
-def _pickle(device):
-    """The device tree as a pickle.  A background operation still running whose
-    completion is a closure (pickle cannot hold one) is saved as aborted; the
-    server's live device is not touched."""
-    import io
-    import pickle
-    from cxlmi_bindings.emulator.device import Background
-
-    class StatePickler(pickle.Pickler):
-        def reducer_override(self, obj):
-            if isinstance(obj, Background) and not obj.done and not (
-                    _picklable(obj.finish) and _picklable(obj.on_abort)):
-                return _aborted_op, (obj.opcode, obj.started, obj.duration, obj.abortable)
-            return NotImplemented
-
-    buf = io.BytesIO()
-    StatePickler(buf, pickle.HIGHEST_PROTOCOL).dump(device)
-    return buf.getvalue()
-
-
-def _picklable(func):
-    name = getattr(getattr(func, "__func__", func), "__qualname__", "") if func else ""
-    return "<locals>" not in name and "<lambda>" not in name
-
-
-def _aborted_op(opcode, started, duration, abortable):
-    """Unpickle: a background operation the state file could not hold, as aborted."""
-    from cxlmi_bindings.emulator.device import ABORT, Background
-    op = Background(duration, abortable=abortable)
-    op.opcode, op.started, op.done, op.return_code, op.percent_at_end = \
-        opcode, started, True, ABORT, 0
-    return op
 
 
 @click.command("emulate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,8 +88,8 @@ def _aborted_op(opcode, started, duration, abortable):
 @click.option("--eid", type=click.IntRange(1, 254), default=8, show_default=True,
               help="the endpoint's MCTP EID")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None,
-              metavar="FILE", help="load the device state from FILE at start and save it "
-                                   "there while serving and at exit")
+              metavar="FILE", help="load the device state from FILE (JSON) at start; save "
+                                   "each change there before acknowledging it, and at exit")
 @click.option("--max-clients", type=click.IntRange(1, 100000), default=64, show_default=True,
               help="connections served at once; when full, a newcomer takes the slot of a "
                    "client stalled in the middle of a message or silent for a second, else "
@@ -167,17 +108,21 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
     try:
         from cxlmi_bindings.emulator import profiles
         from cxlmi_bindings.emulator.server import Server
+        from cxlmi_bindings.emulator.state import StateError
         device = profiles.build(profile)
+    except (ImportError, CxlmiError, OSError) as exc:
+        raise click.exceptions.Exit(report(exc) or 3)
+    try:
         device = load_state(state_file, device)
-    except (ImportError, ValueError, CxlmiError, OSError) as exc:
-        code = report(exc) or 3
-        if isinstance(exc, ValueError) and not isinstance(exc, CxlmiError):
-            code = 2
-        raise click.exceptions.Exit(code)
-    except Exception as exc:    # unpickling garbage raises almost anything
-        click.echo("cxl-mi: error: cannot load the state in %s: %s" % (state_file, exc),
-                   err=True)
+    except StateError as exc:
+        click.echo("cxl-mi: error: --state %s" % exc, err=True)
         raise click.exceptions.Exit(2)
+    except OSError as exc:
+        click.echo("cxl-mi: error: --state %s: cannot read it: %s"
+                   % (state_file, exc.strerror or exc), err=True)
+        from ..errors import EXIT_USAGE, classify
+        raise click.exceptions.Exit(classify(exc).exit_code
+                                    if isinstance(exc, PermissionError) else EXIT_USAGE)
     if state_file:
         try:
             check_writable(state_file)
@@ -190,8 +135,11 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
     handler = _warnings_to_stderr()
     try:
+        # with --state, a change is on disk before its reply goes out
+        durable = (lambda: _save(state_file, device)) if state_file else None
         server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
-                        idle_timeout=idle_timeout, message_timeout=message_timeout)
+                        idle_timeout=idle_timeout, message_timeout=message_timeout,
+                        on_change=durable)
         _serve(server, device, profile, eid, state_file)
     finally:
         if handler is not None:
@@ -242,7 +190,9 @@ def _serve(server, device, profile, eid, state_file):
                    % (shown, bound[1], profile, eid))
         sys.stdout.flush()
         while True:
-            time.sleep(0.2)
+            # changes made by requests are saved before their replies (on_change);
+            # this catches what time changes: background operations ending
+            time.sleep(1.0)
             if state_file and (pending or server.stats["messages"] != saved):
                 saved = server.stats["messages"]
                 pending = not save_state(state_file, device, server.lock)
