@@ -5,7 +5,7 @@ The test starts, all on 127.0.0.1:
 
 * ``cxl-mi emulate --profile type3`` (a memory device over MCTP over TCP),
 * ``cxl-mi exporter`` as a process, serving that device (``tcp:``), an in-process
-  ``emu:switch`` and a TCP port that never answers,
+  ``emu:switch``, a TCP port that never answers and one that refuses,
 * an exporter in this process serving an ``emu:type3`` whose model the test changes,
 * Prometheus, with a generated configuration and a temporary storage directory,
   scraping both exporters every second,
@@ -176,7 +176,8 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_emulators_change(prometheu
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    dead = "tcp:127.0.0.1:%d" % silent.getsockname()[1]
+    dead = "tcp:127.0.0.1:%d" % silent.getsockname()[1]        # connects, never answers
+    refused = "tcp:127.0.0.1:%d" % _free_port()                  # nothing listens
     ctx = Context()
     server = prom = collector = None
     try:
@@ -185,7 +186,7 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_emulators_change(prometheu
                       r"listening on tcp:127\.0\.0\.1:(\d+)", procs)
         device = "tcp:127.0.0.1:%s" % m.group(1)
         _, m = _start(CLI + ["exporter", "--listen", "127.0.0.1:0", "--interval", "0.5",
-                             "--timeout", "1", device, "emu:switch", dead],
+                             "--timeout", "1", device, "emu:switch", dead, refused],
                       r"listening on http://127\.0\.0\.1:(\d+)/metrics", procs)
         process_exporter = "127.0.0.1:%s" % m.group(1)
 
@@ -206,11 +207,12 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_emulators_change(prometheu
         # both scraped
         prom.wait_for('count(up{job=~"cxl_.*"} == 1)', lambda r: one(r) == 2,
                       "both exporters scraped")
-        ups = prom.wait_for('cxl_up{job="cxl_process"}', lambda r: len(r) == 3,
-                            "cxl_up of the three targets")
+        ups = prom.wait_for('cxl_up{job="cxl_process"}', lambda r: len(r) == 4,
+                            "cxl_up of the four targets")
         assert ups == {frozenset({("target", device)}): 1,
                        frozenset({("target", "emu:switch")}): 1,
-                       frozenset({("target", dead)}): 0}
+                       frozenset({("target", dead)}): 0,
+                       frozenset({("target", refused)}): 0}
         prom.wait_for('cxl_scrape_errors_total{target="%s"}' % dead,
                       lambda r: one(r) and one(r) >= 1, "the dead target's errors counted")
 
