@@ -536,3 +536,59 @@ def test_other_commands_do_not_import_the_exporter_or_prometheus_client():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=60)
     assert "IMPORTED []" in proc.stderr, proc.stderr
+
+
+def _cli_process(args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("CXLMI_TARGET", None)
+    return subprocess.Popen([sys.executable, "-m", "cxlmi_cli"] + args, cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+
+
+def test_the_textfile_loop_rewrites_the_file_and_sigterm_stops_it(tmp_path):
+    proc = _cli_process(["exporter", "--textfile", str(tmp_path), "--interval", "0.2",
+                         "emu:type3"])
+    path = tmp_path / exporter.TEXTFILE_NAME
+    try:
+        stamps = set()
+        end = time.monotonic() + 20
+        while len(stamps) < 2 and time.monotonic() < end and proc.poll() is None:
+            if path.exists():
+                text = path.read_text()         # always whole: it is renamed into place
+                assert text.endswith("\n") and 'cxl_up{target="emu:type3"} 1.0' in text
+                stamps.update(re.findall(r"cxl_last_scrape_timestamp_seconds\S* (\S+)", text))
+            time.sleep(0.05)
+        assert len(stamps) >= 2, "the file was not rewritten with newer values"
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "writing %s" % path in out and "stopped" in err
+    assert os.listdir(tmp_path) == [exporter.TEXTFILE_NAME]
+
+
+def test_the_listening_exporter_prints_its_address_serves_and_stops_on_sigterm():
+    proc = _cli_process(["exporter", "--listen", "127.0.0.1:0", "emu:switch"])
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"listening on http://127\.0\.0\.1:(\d+)/metrics \(1 target\)", line)
+        assert m, line
+        with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % m.group(1),
+                                    timeout=20) as r:
+            body = r.read().decode()
+        assert 'cxl_port_logical_devices{port="2",serial="0x5357000000000000",' \
+               'target="emu:switch",type="switch"} 4.0' in body
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+
+
+def test_a_port_in_use_is_exit_3():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        res = invoke(["exporter", "--listen", "127.0.0.1:%d" % busy.getsockname()[1],
+                      "emu:type3"])
+    assert res.exit_code == 3 and "cannot listen on 127.0.0.1:" in res.stderr
