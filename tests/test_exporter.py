@@ -24,7 +24,7 @@ from cxlmi_bindings import Context, Tunnel, cci  # noqa: E402
 from cxlmi_bindings.metrics import METRICS, Collector, IDENTITY  # noqa: E402
 from cxlmi_cli.commands import exporter  # noqa: E402
 
-from cli_helpers import invoke  # noqa: E402
+from cli_helpers import both, invoke  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GiB = 1 << 30
@@ -421,7 +421,7 @@ def test_a_failed_textfile_write_keeps_the_old_file_and_leaves_no_temporary(devi
 
 def test_once_with_textfile_writes_the_file(tmp_path):
     res = invoke(["exporter", "--once", "--textfile", str(tmp_path), "emu:type3"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     text = (tmp_path / exporter.TEXTFILE_NAME).read_text()
     names = {f.name for f in text_string_to_metric_families(text)}
     assert {"cxl_up", "cxl_temperature_celsius", "cxl_device_info"} <= names
@@ -476,7 +476,7 @@ def test_metric_names_follow_prometheus_conventions():
 
 def test_once_prints_the_metrics(devices):
     res = invoke(["exporter", "--once", "emu:type3", "emu:switch"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, both(res)
     families = {f.name: f for f in text_string_to_metric_families(res.stdout)}
     ups = {s.labels["target"]: s.value for s in families["cxl_up"].samples}
     assert ups == {"emu:type3": 1, "emu:switch": 1}
@@ -485,11 +485,11 @@ def test_once_prints_the_metrics(devices):
 def test_a_bad_target_or_none_is_a_usage_error(monkeypatch):
     monkeypatch.delenv("CXLMI_TARGET", raising=False)
     res = invoke(["exporter", "--once"])
-    assert res.exit_code == 2 and "TARGET" in res.output
+    assert res.exit_code == 2 and "TARGET" in both(res)
     res = invoke(["exporter", "--once", "emu:nope"])
     assert res.exit_code == 2
     res = invoke(["exporter", "--once", "--listen", "nonsense", "emu:type3"])
-    assert res.exit_code == 2 and "--listen" in res.output
+    assert res.exit_code == 2 and "--listen" in both(res)
 
 
 def test_cxlmi_target_is_the_default_target(monkeypatch):
@@ -502,7 +502,7 @@ def test_without_prometheus_client_the_command_says_what_to_install(monkeypatch)
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     res = invoke(["exporter", "--once", "emu:type3"])
     assert res.exit_code == 2
-    assert "pip install 'cxl-mi[exporter]'" in res.output
+    assert "pip install 'cxl-mi[exporter]'" in both(res)
 
 
 def test_the_http_server_answers_metrics_and_nothing_else(devices):
