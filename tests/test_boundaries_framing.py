@@ -26,10 +26,10 @@ def pkt(payload, som=True, eom=True, seq=0, tag=1, owner=1, src=SRC, dst=DST, ve
     return bytes((version, dst, src, flags)) + bytes(payload) + bytes(64 - len(payload))
 
 
-def stream(body, seq=0, tag=1, owner=1, src=SRC):
+def stream(body, seq=0, tag=1, owner=1, src=SRC, dst=DST):
     """``body`` (type byte + message) cut into 64-byte packets."""
     chunks = [body[i:i + 64] for i in range(0, max(len(body), 1), 64)]
-    return [pkt(c, i == 0, i == len(chunks) - 1, (seq + i) & 3, tag, owner, src)
+    return [pkt(c, i == 0, i == len(chunks) - 1, (seq + i) & 3, tag, owner, src, dst)
             for i, c in enumerate(chunks)]
 
 
@@ -493,3 +493,125 @@ def test_a_reassembled_message_carries_its_packets_addresses_and_tag():
     body = bytes((7,)) + msg
     ev = only(mf.Reassembler().feed(b"".join(stream(body, tag=6, owner=0, src=0x33))))
     assert ev == mf.Message(7, msg, 0x33, DST, 6, 0)
+
+
+# ------------------------------------------------------------ frame(): one buffer per message
+
+@pytest.mark.parametrize("size", [0, 63, 64, 200, 512 * 64 - 1, 512 * 64, 514 * 64 + 10])
+@pytest.mark.parametrize("seq", [0, 3])
+def test_frame_writes_every_packet_of_a_message_into_one_buffer(size, seq):
+    message = bytes((i * 13 + 7) & 0xFF for i in range(size))
+    body = b"\x08" + message
+    data, nxt = mf.frame(8, message, 0x0A, 0x0B, 6, 1, seq)
+    want = stream(body, seq=seq, tag=6, owner=1, src=0x0B, dst=0x0A)
+    assert data == b"".join(want)
+    assert nxt == (seq + len(want)) & 3
+
+
+@pytest.mark.parametrize("dst,src,tag,owner", [(0, 0xFF, 0, 0), (0xFF, 0, 7, 1),
+                                               (0x1FF, 0x123, 0xF, 1)])
+def test_frame_puts_addresses_tag_and_owner_in_every_header(dst, src, tag, owner):
+    data, nxt = mf.frame(7, bytes(150), dst, src, tag, owner)
+    assert nxt == 3                                   # three packets from sequence 0
+    assert data == b"".join(stream(b"\x07" + bytes(150), 0, tag & 7, owner, src & 0xFF,
+                                   dst & 0xFF))
+    assert data[-10:] == bytes(10)                    # the padding is zero bytes
+
+
+def test_frame_pads_the_last_packet_with_zero_bytes():
+    data, _ = mf.frame(0x7E, b"\xff" * 10, 1, 2, 0, 0)
+    assert data[4:15] == b"\x7e" + b"\xff" * 10 and data[15:] == bytes(53)
+
+
+# ------------------------------------------------------------ the reassembler's fast path
+
+def _feed_each(rx, packets, group):
+    events = []
+    for i in range(0, len(packets), group):
+        events += rx.feed(b"".join(packets[i:i + group]))
+    return events
+
+
+@pytest.mark.parametrize("group", [1, 2, 3, 5])
+@pytest.mark.parametrize("seq", [0, 1, 3])
+def test_a_message_fed_a_few_packets_at_a_time_comes_out_whole(group, seq):
+    msg = cci_message(600)                               # 10 packets
+    packets = stream(bytes((8,)) + msg, seq=seq)
+    rx = mf.Reassembler()
+    events = _feed_each(rx, packets, group)
+    assert only(events).body == msg
+    assert (rx.packets, rx.messages, rx.errors, rx.in_message) == (10, 1, 0, False)
+
+
+def test_a_message_of_more_than_512_packets_fed_at_once_comes_out_whole():
+    msg = cci_message(600 * 64)                          # 601 packets
+    packets = stream(bytes((8,)) + msg, seq=2)
+    rx = mf.Reassembler()
+    assert only(rx.feed(b"".join(packets))).body == msg
+    rx = mf.Reassembler()
+    assert only(rx.feed(packets[0]) + rx.feed(b"".join(packets[1:]))).body == msg
+    assert rx.packets == len(packets)
+
+
+def test_packets_past_the_announced_end_are_refused_even_when_they_continue_cleanly():
+    msg = cci_message(100)                               # needs 2 packets
+    body = bytes((8,)) + msg
+    clean = stream(body + bytes(150))                    # 4 packets, EOM on the 4th only
+    ev = only(mf.Reassembler().feed(b"".join(clean)))
+    assert str(ev) == "message runs on past the 112 bytes its CCI header announces; dropped"
+
+
+def _fault(packet, fault, expected_src, first_seq):
+    raw = bytearray(packet)
+    if fault == "version":
+        raw[0] = 2
+    elif fault == "src":
+        raw[2] = (expected_src + 1) & 0xFF
+    elif fault == "tag":
+        raw[3] ^= 0x01
+    elif fault == "owner":
+        raw[3] ^= 0x08
+    elif fault == "seq":
+        raw[3] = (raw[3] & ~0x30) | first_seq << 4      # the message's first number again
+    elif fault == "eom":
+        raw[3] ^= 0x40
+    return bytes(raw)
+
+
+FAULT_TEXT = {
+    "version": "bad MCTP header version 2",
+    "src": "packet of another message",
+    "tag": "packet of another message",
+    "owner": "packet of another message",
+    "seq": "packet sequence number",
+    "eom": None,                 # no end of message: it is still in progress
+}
+
+# (tag, owner, first sequence number, source): the last two carry few header bits,
+# and the third one's source equals the flags byte of its second packet
+MESSAGES = [(5, 1, 0, SRC), (0, 0, 0, 0x60), (0, 0, 3, 0x40)]
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_TEXT))
+@pytest.mark.parametrize("tag,owner,seq,src", MESSAGES)
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_continuation_packet_with_one_wrong_header_field_is_refused(fault, tag, owner, seq,
+                                                                      src, batch):
+    """Whatever its payload holds: here the header it should have had, at the
+    offsets a misplaced check would read."""
+    msg = cci_message(115 + (64 if batch else 0))        # exactly 2 (or 3) packets
+    packets = stream(bytes((8,)) + msg, seq=seq, tag=tag, owner=owner, src=src)
+    last = bytearray(packets[-1])
+    good = bytes(last[:4])                    # version, destination, source, flags
+    last[4] = last[65] = good[3]
+    last[66] = good[2]
+    packets[-1] = _fault(bytes(last), fault, src, seq)
+    rx = mf.Reassembler()
+    assert rx.feed(packets[0]) == []
+    events = rx.feed(b"".join(packets[1:]))
+    assert rx.messages == 0
+    if FAULT_TEXT[fault] is None:
+        assert events == [] and rx.in_message
+        return
+    assert len(events) == 1 and isinstance(events[0], mf.FramingError), events
+    assert str(events[0]).startswith(FAULT_TEXT[fault])
