@@ -98,7 +98,9 @@ def common_params(entry=None, request=False, passphrase_roles=(), destructive=No
         click.Option(["--mhd"], is_flag=True, default=False,
                      help="tunnel to a multi-headed device's LD pool CCI"),
         click.Option(["--timeout"], type=click.FloatRange(0.001, 3600), metavar="SECONDS",
-                     help="give up waiting for a reply after SECONDS (default 5)"),
+                     help="give up after SECONDS (default 5): the connection, the probe and "
+                          "the command share them; each later command of a workflow gets its "
+                          "own"),
     ]
     if output:
         ps += [
@@ -209,7 +211,13 @@ class Invocation:
         if request:
             log.debug("request: %s", ", ".join(
                 "%s=%s" % (k, "***" if "passphrase" in k else v) for k, v in request.items()))
-        result = ep.call(entry, request, self.tunnel)
+        try:
+            result = ep.call(entry, request, self.tunnel)
+        finally:
+            # --timeout bounded the opening and this first command together; a
+            # workflow's later commands each get the timeout of their own
+            if getattr(ep, "transport", None) is not None:
+                ep.transport.deadline = None
         log.info("%s: %d reply payload bytes%s", entry.name, len(self.last_payload_of(ep)),
                  " (background operation started)" if ep.last_return_code == 1 else "")
         self.background = getattr(ep, "last_return_code", 0) == 1

@@ -79,13 +79,16 @@ def describe_tunnel(port=None, ld=None, mhd=False):
 def open_endpoint(target, timeout=None):
     """Open ``target``; a backend or profile this build lacks is a TransportError.
 
-    ``timeout`` (seconds) bounds every wait: the TCP connection, the probe an
-    MCTP-reached endpoint gets on open, each command.  A probe that times out
-    ends it there (the command would only wait as long again).
+    ``timeout`` (seconds) bounds every wait: the connection, the probe an
+    MCTP-reached endpoint gets on open and the first command share one deadline
+    (the transport's ``deadline``); each later command of a workflow gets the
+    timeout of its own.  A probe that times out ends it there.
     """
     from cxlmi_bindings import targets
     from cxlmi_bindings.endpoint import Context
     from cxlmi_bindings.errors import CommandTimeout, TransportError
+    import time
+    started = time.monotonic()
     ctx = Context()
     ctx.probe_enabled = False           # probed below, once the timeout is set
     options = {}
@@ -101,6 +104,9 @@ def open_endpoint(target, timeout=None):
         raise _usage("%s: %s" % (target, exc))
     if timeout:
         ep.timeout_ms = max(1, int(timeout * 1000))
+        # one deadline for what the user waits on: the connection, the probe and the
+        # first command together (Invocation.call lifts it after that command)
+        ep.transport.deadline = started + timeout
     failed = ep.probe()
     if isinstance(failed, CommandTimeout):
         ep.close()

@@ -26,6 +26,19 @@ class Transport:
     fmapi_capable = True
     #: whether the device behind it can receive Tunnel Management (5300h)
     tunnels = True
+    #: a time (``time.monotonic()``) no wait may outlast, whatever its own timeout:
+    #: one deadline shared by several exchanges (the CLI's ``--timeout`` covers the
+    #: probe and the command together).  Transports that wait honour it.
+    deadline = None
+
+    def wait_until(self, timeout):
+        """The monotonic time a wait of ``timeout`` seconds ends: the sooner of
+        that and :attr:`deadline` (None: no end)."""
+        import time
+        end = None if timeout is None else time.monotonic() + timeout
+        if self.deadline is not None:
+            end = self.deadline if end is None else min(end, self.deadline)
+        return end
 
     def send(self, message, msg_type, timeout):
         """Send ``message`` (bytes) and return the response message (bytes).

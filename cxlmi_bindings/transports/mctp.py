@@ -197,7 +197,9 @@ class MctpTransport(Transport):
         except OSError as exc:
             raise self._error(exc, "sendto")
         self.stats["sent"] += 1
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = self.wait_until(timeout)
+        if timeout is None and deadline is not None:
+            timeout = max(0.0, deadline - time.monotonic())     # what the message names
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:

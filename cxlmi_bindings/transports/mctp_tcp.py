@@ -191,7 +191,9 @@ class MctpTcpTransport(Transport):
 
     def _receive(self, tag, msg_type, timeout):
         sock = self._sock
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = self.wait_until(timeout)
+        if timeout is None and deadline is not None:
+            timeout = max(0.0, deadline - time.monotonic())     # what the message names
         while True:
             if deadline is not None:
                 left = deadline - time.monotonic()
