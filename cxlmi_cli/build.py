@@ -112,13 +112,20 @@ def _param_type(kind, spec, ctype, path):
     raise ValueError("%s: no option type for kind %r" % (path, kind))
 
 
+#: The option kind a field's declared meaning implies when reqspec names none.
+KIND_OF_MEANING = {"enum": "enum", "flags": "flags", "uuid": "uuid", "units": "units",
+                   "timestamp": "timestamp", "bytes": "size", "bool": "bool"}
+
+
 def _with_declared(spec, klass, name, path):
-    """Fill in what the field's layout declares: the names an enum, flags or UUID
-    option accepts (a packed part: the declared sub-field of its option's name),
-    the unit of a ``units`` option."""
+    """Fill in what the field's layout declares: the option kind its meaning
+    implies, the names an enum, flags or UUID option accepts (a packed part: the
+    declared sub-field of its option's name), the unit of a ``units`` option."""
     declared = klass.meaning(name) if hasattr(klass, "meaning") else None
     kind = spec.get("kind")
     extra = {}
+    if kind is None and declared is not None and declared.kind in KIND_OF_MEANING:
+        kind = extra["kind"] = KIND_OF_MEANING[declared.kind]
     if kind in ("enum", "flags", "uuid") and "table" not in spec:
         extra["table"] = getattr(declared, "table", None)
         if extra["table"] is None and kind != "uuid":
@@ -130,9 +137,12 @@ def _with_declared(spec, klass, name, path):
     elif kind == "packed":
         parts = []
         for part in spec["parts"]:
-            if part.get("kind") == "enum" and "table" not in part:
+            if declared is not None:
                 _, _, _, sub = declared.part(part["opt"].replace("-", "_"))
-                part = dict(part, table=sub.table)
+                if "kind" not in part and sub is not None:
+                    part = dict(part, kind=KIND_OF_MEANING[sub.kind])
+                if part.get("kind") == "enum" and "table" not in part:
+                    part = dict(part, table=sub.table)
             parts.append(part)
         extra["parts"] = parts
     return dict(spec, **extra) if extra else spec

@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """How each request field becomes a command-line option.
 
-Without an entry here a field still becomes an option: an integer sized from
-its C type (``--field-name``), a byte array as hex, a flexible tail of bytes
-as ``--NAME FILE`` / ``--NAME-hex HEX``, a flexible tail of integers as a
-comma list.  Reserved fields never become options.  This table adds what the
-structure cannot say: the spec's names for values, sizes and their units,
-friendlier option names, defaults, help.
+Without an entry here a field still becomes an option: the kind its declared
+meaning implies (cxlmi_bindings.types: an enum or flags field takes the
+spec's names, a UUID a name or UUID, a unit-counted field a size, a timestamp
+a date), else an integer sized from its C type (``--field-name``), a byte array
+as hex, a flexible tail of bytes as ``--NAME FILE`` / ``--NAME-hex HEX``, a
+flexible tail of integers as a comma list.  Reserved fields never become
+options.  This table adds what the layouts do not say: friendlier option
+names, defaults, help, and a kind where the option reads the field otherwise
+(a flags field set by one ``--flag``, an address aligned to 64 bytes).
 
 Field spec keys:
 
@@ -30,13 +33,12 @@ Field spec keys:
 
 from . import spec as S
 
-_ADDR64 = dict(kind="size", align=64)
-_LEN64 = dict(kind="units")
+_ADDR64 = dict(align=64)
 
 # Fields named alike mean alike across structures.
 BY_FIELD = {
-    "event_log": dict(kind="enum", help="event log"),
-    "uuid": dict(kind="uuid", required=True,
+    "event_log": dict(help="event log"),
+    "uuid": dict(required=True,
                  help="log UUID, or a log name (cel, vendor-debug, component-state-dump)"),
     "slot": dict(help="firmware slot (1-4)"),
     "ld_id": dict(kind="int", help="logical device id"),
@@ -49,9 +51,8 @@ BY_FIELD = {
     "region_id": dict(help="dynamic capacity region (0-7)"),
     "start_region_id": dict(help="first region to return"),
     "region_cnt": dict(default=8, help="regions to return"),
-    "tag": dict(kind="uuid", help="allocation tag (UUID, or 32 hex digits)"),
-    "qos_telemetry_control": dict(kind="flags",
-                                  help="features to enable"),
+    "tag": dict(help="allocation tag (UUID, or 32 hex digits)"),
+    "qos_telemetry_control": dict(help="features to enable"),
     "egress_moderate_percentage": dict(help="egress port congestion: moderate level (%)"),
     "egress_severe_percentage": dict(help="egress port congestion: severe level (%)"),
     "backpressure_sample_interval": dict(help="backpressure sample interval (ns, 0 disables)"),
@@ -90,7 +91,7 @@ BY_STRUCT = {
                       help="largest response message: N for 2^N bytes (8-20), or a size "
                            "(256, 2K, 1M)")},
     "cmd_clear_event_records_req": {
-        "event_log": dict(kind="enum", required=True, help="event log"),
+        "event_log": dict(required=True, help="event log"),
         "clear_flags": dict(kind="bool", opt="all", help="clear every record of the log"),
         "handles": dict(kind="list", help="handles of the records to clear (1,2,3)"),
     },
@@ -101,35 +102,31 @@ BY_STRUCT = {
         for f in ("informational_settings", "warning_settings", "failure_settings",
                   "fatal_settings", "dcd_settings")},
     "cmd_set_mctp_event_interrupt_policy_req": {
-        "event_interrupt_settings": dict(kind="flags", opt="logs",
+        "event_interrupt_settings": dict(opt="logs",
                                          help="logs that notify over MCTP (info,warn,fail,"
                                               "fatal,dcd)")},
     "cmd_event_notification_req": {
         "event": dict(required=True, help="event notification value (16 bits)")},
     "cmd_transfer_fw_req": {
-        "action": dict(kind="enum", required=True,
-                       help="transfer action"),
+        "action": dict(required=True, help="transfer action"),
         "slot": dict(help="slot the package goes to (full and end actions)"),
-        "offset": dict(kind="units",
-                       help="byte offset of this part in the package (a multiple of 128; "
+        "offset": dict(help="byte offset of this part in the package (a multiple of 128; "
                             "sent in 128-byte units)"),
         "data": dict(kind="blob", help="this part of the firmware package"),
     },
     "cmd_activate_fw_req": {
-        "action": dict(kind="enum", default="online",
-                       help="online now, or on the next reset"),
+        "action": dict(default="online", help="online now, or on the next reset"),
         "slot": dict(required=True, help="slot to activate (1-4)"),
     },
     "cmd_set_timestamp_req": {
-        "timestamp": dict(kind="timestamp", required=True,
+        "timestamp": dict(required=True,
                           help="ns since 1970-01-01 UTC, 'now', or an ISO 8601 date")},
     "cmd_get_log_req": {
         "offset": dict(kind="size", help="offset into the log (bytes)"),
         "length": dict(kind="size", required=True, help="bytes to read"),
     },
     "cmd_get_supported_logs_sublist_req": {
-        "max_supported_log_entries": dict(opt="max-entries", default=16,
-                                          help="entries to return"),
+        "max_supported_log_entries": dict(opt="max-entries", default=16, help="entries to return"),
         "start_log_entry_index": dict(opt="start-index", help="first entry to return"),
     },
     "cmd_get_supported_features_req": {
@@ -137,26 +134,22 @@ BY_STRUCT = {
         "starting_feature_index": dict(opt="start-index", help="first feature to return"),
     },
     "cmd_get_feature_req": {
-        "feature_id": dict(kind="uuid", required=True,
-                           help="feature UUID, or a name (patrol-scrub)"),
+        "feature_id": dict(required=True, help="feature UUID, or a name (patrol-scrub)"),
         "offset": dict(kind="size", help="offset into the feature data (bytes)"),
         "count": dict(kind="size", required=True, help="bytes of feature data to read"),
-        "selection": dict(kind="enum", help="which value"),
+        "selection": dict(help="which value"),
     },
     "cmd_set_feature_req": {
-        "feature_id": dict(kind="uuid", required=True,
-                           help="feature UUID, or a name (patrol-scrub)"),
+        "feature_id": dict(required=True, help="feature UUID, or a name (patrol-scrub)"),
         "set_feature_flags": dict(kind="packed", parts=[
-            dict(opt="action", lo=0, hi=2, kind="enum",
-                 help="data transfer action"),
-            dict(opt="saved", lo=3, hi=3, kind="bool",
-                 help="save the value across resets")]),
+            dict(opt="action", lo=0, hi=2, help="data transfer action"),
+            dict(opt="saved", lo=3, hi=3, help="save the value across resets")]),
         "offset": dict(kind="size", help="offset of this part (bytes)"),
         "version": dict(help="feature data version"),
         "feature_data": dict(kind="blob", opt="data", help="feature data"),
     },
     "cmd_memdev_set_partition_info_req": {
-        "volatile_capacity": dict(kind="units", required=True,
+        "volatile_capacity": dict(required=True,
                                   help="volatile capacity (a size, multiple of 256M; sent in "
                                        "256 MiB units); the rest is persistent"),
         "flags": dict(kind="bool", opt="immediate",
@@ -171,10 +164,8 @@ BY_STRUCT = {
         "data": dict(kind="blob", required=True, help="bytes to write"),
     },
     "cmd_memdev_set_alert_config_req": {
-        "valid_alert_actions": dict(kind="flags", opt="valid",
-                                    help="thresholds this command sets"),
-        "enable_alert_actions": dict(kind="flags", opt="enable",
-                                     help="warnings to enable"),
+        "valid_alert_actions": dict(opt="valid", help="thresholds this command sets"),
+        "enable_alert_actions": dict(opt="enable", help="warnings to enable"),
         "life_used_programmable_warning_threshold": dict(
             opt="life-used", help="life used warning threshold (%)"),
         "device_over_temperature_programmable_warning_threshold": dict(
@@ -188,12 +179,11 @@ BY_STRUCT = {
             help="corrected persistent errors warning threshold"),
     },
     "cmd_memdev_set_shutdown_state_req": {
-        "state": dict(kind="enum", required=True,
-                      help="clean or dirty")},
+        "state": dict(required=True, help="clean or dirty")},
     "cmd_memdev_get_poison_list_req": {
         "get_poison_list_phy_addr": dict(_ADDR64, opt="address",
                                          help="start DPA (a multiple of 64)"),
-        "get_poison_list_phy_addr_len": dict(_LEN64, opt="length", required=True,
+        "get_poison_list_phy_addr_len": dict(opt="length", required=True,
                                              help="bytes to cover (a multiple of 64)"),
     },
     "cmd_memdev_inject_poison_req": {
@@ -209,13 +199,12 @@ BY_STRUCT = {
     "cmd_memdev_get_scan_media_capabilities_req": {
         "get_scan_media_capabilities_start_physaddr": dict(_ADDR64, opt="address",
                                                            help="start DPA"),
-        "get_scan_media_capabilities_physaddr_length": dict(_LEN64, opt="length",
-                                                            required=True,
+        "get_scan_media_capabilities_physaddr_length": dict(opt="length", required=True,
                                                             help="bytes to scan"),
     },
     "cmd_memdev_scan_media_req": {
         "scan_media_physaddr": dict(_ADDR64, opt="address", help="start DPA"),
-        "scan_media_physaddr_length": dict(_LEN64, opt="length", required=True,
+        "scan_media_physaddr_length": dict(opt="length", required=True,
                                            help="bytes to scan (a multiple of 64)"),
         "scan_media_flags": dict(kind="bool", opt="no-event-log",
                                  help="do not log an event for each error found"),
@@ -229,30 +218,25 @@ BY_STRUCT = {
     },
     "cmd_memdev_media_operations_sanitize_req": {
         "media_operation_class": dict(kind="fixed", default=1),
-        "media_operation_subclass": dict(kind="enum",
-                                         opt="operation", default="sanitize",
+        "media_operation_subclass": dict(opt="operation", default="sanitize",
                                          help="sanitize (erase) or zero the ranges"),
         "dpa_range_list": dict(kind="items", opt="range", metavar="START:LENGTH",
                                parts=[("starting_dpa", "size", True), ("length", "size", True)],
-                               required=True,
-                               help="a DPA range (sizes); repeat for several"),
+                               required=True, help="a DPA range (sizes); repeat for several"),
     },
     "cmd_memdev_set_passphrase_req": {
-        "passphrase_type": dict(kind="enum", opt="type",
-                                required=True, help="which passphrase"),
+        "passphrase_type": dict(opt="type", required=True, help="which passphrase"),
         "current_passphrase": dict(kind="passphrase", role="current"),
         "new_passphrase": dict(kind="passphrase", role="new"),
     },
     "cmd_memdev_disable_passphrase_req": {
-        "passphrase_type": dict(kind="enum", opt="type",
-                                required=True, help="which passphrase"),
+        "passphrase_type": dict(opt="type", required=True, help="which passphrase"),
         "passphrase": dict(kind="passphrase", role="current"),
     },
     "cmd_memdev_unlock_req": {
         "current_passphrase": dict(kind="passphrase", role="current")},
     "cmd_memdev_passphrase_secure_erase_req": {
-        "passphrase_type": dict(kind="enum", opt="type",
-                                required=True, help="which passphrase"),
+        "passphrase_type": dict(opt="type", required=True, help="which passphrase"),
         "passphrase": dict(kind="passphrase", role="current"),
     },
     "cmd_memdev_security_send_req": {
@@ -279,14 +263,13 @@ BY_STRUCT = {
     "cmd_fmapi_get_phys_port_state_req": {
         "ports": dict(kind="list", required=True, help="physical port ids (0,1,2 or 0-7)")},
     "cmd_fmapi_phys_port_control_req": {
-        "port_opcode": dict(kind="enum", opt="operation", required=True,
-                            help="what to do to the port")},
+        "port_opcode": dict(opt="operation", required=True, help="what to do to the port")},
     "cmd_fmapi_send_ppb_cxlio_config_request_req": {
         "field_1": dict(kind="packed", parts=_CONFIG_PARTS),
         "transaction_data": dict(opt="data", help="dword to write"),
     },
     "cmd_fmapi_set_domain_validation_sv_req": {
-        "secret_value_uuid": dict(kind="uuid", opt="secret", required=True,
+        "secret_value_uuid": dict(opt="secret", required=True,
                                   help="domain validation secret value (a UUID)")},
     "cmd_fmapi_get_vcs_info_req": {
         "start_vppb": dict(help="first vPPB to report"),
@@ -299,15 +282,14 @@ BY_STRUCT = {
                       help="LD of an MLD on that port (default 0xFFFF: the port itself)"),
     },
     "cmd_fmapi_unbind_vppb_req": {
-        "option": dict(kind="enum", help="how to unbind"),
+        "option": dict(help="how to unbind"),
     },
     "cmd_fmapi_generate_aer_event_req": {
         "vppb_instance": dict(required=True,
                               help="vPPB: 0 the upstream vPPB, N the downstream vPPB that "
                                    "bind-vppb and get-vcs-info number N-1"),
         "aer_error": dict(kind="packed", parts=[
-            dict(opt="severity", lo=31, hi=31, kind="enum",
-                 required=True, help="which AER status register"),
+            dict(opt="severity", lo=31, hi=31, required=True, help="which AER status register"),
             dict(opt="status-bit", lo=0, hi=4, required=True,
                  help="bit position of the error in that register (0-31)")]),
         "aer_header": dict(kind="hex", opt="header-hex",
@@ -354,34 +336,31 @@ BY_STRUCT = {
     },
     "cmd_fmapi_set_dc_region_config_req": {
         "region_id": dict(required=True, help="region (0-7)"),
-        "block_sz": dict(kind="size", opt="block-size", required=True,
+        "block_sz": dict(opt="block-size", required=True,
                          help="block size (a power of two the DCD supports)"),
-        "sanitize_on_release": dict(kind="bool", help="sanitize capacity when released"),
+        "sanitize_on_release": dict(help="sanitize capacity when released"),
     },
     "cmd_fmapi_get_dc_region_ext_list_req": {
         "extent_count": dict(opt="count", default=32, help="extents to return"),
         "start_ext_index": dict(opt="start-index", help="first extent to return"),
     },
     "cmd_fmapi_initiate_dc_add_req": {
-        "selection_policy": dict(kind="enum", opt="policy",
-                                 default="free", help="how the DCD picks the capacity"),
+        "selection_policy": dict(opt="policy", default="free",
+                                 help="how the DCD picks the capacity"),
         "region_num": dict(opt="region", help="region to allocate from"),
         "length": dict(kind="size", required=True, help="capacity to add"),
         "extents": _EXTENT,
     },
     "cmd_fmapi_initiate_dc_release_req": {
         "flags": dict(kind="packed", parts=[
-            dict(opt="policy", lo=0, hi=3, kind="enum",
-                 help="which capacity to release"),
-            dict(opt="forced", lo=4, hi=4, kind="bool",
-                 help="release without waiting for the host"),
-            dict(opt="sanitize-on-release", lo=5, hi=5, kind="bool",
-                 help="sanitize the released capacity")]),
+            dict(opt="policy", lo=0, hi=3, help="which capacity to release"),
+            dict(opt="forced", lo=4, hi=4, help="release without waiting for the host"),
+            dict(opt="sanitize-on-release", lo=5, hi=5, help="sanitize the released capacity")]),
         "length": dict(kind="size", required=True, help="capacity to release"),
         "extents": _EXTENT,
     },
-    "cmd_fmapi_dc_add_ref_req": {"tag": dict(kind="uuid", required=True, help="tag")},
-    "cmd_fmapi_dc_remove_ref_req": {"tag": dict(kind="uuid", required=True, help="tag")},
+    "cmd_fmapi_dc_add_ref_req": {"tag": dict(required=True, help="tag")},
+    "cmd_fmapi_dc_remove_ref_req": {"tag": dict(required=True, help="tag")},
     "cmd_fmapi_dc_list_tags_req": {
         "start_idx": dict(opt="start-index", help="first tag"),
         "tags_count": dict(opt="count", default=16, help="tags to return"),
@@ -393,9 +372,8 @@ BY_STRUCT = {
 # Registry name -> field -> spec changes for one command only.
 BY_COMMAND = {
     "get_log_cel": {"uuid": dict(kind="fixed", default=S.uuid_bytes(S.log_uuids())["cel"])},
-    "get_log": {"uuid": dict(kind="uuid", required=True,
-                             help="log UUID, or a name (cel, vendor-debug, "
-                                  "component-state-dump)")},
+    "get_log": {"uuid": dict(required=True, help="log UUID, or a name (cel, vendor-debug, "
+                                                 "component-state-dump)")},
 }
 
 # Passphrase roles: the option that reads each from a file.

@@ -208,3 +208,40 @@ def test_every_meaning_describes_what_its_json_key_holds():
         if what.suffix is not None:
             assert what.describe().split(":")[0] in (
                 "string", "list", "object", "number", "true or false"), (name, field)
+
+
+# ------------------------------------------------------------------------ request options
+
+def _request_specs():
+    from cxlmi_cli import reqspec
+    for entry in registry.COMMANDS:
+        cls = entry.req_cls
+        if cls is None:
+            continue
+        short = entry.req
+        for field in cls._meanings_:
+            for where, table in (("BY_FIELD", reqspec.BY_FIELD),
+                                 ("BY_STRUCT " + short, reqspec.BY_STRUCT.get(short, {})),
+                                 ("BY_COMMAND " + entry.name,
+                                  reqspec.BY_COMMAND.get(entry.name, {}))):
+                if field in table:
+                    yield where, cls, field, table[field]
+
+
+def test_request_options_take_their_kind_names_and_unit_from_the_declared_meaning():
+    from cxlmi_cli import build, params
+    opts = {p.opts[0]: p for p in build.request_options(registry.get(
+        "memdev_set_shutdown_state"))[0]}
+    assert isinstance(opts["--state"].type, params.Enum)
+    assert opts["--state"].type.convert("dirty", None, None) == 1
+    opts = {p.opts[0]: p for p in build.request_options(registry.get("get_poison_list"))[0]}
+    assert opts["--length"].type.convert("1K", None, None) == 1024 // 64   # 64-byte units
+
+
+def test_no_request_option_restates_what_the_layout_declares():
+    from cxlmi_cli.build import KIND_OF_MEANING
+    for where, cls, field, spec in _request_specs():
+        what = cls.meaning(field)
+        implied = KIND_OF_MEANING.get(what.kind)
+        assert spec.get("kind") is None or spec["kind"] != implied, (where, field)
+        assert "table" not in spec and "unit" not in spec, (where, field)
