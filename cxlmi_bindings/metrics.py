@@ -61,6 +61,7 @@ CONN_DEV_MLD = 5
 LTSSM_STATE = {0: "detect", 1: "polling", 2: "configuration", 3: "recovery", 4: "l0",
                5: "l0s", 6: "l1", 7: "l2", 8: "disabled", 9: "loopback", 10: "hot_reset"}
 PORTS_PER_QUERY = 64                  # Get Physical Port State asks for this many at once
+LINUX_RAW = 2                         # the kernel's RAW command id
 # return codes meaning "this component has no such thing": not an error, just absent
 ABSENT = frozenset(("UNSUPPORTED",))
 
@@ -225,6 +226,9 @@ class _Gather:
 
     def __init__(self, ep, target, unsupported):
         self.ep = ep
+        # Through the Linux driver only commands it has a name for are sent: anything else
+        # goes RAW, which distribution kernels refuse and which taints the others.
+        self.kernel = getattr(ep.transport, "name", None) == "ioctl"
         self.target = target
         self.unsupported = unsupported      # commands (with tunnel) answered UNSUPPORTED
         self.samples = []
@@ -246,6 +250,12 @@ class _Gather:
         key = (command, repr(tunnel))
         if key in self.unsupported:
             return None
+        if self.kernel:
+            from . import registry
+            linux_id = registry.get(command).linux_id
+            if tunnel or not linux_id or linux_id == LINUX_RAW:
+                self.unsupported.add(key)
+                return None
         try:
             return getattr(self.ep, command)(tunnel=tunnel, **fields)
         except DeviceError as exc:
@@ -276,6 +286,8 @@ def collect_endpoint(ep, target, unsupported=None):
         ctype = ident.component_type
         g.labels["serial"] = "0x%016x" % ident.serial_num
         g.labels["type"] = COMPONENT_TYPES.get(ctype, "0x%02x" % ctype)
+    elif g.kernel:
+        ctype = _kernel_identity(g)
     if ctype == 0x00:
         _switch(g)
     else:
@@ -285,7 +297,22 @@ def collect_endpoint(ep, target, unsupported=None):
         g.add("cxl_device_info", 1, model="%04x:%04x" % (ident.vendor_id, ident.device_id),
               subsystem="%04x:%04x" % (ident.subsys_vendor_id, ident.subsys_id),
               firmware=fw or getattr(g, "memdev_fw", ""))
+    elif g.kernel:
+        g.add("cxl_device_info", 1, model="", subsystem="",
+              firmware=fw or getattr(g, "memdev_fw", ""))
     return g.samples, g.errors
+
+
+def _kernel_identity(g):
+    """Serial and type of a kernel device from sysfs (Identify has no kernel command)."""
+    from . import discovery
+    devname = getattr(g.ep.transport, "devname", "") or ""
+    serial = discovery.sysfs_facts(devname).get("serial")
+    if serial is not None:
+        g.labels["serial"] = "0x%016x" % serial
+    kind = discovery.device_kind(devname)
+    g.labels["type"] = {"memdev": "type3", "switch": "switch"}.get(kind, "")
+    return 0x00 if kind == "switch" else 0x03
 
 
 def _firmware(g):

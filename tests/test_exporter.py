@@ -592,3 +592,39 @@ def test_a_port_in_use_is_exit_3():
         res = invoke(["exporter", "--listen", "127.0.0.1:%d" % busy.getsockname()[1],
                       "emu:type3"])
     assert res.exit_code == 3 and "cannot listen on 127.0.0.1:" in res.stderr
+
+
+def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(monkeypatch):
+    """Through the Linux driver, a command without a kernel name would go RAW (refused by
+    distribution kernels, tainting the others): the exporter never sends one."""
+    from cxlmi_bindings import discovery, registry
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+    sent = []
+
+    class KernelLike(EmulatedTransport):
+        name = "ioctl"
+        devname = "mem0"
+
+        def send(self, message, msg_type, timeout):
+            sent.append(cci.decode_header(message).opcode)
+            return EmulatedTransport.send(self, message, msg_type, timeout)
+
+    monkeypatch.setattr(discovery, "sysfs_facts",
+                        lambda devname: {"serial": 0xABCD} if devname == "mem0" else {})
+    ctx = Context()
+    try:
+        c = Collector(["mem0"], opener=lambda target, timeout: ctx.open_transport(
+            KernelLike("type3"), target, probe=False))
+        s = c.samples()
+    finally:
+        ctx.close()
+    named = {e.opcode for e in registry.COMMANDS if e.linux_id and e.linux_id != 2}
+    assert sent and set(sent) <= named, sorted(hex(o) for o in set(sent) - named)
+    assert 0x4200 in sent and 0x0001 not in sent and 0x0100 not in sent
+    assert value(s, "cxl_temperature_celsius") == 35
+    info = [labels for n, labels, v in s if n == "cxl_device_info"]
+    assert info == [dict(target="mem0", serial="0x000000000000abcd", type="type3", model="",
+                         subsystem="", firmware="EMU FW 1.0.0")]
+    assert "cxl_event_log_records" not in by_name(s)
+    assert value(s, "cxl_scrape_errors_total") == 0
