@@ -628,3 +628,8 @@ def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(mo
                          subsystem="", firmware="EMU FW 1.0.0")]
     assert "cxl_event_log_records" not in by_name(s)
     assert value(s, "cxl_scrape_errors_total") == 0
+
+
+def test_only_loopback_addresses_count_as_loopback():
+    assert all(exporter._loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
+    assert not any(exporter._loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "example"))

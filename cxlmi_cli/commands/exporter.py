@@ -31,7 +31,8 @@ INSTALL_HINT = "pip install 'cxl-mi[exporter]'"
 
 def _prometheus():
     try:
-        import prometheus_client  # noqa: F401
+        import prometheus_client
+        return prometheus_client
     except ImportError:
         click.echo("cxl-mi: error: the exporter needs prometheus-client (%s)" % INSTALL_HINT,
                    err=True)
@@ -209,6 +210,16 @@ def command(targets, listen, textfile, interval, timeout, once):
         collector.close()
 
 
+def _loopback(host):
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _report(collector, shown):
     """One stderr line per target whose error changed since it was last shown."""
     errors = collector.errors()
@@ -260,6 +271,9 @@ def _serve(collector, registry, address, textfile, interval):
         previous = signal.signal(signal.SIGTERM, _term)
     shown = {}
     try:
+        if server is not None and not _loopback(address[0]):
+            click.echo("cxl-mi: warning: serving on %s, beyond loopback: anyone who can reach "
+                       "it reads the metrics" % address[0], err=True)
         if server is not None:
             host, port = server.server_address[:2]
             shown_host = "[%s]" % host if ":" in host else host
