@@ -556,7 +556,8 @@ def test_a_message_of_more_than_512_packets_fed_at_once_comes_out_whole():
 def test_packets_past_the_announced_end_are_refused_even_when_they_continue_cleanly():
     msg = cci_message(100)                               # needs 2 packets
     body = bytes((8,)) + msg
-    clean = stream(body + bytes(150))                    # 4 packets, EOM on the 4th only
+    clean = stream(body + bytes(100))                    # 4 packets, EOM on the 4th only
+    assert len(clean) == 4
     ev = only(mf.Reassembler().feed(b"".join(clean)))
     assert str(ev) == "message runs on past the 112 bytes its CCI header announces; dropped"
 
@@ -615,3 +616,39 @@ def test_a_continuation_packet_with_one_wrong_header_field_is_refused(fault, tag
         return
     assert len(events) == 1 and isinstance(events[0], mf.FramingError), events
     assert str(events[0]).startswith(FAULT_TEXT[fault])
+
+
+def test_a_packet_of_tag_0_from_another_requester_inside_a_message_is_refused():
+    packets = stream(bytes((8,)) + cci_message(115), tag=5, owner=1)
+    foreign = bytearray(packets[1])
+    foreign[3] &= ~0x0F                                  # tag 0, tag owner 0
+    rx = mf.Reassembler()
+    events = rx.feed(packets[0]) + rx.feed(bytes(foreign))
+    assert str(only(events)).startswith("packet of another message (src 0x10 tag 0 to 0)")
+
+
+@pytest.mark.parametrize("position", range(7))
+@pytest.mark.parametrize("delta", [1, 2, 3])
+def test_a_wrong_sequence_number_anywhere_in_a_long_run_of_packets_is_caught(position, delta):
+    packets = stream(bytes((8,)) + cci_message(450))     # 8 packets
+    assert len(packets) == 8
+    bad = bytearray(packets[1 + position])
+    seq = (bad[3] >> 4) & 3
+    bad[3] = (bad[3] & ~0x30) | ((seq + delta) & 3) << 4
+    packets[1 + position] = bytes(bad)
+    rx = mf.Reassembler()
+    events = rx.feed(packets[0]) + rx.feed(b"".join(packets[1:]))
+    assert str(only(events)).startswith(
+        "packet sequence number %d, expected %d" % ((seq + delta) & 3, seq))
+    assert rx.messages == 0 and not rx.in_message
+
+
+def test_a_repeated_packet_in_a_long_run_is_caught_even_when_the_run_then_ends():
+    packets = stream(bytes((8,)) + cci_message(450))     # p0 .. p7, sequence 0,1,2,3,0,1,2,3
+    early_end = bytearray(packets[6])
+    early_end[3] |= 0x40                                 # p6 carries the end of message
+    run = packets[1:6] + [packets[5], bytes(early_end)]  # p5 twice, then p6
+    rx = mf.Reassembler()
+    events = rx.feed(packets[0]) + rx.feed(b"".join(run))
+    assert str(only(events)).startswith("packet sequence number 1, expected 2")
+    assert rx.messages == 0 and not rx.in_message
