@@ -24,7 +24,7 @@ import ctypes
 import click
 
 from . import params as P
-from . import spec as S
+from .spec import uuid_bytes
 from .options import common_params, Invocation, guard
 
 # Options every device command has: request fields must not take these names.
@@ -98,7 +98,7 @@ def _param_type(kind, spec, ctype, path):
     if kind == "flags":
         return P.Flags(table, bits)
     if kind == "uuid":
-        return P.Uuid(S.uuid_bytes(table) if table else None)
+        return P.Uuid(uuid_bytes(table) if table else None)
     if kind == "hex":
         return P.Hex(ctypes.sizeof(ctype) if ctype is not None else None)
     if kind == "log2size":

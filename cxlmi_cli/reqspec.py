@@ -31,7 +31,7 @@ Field spec keys:
 ``help``      the option's help text
 """
 
-from . import spec as S
+from .spec import cel_uuid
 
 _ADDR64 = dict(align=64)
 
@@ -371,7 +371,7 @@ BY_STRUCT = {
 
 # Registry name -> field -> spec changes for one command only.
 BY_COMMAND = {
-    "get_log_cel": {"uuid": dict(kind="fixed", default=S.uuid_bytes(S.log_uuids())["cel"])},
+    "get_log_cel": {"uuid": dict(kind="fixed", default=cel_uuid())},
     "get_log": {"uuid": dict(required=True, help="log UUID, or a name (cel, vendor-debug, "
                                                  "component-state-dump)")},
 }

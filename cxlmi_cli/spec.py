@@ -19,3 +19,8 @@ def field_meaning(struct, field):
 def log_uuids():
     """Log name -> UUID text: the names ``--uuid`` and ``get-log LOG`` accept."""
     return field_meaning("cmd_get_log_req", "uuid").table
+
+
+def cel_uuid():
+    """The 16 wire bytes of the Command Effects Log's UUID."""
+    return uuid_bytes(log_uuids())["cel"]

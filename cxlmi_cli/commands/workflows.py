@@ -715,8 +715,8 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
         inv.emit(entry, result, request)
         return
     from cxlmi_bindings.errors import CxlmiError
-    from .. import spec as S
-    names = S.field_meaning("cmd_get_event_records_req", "event_log").names
+    from ..spec import field_meaning
+    names = field_meaning("cmd_get_event_records_req", "event_log").names
     if request and "event_log" in request:
         logs = [request["event_log"]]
     else:
@@ -825,17 +825,17 @@ _LOG_HELP = (
 
 
 def _looks_like_log(value):
-    from .. import spec as S
+    from ..spec import log_uuids
     import re
-    return value in S.log_uuids() or bool(re.match(
+    return value in log_uuids() or bool(re.match(
         r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
         r"[0-9a-fA-F]{12})$", value))
 
 
 def _complete_log(ctx, param, incomplete):
     from click.shell_completion import CompletionItem
-    from .. import spec as S
-    return [CompletionItem(n) for n in S.log_uuids() if n.startswith(incomplete)]
+    from ..spec import log_uuids
+    return [CompletionItem(n) for n in log_uuids() if n.startswith(incomplete)]
 
 
 @hook("get_log", short_help="Read a log by name or UUID: all of it, the CEL decoded")
@@ -860,11 +860,11 @@ def get_log_cel(entry, command):
 
 def _log_uuid(inv, request, log):
     from ..params import ValueProblem, parse_uuid
-    from .. import spec as S
+    from ..spec import log_uuids, uuid_bytes
     given = (request or {}).get("uuid")
     if log is not None:
         try:
-            uuid = parse_uuid(log, S.uuid_bytes(S.log_uuids()), "LOG")
+            uuid = parse_uuid(log, uuid_bytes(log_uuids()), "LOG")
         except ValueProblem as exc:
             raise _usage(str(exc))
         if given is not None and bytes(given) != uuid:
@@ -878,10 +878,10 @@ def _log_uuid(inv, request, log):
 
 def _log_body(inv, entry, request, log=None):
     import uuid as _uuid
-    from .. import spec as S
+    from ..spec import cel_uuid, log_uuids, uuid_names
     request = dict(request or {})
     cel = entry.name == "get_log_cel"
-    uuid = S.uuid_bytes(S.log_uuids())["cel"] if cel else _log_uuid(inv, request, log)
+    uuid = cel_uuid() if cel else _log_uuid(inv, request, log)
     request["uuid"] = uuid
     if "length" in request:                     # one window, by hand
         result = inv.call(entry, request)
@@ -890,7 +890,7 @@ def _log_body(inv, entry, request, log=None):
     logs = inv.call(_entry("get_supported_logs"))
     sizes = {bytes(e.uuid): e.log_size
              for e in list(logs.entries)[:logs.num_supported_log_entries]}
-    names = S.uuid_names(S.log_uuids())
+    names = uuid_names(log_uuids())
     label = names.get(uuid) or str(_uuid.UUID(bytes=uuid))
     if uuid not in sizes:
         listed = ", ".join(names.get(u) or str(_uuid.UUID(bytes=u)) for u in sizes) or "none"
@@ -901,7 +901,7 @@ def _log_body(inv, entry, request, log=None):
     if start > size:
         raise _usage("--offset %d is past the end of the %d-byte %s log" % (start, size, label))
     _, window = payload_limits(inv)
-    if cel or uuid == S.uuid_bytes(S.log_uuids())["cel"]:
+    if cel or uuid == cel_uuid():
         window -= window % 4                    # whole CEL entries in every window
     data, items, at = b"", [], start
     while at < size:

@@ -13,9 +13,10 @@ import ctypes
 
 from cxlmi_bindings import types
 from cxlmi_bindings.types import fmapi as fmapi_types
-from cxlmi_bindings.types.meaning import human_size, uuid_bytes
+from cxlmi_bindings.types.meaning import human_size
 
 from . import decode as D
+from ..spec import cel_uuid
 
 
 class Section:
@@ -53,11 +54,7 @@ def _is_cel_log(request):
     if not request:
         return False
     uuid = request.get("uuid")
-    return uuid is not None and bytes(uuid) == _cel_uuid()
-
-
-def _cel_uuid():
-    return uuid_bytes(types.get("cmd_get_log_req").meaning("uuid").table)["cel"]
+    return uuid is not None and bytes(uuid) == cel_uuid()
 
 
 def _meaning(struct, field):
