@@ -18,7 +18,7 @@ import ctypes
 
 from . import codec, registry, tunnel as _tunnel, types
 from .endpoint import Context, log
-from .errors import CxlmiError, DeviceError, UsageError, retcode_message
+from .errors import CxlmiError, DeviceError, ProtocolError, UsageError, retcode_message
 
 # ------------------------------------------------------------ memory helpers
 
@@ -141,10 +141,36 @@ def _request_bytes(entry, req, data_sz=None):
 
 # ------------------------------------------------------------ command runner
 
-def _run(ep, entry, ti, payload, out=None, raw_limit=None):
+#: Security Receive reply sizes libcxlmi knows, by security protocol: protocol 0
+#: (security protocol information) is 6 reserved bytes, a 2-byte length and room
+#: for 256 protocol ids
+SECURITY_PROTOCOL_SIZES = {0x00: 6 + 2 + 256}
+
+def _room(out):
+    """Bytes the caller's output object can take (None: no object)."""
+    out = _deref(out)
+    if out is None:
+        return None
+    return len(out) if isinstance(out, bytearray) else capacity(out)
+
+
+def _run(ep, entry, ti, payload, out=None, raw_limit=None, exact=None):
+    """``exact``: the reply payload must be exactly this long and the caller's
+    buffer must hold it (libcxlmi's fixed-size raw replies)."""
     try:
         tunnel = None if ti is None else _tunnel.from_info(_deref(ti))
         rc, body = ep.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
+        if rc:
+            # as libcxlmi: a non-zero return code (1: a background operation
+            # started) is the result, whatever the reply carries
+            return rc
+        if exact is not None:
+            if len(body) != exact:
+                raise ProtocolError("%s: reply payload is %d bytes, expected exactly %d"
+                                    % (entry.name, len(body), exact))
+            if out is not None and _room(out) < exact:
+                raise UsageError("%s: the output buffer holds %d bytes, the reply %d"
+                                 % (entry.name, _room(out), exact))
         if out is not None:
             if entry.size == "fixed" and entry.rsp is not None:
                 # Hot path: a fixed-size reply goes straight into the caller's
@@ -178,14 +204,14 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None):
         return -1
 
 
-def _run_request(ep, entry, ti, req, out=None, data_sz=None, raw_limit=None):
+def _run_request(ep, entry, ti, req, out=None, data_sz=None, raw_limit=None, exact=None):
     """Encode the caller's request structure, then run the command."""
     try:
         payload = _request_bytes(entry, req, data_sz)
     except CxlmiError as exc:
         ep.last_error = exc
         return -1
-    return _run(ep, entry, ti, payload, out, raw_limit)
+    return _run(ep, entry, ti, payload, out, raw_limit, exact)
 
 
 def _make(entry):
@@ -205,26 +231,55 @@ def _make(entry):
     elif kind == "req_data":
         def f(ep, ti, req, data_sz):
             return _run_request(ep, entry, ti, req, data_sz=data_sz)
+    elif kind == "req_buf" and entry.name == "memdev_security_receive":
+        def f(ep, ti, req, ret):
+            # libcxlmi knows one protocol's reply size (0: security protocol
+            # information) and refuses the others without sending anything
+            size = SECURITY_PROTOCOL_SIZES.get(getattr(_deref(req), "security_protocol", None))
+            if size is None:
+                ep.last_error = UsageError("%s: security protocol %r is not one libcxlmi "
+                                           "supports (%s)" % (entry.name, getattr(
+                                               _deref(req), "security_protocol", None),
+                                               sorted(SECURITY_PROTOCOL_SIZES)))
+                return -1
+            return _run_request(ep, entry, ti, req, ret, exact=size)
     elif kind == "req_buf":
         def f(ep, ti, req, ret):
             return _run_request(ep, entry, ti, req, ret,
                                 raw_limit=getattr(_deref(req), "length", None))
     elif kind == "vendor":
         def f(ep, ti, opcode, in_buf, in_size, ret, ret_size):
+            # libcxlmi's checks: a vendor opcode, buffers and sizes given together,
+            # and a reply payload of exactly ret_size bytes (none without ret)
             try:
-                payload = _read(in_buf, in_size) if in_buf is not None and in_size else b""
+                if not 0xC000 <= opcode <= 0xFFFF:
+                    raise UsageError("opcode 0x%04x is not vendor-specific (C000h-FFFFh)"
+                                     % opcode)
+                if (in_buf is None) != (not in_size) or (ret is None) != (not ret_size):
+                    raise UsageError("a buffer and its size go together (in %s/%d, ret %s/%d)"
+                                     % (in_buf is not None, in_size or 0, ret is not None,
+                                        ret_size or 0))
+                if ret is not None and _room(ret) < ret_size:
+                    raise UsageError("ret holds %d bytes, ret_size says %d"
+                                     % (_room(ret), ret_size))
+                payload = _read(in_buf, in_size) if in_buf is not None else b""
                 tunnel = _tunnel.from_info(_deref(ti))
                 rc, body = ep.exchange(opcode, payload, tunnel,
                                        (opcode >> 8) in registry.FMAPI_SETS,
                                        registry.opcode_name(opcode))
+                if rc:
+                    return rc
+                if len(body) != (ret_size or 0):
+                    raise ProtocolError("vendor command %04Xh: reply payload is %d bytes, "
+                                        "ret_size %d" % (opcode, len(body), ret_size or 0))
             except DeviceError as exc:
                 ep.last_error = exc
                 return exc.return_code
             except CxlmiError as exc:
                 ep.last_error = exc
                 return -1
-            if ret is not None and ret_size:
-                _write(ret, bytes(body)[:ret_size])
+            if ret is not None:
+                _write(ret, bytes(body))
             return rc
     else:  # pragma: no cover - registry is checked by tests
         raise ValueError(kind)

@@ -727,15 +727,26 @@ def test_raw_replies_are_cut_at_the_requested_length_and_the_buffer(ep, length, 
     assert arena.raw[written:96] == b"\x5A" * (96 - written)
 
 
-def test_vendor_specific_output_is_bounded_by_ret_size(ep):
+def test_vendor_specific_takes_a_reply_of_exactly_ret_size_as_libcxlmi_does(ep):
     arena, view = arena_view(64)
-    queue(ep, 0xC0DE, bytes(range(100)))
+    queue(ep, 0xC0DE, bytes(range(10)))
     assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 10) == 0
     assert arena.raw[:10] == bytes(range(10))
     assert arena.raw[10:128] == b"\x5A" * 118
-    # a ret_size larger than the buffer is bounded by the buffer
-    arena, view = arena_view(16)
+    # a reply longer (or shorter) than ret_size is refused, nothing written
+    arena, view = arena_view(64)
     queue(ep, 0xC0DE, bytes(range(100)))
-    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 200) == 0
-    assert arena.raw[:16] == bytes(range(16))
-    assert arena.raw[16:80] == b"\x5A" * 64
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 10) == -1
+    assert "reply payload is 100 bytes, ret_size 10" in str(ep.last_error)
+    assert arena.raw[:128] == b"\x5A" * 128
+    # a ret_size larger than the buffer: refused before anything is sent
+    arena, view = arena_view(16)
+    sent = ep.transport.commands_sent
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 200) == -1
+    assert "ret holds 16 bytes, ret_size says 200" in str(ep.last_error)
+    assert ep.transport.commands_sent == sent
+    assert arena.raw[:80] == b"\x5A" * 80
+    # and the checks libcxlmi makes on the arguments
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0x4000, None, 0, None, 0) == -1
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 4, None, 0) == -1
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 0) == -1
