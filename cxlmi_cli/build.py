@@ -518,7 +518,7 @@ def describe_entry(entry):
 
 def default_callback(inv, entry, request):
     """Run one registry command and render its reply."""
-    if entry.destructive:
+    if entry.destructive and not inv.confirmed:
         inv.confirm(entry, request)
     result = inv.call(entry, request)
     inv.emit(entry, result, request)
@@ -549,14 +549,19 @@ def make_command(entry, name=None, callback=None, extra_params=(), help=None):
             if input_data is not None:
                 json_request = builder.from_json(input_data)
             request = builder.build(ctx, values, json_request)
-            if builder.passphrases:
-                for path, role in builder.passphrases.items():
-                    if not _has_path(request, path):
-                        _set_path(request, path, inv.passphrase(role))
-            missing = builder.missing(request)
+            # every option is checked, and a destructive command confirmed, before
+            # anyone is asked for a passphrase
+            missing = [m for m in builder.missing(request)
+                       if m not in builder.passphrases]
             if missing:
                 raise P.ValueProblem("%s needs %s (as an option or in --input)"
                                      % (inv.command_name, ", ".join(missing)))
+            if builder.passphrases:
+                if entry.destructive and body is default_callback:
+                    inv.confirm(entry, request)
+                for path, role in builder.passphrases.items():
+                    if not _has_path(request, path):
+                        _set_path(request, path, inv.passphrase(role))
             extra = {n: values.get(n) for n in extra_names}
             if entry.req_cls is None:
                 request = None

@@ -232,9 +232,20 @@ class Invocation:
         return bytes(getattr(self._ep, "last_payload", b"") or b"") if self._ep else b""
 
     # -- safety -------------------------------------------------------------------------
+    #: set once the user agreed (or gave --yes) to this invocation's destructive step
+    confirmed = False
+
+    def refuse_without_consent(self, what):
+        """Refuse at once -- before anything is sent -- when a confirmation asked for
+        later could not be given: no --yes, and stdin not a terminal to ask on."""
+        if not self.yes and not _stdin_is_tty():
+            raise _usage("%s -- refusing without --yes (stdin is not a terminal to ask on); "
+                         "nothing was sent" % what, hint="add --yes to do it")
+
     def confirm(self, entry, request=None, action=None):
         """Say what a destructive command will do; ask on a TTY, else require --yes."""
         what = action or describe_action(self.command_name, entry, request, self.where)
+        self.confirmed = True      # from here on, or the invocation ends below
         if self.yes:
             click.echo("cxl-mi: %s" % what, err=True)
             return

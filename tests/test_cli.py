@@ -541,7 +541,7 @@ def test_a_passphrase_on_argv_is_refused_without_echoing_it(flag):
 
 
 def test_a_passphrase_command_without_file_or_tty_is_a_usage_error():
-    res = invoke(["memdev", "unlock", "emu:type3"])
+    res = invoke(["memdev", "unlock", "emu:type3", "--yes"])
     assert res.exit_code == 2
     assert "--passphrase-file" in res.stderr
 
@@ -553,17 +553,17 @@ def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user",
-                  "--passphrase-file", str(empty), "--new-passphrase-file", str(pw)])
+                  "--passphrase-file", str(empty), "--new-passphrase-file", str(pw), "--yes"])
     assert res.exit_code == 0, both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" in state["security_state_decoded"]
     wrong = tmp_path / "wrong"
     wrong.write_text("nope\n")
     res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", "user",
-                  "--passphrase-file", str(wrong)])
+                  "--passphrase-file", str(wrong), "--yes"])
     assert res.exit_code == 1 and "PASSPHRASE" in res.stderr
     res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", "user",
-                  "--passphrase-file", str(pw)])
+                  "--passphrase-file", str(pw), "--yes"])
     assert res.exit_code == 0, both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" not in state["security_state_decoded"]
@@ -572,7 +572,7 @@ def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
 def test_passphrases_are_prompted_for_without_echo_on_a_tty(shared, monkeypatch):
     shared(build("type3"))
     monkeypatch.setattr(cli_options, "_stdin_is_tty", lambda: True)
-    res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user"],
+    res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user", "--yes"],
                  input="\nsesame\nsesame\n")
     assert res.exit_code == 0, both(res)
     assert "sesame" not in both(res)
@@ -583,7 +583,7 @@ def test_passphrases_are_prompted_for_without_echo_on_a_tty(shared, monkeypatch)
 def test_a_passphrase_file_longer_than_32_bytes_is_refused(tmp_path):
     pw = tmp_path / "pw"
     pw.write_bytes(b"x" * 40)
-    res = invoke(["memdev", "unlock", "emu:type3", "--passphrase-file", str(pw)])
+    res = invoke(["memdev", "unlock", "emu:type3", "--passphrase-file", str(pw), "--yes"])
     assert res.exit_code == 2 and "32 bytes" in res.stderr
 
 

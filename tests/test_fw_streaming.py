@@ -119,3 +119,12 @@ def test_a_64_mib_package_costs_the_cli_little_memory(tmp_path):
     rss_kib, rc = out.stdout.split("RSS")[-1].split()
     assert rc in ("0", "None"), out.stderr
     assert int(rss_kib) < 80 * 1024, "peak RSS %s KiB" % rss_kib
+
+
+def test_activate_without_yes_or_a_terminal_is_refused_before_anything_is_sent(device,
+                                                                               tmp_path):
+    path = tmp_path / "fw.bin"
+    path.write_bytes(package(4096))
+    res = invoke(["generic", "transfer-fw", "emu:type3", str(path), "--activate", "online"])
+    assert res.exit_code == 2 and "refusing without --yes" in res.stderr
+    assert "nothing was sent" in res.stderr and device.sent == []

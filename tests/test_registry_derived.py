@@ -32,7 +32,7 @@ def test_every_background_capable_command_offers_wait(entry):
 def test_bind_vppb_waits_for_its_background_operation_on_the_emulated_switch():
     import json
     res = invoke(["fmapi", "bind-vppb", "emu:switch", "--vcs-id", "0", "--vppb-id", "3",
-                  "--port-id", "4", "--wait", "--json"])
+                  "--port-id", "4", "--wait", "--json", "--yes"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["background_operation"]["opcode_decoded"] == "fmapi_bind_vppb"

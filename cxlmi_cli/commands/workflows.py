@@ -422,6 +422,10 @@ def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=Non
         raise _usage("FILE sends the whole package: leave out %s"
                      % ", ".join("--" + k for k in given))
     chunk = _parse_chunk(chunk_size)
+    if activate:
+        inv.refuse_without_consent("transfer-fw on %s: write %s, then activate it %s"
+                                   % (inv.where, file, "online now" if activate == "online"
+                                      else "at the next reset"))
     name = os.path.basename(file) if file != "-" else "standard input"
     try:
         source = click.open_file(file, "rb")
