@@ -40,13 +40,14 @@ import struct
 
 from .device import Reply, reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
 from .type3 import Type3
-from .. import CXL_CAPACITY_MULTIPLIER, CXLMI_EVENT_LOG_DCD, types, uuids as _uuids
+from .t3_constants import CAPACITY_UNIT, EVENT_LOG_DC
+from .. import types, uuids as _uuids
+from ..types.fmapi import DC_REMOVAL_POLICY, DC_SELECTION_POLICY
 
 MiB = 1 << 20
 GiB = 1 << 30
-CAPACITY_UNIT = CXL_CAPACITY_MULTIPLIER   # decode_len and total_dynamic_capacity units
 
-DC_EVENT_LOG = CXLMI_EVENT_LOG_DCD
+DC_EVENT_LOG = EVENT_LOG_DC
 #: Dynamic Capacity Event Record UUID (CXL r3.1 table 8-50)
 DC_EVENT_UUID = _uuids.wire(_uuids.EVENT_RECORD["dynamic-capacity"])
 
@@ -57,13 +58,12 @@ EVENT_FORCED_RELEASE = 2
 EVENT_REGION_CONFIG_UPDATED = 3
 
 # Initiate DC Add selection policies (5604h)
-POLICY_FREE = 0
-POLICY_CONTIGUOUS = 1
-POLICY_PRESCRIPTIVE = 2
-POLICY_SHARED = 3
+POLICY_FREE, POLICY_CONTIGUOUS, POLICY_PRESCRIPTIVE, POLICY_SHARED = (
+    DC_SELECTION_POLICY[name]
+    for name in ("free", "contiguous", "prescriptive", "enable-shared-access"))
 # Initiate DC Release removal policies (5605h flags bits 3:0) and forced removal (bit 4)
-REMOVAL_TAG_BASED = 0
-REMOVAL_PRESCRIPTIVE = 1
+REMOVAL_TAG_BASED, REMOVAL_PRESCRIPTIVE = (
+    DC_REMOVAL_POLICY[name] for name in ("tag-based", "prescriptive"))
 REMOVAL_POLICY_MASK = 0x0F
 FORCED_REMOVAL = 1 << 4
 

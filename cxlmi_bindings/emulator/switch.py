@@ -26,38 +26,62 @@ import time
 from . import aer
 from .device import Device, Reply, reply, Background, INPUT, INTERNAL, RETRY
 from .mld import MLD, ConfigSpace, config_access
+from ..types import fmapi as _fmapi
+
+
+def _values(table, *names):
+    """The values the layouts' table gives these names (the numbers live there)."""
+    return tuple(table[name] for name in names)
+
+
+def _bits(table, *names):
+    return tuple(1 << table[name] for name in names)
+
 
 # Current Port Configuration State (CXL r3.1 table 7-19; QEMU include/hw/cxl/cxl_port.h)
-PORT_DISABLED, PORT_BIND_IN_PROGRESS, PORT_UNBIND_IN_PROGRESS = 0x0, 0x1, 0x2
-PORT_DSP, PORT_USP, PORT_FABRIC, PORT_INVALID = 0x3, 0x4, 0x5, 0xF
+PORT_DISABLED, PORT_BIND_IN_PROGRESS, PORT_UNBIND_IN_PROGRESS = _values(
+    _fmapi.PORT_CONFIG_STATE, "disabled", "bind-in-progress", "unbind-in-progress")
+PORT_DSP, PORT_USP, PORT_FABRIC, PORT_INVALID = _values(
+    _fmapi.PORT_CONFIG_STATE, "dsp", "usp", "fabric-port", "invalid-port-id")
 
 # Connected Device Mode (formerly Connected Device CXL Version)
-MODE_NOT_CXL, MODE_RCD, MODE_68B_VH, MODE_256B = 0x0, 0x1, 0x2, 0x3
+MODE_NOT_CXL, MODE_RCD, MODE_68B_VH, MODE_256B = _values(
+    _fmapi.CONN_DEV_CXL_VERSION, "not-cxl", "rcd", "cxl-68b-flit-vh", "cxl-256b-flit")
 
 # Connected Device Type
-DEV_NONE, DEV_PCIE, DEV_TYPE1, DEV_TYPE2, DEV_TYPE3_SLD, DEV_TYPE3_MLD = range(6)
+DEV_NONE, DEV_PCIE, DEV_TYPE1, DEV_TYPE2, DEV_TYPE3_SLD, DEV_TYPE3_MLD = _values(
+    _fmapi.CONN_DEV_TYPE, "none", "pcie", "cxl-type1", "cxl-type2", "cxl-type3-sld",
+    "cxl-type3-mld")
 
 # Supported CXL Modes bitmask
-SUPPORTS_RCD, SUPPORTS_68B_VH, SUPPORTS_256B = 1 << 0, 1 << 1, 1 << 2
+SUPPORTS_RCD, SUPPORTS_68B_VH, SUPPORTS_256B = _bits(
+    _fmapi.PORT_CXL_VERSIONS, "rcd", "cxl-68b-flit-vh", "cxl-256b-flit")
 
 # LTSSM major states
-LTSSM_DETECT, LTSSM_POLLING, LTSSM_CONFIGURATION, LTSSM_RECOVERY, LTSSM_L0 = range(5)
-LTSSM_L0S, LTSSM_L1, LTSSM_L2, LTSSM_DISABLED, LTSSM_LOOPBACK, LTSSM_HOT_RESET = range(5, 11)
+LTSSM_DETECT, LTSSM_POLLING, LTSSM_CONFIGURATION, LTSSM_RECOVERY, LTSSM_L0 = _values(
+    _fmapi.LTSSM_STATE, "detect", "polling", "configuration", "recovery", "l0")
+LTSSM_L0S, LTSSM_L1, LTSSM_L2, LTSSM_DISABLED, LTSSM_LOOPBACK, LTSSM_HOT_RESET = _values(
+    _fmapi.LTSSM_STATE, "l0s", "l1", "l2", "disabled", "loopback", "hot-reset")
 
 # Link State Flags
-LINK_LANE_REVERSED, LINK_PERST_ASSERTED, LINK_PRSNT, LINK_POWER_OFF = 1, 2, 4, 8
+LINK_LANE_REVERSED, LINK_PERST_ASSERTED, LINK_PRSNT, LINK_POWER_OFF = _bits(
+    _fmapi.LINK_STATE_FLAGS, "lane-reversal", "perst-asserted", "prsnt", "power-off")
 
 # Physical Port Control port opcodes (table 7-20)
-ASSERT_PERST, DEASSERT_PERST, RESET_PPB = 0x00, 0x01, 0x02
+ASSERT_PERST, DEASSERT_PERST, RESET_PPB = _values(
+    _fmapi.PORT_OPCODE, "assert-perst", "deassert-perst", "reset-ppb")
 
 # vPPB Binding Status (table 7-32)
-VPPB_UNBOUND, VPPB_IN_PROGRESS, VPPB_BOUND_PORT, VPPB_BOUND_LD = 0x0, 0x1, 0x2, 0x3
+VPPB_UNBOUND, VPPB_IN_PROGRESS, VPPB_BOUND_PORT, VPPB_BOUND_LD = _values(
+    _fmapi.BINDING_STATUS, "unbound", "bind-or-unbind-in-progress", "bound-port", "bound-ld")
 
 # VCS State
-VCS_DISABLED, VCS_ENABLED, VCS_INVALID = 0x00, 0x01, 0xFF
+VCS_DISABLED, VCS_ENABLED, VCS_INVALID = _values(
+    _fmapi.VCS_STATE, "disabled", "enabled", "invalid-vcs-id")
 
 # Unbind options (table 7-34)
-UNBIND_WAIT_LINK_DOWN, UNBIND_MANAGED_HOT_REMOVE, UNBIND_SURPRISE_HOT_REMOVE = 0, 1, 2
+UNBIND_WAIT_LINK_DOWN, UNBIND_MANAGED_HOT_REMOVE, UNBIND_SURPRISE_HOT_REMOVE = _values(
+    _fmapi.UNBIND_OPTION, "wait", "managed-hot-remove", "surprise-hot-remove")
 
 # Supported Link Speeds Vector bits: 2.5, 5, 8, 16, 32 GT/s; Max/Current Link Speed 5 = 32 GT/s
 SPEEDS_GEN5 = 0x1F

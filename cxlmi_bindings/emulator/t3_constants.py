@@ -9,13 +9,12 @@ event logs and the fields of the event records that several command sets post.
 :mod:`.type3` re-exports all of them.
 """
 
-from .. import (CXL_CAPACITY_MULTIPLIER, CXLMI_EVENT_LOG_INFO, CXLMI_EVENT_LOG_WARN,
-                CXLMI_EVENT_LOG_FAIL, CXLMI_EVENT_LOG_FATAL, CXLMI_EVENT_LOG_DCD,
-                uuids as _uuids)
+from .. import uuids as _uuids
+from ..types.generic import EVENT_CONDITIONS, EVENT_LOG
+from ..types.memdev import CAPACITY_UNIT  # noqa: F401  (capacity fields count 256 MiB units)
 
 MiB = 1 << 20
 GiB = 1 << 30
-CAPACITY_UNIT = CXL_CAPACITY_MULTIPLIER   # partition and capacity fields count 256 MiB units
 CACHELINE = 64                # poison, scan and media-operation granularity
 
 uuid_bytes = _uuids.wire      # wire bytes of a UUID written as text
@@ -28,12 +27,11 @@ DC_EVENT_UUID = uuid_bytes(_uuids.EVENT_RECORD["dynamic-capacity"])
 
 # Event logs (Get Event Records "Event Log" field).
 EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE, EVENT_LOG_FATAL, EVENT_LOG_DC = (
-    CXLMI_EVENT_LOG_INFO, CXLMI_EVENT_LOG_WARN, CXLMI_EVENT_LOG_FAIL, CXLMI_EVENT_LOG_FATAL,
-    CXLMI_EVENT_LOG_DCD)
+    EVENT_LOG[name] for name in ("info", "warn", "fail", "fatal", "dcd"))
 EVENT_LOG_NAMES = ("informational", "warning", "failure", "fatal", "dynamic capacity")
 
-# Common event record flags, byte 0 (bits 1:0 severity).
-EVENT_FLAG_PERMANENT = 1 << 2
-EVENT_FLAG_MAINT_NEEDED = 1 << 3
-EVENT_FLAG_PERF_DEGRADED = 1 << 4
-EVENT_FLAG_HW_REPLACE = 1 << 5
+# Common event record flags, byte 0: the conditions start at bit 2, above the severity.
+EVENT_FLAG_PERMANENT, EVENT_FLAG_MAINT_NEEDED, EVENT_FLAG_PERF_DEGRADED, EVENT_FLAG_HW_REPLACE = (
+    1 << (2 + EVENT_CONDITIONS[name]) for name in (
+        "permanent-condition", "maintenance-needed", "performance-degraded",
+        "hardware-replacement-needed"))

@@ -13,13 +13,16 @@ Uses from the class it is mixed into: ``fw_slots``, ``fw_active``,
 from .device import Background, Reply, INPUT, FWINPROGRESS, FWOOO, FWAUTH, FWSLOT
 from .t3_constants import MiB
 from .. import types
+from ..types.generic import FW_ACTIVATE_ACTION, FW_CAPS, FW_TRANSFER_ACTION, FW_TRANSFER_UNIT
 
-FW_XFER_UNIT = 128            # Transfer FW offsets count 128-byte units
+FW_XFER_UNIT = FW_TRANSFER_UNIT      # Transfer FW offsets count 128-byte units
 
 # Firmware transfer actions and activation.
-FW_FULL, FW_INITIATE, FW_CONTINUE, FW_END, FW_ABORT = range(5)
-FW_ACTIVATE_ONLINE, FW_ACTIVATE_ON_RESET = 0, 1
-FW_CAP_ONLINE_ACTIVATION = 1 << 0
+FW_FULL, FW_INITIATE, FW_CONTINUE, FW_END, FW_ABORT = (
+    FW_TRANSFER_ACTION[name] for name in ("full", "initiate", "continue", "end", "abort"))
+FW_ACTIVATE_ONLINE, FW_ACTIVATE_ON_RESET = (
+    FW_ACTIVATE_ACTION[name] for name in ("online", "reset"))
+FW_CAP_ONLINE_ACTIVATION = 1 << FW_CAPS["online-activation"]
 #: the largest package accepted (nothing of it is kept but its revision)
 FW_MAX_PACKAGE = 1024 * MiB
 

@@ -14,23 +14,24 @@ from .device import Reply, INPUT
 from .t3_constants import (EVENT_LOG_WARNING, EVENT_FLAG_MAINT_NEEDED, EVENT_FLAG_PERF_DEGRADED,
                            EVENT_FLAG_HW_REPLACE, MEMORY_MODULE_EVENT_UUID)
 from .. import types
+from ..types.memdev import ALERTS, HEALTH_STATUS, MEDIA_STATUS
 
 # Memory module event types.
 MMER_HEALTH_CHANGE, MMER_MEDIA_CHANGE, MMER_LIFE_USED_CHANGE, MMER_TEMP_CHANGE = 0, 1, 2, 3
 
 # Alerts (valid / enable / programmable bits).
-ALERT_LIFE_USED = 1 << 0
-ALERT_OVER_TEMP = 1 << 1
-ALERT_UNDER_TEMP = 1 << 2
-ALERT_COR_VMEM = 1 << 3
-ALERT_COR_PMEM = 1 << 4
-ALERTS_ALL = 0x1F
+ALERT_LIFE_USED, ALERT_OVER_TEMP, ALERT_UNDER_TEMP, ALERT_COR_VMEM, ALERT_COR_PMEM = (
+    1 << ALERTS[name] for name in ("life-used", "over-temperature", "under-temperature",
+                                   "corrected-volatile-errors", "corrected-persistent-errors"))
+ALERTS_ALL = ALERT_LIFE_USED | ALERT_OVER_TEMP | ALERT_UNDER_TEMP | ALERT_COR_VMEM | ALERT_COR_PMEM
 
 # Health.
-HEALTH_MAINT_NEEDED = 1 << 0
-HEALTH_PERF_DEGRADED = 1 << 1
-HEALTH_HW_REPLACE = 1 << 2
-MEDIA_NORMAL, MEDIA_NOT_READY, MEDIA_WRITE_PERSISTENCY_LOST, MEDIA_ALL_DATA_LOST = 0, 1, 2, 3
+HEALTH_MAINT_NEEDED, HEALTH_PERF_DEGRADED, HEALTH_HW_REPLACE = (
+    1 << HEALTH_STATUS[name] for name in ("maintenance-needed", "performance-degraded",
+                                          "hardware-replacement-needed"))
+MEDIA_NORMAL, MEDIA_NOT_READY, MEDIA_WRITE_PERSISTENCY_LOST, MEDIA_ALL_DATA_LOST = (
+    MEDIA_STATUS[name] for name in ("normal", "not-ready", "write-persistency-lost",
+                                    "all-data-lost"))
 
 
 def _s16(value):

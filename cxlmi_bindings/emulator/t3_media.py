@@ -17,11 +17,13 @@ Uses from the class it is mixed into: ``media``, ``media_disabled``, ``lsa``,
 
 from .device import Background, Reply, reply, INPUT, UNSUPPORTED, MEDIADISABLED, SECURITY
 from .t3_constants import CACHELINE
+from ..types.memdev import MEDIA_OP_CLASS, MEDIA_OP_SANITIZE as _SANITIZE_SUBCLASS
 
 # Media operations: (class, subclass) pairs the device supports besides discovery.
-MEDIA_OP_GENERAL, MEDIA_OP_SANITIZE = 0, 1
-MEDIA_OP_DISCOVERY = 0
-MEDIA_OP_SUB_SANITIZE, MEDIA_OP_SUB_ZERO = 0, 1
+MEDIA_OP_GENERAL, MEDIA_OP_SANITIZE = MEDIA_OP_CLASS["general"], MEDIA_OP_CLASS["sanitize"]
+MEDIA_OP_DISCOVERY = 0            # the general class's subclass 0
+MEDIA_OP_SUB_SANITIZE, MEDIA_OP_SUB_ZERO = (
+    _SANITIZE_SUBCLASS[name] for name in ("sanitize", "zero"))
 MEDIA_OPS = ((MEDIA_OP_SANITIZE, MEDIA_OP_SUB_SANITIZE), (MEDIA_OP_SANITIZE, MEDIA_OP_SUB_ZERO))
 
 

@@ -20,6 +20,8 @@ from .device import Background, Reply, reply, INPUT, UNSUPPORTED, BUSY, PADDR, P
 from .t3_constants import (CACHELINE, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
                            EVENT_FLAG_PERMANENT, GENERAL_MEDIA_EVENT_UUID)
 from .. import types
+from ..types.memdev import (MEDIA_ERROR_SOURCE, POISON_CAPS, POISON_LIST_FLAGS, SCAN_MEDIA_FLAGS,
+                            SCAN_MEDIA_RESULT_FLAGS)
 
 # General media event record: descriptor, type, transaction type.
 GMER_DESC_UNCORRECTABLE = 1 << 0
@@ -30,16 +32,19 @@ GMER_TRANS_UNKNOWN, GMER_TRANS_HOST_READ, GMER_TRANS_HOST_WRITE = 0, 1, 2
 GMER_TRANS_SCAN_MEDIA, GMER_TRANS_INJECT_POISON, GMER_TRANS_MEDIA_SCRUB = 3, 4, 5
 
 # Poison: media error record sources (address bits 2:0).
-SOURCE_UNKNOWN, SOURCE_EXTERNAL, SOURCE_INTERNAL, SOURCE_INJECTED = 0, 1, 2, 3
-SOURCE_VENDOR = 7
-POISON_MORE, POISON_OVERFLOW, POISON_SCAN_RUNNING, POISON_RESTART_ACK = 1, 2, 4, 8
-POISON_CAP_PERSISTENT_INJECTION = 1 << 0
-POISON_CAP_SCANS = 1 << 1
+SOURCE_UNKNOWN, SOURCE_EXTERNAL, SOURCE_INTERNAL, SOURCE_INJECTED, SOURCE_VENDOR = (
+    MEDIA_ERROR_SOURCE[name]
+    for name in ("unknown", "external", "internal", "injected", "vendor-specific"))
+POISON_MORE, POISON_OVERFLOW, POISON_SCAN_RUNNING, POISON_RESTART_ACK = (
+    1 << POISON_LIST_FLAGS[name]
+    for name in ("more-records", "overflow", "scan-in-progress", "restart-ack"))
+POISON_CAP_PERSISTENT_INJECTION, POISON_CAP_SCANS = (
+    1 << POISON_CAPS[name] for name in ("inject-persistent-poison", "scan-for-poison"))
 
 # Scan media.
-SCAN_NO_EVENT_LOG = 1 << 0
-SCAN_RESULTS_MORE = 1 << 0
-SCAN_RESULTS_STOPPED = 1 << 1
+SCAN_NO_EVENT_LOG = 1 << SCAN_MEDIA_FLAGS["no-event-log"]
+SCAN_RESULTS_MORE, SCAN_RESULTS_STOPPED = (
+    1 << SCAN_MEDIA_RESULT_FLAGS[name] for name in ("more-records", "overflow"))
 
 _POISON_HEAD = 32
 _MEDIA_ERROR_RECORD = 16

@@ -12,15 +12,14 @@ Uses from the class it is mixed into: the passphrase attributes (set up by
 
 from .device import Reply, INPUT, BUSY, SECURITY, PASSPHRASE
 from .. import types
+from ..types.memdev import PASSPHRASE_TYPE, SECURITY_STATE
 
 # Security state bits (Get Security State) and passphrase types.
-SEC_USER_PASS_SET = 1 << 0
-SEC_MASTER_PASS_SET = 1 << 1
-SEC_LOCKED = 1 << 2
-SEC_FROZEN = 1 << 3
-SEC_USER_PLIMIT = 1 << 4
-SEC_MASTER_PLIMIT = 1 << 5
-PASS_MASTER, PASS_USER = 0, 1
+(SEC_USER_PASS_SET, SEC_MASTER_PASS_SET, SEC_LOCKED, SEC_FROZEN, SEC_USER_PLIMIT,
+ SEC_MASTER_PLIMIT) = (1 << SECURITY_STATE[name] for name in (
+     "user-passphrase-set", "master-passphrase-set", "locked", "frozen",
+     "user-passphrase-attempts-reached", "master-passphrase-attempts-reached"))
+PASS_MASTER, PASS_USER = PASSPHRASE_TYPE["master"], PASSPHRASE_TYPE["user"]
 
 
 class SecurityMixin:
