@@ -393,8 +393,10 @@ def request_options(entry, used=None):
     counter = [0]
 
     def pname():
+        # The keyword each option's value arrives under: unique per command and never
+        # an option name (those are free to be anything a field is called).
         counter[0] += 1
-        return "f%d" % counter[0]
+        return "request_field_%d" % counter[0]
 
     def optname(wanted, path):
         for candidate in (wanted, path.replace(".", "-").replace("_", "-")):
