@@ -18,19 +18,32 @@ from .device import (Reply, reply, INPUT, UNSUPPORTED, FEATUREVERSION, FEATURESE
 from .. import uuids as _uuids
 from .t3_constants import uuid_bytes
 from .. import types
-from ..types.generic import CEL_EFFECTS
+from ..types.generic import (CEL_EFFECTS, FEATURE_ACTION, FEATURE_ATTRIBUTES, FEATURE_SELECTION,
+                             RESET_PERSISTENCE, SET_FEATURE_FLAGS)
+
+
+def _low_bit(parts, part):
+    """Where a packed sub-field starts, as the layouts declare it."""
+    for name, low, _, _ in parts:
+        if name == part:
+            return low
+    raise KeyError(part)
+
 
 # Features (CXL r3.1 8.2.9.9.11.1).
 PATROL_SCRUB_UUID = uuid_bytes(_uuids.FEATURE["patrol-scrub"])
 
 # Feature attributes, selections, Set Feature actions and flags.
-FEAT_CHANGEABLE = 1 << 0
-FEAT_PERSIST_COLD_RESET = 4 << 1
-FEAT_DEFAULT_SELECTION = 1 << 5
-FEAT_SAVED_SELECTION = 1 << 6
-FEAT_SEL_CURRENT, FEAT_SEL_DEFAULT, FEAT_SEL_SAVED = 0, 1, 2
-FEAT_FULL, FEAT_INITIATE, FEAT_CONTINUE, FEAT_FINISH, FEAT_ABORT = range(5)
-FEAT_SAVED_ACROSS_RESET = 1 << 3
+FEAT_CHANGEABLE, FEAT_DEFAULT_SELECTION, FEAT_SAVED_SELECTION = (
+    1 << _low_bit(FEATURE_ATTRIBUTES, name)
+    for name in ("changeable", "default_selection", "saved_selection"))
+FEAT_PERSIST_COLD_RESET = RESET_PERSISTENCE["cold-reset"] << _low_bit(
+    FEATURE_ATTRIBUTES, "deepest_reset_persistence")
+FEAT_SEL_CURRENT, FEAT_SEL_DEFAULT, FEAT_SEL_SAVED = (
+    FEATURE_SELECTION[name] for name in ("current", "default", "saved"))
+FEAT_FULL, FEAT_INITIATE, FEAT_CONTINUE, FEAT_FINISH, FEAT_ABORT = (
+    FEATURE_ACTION[name] for name in ("full", "initiate", "continue", "finish", "abort"))
+FEAT_SAVED_ACROSS_RESET = 1 << _low_bit(SET_FEATURE_FLAGS, "saved")
 FEAT_CURRENT_TRANSFER = b"\xff" * 16      # "the feature being transferred"
 
 
