@@ -92,9 +92,13 @@ class CxlMiGroup(click.Group):
         if args is None:
             args = sys.argv[1:]
         args = list(args)
+        sigint = _SigintGuard()
         try:
-            rv = super().main(args, prog_name or "cxl-mi", complete_var,
-                              standalone_mode=False, **extra)
+            try:
+                rv = super().main(args, prog_name or "cxl-mi", complete_var,
+                                  standalone_mode=False, **extra)
+            finally:
+                sigint.disarm()     # from here to the exit, Ctrl-C is noted, not raised
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
         except click.exceptions.Exit as exc:
             code = exc.exit_code
@@ -127,9 +131,54 @@ class CxlMiGroup(click.Group):
             _flush_stdout()     # a reader gone shows here, not at interpreter exit
         except BrokenPipeError:
             _discard_stdout()
+        sigint.finish(exiting=standalone_mode)
+        if sigint.noted and code != EXIT_INTERRUPTED:
+            # the work was done (its result is above); the user still asked to stop
+            click.echo("cxl-mi: interrupted after the command had finished; its result is "
+                       "above", err=True)
+            code = EXIT_INTERRUPTED
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+class _SigintGuard:
+    """Ctrl-C raises KeyboardInterrupt while a command runs (the workflows turn it
+    into an abort and exit 130) and is only noted once it has finished: a SIGINT
+    during the error report, the last flush or the interpreter's exit must not
+    kill the process by the signal (status -2) or print a traceback."""
+
+    def __init__(self):
+        self.armed, self.noted, self._installed = True, False, False
+        import signal
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+        except ValueError:          # not the main thread: leave signals alone
+            pass
+
+    def _handle(self, signum, frame):
+        if self.armed:
+            raise KeyboardInterrupt
+        self.noted = True
+
+    def disarm(self):
+        self.armed = False
+
+    def finish(self, exiting):
+        """Before the process exits, Ctrl-C is ignored outright: the interpreter puts
+        back the default handler of a signal with a Python handler when it shuts
+        down, and a SIGINT then would kill it.  (Called in-process -- tests, other
+        programs -- the handler found at the start is put back instead.)"""
+        import signal
+        try:
+            if exiting:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            elif self._installed:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        except ValueError:          # not the main thread
+            pass
 
 
 def _flush_stdout():

@@ -260,7 +260,33 @@ def abort_background(inv):
     return status, error
 
 
+def _interrupted_while_sending(inv, entry):
+    """Ctrl-C while ``entry`` was on its way: what the device did with it."""
+    from cxlmi_bindings.errors import CxlmiError
+    try:
+        status = _status(inv.call(_entry("bg_op_status")))
+    except CxlmiError as exc:
+        return ("%s: interrupted while it was being sent; the device's state is unknown "
+                "(Background Operation Status: %s): check with `cxl-mi generic bg-op-status "
+                "%s`" % (entry.cli_name, exc, inv.target))
+    if status["opcode"] != entry.opcode:
+        return "%s: interrupted before the device started it; nothing to abort" % \
+            entry.cli_name
+    if status["running"]:
+        st, error = abort_background(inv)
+        return _abort_message(inv, entry.cli_name, st, error)
+    return _finished_message(entry.cli_name, status)
+
+
+def _finished_message(what, status):
+    return ("%s: it had already finished (%s, %d %%): nothing to abort"
+            % (what, status["return_code_name"], status["percent_complete"]))
+
+
 def _abort_message(inv, what, status, error):
+    if status is not None and not status["running"] and (
+            error is not None or status["return_code_name"] != "ABORT"):
+        return _finished_message(what, status)      # it ended before the abort could
     if error is not None:
         name = getattr(error, "name", None) or type(error).__name__
         return ("%s: the device did not abort its background operation (%s): it goes on; "
@@ -612,12 +638,17 @@ def waitable(entry, command):
 
 
 def _wait_body(inv, entry, request, wait=False):
-    if entry.destructive:
+    if entry.destructive and not inv.confirmed:
         inv.confirm(entry, request)
-    result = inv.call(entry, request)
     if not wait:
+        result = inv.call(entry, request)
         inv.emit(entry, result, request)
         return
+    try:
+        inv.call(entry, request)
+    except KeyboardInterrupt:
+        # the request may have reached the device: find out, and abort what started
+        _interrupted(inv, _interrupted_while_sending(inv, entry))
     started = inv.background
     began = time.monotonic()
     if started:
@@ -633,6 +664,14 @@ def _wait_body(inv, entry, request, wait=False):
                   "running": False, "percent_complete": 100, "return_code": 0,
                   "return_code_name": retcode_name(0), "vendor_ext_status": 0}
     status["seconds"] = round(time.monotonic() - began, 3)
+    try:
+        _report_waited(inv, entry, request, started, status)
+    except KeyboardInterrupt:
+        _interrupted(inv, _finished_message(entry.cli_name, status))
+
+
+def _report_waited(inv, entry, request, started, status):
+    """Render the outcome of a command --wait followed to its end."""
     if status["return_code"]:
         from cxlmi_bindings.errors import DeviceError
         raise DeviceError(status["return_code"], command=entry.name)
