@@ -131,7 +131,7 @@ class CxlMiGroup(click.Group):
             _flush_stdout()     # a reader gone shows here, not at interpreter exit
         except BrokenPipeError:
             _discard_stdout()
-        sigint.finish(exiting=standalone_mode)
+        sigint.finish(exiting=standalone_mode and _PROCESS["entry"])
         if sigint.noted and code != EXIT_INTERRUPTED:
             # the work was done (its result is above); the user still asked to stop
             click.echo("cxl-mi: interrupted after the command had finished; its result is "
@@ -170,7 +170,8 @@ class _SigintGuard:
         """Before the process exits, Ctrl-C is ignored outright: the interpreter puts
         back the default handler of a signal with a Python handler when it shuts
         down, and a SIGINT then would kill it.  (Called in-process -- tests, other
-        programs -- the handler found at the start is put back instead.)"""
+        programs -- the handler found at the start is put back instead: an ignored
+        SIGINT would be inherited by every process they start.)"""
         import signal
         try:
             if exiting:
@@ -247,8 +248,15 @@ def cli():
     """
 
 
+#: True while the process itself is cxl-mi (the console script, ``python -m
+#: cxlmi_cli``), not a program or test calling ``cli.main()``: only then may the end
+#: of a command leave SIGINT ignored for the process's exit
+_PROCESS = {"entry": False}
+
+
 def main(argv=None):
     """Console-script entry point (``cxl-mi``)."""
+    _PROCESS["entry"] = True
     return cli.main(args=argv, prog_name="cxl-mi")
 
 

@@ -67,3 +67,11 @@ def test_sigint_at_any_moment_exits_130_and_says_what_happened():
         said = [ln for ln in err.splitlines() if ln.startswith("cxl-mi: interrupted")]
         assert len(said) == 1 and any(o in said[0] for o in OUTCOMES), (offset, err)
     assert interrupted >= len(OFFSETS) // 2     # most went in before the end
+
+
+def test_a_command_run_in_process_leaves_the_callers_sigint_handler_alone():
+    # an ignored SIGINT would be inherited by every process the caller starts later
+    from cli_helpers import invoke
+    before = signal.getsignal(signal.SIGINT)
+    assert invoke(["identify", "emu:type3", "--json"]).exit_code == 0
+    assert signal.getsignal(signal.SIGINT) is before
