@@ -49,7 +49,8 @@ for _i, (_name, _) in enumerate(_RC):
 del _i, _name, _RC
 
 _PYTHONIC = {
-    "Context": "endpoint", "Endpoint": "endpoint", "Tunnel": "tunnel",
+    "Context": "endpoint", "Endpoint": "endpoint", "BackgroundStarted": "endpoint",
+    "Tunnel": "tunnel",
     "CxlmiError": "errors", "DeviceError": "errors", "TransportError": "errors",
     "UsageError": "errors", "ProtocolError": "errors", "CommandTimeout": "errors",
     "PermissionDenied": "errors", "DeviceNotFound": "errors", "NotSupported": "errors",

@@ -99,6 +99,31 @@ class Context:
         return len(self.endpoints)
 
 
+#: the return code of a command the device goes on with in the background
+RC_BACKGROUND_STARTED = 1
+
+
+class BackgroundStarted:
+    """What :meth:`Endpoint.call` returns when the device took the command and runs
+    it in the background (return code 1, no reply payload): follow it with
+    ``ep.bg_op_status()``, stop it with ``ep.request_bg_op_abort()``."""
+
+    __slots__ = ("command", "opcode")
+
+    def __init__(self, command, opcode):
+        self.command, self.opcode = command, opcode
+
+    def __repr__(self):
+        return "BackgroundStarted(%s, %04Xh)" % (self.command, self.opcode)
+
+    def __eq__(self, other):
+        return isinstance(other, BackgroundStarted) and (other.command, other.opcode) == (
+            self.command, self.opcode)
+
+    def to_dict(self, decoded=False):
+        return {"background_started": True, "command": self.command, "opcode": self.opcode}
+
+
 class Endpoint:
     def __init__(self, ctx, transport, target):
         self.ctx = ctx
@@ -216,7 +241,9 @@ class Endpoint:
                 raise UsageError("give request fields either as a request or as keywords")
             request = fields
         payload = codec.encode_request(entry, request)
-        _, body = self.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
+        rc, body = self.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
+        if rc == RC_BACKGROUND_STARTED and not len(body):
+            return BackgroundStarted(entry.name, entry.opcode)
         return codec.decode_response(entry, body, payload)
 
     def vendor_specific(self, opcode, payload=b"", tunnel=None):

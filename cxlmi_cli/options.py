@@ -213,6 +213,8 @@ class Invocation:
                 "%s=%s" % (k, "***" if "passphrase" in k else v) for k, v in request.items()))
         try:
             result = ep.call(entry, request, self.tunnel)
+            if type(result).__name__ == "BackgroundStarted":
+                result = None           # said by self.background (and the notes) instead
         finally:
             # --timeout bounded the opening and this first command together; a
             # workflow's later commands each get the timeout of their own

@@ -98,7 +98,9 @@ def test_port_state_of_unknown_port_is_invalid_input(sw):
 # ------------------------------------------------------------------ bind / unbind
 
 def test_bind_vppb_runs_in_background_then_shows_in_vcs_info(sw, clock):
-    assert sw.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=3) is None
+    from cxlmi_bindings import BackgroundStarted
+    assert sw.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=3) == BackgroundStarted(
+        "fmapi_bind_vppb", 0x5201)
     assert sw.last_return_code == 1            # background operation started
     assert vppbs(sw)[1] == (1, 0xFF, 0xFF)      # bind in progress
     assert port_state(sw, 2).config_state == 1

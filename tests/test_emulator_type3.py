@@ -75,7 +75,8 @@ def rc(call, *args, **kwargs):
 
 def started(ep, call, *args, **kwargs):
     """Run a command that must start a background operation."""
-    assert call(*args, **kwargs) is None
+    from cxlmi_bindings import BackgroundStarted
+    assert isinstance(call(*args, **kwargs), BackgroundStarted)
     assert ep.last_return_code == 1
 
 
