@@ -11,6 +11,8 @@ import re
 
 import click
 
+from cxlmi_bindings.types.meaning import human_size
+
 _SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F_]+|\d[\d_]*(?:\.\d+)?)\s*([kKmMgGtTpP]?)(i?[bB])?\s*$")
 _SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50}
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -20,17 +22,6 @@ class ValueProblem(ValueError):
     """A value that does not parse or does not fit; the message says why."""
 
 
-def human_size(n):
-    """``268435456`` -> ``256 MiB``; exact where it can be, else 2 decimals."""
-    if n is None:
-        return "-"
-    for shift, unit in ((50, "PiB"), (40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
-        if n >= 1 << shift:
-            value = n / float(1 << shift)
-            if n % (1 << shift) == 0:
-                return "%d %s" % (n >> shift, unit)
-            return "%.2f %s" % (value, unit)
-    return "%d B" % n
 
 
 def parse_int(text, bits=64, signed=False, what="value"):

@@ -121,7 +121,7 @@ def test_a_resealed_file_naming_code_outside_the_emulator_runs_nothing(tmp_path)
     doc["state"]["attrs"]["serial"] = {"$obj": "os:system", "id": 999, "attrs": {}}
     assert "names a class outside the emulator: 'os:system'" in refused(resealed(doc))
     doc = doc_of()
-    doc["state"]["attrs"]["serial"] = {"$obj": "cxlmi_bindings.emulator.state:os.system",
+    doc["state"]["attrs"]["serial"] = {"$obj": "cxlmi_bindings.emulator.state:json.loads",
                                        "id": 999, "attrs": {}}
     assert "is not a class of the emulator" in refused(resealed(doc))
     doc = doc_of()

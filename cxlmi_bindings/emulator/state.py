@@ -32,8 +32,6 @@ import base64
 import hashlib
 import importlib
 import json
-import os
-import tempfile
 import time
 
 FORMAT = "cxl-mi-emulator-state"
@@ -284,24 +282,5 @@ def save(path, device):
     """Write ``device``'s state to ``path`` durably: a new 0600 file (``O_EXCL``) in
     the same directory, fsync'ed, renamed over ``path``, the directory fsync'ed.
     Raises OSError (nothing at ``path`` changed) or TypeError (not saveable)."""
-    blob = dumps(device)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
-                               dir=directory)       # O_CREAT | O_EXCL, mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    from .._files import atomic_write
+    atomic_write(path, dumps(device), mode=0o600)

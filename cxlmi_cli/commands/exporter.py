@@ -84,23 +84,10 @@ def exposition(registry):
 def write_textfile(directory, registry, name=TEXTFILE_NAME):
     """Write the metrics to ``directory/name`` atomically: a temporary file in the same
     directory (a name node_exporter does not read), then renamed over the old one."""
-    import tempfile
-    data = exposition(registry)
-    fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return os.path.join(directory, name)
+    from cxlmi_bindings._files import atomic_write
+    # node_exporter reads *.prom only: the temporary name (.NAME.*.tmp) is never read
+    return atomic_write(os.path.join(directory, name), exposition(registry), mode=0o644,
+                        sync_directory=False)
 
 
 def parse_listen(text):

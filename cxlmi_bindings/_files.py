@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Files written whole or not at all."""
+
+import os
+import tempfile
+
+
+def atomic_write(path, data, mode=0o600, sync_directory=True):
+    """Write ``data`` to ``path`` so that a reader (or a crash) sees the old file or
+    the new one, never part of one: a new file created with ``O_EXCL`` in the same
+    directory (a hidden ``.NAME.*.tmp`` name, never followed if someone planted a
+    link), fsync'ed, given ``mode``, renamed over ``path``, and with
+    ``sync_directory`` the directory fsync'ed so the rename itself is on disk.
+    Raises OSError with nothing at ``path`` changed."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                               dir=directory)       # O_CREAT | O_EXCL, mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode != 0o600:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if sync_directory:
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
