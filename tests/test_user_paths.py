@@ -130,7 +130,8 @@ def test_output_into_a_pipe_whose_reader_has_gone_exits_0_and_says_nothing(args)
 @pytest.mark.parametrize("args, code, said", [
     (("memdev", "get-health-info", "emu:switch", "--json"), 1,
      "cxl-mi: error: memdev_get_health_info: CXL return code 3 (UNSUPPORTED)"),
-    (("identify", "--bogus", "--json"), 2, "cxl-mi: error: No such option '--bogus'"),
+    # click words it "No such option: --bogus" up to 8.1 and "No such option '--bogus'" after
+    (("identify", "--bogus", "--json"), 2, "cxl-mi: error: No such option"),
     (("identify", "tcp:127.0.0.1:1", "--json"), 3,
      "cxl-mi: error: 127.0.0.1:1: connection refused"),
 ], ids=["device error", "usage error", "transport error"])
@@ -143,6 +144,8 @@ def test_an_error_whose_json_finds_no_reader_keeps_its_exit_code(args, code, sai
         os.close(write_end)
     assert status == code
     assert len(err.splitlines()) == 1 and err.startswith(said), err
+    if code == 2:
+        assert "--bogus" in err
 
 
 # ------------------------------------------------------------------- -v / -vv
