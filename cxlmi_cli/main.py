@@ -255,10 +255,35 @@ _PROCESS = {"entry": False}
 
 
 def main(argv=None):
-    """Console-script entry point (``cxl-mi``)."""
-    _PROCESS["entry"] = True
+    """Run ``cxl-mi`` with ``argv``; ends with SystemExit (its code the exit status),
+    as a click command does.  For programs that run it in their own process."""
     return cli.main(args=argv, prog_name="cxl-mi")
 
 
+def console(argv=None):
+    """The ``cxl-mi`` process itself (the console script, ``python -m cxlmi_cli``).
+
+    After the command, the output is flushed and the process ends with ``os._exit``:
+    CPython ends a process by SIGINT ("killed by the signal", status -2) when it
+    believes a KeyboardInterrupt went unhandled, and a Ctrl-C handled in the last
+    moments of a command (reported, exit 130) could still leave it believing so.
+    """
+    _PROCESS["entry"] = True
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    console()
