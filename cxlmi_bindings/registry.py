@@ -235,6 +235,12 @@ COMMANDS = (
     Entry(name="get_supported_logs_sublist", opcode=0x0405,
           req="cmd_get_supported_logs_sublist_req", rsp="cmd_get_supported_logs_sublist_rsp",
           call="req_rsp", size="min", summary="A window of the supported logs list"),
+    # Extension: Perform Maintenance (0600h), which QEMU implements and libcxlmi has
+    # no function for.  A hard post package repair is permanent: confirmed.
+    Entry(name="perform_maintenance", opcode=0x0600, req="cmd_perform_maintenance_req",
+          call="req", destructive=True, extension=True,
+          effects=("immediate-data-change",),
+          summary="Perform a maintenance operation: post package repair (soft or hard) of a DPA"),
     # --- Features (05xxh) ---
     Entry(name="get_supported_features", opcode=0x0500, req="cmd_get_supported_features_req",
           rsp="cmd_get_supported_features_rsp", call="req_rsp", size="min",

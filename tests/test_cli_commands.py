@@ -115,6 +115,8 @@ def command_args(entry, passfile, fwfile):
         "fmapi_unbind_vppb": ["--vcs-id", "0", "--vppb-id", "0"],
         "fmapi_generate_aer_event": ["--vppb-instance", "0", "--severity", "correctable",
                                      "--status-bit", "6"],
+        "perform_maintenance": ["--op-class", "ppr", "--op-subclass", "hard", "--dpa", "0x40",
+                                "--nibble-mask", "010203"],
         "fmapi_send_ld_cxlio_config_request": ["--ppb-id", "2", "--ld-id", "0"],
         "fmapi_send_ld_cxlio_mem_request": ["--port-id", "2", "--ld-id", "0", "--write",
                                             "--data-hex", "0011223344556677"],
@@ -887,6 +889,7 @@ EFFECT = {
     "fmapi_set_domain_validation_sv": _effect(lambda d: d.vcss[0].secret == TAG_BYTES),
     "fmapi_bind_vppb": _effect(lambda d: d.vcss[0].vppbs[3].pending == (4, None)),
     "fmapi_unbind_vppb": _effect(lambda d: d.vcss[0].vppbs[0].status == 1),   # in progress
+    "perform_maintenance": _effect(lambda d: d.ppr_repairs == [(0x40, "hard", 0x030201)]),
     "fmapi_generate_aer_event": _effect(lambda d: (d.aer_events, d.last_aer_event["status_bit"],
                                                    d.last_aer_event["severity"])
                                         == (1, 6, "correctable")),

@@ -129,6 +129,7 @@ def test_every_command_takes_libcxlmis_arguments_in_order():
 # The extensions' parameter lists: libcxlmi's shape for their kind of command.
 EXTENSION_SIGNATURES = {
     "fmapi_generate_aer_event": ("ep", "ti", "in"),
+    "perform_maintenance": ("ep", "ti", "in"),
 }
 
 

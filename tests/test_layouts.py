@@ -603,6 +603,13 @@ EXTENSION_LAYOUTS = {
         "vcs_id": (0, 1), "vppb_instance": (1, 1), "rsvd": (2, 2, "u8", 2),
         "aer_error": (4, 4), "aer_header": (8, 32, "u8", 32),
     }),
+    # Perform Maintenance (0600h) for post package repair, as QEMU's emulator and the
+    # kernel's EDAC driver send it: 00h class, 01h subclass, then the sPPR/hPPR input
+    # (CXL r3.2 tables 8-118/8-119): 02h flags, 03h DPA (8), 0Bh nibble mask (3).
+    "struct_cxlmi_cmd_perform_maintenance_req": (14, {
+        "op_class": (0, 1), "op_subclass": (1, 1), "flags": (2, 1), "dpa": (3, 8),
+        "nibble_mask": (11, 3, "u8", 3),
+    }),
 }
 LAYOUTS.update(EXTENSION_LAYOUTS)
 

@@ -107,6 +107,8 @@ REASONS = {
                           "features are kept per LD (the Type 3 model behind `Tunnel.mld(n)`)"),
         (sets(0x55), "an MLD is not a multi-headed device (the MHD model)"),
         (sets(0x56), "an MLD is not a DCD (the DCD model)"),
+        (sets(0x06), "the FM-owned LD holds no memory: Perform Maintenance goes to an LD, a "
+                     "Type 3 model behind `Tunnel.mld(n)`"),
         (vendor, NO_VENDOR),
     ],
     "Switch": [
@@ -120,6 +122,8 @@ REASONS = {
                      "`Tunnel.switch(port)`"),
         (sets(*LOG_LIKE), "not modelled on the switch CCI: its state is ports, VCSs and "
                           "bindings, with no event logs, firmware slots, logs or features"),
+        (sets(0x06), "a switch has no media to repair: Perform Maintenance goes to the memory "
+                     "device on a port, through `Tunnel.switch(port)`"),
         (vendor, NO_VENDOR),
     ],
     "MHD": [
@@ -133,6 +137,8 @@ REASONS = {
         (sets(*LOG_LIKE), "not modelled on the pool CCI: event logs, firmware, logs and "
                           "features are the LDs' (Type 3 models)"),
         (sets(0x51, 0x52, 0x53), "an MHD is not a switch (the switch model)"),
+        (sets(0x06), "the pool CCI holds no media: Perform Maintenance goes to an LD (a "
+                     "head's mailbox)"),
         (vendor, NO_VENDOR),
     ],
 }

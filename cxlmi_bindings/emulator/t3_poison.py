@@ -20,6 +20,7 @@ from .device import Background, Reply, reply, INPUT, UNSUPPORTED, BUSY, PADDR, P
 from .t3_constants import (CACHELINE, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
                            EVENT_FLAG_PERMANENT, GENERAL_MEDIA_EVENT_UUID)
 from .. import types
+from ..types.generic import MAINTENANCE_CLASS, MAINTENANCE_FLAGS, PPR_SUBCLASS
 from ..types.memdev import (MEDIA_ERROR_SOURCE, POISON_CAPS, POISON_LIST_FLAGS, SCAN_MEDIA_FLAGS,
                             SCAN_MEDIA_RESULT_FLAGS)
 
@@ -187,6 +188,32 @@ class PoisonMixin:
                         % (injected, limit))
         self._poison_insert(dpa, CACHELINE, SOURCE_INJECTED)
         self._media_event(EVENT_LOG_INFO, dpa, GMER_DESC_UNCORRECTABLE, GMER_TRANS_INJECT_POISON)
+        return None
+
+    def cmd_perform_maintenance(self, req):
+        """Perform Maintenance (0600h): post package repair of the row holding a DPA,
+        soft (until the next reset) or hard (permanent), kept in ``ppr_repairs``; a
+        query of resources only answers; memory sparing is not modelled."""
+        op_class = req.op_class
+        if op_class == MAINTENANCE_CLASS["none"]:
+            return None
+        if op_class == MAINTENANCE_CLASS["memory-sparing"]:
+            raise Reply(UNSUPPORTED, "memory sparing is not modelled")
+        if op_class != MAINTENANCE_CLASS["ppr"]:
+            raise Reply(INPUT, "maintenance operation class %d" % op_class)
+        kinds = {v: k for k, v in PPR_SUBCLASS.items()}
+        if req.op_subclass not in kinds:
+            raise Reply(INPUT, "post package repair subclass %d" % req.op_subclass)
+        if req.flags & ~(1 << MAINTENANCE_FLAGS["query-resources"]):
+            raise Reply(INPUT, "reserved maintenance flag bits set: %#x" % req.flags)
+        if req.flags & (1 << MAINTENANCE_FLAGS["query-resources"]):
+            return None                  # resources are there: nothing to do yet
+        if req.dpa >= self.media_size():
+            raise Reply(PADDR, "post package repair: %#x is beyond the %#x-byte device"
+                        % (req.dpa, self.media_size()))
+        self._check_media("post package repair")
+        self.ppr_repairs.append((req.dpa, kinds[req.op_subclass],
+                                 int.from_bytes(bytes(req.nibble_mask), "little")))
         return None
 
     def cmd_memdev_clear_poison(self, req):

@@ -140,6 +140,7 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self.inject_poison_limit = inject_poison_limit
         self.poison = []                                # [dpa, length, source], sorted
         self.untracked_errors = []                      # errors the full list could not hold
+        self.ppr_repairs = []                           # (dpa, "soft"/"hard", nibble mask)
         self.poison_overflow_ts = None
         self._poison_cursor = None
         # scan media

@@ -34,6 +34,14 @@ INTERRUPT_MODE = {"none": 0, "msi": 1, "fw": 2, "reserved": 3}
 INTERRUPT_SETTING = [("mode", 0, 1, "enum INTERRUPT_MODE"), ("vector", 4, 7, None)]
 EVENT_RECORD_UUIDS = _uuids.EVENT_RECORD
 
+# -- maintenance (06xxh) ----------------------------------------------------------------
+# Perform Maintenance (0600h): the operation class, then for post package repair
+# (class 1) its subclass (soft or hard PPR), flags, the DPA and a 24-bit nibble mask --
+# the layout QEMU's emulator and the kernel's EDAC driver send.
+MAINTENANCE_CLASS = {"none": 0, "ppr": 1, "memory-sparing": 2}
+PPR_SUBCLASS = {"soft": 0, "hard": 1}
+MAINTENANCE_FLAGS = {"query-resources": 0}
+
 # -- firmware update (8.2.9.3) --------------------------------------------------------
 FW_TRANSFER_ACTION = {"full": 0, "initiate": 1, "continue": 2, "end": 3, "abort": 4}
 FW_ACTIVATE_ACTION = {"online": 0, "reset": 1, "offline": 1, "on-reset": 1}
@@ -164,6 +172,12 @@ cmd_transfer_fw_req:
 cmd_activate_fw_req:
     action u8                                        enum FW_ACTIVATE_ACTION
     slot u8
+cmd_perform_maintenance_req:
+    op_class u8                                      enum MAINTENANCE_CLASS
+    op_subclass u8                                   enum PPR_SUBCLASS
+    flags u8                                         flags MAINTENANCE_FLAGS
+    dpa u64                                          bytes
+    nibble_mask u8[3]
 cmd_get_timestamp_rsp:
     timestamp u64                                    timestamp
 cmd_set_timestamp_req:
