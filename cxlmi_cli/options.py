@@ -213,7 +213,8 @@ class Invocation:
                 "%s=%s" % (k, "***" if "passphrase" in k else v) for k, v in request.items()))
         try:
             result = ep.call(entry, request, self.tunnel)
-            if type(result).__name__ == "BackgroundStarted":
+            from cxlmi_bindings.endpoint import BackgroundStarted   # loaded with ep already
+            if isinstance(result, BackgroundStarted):
                 result = None           # said by self.background (and the notes) instead
         finally:
             # --timeout bounded the opening and this first command together; a
