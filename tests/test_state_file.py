@@ -214,3 +214,13 @@ def test_kill_9_at_any_moment_loses_no_acknowledged_change(tmp_path):
         proc.terminate()
         proc.wait(10)
     assert acked > rounds                         # writes were made in every round
+
+
+def test_values_json_lacks_keep_their_type_through_a_round_trip():
+    dev = profiles.build("type3")
+    dev.extra = {"ids": {3, 1, 2}, "pair": (1, b"\x00\xff"), "limit": float("inf"),
+                 "buf": bytearray(b"ab"), 7: "int key"}
+    back = state.loads(state.dumps(dev), profiles.build("type3"))
+    assert back.extra == dev.extra
+    assert [type(back.extra[k]) for k in ("ids", "pair", "limit", "buf")] == [
+        set, tuple, float, bytearray]
