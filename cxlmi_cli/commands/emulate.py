@@ -100,7 +100,11 @@ def check_writable(path):
               show_default=True, metavar="SECONDS",
               help="close a connection whose message is not whole this long after its first "
                    "byte")
-def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout):
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="server processes sharing the device (one core each): readers run in "
+                   "parallel, changes one at a time and seen by all (Linux)")
+def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout,
+            workers):
     """Serve an emulated CXL component over MCTP over TCP until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
@@ -134,6 +138,16 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
             raise click.exceptions.Exit(classify(exc).exit_code
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
     handler = _warnings_to_stderr()
+    if workers > 1:
+        try:
+            _serve_workers(device, workers, host, port, profile, eid, state_file,
+                           dict(eid=eid, max_clients=max_clients, idle_timeout=idle_timeout,
+                                message_timeout=message_timeout))
+        finally:
+            if handler is not None:
+                import logging
+                logging.getLogger("cxlmi.emulator").removeHandler(handler)
+        return
     try:
         # with --state, a change is on disk before its reply goes out
         durable = (lambda: _save(state_file, device)) if state_file else None
@@ -166,6 +180,40 @@ def _warnings_to_stderr():
     handler = Handler(logging.WARNING)
     logging.getLogger("cxlmi.emulator").addHandler(handler)
     return handler
+
+
+def _serve_workers(device, workers, host, port, profile, eid, state_file, options):
+    if not hasattr(os, "fork"):
+        click.echo("cxl-mi: error: --workers needs fork(), which this system lacks", err=True)
+        raise click.exceptions.Exit(2)
+    from cxlmi_bindings.emulator.workers import WorkerPool
+    pool = WorkerPool(device, workers, host=host, port=port, state_file=state_file, **options)
+    try:
+        bound = pool.start()
+    except OSError as exc:
+        click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
+                   % (host, port, exc.strerror or exc), err=True)
+        raise click.exceptions.Exit(3)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, _term)
+    try:
+        shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
+        click.echo("listening on tcp:%s:%d (emu:%s, EID %d, %d workers); Ctrl-C stops"
+                   % (shown, bound[1], profile, eid, workers))
+        sys.stdout.flush()
+        while True:
+            time.sleep(0.5)
+            pool.check()            # a worker that died is replaced
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped", err=True)
 
 
 def _serve(server, device, profile, eid, state_file):
