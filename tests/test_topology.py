@@ -243,3 +243,18 @@ def test_over_tcp_a_bind_by_one_process_shows_in_the_next_ones_topology(tmp_path
         server.wait(10)
         server.stdout.close()
         server.stderr.close()
+
+
+def test_port_tunnels_the_walk_to_the_mld_behind_it(clean_cli, dot_program):
+    res = invoke(["fmapi", "topology", "emu:switch", "--port", "2", "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = jdoc(res)
+    assert doc["tunnel"] == {"port": 2, "ld": None, "mhd": False}
+    assert doc["result"]["switch"] is None and doc["result"]["mld"]["ld_count"] == 4
+    res = invoke(["fmapi", "topology", "emu:switch", "--port", "2"])
+    assert res.stdout.startswith("emu:switch (switch port 2) · MLD: 4 LDs, 4 GiB")
+    graph = invoke(["fmapi", "topology", "emu:mld", "--dot"]).stdout
+    assert '"mld/mld" -> "ld mld.3";' in graph
+    svg = subprocess.run([dot_program, "-Tsvg"], input=graph.encode(), capture_output=True,
+                         timeout=60)
+    assert svg.returncode == 0, svg.stderr.decode()
