@@ -38,7 +38,7 @@ GROUPS = ("generic", "memdev", "fmapi", "vendor")
 MANUAL = "cxl-mi manual"
 #: the options every device command shares: described once per page
 COMMON = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json", "help",
-          "input_file")
+          "input_file", "dry_run")
 
 EXAMPLES = {
     "cxl-mi": [
