@@ -80,7 +80,7 @@ def check_writable(path):
 
 
 @click.command("emulate", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--profile", type=click.Choice(("type3", "mld", "switch", "mhd", "dcd")),
+@click.option("--profile", type=click.Choice(_profiles()),
               default="switch", show_default=True, help="what to emulate")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST[:PORT]",
               help="address to serve MCTP over TCP on (port 0 picks a free one); loopback "
