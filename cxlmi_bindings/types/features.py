@@ -275,14 +275,16 @@ def decode(feature, data):
     return cls.from_buffer_copy(data[:ctypes.sizeof(cls)].ljust(ctypes.sizeof(cls), b"\0"))
 
 
-def _current(read, name):
+def current_value(read, name):
     """The readable value of writable field ``name``: the field of that name, or the
     packed sub-field of that name."""
     from .meaning import Packed, as_int
-    if hasattr(read, name) and not isinstance(getattr(type(read), name, None), property):
+    from . import _all_fields
+    fields = dict(_all_fields(type(read)))
+    if name in fields:
         return as_int(getattr(read, name))
-    for field, _ in type(read)._fields_:
-        what = type(read).meaning(field) if hasattr(type(read), "_meanings_") else None
+    for field in fields:
+        what = type(read).meaning(field)
         if isinstance(what, Packed):
             for part, low, high, _ in what.parts:
                 if part == name:
@@ -295,6 +297,7 @@ def write_data(feature, read_data, changes, fru=None):
     carried over, with ``changes`` (setting name -> number, see
     :meth:`Setting.value`) applied -- to every media FRU, or only to ``fru``."""
     import ctypes
+    from . import _all_fields
     read = decode(feature, read_data)
     cls = feature.write_cls
     tail, elem = _element(cls)
@@ -303,14 +306,14 @@ def write_data(feature, read_data, changes, fru=None):
         frus = list(getattr(read, _element(type(read))[0]))
         cls = cls.sized(len(frus))
     out = cls()
-    for name, _ in cls._fields_:
+    for name, _ in _all_fields(cls):
         if name != tail and not cls.is_reserved(name):
-            setattr(out, name, _current(read, name))
+            setattr(out, name, current_value(read, name))
     for i, fru_read in enumerate(frus):
         target = getattr(out, tail)[i]
         for name, _ in elem._fields_:
             if not elem.is_reserved(name):
-                setattr(target, name, _current(fru_read, name))
+                setattr(target, name, current_value(fru_read, name))
     every = settings(feature)
     for name, number in changes.items():
         setting = every[name]
