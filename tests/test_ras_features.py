@@ -374,3 +374,8 @@ def test_the_library_reads_and_writes_by_name():
         _, data, decoded = F.read(call, "cacheline-sparing")
         assert decoded.to_dict(decoded=True)["op_mode_decoded"] == ["device-initiated"]
         assert data[3:5] == b"\x01\x00"
+
+
+def test_the_help_names_every_feature_the_layouts_declare():
+    from cxlmi_cli.commands import features as cli_features
+    assert cli_features.NAMES.split(", ") == list(layouts.FEATURES)

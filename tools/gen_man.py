@@ -426,6 +426,14 @@ def command_section(path, cmd):
     out = [".SS %s" % esc(path[-1]), ".PP", synopsis(path, cmd, ctx)]
     out += paragraphs(cmd.help)
     out += options(cmd, ctx, skip=COMMON)
+    if isinstance(cmd, click.Group):        # a subgroup (memdev features): its commands here
+        for sub in cmd.list_commands(ctx):
+            scmd = cmd.get_command(ctx, sub)
+            spath = path + [sub]
+            sctx = context(scmd, spath)
+            out += [".PP", synopsis(spath, scmd, sctx)]
+            out += paragraphs(scmd.help)
+            out += options(scmd, sctx, skip=COMMON)
     return out
 
 

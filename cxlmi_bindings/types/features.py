@@ -49,26 +49,26 @@ PPR_OP_MODE = {"sparing-event-record": 0, "device-initiated-at-boot": 1}
 SPARING_RESTRICTIONS = {"unsafe-when-in-use": 0, "hard-sparing": 1, "soft-sparing": 2}
 
 LAYOUTS = """
-feat_patrol_scrub_rd:
+feat_patrol_scrub_rsp:
     scrub_cycle_cap u8                               flags PATROL_SCRUB_CAPS
     scrub_cycle u16                                  packed PATROL_SCRUB_CYCLE
     scrub_flags u8                                   flags PATROL_SCRUB_FLAGS
-feat_patrol_scrub_wr:
+feat_patrol_scrub_req:
     scrub_cycle_hours u8
     scrub_flags u8                                   flags PATROL_SCRUB_FLAGS
-feat_ecs_fru_rd:
+feat_ecs_fru_rsp:
     ecs_cap u8                                       flags ECS_CAPS
     ecs_config u16                                   packed ECS_CONFIG
     ecs_flags u8                                     reserved
-feat_ecs_rd:
+feat_ecs_rsp:
     ecs_log_cap u8                                   packed ECS_LOG_CAP
-    fru_attrs feat_ecs_fru_rd[]
-feat_ecs_fru_wr:
+    fru_attrs feat_ecs_fru_rsp[]
+feat_ecs_fru_req:
     ecs_config u16                                   packed ECS_CONFIG
-feat_ecs_wr:
+feat_ecs_req:
     ecs_log_cap u8                                   packed ECS_LOG_CAP
-    fru_attrs feat_ecs_fru_wr[]
-feat_ppr_rd:
+    fru_attrs feat_ecs_fru_req[]
+feat_ppr_rsp:
     max_maint_latency u8
     op_caps u16                                      flags MAINT_OP_CAPS
     op_mode u16                                      flags MAINT_OP_MODE
@@ -78,10 +78,10 @@ feat_ppr_rd:
     ppr_flags u8                                     flags PPR_FLAGS
     restriction_flags u16                            flags PPR_RESTRICTIONS
     ppr_op_mode u8                                   flags PPR_OP_MODE
-feat_ppr_wr:
+feat_ppr_req:
     op_mode u16                                      flags MAINT_OP_MODE
     ppr_op_mode u8                                   flags PPR_OP_MODE
-feat_sparing_rd:
+feat_sparing_rsp:
     max_maint_latency u8
     op_caps u16                                      flags MAINT_OP_CAPS
     op_mode u16                                      flags MAINT_OP_MODE
@@ -89,7 +89,7 @@ feat_sparing_rd:
     maint_op_subclass u8
     rsvd u8[10]                                      reserved
     restriction_flags u16                            flags SPARING_RESTRICTIONS
-feat_sparing_wr:
+feat_sparing_req:
     op_mode u16                                      flags MAINT_OP_MODE
 """
 
@@ -119,21 +119,21 @@ class FeatureLayout:
 
 
 def _sparing(granularity):
-    return FeatureLayout("%s-sparing" % granularity, "feat_sparing_rd", "feat_sparing_wr", 1,
+    return FeatureLayout("%s-sparing" % granularity, "feat_sparing_rsp", "feat_sparing_req", 1,
                          "Memory sparing, %s granularity (r3.2 8.2.10.7.2.3)" % granularity)
 
 
 #: Feature name (a key of uuids.FEATURE) -> its layouts, in the order devices list them
 FEATURES = {f.name: f for f in (
-    FeatureLayout("patrol-scrub", "feat_patrol_scrub_rd", "feat_patrol_scrub_wr", 1,
+    FeatureLayout("patrol-scrub", "feat_patrol_scrub_rsp", "feat_patrol_scrub_req", 1,
                   "Device Patrol Scrub Control (r3.2 8.2.10.9.11.1)",
                   minimum={"scrub_cycle_hours": "min_scrub_cycle_hours"}),
-    FeatureLayout("ecs", "feat_ecs_rd", "feat_ecs_wr", 1,
+    FeatureLayout("ecs", "feat_ecs_rsp", "feat_ecs_req", 1,
                   "DDR5 Error Check Scrub control, per media FRU (r3.2 8.2.10.9.11.2)",
                   per_fru=True),
-    FeatureLayout("sppr", "feat_ppr_rd", "feat_ppr_wr", 3,
+    FeatureLayout("sppr", "feat_ppr_rsp", "feat_ppr_req", 3,
                   "Soft Post Package Repair (r3.2 8.2.10.7.2.1)"),
-    FeatureLayout("hppr", "feat_ppr_rd", "feat_ppr_wr", 3,
+    FeatureLayout("hppr", "feat_ppr_rsp", "feat_ppr_req", 3,
                   "Hard Post Package Repair (r3.2 8.2.10.7.2.2)"),
     _sparing("cacheline"), _sparing("row"), _sparing("bank"), _sparing("rank"),
 )}

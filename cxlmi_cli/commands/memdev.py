@@ -10,4 +10,7 @@ def _features():
     return features_group()
 
 
+_features.short_help = "RAS Features: list, get, set (decoded)"     # listed unbuilt
+
+
 group = RegistryGroup("memdev", extra={"features": _features})
