@@ -235,7 +235,7 @@ class FwctlTransport(Transport):
             at = 8 + i * FEATURE_ENTRY
             if at + FEATURE_ENTRY > len(body):
                 break
-            self.effects[bytes(body[at:at + 16])] = struct.unpack_from("<H", body, at + 30)[0]
+            self.effects[bytes(body[at:at + 16])] = struct.unpack_from("<H", body, at + 28)[0]
 
     # -- errors ------------------------------------------------------------
 
