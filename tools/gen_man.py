@@ -285,6 +285,9 @@ def targets_section():
            " unset, is a usage error (exit status 2).",
            ".TP", bold("mem0") + ", " + bold("/dev/cxl/mem0") + ", " + bold("switch0"),
            "the Linux CXL driver (ioctl on the " + bold("/dev/cxl") + " node)",
+           ".TP", bold("fwctl:") + italic("N") + ", " + bold("/dev/fwctl/fwctl") + italic("N"),
+           "the Linux CXL driver's fwctl device (Linux 6.15 or later): Get Supported "
+           "Features, Get Feature and Set Feature only",
            ".TP", bold("mctp:") + italic("NET,EID") + " (also " + italic("NET:EID") + "), " +
            bold("--mctp") + " " + italic("NET:EID"),
            "an MCTP endpoint through the kernel's AF_MCTP sockets",
