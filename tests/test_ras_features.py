@@ -379,3 +379,20 @@ def test_the_library_reads_and_writes_by_name():
 def test_the_help_names_every_feature_the_layouts_declare():
     from cxlmi_cli.commands import features as cli_features
     assert cli_features.NAMES.split(", ") == list(layouts.FEATURES)
+
+
+def test_the_set_help_names_every_attribute_each_feature_sets():
+    from cxlmi_cli.commands import features as cli_features
+    text = " ".join(cli_features.set_command().help.split())
+    for name, feature in layouts.FEATURES.items():
+        for setting in layouts.settings(feature):
+            assert "--" + setting.replace("_", "-") in text, (name, setting)
+
+
+def test_features_reach_a_type3_behind_a_switch_port(clean_cli):
+    res = run(["set", "emu:switch", "--port", "1", "patrol-scrub", "--enabled", "yes",
+               "--json"])
+    assert res.exit_code == 0, both(res)
+    got = json.loads(res.stdout)
+    assert got["tunnel"] == {"port": 1, "ld": None, "mhd": False}
+    assert got["result"]["attributes"]["scrub_flags_decoded"] == ["enabled"]
