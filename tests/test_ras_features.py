@@ -396,3 +396,16 @@ def test_features_reach_a_type3_behind_a_switch_port(clean_cli):
     got = json.loads(res.stdout)
     assert got["tunnel"] == {"port": 1, "ld": None, "mhd": False}
     assert got["result"]["attributes"]["scrub_flags_decoded"] == ["enabled"]
+
+
+def test_set_takes_the_name_alone_with_the_target_from_the_environment(served, monkeypatch):
+    device, target, _ = served
+    from cxlmi_cli import commands as cli_commands
+    cli_commands.reset()
+    monkeypatch.setenv("CXLMI_TARGET", target)
+    res = run(["set", "patrol-scrub", "--enabled", "yes", "--scrub-cycle-hours=5", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert feature(device, "patrol-scrub").current == b"\x03\x05\x01\x01"
+    res = run(["set", target, "patrol-scrub", "stray", "--enabled", "no"])
+    assert res.exit_code == 2 and "unexpected 'stray' after TARGET and NAME" in res.stderr
+    assert feature(device, "patrol-scrub").current == b"\x03\x05\x01\x01"

@@ -195,19 +195,45 @@ def _set_body(inv, name, fields, fru, save):
                   written=written)
 
 
+def _split_words(target, words):
+    """(target, NAME, the --FIELD VALUE words): what click left in order.  Unknown
+    options stay among the positionals, so NAME and the fields are taken apart here;
+    one positional that names a Feature is NAME (the target comes from an option or
+    CXLMI_TARGET)."""
+    from cxlmi_bindings.errors import UsageError
+    words = list(words)
+    positional = [] if target is None else [target]
+    while words and not words[0].startswith("--"):
+        positional.append(words.pop(0))
+    if len(positional) > 2:
+        raise UsageError("unexpected %r after TARGET and NAME; nothing was sent"
+                         % positional[2])
+    if len(positional) == 2:
+        return positional[0], positional[1], words
+    if positional and positional[0].strip().lower().replace("_", "-") in _names():
+        return None, positional[0], words
+    return (positional[0] if positional else None), None, words
+
+
 def set_command():
     @click.pass_context
-    def run(ctx, name=None, fru=None, save=False, **values):
+    def run(ctx, words=(), fru=None, save=False, **values):
         from ..options import Invocation, guard
-        values["name"] = name
-        _swap(values)
-        name = values.pop("name")
+        target = values.pop("target", None)
+        try:
+            values["target"], name, rest = _split_words(target, list(words) + list(ctx.args))
+            problem = None
+        except Exception as exc:            # said inside guard(), in the output mode asked
+            values["target"], name, rest, problem = target, None, [], exc
         inv = Invocation.from_values(ctx, values, None)
         with guard(inv):
+            if problem is not None:
+                raise problem
             inv.resolve()
-            fields = _fields_from(list(ctx.args))
+            fields = _fields_from(rest)
             _set_body(inv, name, fields, fru, save)
-    own = [_name_argument(),
+    own = [click.Argument(["words"], nargs=-1, type=click.UNPROCESSED,
+                          metavar="NAME --FIELD VALUE...", shell_complete=_complete_name),
            click.Option(["--fru"], type=click.IntRange(0, 0xFFFF), default=None, metavar="N",
                         help="ecs: change media FRU N only (default: every FRU)"),
            click.Option(["--save"], is_flag=True, default=False,
