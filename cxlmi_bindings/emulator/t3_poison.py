@@ -206,14 +206,16 @@ class PoisonMixin:
             raise Reply(INPUT, "post package repair subclass %d" % req.op_subclass)
         if req.flags & ~(1 << MAINTENANCE_FLAGS["query-resources"]):
             raise Reply(INPUT, "reserved maintenance flag bits set: %#x" % req.flags)
+        nibble_mask = int.from_bytes(bytes(req.nibble_mask), "little")
+        feature = self.ppr_feature(req.op_subclass, nibble_mask)     # the sPPR / hPPR Feature
         if req.flags & (1 << MAINTENANCE_FLAGS["query-resources"]):
             return None                  # resources are there: nothing to do yet
         if req.dpa >= self.media_size():
             raise Reply(PADDR, "post package repair: %#x is beyond the %#x-byte device"
                         % (req.dpa, self.media_size()))
         self._check_media("post package repair")
-        self.ppr_repairs.append((req.dpa, kinds[req.op_subclass],
-                                 int.from_bytes(bytes(req.nibble_mask), "little")))
+        self.ppr_repairs.append((req.dpa, kinds[req.op_subclass], nibble_mask))
+        self.ppr_done(feature, req.dpa, nibble_mask)
         return None
 
     def cmd_memdev_clear_poison(self, req):

@@ -28,7 +28,7 @@ set's, the framework hooks, Identify and the partition and LSA commands
     t3_events    EventLog, add_event, Events (01xxh)
     t3_firmware  Firmware Update (02xxh)
     t3_logs      Logs (04xxh): CEL, vendor debug log, component state dump
-    t3_features  Feature, PatrolScrub, Features (05xxh)
+    t3_features  Feature, the RAS Features (scrub, ECS, PPR, sparing), Features (05xxh)
     t3_health    set_health, Health Info and Alerts, shutdown state (42xxh)
     t3_poison    add_media_error, the poison list, Scan Media (43xxh)
     t3_media     read_media / write_media, the media checks, Sanitize,
@@ -65,7 +65,7 @@ from .t3_features import (  # noqa: F401 (re-exported)
     FEAT_CHANGEABLE, FEAT_PERSIST_COLD_RESET, FEAT_DEFAULT_SELECTION, FEAT_SAVED_SELECTION,
     FEAT_SEL_CURRENT, FEAT_SEL_DEFAULT, FEAT_SEL_SAVED, FEAT_FULL, FEAT_INITIATE, FEAT_CONTINUE,
     FEAT_FINISH, FEAT_ABORT, FEAT_SAVED_ACROSS_RESET, FEAT_CURRENT_TRANSFER, Feature, PatrolScrub,
-    FeaturesMixin)
+    FeaturesMixin, ras_features)
 from .t3_health import (  # noqa: F401 (re-exported)
     MMER_HEALTH_CHANGE, MMER_MEDIA_CHANGE, MMER_LIFE_USED_CHANGE, MMER_TEMP_CHANGE,
     ALERT_LIFE_USED, ALERT_OVER_TEMP, ALERT_UNDER_TEMP, ALERT_COR_VMEM, ALERT_COR_PMEM, ALERTS_ALL,
@@ -186,7 +186,7 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self.state_dump = b""
         self.populate_seconds = populate_seconds
         # features
-        self.features = [PatrolScrub()]
+        self.features = ras_features()                  # patrol scrub, ECS, PPR, sparing
         self._feat_xfer = None
         # QoS
         self.qos_control = QOS_EGRESS_PORT_CONGESTION

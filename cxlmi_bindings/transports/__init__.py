@@ -13,6 +13,7 @@ from .base import Transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI, MCTP_TYPE_CONTROL
 BACKENDS = {
     "mock": "cxlmi_bindings.transports.mock:MockTransport",
     "ioctl": "cxlmi_bindings.transports.ioctl:IoctlTransport",
+    "fwctl": "cxlmi_bindings.transports.fwctl:FwctlTransport",
     "mctp": "cxlmi_bindings.transports.mctp:MctpTransport",
     "tcp": "cxlmi_bindings.transports.mctp_tcp:MctpTcpTransport",
     "emu": "cxlmi_bindings.transports.emulated:EmulatedTransport",
