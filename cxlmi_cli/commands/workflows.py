@@ -29,6 +29,7 @@ background commands: media-operations-sanitize, activate-fw, populate-log)
 Cheap to import: click and the standard library only at module level.
 """
 
+import contextlib
 import os
 import time
 
@@ -210,6 +211,33 @@ class _Via:
         return 1 if self._inv.background else 0
 
 
+#: the library names its arguments, the command line its options
+_OPTION_WORDS = (("slot ", "--slot "), ("chunk size ", "--chunk-size "),
+                 ("offset ", "--offset "), ("address ", "--address "))
+
+
+@contextlib.contextmanager
+def _in_option_terms(inv):
+    """A refusal the library words with its argument ("slot 9: ...") said with the
+    option the user typed ("--slot 9: ...")."""
+    from cxlmi_bindings.errors import UsageError
+    try:
+        yield
+    except UsageError as exc:
+        text, hint = str(exc), exc.hint
+        for word, option in _OPTION_WORDS:
+            if text.startswith(word):
+                text = option + text[len(word):]
+                break
+        if text.endswith(": name the slot"):
+            text += " with --slot N"
+        if "is the active slot" in text:
+            hint = "`cxl-mi generic get-fw-info %s`" % inv.target
+        if (text, hint) == (str(exc), exc.hint):
+            raise
+        raise UsageError(text, hint=hint) from None
+
+
 def _pause(seconds):
     _sleep(seconds)             # looked up at each call: the tests replace _sleep
 
@@ -350,10 +378,11 @@ def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=Non
             raise _usage("%s is empty" % file)
         progress = _FirmwareProgress(inv, name, size, activate)
         try:
-            done = workflows.transfer_firmware(
-                _Via(inv), source, slot=(request or {}).get("slot"), activate=activate,
-                chunk_size=chunk, progress=progress, name=name, tunnel=inv.tunnel,
-                sleep=_pause)
+            with _in_option_terms(inv):
+                done = workflows.transfer_firmware(
+                    _Via(inv), source, slot=(request or {}).get("slot"), activate=activate,
+                    chunk_size=chunk, progress=progress, name=name, tunnel=inv.tunnel,
+                    sleep=_pause)
         except Interrupted as stop:
             progress.close()
             what = "activate-fw" if stop.stage == "activate" else "firmware transfer"
@@ -710,8 +739,9 @@ def _log_body(inv, entry, request, log=None):
         inv.emit(entry, result, request)
         return
     from cxlmi_bindings import workflows
-    got = workflows.read_log(_Via(inv), uuid, offset=request.get("offset", 0) or 0,
-                             command=entry, tunnel=inv.tunnel)
+    with _in_option_terms(inv):
+        got = workflows.read_log(_Via(inv), uuid, offset=request.get("offset", 0) or 0,
+                                 command=entry, tunnel=inv.tunnel)
     data = got.data
     request.update(offset=got.offset, length=len(data))
     extra = {"log": {"name": got.name, "uuid": str(_uuid.UUID(bytes=uuid)),
@@ -739,8 +769,18 @@ def _poison_body(inv, entry, request):
     address = request.get("get_poison_list_phy_addr", 0) or 0
     length = request.get("get_poison_list_phy_addr_len")
     # every page; the first asks the component to start over (see poison_list)
-    got = workflows.poison_list(_Via(inv), address, None if length is None else length * 64,
-                                tunnel=inv.tunnel)
+    from cxlmi_bindings.errors import DeviceError
+    try:
+        with _in_option_terms(inv):
+            got = workflows.poison_list(_Via(inv), address,
+                                        None if length is None else length * 64,
+                                        tunnel=inv.tunnel)
+    except DeviceError as exc:
+        if exc.command == "memdev_identify":
+            exc.hint = ("without --length the range is the whole device, from Memory Device "
+                        "Identify (4000h), which this component does not answer: give "
+                        "--length")
+        raise
     request["get_poison_list_phy_addr_len"] = got.length // 64
     request["get_poison_list_phy_addr"] = address
     pages = got.pages
