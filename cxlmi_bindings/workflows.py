@@ -16,16 +16,19 @@ workflow through a :class:`~cxlmi_bindings.tunnel.Tunnel`.
 
 Progress: ``progress(step)`` is called with a :class:`Step` at every step
 (after each firmware part, at each Background Operation Status poll, after each
-log window or list page).  An exception it raises stops the workflow the way
-cancellation does.
+log window or list page).  An exception it raises ends the workflow there (a
+firmware transfer left open is aborted first); a KeyboardInterrupt it raises
+counts as Ctrl-C.
 
 Cancellation: ``cancel`` is a :class:`threading.Event` (or any callable that
 returns true once the caller wants to stop), looked at between messages.  The
 device is left consistent first -- a firmware transfer in flight gets the
 Transfer FW abort action, a background operation Request Abort Background
 Operation (0005h) -- then :class:`~cxlmi_bindings.errors.Cancelled` is raised;
-its ``outcome``, ``status`` and ``error`` say what the device did.  Ctrl-C (a
-``KeyboardInterrupt``) at any moment gets the same clean-up and ends in
+its ``outcome``, ``status`` and ``error`` say what the device did (a read --
+logs, lists -- has nothing to undo: it just stops; a drain ends quietly after
+clearing what the caller took).  Ctrl-C (a ``KeyboardInterrupt``) at any
+moment of a transfer or a wait gets the same clean-up and ends in
 :class:`~cxlmi_bindings.errors.Interrupted`, which is still a
 KeyboardInterrupt.
 
@@ -706,13 +709,16 @@ def drain_events(ep, log=None, clear=False, cancel=None, tunnel=None):
     over -- a consumer that stores each batch before asking for the next never
     loses a record; one that stops (breaks, closes the generator) leaves the
     last batch on the device -- and the log is read on until it is empty.
-    ``cancel`` is looked at after each clear: once set, the generator ends.
+    ``cancel`` is looked at before each log and after each clear: once set, the
+    generator ends.
     A log that fails yields a batch with ``error`` set and the next log is read.
     """
     from .errors import CxlmiError
     logs = _event_logs(log)
     run = _Run(ep, tunnel, cancel=cancel)
     for log_id in logs:
+        if run.cancelled():
+            return
         previous = None
         for _ in range(MAX_PAGES):
             try:
