@@ -159,9 +159,18 @@ class _SigintGuard:
             pass
 
     def _handle(self, signum, frame):
-        if self.armed:
-            raise KeyboardInterrupt
-        self.noted = True
+        if not self.armed:
+            self.noted = True
+            return
+        if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            # Raised here (a module lock's weakref callback, say), the interrupt
+            # would be "ignored" with a traceback printed; ask again in 10 ms, when
+            # the import machinery is done (a timer signal: no import, no thread).
+            import signal
+            signal.signal(signal.SIGALRM, self._handle)
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
+        raise KeyboardInterrupt
 
     def disarm(self):
         self.armed = False
