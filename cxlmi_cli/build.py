@@ -101,6 +101,8 @@ def _param_type(kind, spec, ctype, path):
         return P.Uuid(uuid_bytes(table) if table else None)
     if kind == "hex":
         return P.Hex(ctypes.sizeof(ctype) if ctype is not None else None)
+    if kind == "le-int":
+        return P.LittleEndianInt(ctypes.sizeof(ctype))
     if kind == "log2size":
         return P.Log2Size(spec.get("lo", 0), spec.get("hi", 31))
     if kind == "timestamp":
@@ -114,7 +116,8 @@ def _param_type(kind, spec, ctype, path):
 
 #: The option kind a field's declared meaning implies when reqspec names none.
 KIND_OF_MEANING = {"enum": "enum", "flags": "flags", "uuid": "uuid", "units": "units",
-                   "timestamp": "timestamp", "bytes": "size", "bool": "bool"}
+                   "timestamp": "timestamp", "bytes": "size", "bool": "bool",
+                   "le-int": "le-int"}
 
 
 def _with_declared(spec, klass, name, path):

@@ -649,6 +649,28 @@ EXTENSION_LAYOUTS = {
         "restriction_flags": (17, 2),
     }),
     "struct_cxlmi_feat_sparing_req": (2, {"op_mode": (0, 2)}),
+    # Perform Maintenance, memory sparing class, as the kernel's EDAC driver sends it
+    # (CXL r3.2 table 8-120): 00h class, 01h subclass, 02h flags, 03h channel, 04h rank,
+    # 05h nibble mask (3), 08h bank group, 09h bank, 0Ah row (3), 0Dh column (2),
+    # 0Fh sub-channel.
+    "struct_cxlmi_cmd_perform_maintenance_sparing_req": (16, {
+        "op_class": (0, 1), "op_subclass": (1, 1), "flags": (2, 1), "channel": (3, 1),
+        "rank": (4, 1), "nibble_mask": (5, 3, "u8", 3), "bank_group": (8, 1), "bank": (9, 1),
+        "row": (10, 3, "u8", 3), "column": (13, 2), "sub_channel": (15, 1),
+    }),
+    # The Memory Sparing Event Record's data (table 8-60), after the common header:
+    # 00h class, 01h subclass, 02h flags, 03h result, 04h validity (2), 06h 6 reserved,
+    # 0Ch resources available (2), 0Eh channel, 0Fh rank, 10h nibble mask (3), 13h bank
+    # group, 14h bank, 15h row (3), 18h column (2), 1Ah component ID (16), 2Ah
+    # sub-channel, 2Bh 37 reserved: 80 bytes.
+    "struct_cxlmi_mem_sparing_event_data": (80, {
+        "maint_op_class": (0, 1), "maint_op_subclass": (1, 1), "flags": (2, 1),
+        "result": (3, 1), "validity_flags": (4, 2), "rsvd1": (6, 6, "u8", 6),
+        "res_avail": (12, 2), "channel": (14, 1), "rank": (15, 1),
+        "nibble_mask": (16, 3, "u8", 3), "bank_group": (19, 1), "bank": (20, 1),
+        "row": (21, 3, "u8", 3), "column": (24, 2), "component_id": (26, 16, "u8", 16),
+        "sub_channel": (42, 1), "rsvd2": (43, 37, "u8", 37),
+    }),
 }
 LAYOUTS.update(EXTENSION_LAYOUTS)
 

@@ -47,6 +47,7 @@ import time
 
 from .device import Device, Reply, INPUT, UNSUPPORTED, MEDIADISABLED, INTERRUPTED
 from .. import _log, registry, types
+from ..types.generic import MAINTENANCE_CLASS
 from .t3_constants import (  # noqa: F401 (re-exported)
     MiB, GiB, CAPACITY_UNIT, CACHELINE, GENERAL_MEDIA_EVENT_UUID, DRAM_EVENT_UUID,
     MEMORY_MODULE_EVENT_UUID, DC_EVENT_UUID, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
@@ -141,6 +142,7 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self.poison = []                                # [dpa, length, source], sorted
         self.untracked_errors = []                      # errors the full list could not hold
         self.ppr_repairs = []                           # (dpa, "soft"/"hard", nibble mask)
+        self.sparing_repairs = []                       # {granularity, kind, where it acted}
         self.poison_overflow_ts = None
         self._poison_cursor = None
         # scan media
@@ -250,6 +252,10 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self._feat_xfer = None
         for feature in self.features:
             feature.current = bytes(feature.saved)
+        # soft repairs and soft sparing last until a reset
+        self.ppr_repairs = [r for r in self.ppr_repairs if r[1] != "soft"]
+        self.sparing_repairs = [r for r in self.__dict__.get("sparing_repairs", [])
+                                if r["kind"] != "soft"]
         if self.user_passphrase is not None:
             self.locked = True
         self.frozen = False
@@ -283,6 +289,9 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         # the range-list form (sanitize / zero).
         if opcode == 0x4402 and payload and payload[0] != MEDIA_OP_GENERAL:
             return registry.BY_NAME["memdev_media_operations_sanitize"]
+        # 0600h too: the memory sparing class has a request layout of its own
+        if opcode == 0x0600 and payload and payload[0] == MAINTENANCE_CLASS["memory-sparing"]:
+            return registry.BY_NAME["perform_maintenance_sparing"]
         return super()._entry_for(opcode, payload)
 
     # ================================================================ helpers

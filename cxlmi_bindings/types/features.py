@@ -48,6 +48,11 @@ PPR_RESTRICTIONS = {"media-inaccessible-during-repair": 0, "data-lost-during-rep
 PPR_OP_MODE = {"sparing-event-record": 0, "device-initiated-at-boot": 1}
 SPARING_RESTRICTIONS = {"unsafe-when-in-use": 0, "hard-sparing": 1, "soft-sparing": 2}
 
+# -- the Memory Sparing Event Record a maintenance operation posts (r3.2 8.2.10.2.1.4) --
+MSER_FLAGS = {"query-resources": 0, "hard-sparing": 1, "device-initiated": 2}
+MSER_VALID = {"channel": 0, "rank": 1, "nibble-mask": 2, "bank-group": 3, "bank": 4, "row": 5,
+              "column": 6, "component-id": 7, "component-id-format": 8, "sub-channel": 9}
+
 LAYOUTS = """
 feat_patrol_scrub_rsp:
     scrub_cycle_cap u8                               flags PATROL_SCRUB_CAPS
@@ -91,6 +96,24 @@ feat_sparing_rsp:
     restriction_flags u16                            flags SPARING_RESTRICTIONS
 feat_sparing_req:
     op_mode u16                                      flags MAINT_OP_MODE
+mem_sparing_event_data:
+    maint_op_class u8                                enum MAINTENANCE_CLASS
+    maint_op_subclass u8
+    flags u8                                         flags MSER_FLAGS
+    result u8
+    validity_flags u16                               flags MSER_VALID
+    rsvd1 u8[6]                                      reserved
+    res_avail u16
+    channel u8
+    rank u8
+    nibble_mask u8[3]                                le-int
+    bank_group u8
+    bank u8
+    row u8[3]                                        le-int
+    column u16
+    component_id u8[16]
+    sub_channel u8
+    rsvd2 u8[37]                                     reserved
 """
 
 
