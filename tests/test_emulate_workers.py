@@ -11,10 +11,7 @@ durable.
 """
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -22,33 +19,17 @@ import pytest
 
 from cxlmi_bindings import Context
 
-from test_emulate_processes import ENV, ROOT, _readline
+from test_emulate_processes import servers  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork()")
 
 
 @pytest.fixture
-def pool(tmp_path):
-    started = []
-
+def pool(servers):
+    """`cxl-mi emulate --profile type3 ARGS...` (the servers fixture kills it at teardown)."""
     def start(*args):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cxlmi_cli", "emulate", "--profile", "type3",
-             "--listen", "127.0.0.1:0"] + list(args), cwd=ROOT, env=ENV,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        started.append(proc)
-        line = _readline(proc, 20)
-        m = re.search(r"listening on tcp:127\.0\.0\.1:(\d+) .*(\d+) workers", line)
-        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
-        return proc, "tcp:127.0.0.1:%s" % m.group(1)
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        return servers("--profile", "type3", *args)
+    return start
 
 
 def workers_of(proc):

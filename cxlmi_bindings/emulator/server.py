@@ -126,17 +126,7 @@ class Server:
             self._listener, self._address = self._adopted, self._adopted.getsockname()[:2]
             self._stopping.clear()
             return self._address
-        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-        family, socktype, proto, _, addr = infos[0]
-        sock = socket.socket(family, socktype, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(addr)
-            sock.listen(128)
-        except OSError:
-            sock.close()
-            raise
+        sock = listen(self.host, self.port)
         sock.settimeout(0.1)
         self._listener = sock
         self._address = sock.getsockname()[:2]
@@ -434,6 +424,21 @@ class Server:
             return
         self.stats["framing_errors"] += 1
         self.log.warning("client %s: %s", who, err)
+
+def listen(host, port, backlog=128):
+    """A TCP socket listening on ``host``:``port`` (0: any free port)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, socktype, proto, _, addr = infos[0]
+    sock = socket.socket(family, socktype, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
 
 class _Client:
     """One connection's state in the serving thread."""

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 from .. import _log
-from .server import Server
+from .server import Server, listen
 from .shared_state import SharedDevice
 
 log = _log.get("cxlmi.emulator")
@@ -57,17 +57,7 @@ class WorkerPool:
 
     def start(self):
         """Bind, fork the workers; returns the bound ``(host, port)``."""
-        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-        family, socktype, proto, _, addr = infos[0]
-        sock = socket.socket(family, socktype, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(addr)
-            sock.listen(128)
-        except OSError:
-            sock.close()
-            raise
+        sock = listen(self.host, self.port)
         self._listener = sock
         self.address = sock.getsockname()[:2]
         if self.state_file:
@@ -196,13 +186,15 @@ class _Worker(Server):
         least = min(range(len(self._outboxes)), key=self._count)
         if self._count(least) >= mine:
             return False
+        # counted before it is sent: the other worker publishes its own count once
+        # it has the connection, and that must not be overtaken by this bump
+        _COUNT.pack_into(self._counts, 4 * least, self._count(least) + 1)
         try:
             socket.send_fds(self._outboxes[least], [json.dumps(list(peer[:2])).encode()],
                             [conn.fileno()])
         except OSError:
+            _COUNT.pack_into(self._counts, 4 * least, max(0, self._count(least) - 1))
             return False                 # serve it here after all
-        # the count moves now, so the next accept anywhere sees it
-        _COUNT.pack_into(self._counts, 4 * least, self._count(least) + 1)
         conn.close()
         return True
 
