@@ -97,9 +97,11 @@ class JsonLines:
 class LiveView:
     """On a terminal: a table of the targets and the latest lines, redrawn as they come."""
 
-    def __init__(self, targets, interval):
-        from rich.console import Console
-        self.console = Console()
+    def __init__(self, targets, interval, console=None):
+        if console is None:
+            from rich.console import Console
+            console = Console()
+        self.console = console
         self.interval = interval
         self.rows = {t: {"state": "…", "type": "", "temperature": "", "health": "",
                          "media": "", "events": 0, "background": ""} for t in targets}
