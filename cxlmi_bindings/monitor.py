@@ -34,6 +34,9 @@ import time
 from .errors import CxlmiError, TransportError
 from .metrics import _Gather, open_target
 
+#: every kind of line, each documented in docs/cli.md ("Monitor")
+KINDS = ("up", "gone", "back", "health", "alert_config", "background", "port", "event",
+         "event_overflow", "error")
 #: event logs in Get Event Records order (id -> name)
 EVENT_LOGS = ("info", "warning", "failure", "fatal", "dynamic_capacity")
 EVENT_FLAG_OVERFLOW, EVENT_FLAG_MORE = 0x01, 0x02
@@ -115,6 +118,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ lines
     def _line(self, t, kind, **fields):
+        assert kind in KINDS, kind
         line = {"time": timestamp(self.wall()), "target": t.target, "kind": kind}
         line.update(fields)
         return line

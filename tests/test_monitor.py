@@ -348,3 +348,15 @@ def test_the_live_view_shows_each_target_and_the_latest_lines():
     text = buf.getvalue()
     assert "35 °C" in text and "normal" in text
     assert "gone" in text and "refused" in text
+
+
+def test_the_doc_lists_every_kind_of_line():
+    import os
+    import re
+    from cxlmi_bindings.monitor import KINDS
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "cli.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("## Monitor\n", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
+    assert documented == list(KINDS)
