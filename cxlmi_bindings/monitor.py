@@ -32,7 +32,7 @@ import threading
 import time
 
 from .errors import CxlmiError, TransportError
-from .metrics import _Gather, open_target
+from .metrics import _Gather, _kernel_identity, open_target
 
 #: every kind of line, each documented in docs/cli.md ("Monitor")
 KINDS = ("up", "gone", "back", "health", "alert_config", "background", "port", "event",
@@ -203,7 +203,7 @@ class Monitor:
             ident = None
             if t.identity is None:
                 ident = g.call("identify")
-                result["identity"] = _identity(t.ep, ident)
+                result["identity"] = _identity(g, ident)
             ctype = (t.identity or result["identity"]).get("component_type")
             if ctype != "switch":
                 result["health"] = g.call("memdev_get_health_info")
@@ -337,19 +337,18 @@ def _opname(opcode):
     return registry.opcode_name(opcode) if opcode else None
 
 
-def _identity(ep, ident):
-    out = {"transport": getattr(ep.transport, "name", None)}
+def _identity(g, ident):
+    out = {"transport": getattr(g.ep.transport, "name", None)}
     if ident is not None:
         out.update(component_type=COMPONENT_TYPES.get(ident.component_type,
                                                       "0x%02x" % ident.component_type),
                    serial="0x%016x" % ident.serial_num,
                    vendor_id="%04x" % ident.vendor_id, device_id="%04x" % ident.device_id)
+    elif g.kernel:              # Identify has no kernel command: what sysfs says
+        _kernel_identity(g)
+        out.update(component_type=g.labels["type"] or None, serial=g.labels["serial"] or None)
     else:
-        kind = getattr(ep, "component_type", None)
-        out["component_type"] = COMPONENT_TYPES.get(kind) if kind is not None else None
-        devname = getattr(ep.transport, "devname", "") or ""
-        if devname.startswith("switch") or "/switch" in devname:
-            out["component_type"] = "switch"
+        out["component_type"] = None
     return out
 
 

@@ -165,8 +165,8 @@ def _summary(line):
         bits = [line["log"], "handle %d" % line["handle"],
                 (rec.get("uuid_decoded") or {}).get("name") or rec.get("uuid", "")]
     elif kind in ("health", "alert_config", "port"):
-        if line.get("port") is not None:
-            bits.append("port %d" % line["port"])
+        if kind == "port":
+            kind = "port %d" % line["port"]
         ch = line.get("changes")
         bits += ["%s %s -> %s" % (k, v["from"], v["to"]) for k, v in (ch or {}).items()] \
             if ch else ["(first reading)" if ch is None else ""]
