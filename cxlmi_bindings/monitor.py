@@ -77,6 +77,7 @@ class _Target:
         self.unsupported = set()
         self.worker = None
         self.state = "new"            # new -> up -> gone -> up ...
+        self.was_up = False
         self.failures = 0
         self.retry_at = 0.0           # monotonic time of the next attempt while gone
         self.gone_since = None
@@ -227,10 +228,10 @@ class Monitor:
             if "identity" in result:
                 t.identity = result["identity"]
             fields = dict(t.identity or {})
-            if t.state == "gone" and t.gone_since is not None:
+            kind = "back" if t.was_up else "up"     # never reached before: that is "up"
+            if kind == "back":
                 fields["down_seconds"] = round(self.clock() - t.gone_since, 3)
-            kind = "up" if t.state == "new" else "back"
-            t.state, t.failures = "up", 0
+            t.state, t.failures, t.was_up = "up", 0, True
             yield self._line(t, kind, **fields)
         errors = "; ".join(result.get("errors") or ()) or None
         if errors != t.errors:

@@ -212,6 +212,19 @@ def test_background_operations_are_seen_running_and_completed(devices):
     assert lines(m) == []
 
 
+def test_an_operation_that_ends_between_two_polls_is_seen_completed(devices):
+    clock = Clock()
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
+    dev.clock = clock
+    ep.memdev_scan_media(scan_media_physaddr=0, scan_media_physaddr_length=1 << 16,
+                         scan_media_flags=1)
+    clock.now += 60
+    done = kinds(lines(m), "background")
+    assert [(d["state"], d["command"]) for d in done] == [("completed", "memdev_scan_media")]
+
+
 def test_switch_port_changes_are_reported_per_port(devices):
     m = Monitor(["emu:switch"], opener=devices)
     lines(m)
@@ -257,6 +270,24 @@ def test_a_target_that_goes_away_says_so_once_and_comes_back(devices):
     assert out[0]["kind"] == "back" and out[0]["down_seconds"] == 31
     assert out[0]["component_type"] == "type3"
     assert kinds(out, "health") == []   # the same health as before it went
+
+
+def test_a_target_unreachable_from_the_start_is_gone_then_up(devices):
+    clock = Clock()
+    state = {"up": False}
+
+    def opener(target, timeout):
+        if not state["up"]:
+            raise OSError("connection refused")
+        return devices("emu:type3", timeout)
+
+    m = Monitor(["tcp:127.0.0.1:7"], opener=opener, clock=clock, min_backoff=1)
+    assert [line["kind"] for line in lines(m)] == ["gone"]
+    state["up"] = True
+    clock.now += 1
+    out = lines(m)
+    assert [line["kind"] for line in out] == ["up", "health", "alert_config"]
+    assert "down_seconds" not in out[0]
 
 
 def test_a_stuck_target_does_not_stall_the_others(devices):
