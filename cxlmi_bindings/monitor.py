@@ -134,7 +134,7 @@ class Monitor:
         should_stop = should_stop or (lambda: False)
         self.rounds += 1
         now = self.clock()
-        deadline = now + self.timeout
+        deadline = time.monotonic() + self.timeout      # real time, whatever self.clock is
         runs = []
         for t in self.targets:
             if t.state == "gone" and now < t.retry_at:
@@ -152,7 +152,7 @@ class Monitor:
             runs.append((t, result))
         for t, result in runs:
             if result is not None:
-                t.worker.join(max(0.0, deadline - self.clock()))
+                t.worker.join(max(0.0, deadline - time.monotonic()))
             if result is None or t.worker.is_alive():
                 for line in self._gone(t, "no answer within %gs" % self.timeout, stuck=True):
                     yield line

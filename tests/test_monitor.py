@@ -19,7 +19,7 @@ from cxlmi_bindings.endpoint import Context
 from cxlmi_bindings.errors import TransportError
 from cxlmi_bindings.monitor import Monitor, changes, timestamp
 
-from cli_helpers import invoke  # noqa: E402
+from cli_helpers import both, invoke  # noqa: E402
 
 GENERAL_MEDIA = "general-media"
 
@@ -360,7 +360,7 @@ def test_bad_input_is_a_usage_error(monkeypatch, args, words):
     monkeypatch.delenv("CXLMI_TARGET", raising=False)
     r = invoke(["monitor"] + args + ["--once"])
     assert r.exit_code == 2, r.output
-    assert words in r.output and "Traceback" not in r.output
+    assert words in both(r) and "Traceback" not in both(r)
 
 
 def test_the_live_view_shows_each_target_and_the_latest_lines():

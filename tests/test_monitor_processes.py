@@ -220,3 +220,14 @@ def test_once_reads_clears_and_exits(procs):
     kinds = [json.loads(raw)["kind"] for raw in done.stdout.splitlines()]
     assert kinds == ["up", "health", "alert_config", "event"]
     assert remaining_handles(target) == set()
+
+
+def test_a_reader_that_goes_away_ends_the_monitor_quietly(procs):
+    """`cxl-mi monitor ... | head -1`: the monitor ends when its reader does, exit 0."""
+    mon = procs.spawn("monitor", "emu:switch", "--interval", "0.2")
+    first = Reader(mon).line(30)
+    assert json.loads(first)["kind"] == "up"
+    mon.stdout.close()                  # the reader is gone; the next lines have nowhere to go
+    assert mon.wait(30) == 0
+    err = mon.stderr.read()
+    assert b"Traceback" not in err, err

@@ -93,6 +93,19 @@ class JsonLines:
         self.stream.write(json.dumps(line) + "\n")
         self.stream.flush()
 
+    def check(self):
+        """A pipe whose reader has gone (``| head``) ends the monitor even when there is
+        nothing to write (which is when a write would say so)."""
+        import select
+        try:
+            poller = select.poll()
+            poller.register(self.stream.fileno(), 0)        # errors and hang-ups only
+            gone = any(ev & select.POLLERR for _, ev in poller.poll(0))
+        except (AttributeError, OSError, ValueError):       # no fd (tests), no poll()
+            return
+        if gone:
+            raise BrokenPipeError("the reader of standard output has gone")
+
 
 class LiveView:
     """On a terminal: a table of the targets and the latest lines, redrawn as they come."""
@@ -117,6 +130,9 @@ class LiveView:
 
     def __exit__(self, *exc):
         self.live.__exit__(*exc)
+
+    def check(self):
+        pass
 
     def write(self, line):
         row = self.rows[line["target"]]
@@ -232,6 +248,7 @@ def command(targets, interval, timeout, once, no_clear, as_json):
                             gone.discard(line["target"])
                     if once or stop():
                         break
+                    out.check()
                     stop.sleep(interval - (time.monotonic() - start))
     finally:
         monitor.close()
