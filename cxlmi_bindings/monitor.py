@@ -284,7 +284,7 @@ class Monitor:
     def _drain(self, t, g, log_id, rsp, should_stop):
         """Report the records of one log, clearing each batch after it was taken."""
         log = EVENT_LOGS[log_id]
-        # the Linux driver reads and clears the logs of its devices itself
+        # (never through the Linux driver: it reads and clears the logs of its devices itself)
         clear = self.clear and not g.kernel and log_id not in t.no_clear
         previous = None
         for _ in range(MAX_BATCHES):
