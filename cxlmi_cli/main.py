@@ -25,6 +25,8 @@ LAZY = {
                 "Serve an emulated component over MCTP over TCP"),
     "exporter": ("cxlmi_cli.commands.exporter", "command",
                  "Export metrics of CXL components for Prometheus"),
+    "monitor": ("cxlmi_cli.commands.monitor", "command",
+                "Watch components: events, health, background operations, switch ports"),
     "generic": ("cxlmi_cli.commands.generic", "group",
                 "Generic commands: identify, events, firmware, logs, features…"),
     "memdev": ("cxlmi_cli.commands.memdev", "group",

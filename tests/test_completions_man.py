@@ -304,7 +304,7 @@ def _typed(term, keys):
 # What the shell does with keys typed on its command line: (keys, the line after, the listed
 # candidates).  bash lists on a TAB that changes nothing (so a TAB that inserted a common
 # prefix needs two more), zsh (AUTO_LIST) on the first ambiguous one.
-TOP = ["identify", "list", "emulate", "exporter", "generic", "memdev", "fmapi", "vendor"]
+TOP = ["identify", "list", "emulate", "exporter", "monitor", "generic", "memdev", "fmapi", "vendor"]
 PROFILES = ["type3", "mld", "switch", "mhd", "dcd"]
 GET_LOG = ["get-log", "get-log-cel", "get-log-capabilities"]
 

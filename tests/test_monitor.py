@@ -1,0 +1,393 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi monitor` and :mod:`cxlmi_bindings.monitor` against in-process emulators.
+
+The test reaches into the emulated devices while the monitor polls them
+(posts events, changes the temperature, starts a media scan, holds a switch
+port in PERST#) and checks the lines that come out, and what is left in the
+device's event logs: a record is cleared only after its line was taken.
+The same through real processes and sockets: tests/test_monitor_processes.py.
+"""
+
+import io
+import json
+import threading
+import time
+
+import pytest
+
+from cxlmi_bindings.endpoint import Context
+from cxlmi_bindings.errors import TransportError
+from cxlmi_bindings.monitor import Monitor, changes, timestamp
+
+from cli_helpers import both, invoke  # noqa: E402
+
+GENERAL_MEDIA = "general-media"
+
+
+class Devices:
+    """An opener handing out in-process emulated endpoints the test can reach into."""
+
+    def __init__(self):
+        self.ctx = Context()
+        self.eps = {}
+
+    def __call__(self, target, timeout):
+        ep = self.ctx.open(target)
+        ep.timeout_ms = int(timeout * 1000)
+        self.eps[target] = ep
+        return ep
+
+    def device(self, target):
+        return self.eps[target].transport.device
+
+    def close(self):
+        self.ctx.close()
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def devices():
+    d = Devices()
+    yield d
+    d.close()
+
+
+def lines(monitor, **kw):
+    return list(monitor.poll(**kw))
+
+
+def kinds(out, kind):
+    return [line for line in out if line["kind"] == kind]
+
+
+def test_the_first_round_says_who_is_up_and_how_they_are(devices):
+    m = Monitor(["emu:type3", "emu:switch"], opener=devices)
+    out = lines(m)
+    for line in out:
+        assert list(line)[:3] == ["time", "target", "kind"]
+        json.dumps(line)                                    # plain JSON data
+    up = {line["target"]: line for line in kinds(out, "up")}
+    assert up["emu:type3"]["component_type"] == "type3"
+    assert up["emu:type3"]["serial"] == "0x%016x" % devices.device("emu:type3").serial
+    assert up["emu:switch"]["component_type"] == "switch"
+    health = kinds(out, "health")
+    assert len(health) == 1 and health[0]["target"] == "emu:type3"
+    assert health[0]["health"]["device_temperature_decoded"] == 35
+    assert health[0]["changes"] is None
+    assert kinds(out, "alert_config")[0]["alert_config"]["programmable_alerts"] == 31
+    ports = kinds(out, "port")
+    sw = devices.device("emu:switch")
+    assert [p["port"] for p in ports] == sorted(sw.ports)
+    assert all(p["target"] == "emu:switch" and p["changes"] is None for p in ports)
+    assert not kinds(out, "event")
+    # nothing changed: the next round says nothing
+    assert lines(m) == []
+
+
+def test_events_are_reported_and_cleared_only_after_they_were_taken(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    devices.eps["emu:type3"].memdev_inject_poison(inject_poison_phy_addr=0x1000)
+    assert len(dev.event_logs[0].records) == 1
+    rounds = m.poll()
+    first = next(rounds)
+    assert first["kind"] == "event" and first["log"] == "info" and first["event_log"] == 0
+    assert first["record"]["uuid_decoded"]["name"] == GENERAL_MEDIA
+    assert first["handle"] == first["record"]["handle"]
+    # the line is out but the consumer has not come back: still on the device
+    assert len(dev.event_logs[0].records) == 1
+    rounds.close()                    # a consumer that stops here (the write failed)
+    assert len(dev.event_logs[0].records) == 1
+    again = lines(m)                  # so it comes again, and now it is cleared
+    assert [line["handle"] for line in kinds(again, "event")] == [first["handle"]]
+    assert dev.event_logs[0].records == []
+    assert lines(m) == []
+
+
+def test_a_log_longer_than_one_reply_is_drained_in_order_once(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    size = dev.event_logs[0].size                   # more than two replies hold
+    handles = [dev.add_event(0, b"\x11" * 16, data=bytes([n])) for n in range(size)]
+    out = lines(m)
+    events = kinds(out, "event")
+    assert [e["handle"] for e in events] == handles
+    assert {e["log"] for e in events} == {"info"}
+    assert [bytes.fromhex(e["record"]["data"])[0] for e in events] == list(range(size))
+    assert dev.event_logs[0].records == []
+    assert lines(m) == []
+
+
+def test_stop_finishes_the_batch_it_reports_and_clears_only_that(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    total = dev.event_logs[0].size
+    for n in range(total):
+        dev.add_event(0, b"\x11" * 16, data=bytes([n]))
+    stop = []
+    got = []
+    for line in m.poll(should_stop=lambda: bool(stop)):
+        got.append(line)
+        stop.append(True)               # asked to stop after the first line
+    left = len(dev.event_logs[0].records)
+    assert 0 < len(got) < total and left == total - len(got)
+    rest = kinds(lines(m), "event")     # the next run takes the others, none twice
+    assert [e["handle"] for e in got + rest] == sorted({e["handle"] for e in got + rest})
+    assert len(got) + len(rest) == total
+
+
+def test_without_clearing_records_are_reported_once_and_left_on_the_device(devices):
+    m = Monitor(["emu:type3"], opener=devices, clear=False)
+    lines(m)
+    dev = devices.device("emu:type3")
+    dev.add_event(1, b"\x22" * 16)
+    assert len(kinds(lines(m), "event")) == 1
+    assert lines(m) == []
+    dev.add_event(1, b"\x22" * 16)
+    out = kinds(lines(m), "event")
+    assert len(out) == 1 and out[0]["handle"] == 2
+    assert len(dev.event_logs[1].records) == 2
+
+
+def test_a_device_that_refuses_to_clear_is_only_read_from_then_on(devices):
+    from cxlmi_bindings.emulator.device import INTERNAL, Reply
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+
+    def refuse(req):
+        raise Reply(INTERNAL, "the log is locked")
+    dev.cmd_clear_event_records = refuse
+    dev.add_event(0, b"\x33" * 16)
+    out = lines(m)
+    assert len(kinds(out, "event")) == 1
+    assert "not cleared" in kinds(out, "error")[0]["error"]
+    assert lines(m) == []               # not the same record again
+
+
+def test_health_changes_say_what_changed_and_the_alert_event_follows(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
+    ep.memdev_set_alert_config(valid_alert_actions=0x2, enable_alert_actions=0x2,
+                               device_over_temperature_programmable_warning_threshold=60)
+    dev.set_health(temperature=70)
+    out = lines(m)
+    health = kinds(out, "health")[0]
+    assert health["changes"]["device_temperature"] == {"from": 35, "to": 70}
+    assert health["changes"]["additional_status"]["to"]["device_temperature"] == "warning"
+    alert = kinds(out, "alert_config")[0]
+    assert alert["changes"]["valid_alerts"]["to"] == ["over-temperature"]
+    events = kinds(out, "event")
+    assert [e["log"] for e in events] == ["warning"]
+    assert events[0]["record"]["uuid_decoded"]["name"] == "memory-module"
+
+
+def test_background_operations_are_seen_running_and_completed(devices):
+    clock = Clock()
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
+    dev.clock = clock
+    ep.memdev_scan_media(scan_media_physaddr=0, scan_media_physaddr_length=(1 << 28) // 64,
+                         scan_media_flags=1)
+    running = kinds(lines(m), "background")
+    assert len(running) == 1 and running[0]["state"] == "running"
+    assert running[0]["command"] == "memdev_scan_media" and running[0]["opcode"] == 0x4304
+    assert lines(m) == []               # still running: nothing new
+    clock.now += 60
+    done = kinds(lines(m), "background")
+    assert [d["state"] for d in done] == ["completed"]
+    assert done[0]["return_code"] == "SUCCESS" and done[0]["percent_complete"] == 100
+    assert lines(m) == []
+
+
+def test_an_operation_that_ends_between_two_polls_is_seen_completed(devices):
+    clock = Clock()
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
+    dev.clock = clock
+    ep.memdev_scan_media(scan_media_physaddr=0, scan_media_physaddr_length=1 << 16,
+                         scan_media_flags=1)
+    clock.now += 60
+    done = kinds(lines(m), "background")
+    assert [(d["state"], d["command"]) for d in done] == [("completed", "memdev_scan_media")]
+
+
+def test_switch_port_changes_are_reported_per_port(devices):
+    m = Monitor(["emu:switch"], opener=devices)
+    lines(m)
+    ep = devices.eps["emu:switch"]
+    ep.fmapi_phys_port_control(ppb_id=1, port_opcode=0)          # assert PERST#
+    out = lines(m)
+    assert [line["port"] for line in out] == [1]
+    ch = out[0]["changes"]
+    assert ch["ltssm_state"] == {"from": "l0", "to": "detect"}
+    assert "perst" in " ".join(ch["link_state"]["to"])
+    assert out[0]["state"]["ltssm_state_decoded"] == "detect"
+
+
+def test_a_target_that_goes_away_says_so_once_and_comes_back(devices):
+    clock = Clock()
+    state = {"up": True}
+
+    def opener(target, timeout):
+        if not state["up"]:
+            raise OSError("connection refused")
+        return devices("emu:type3", timeout)
+
+    m = Monitor(["tcp:127.0.0.1:7"], opener=opener, clock=clock, min_backoff=1,
+                max_backoff=8)
+    assert kinds(lines(m), "up")
+    state["up"] = False
+
+    def broken(*args, **kwargs):
+        raise TransportError("connection reset by peer")
+    m.targets[0].ep.transport.send = broken     # the connection breaks
+    out = lines(m)
+    assert [line["kind"] for line in out] == ["gone"]
+    assert out[0]["retry_in"] == 1
+    tried = []
+    for step in (1, 2, 4, 8, 8):        # the delay doubles up to max_backoff
+        assert lines(m) == []           # not due yet: not even tried
+        clock.now += step
+        tried.append(lines(m))
+    assert tried == [[]] * 5            # tried, failed, silently
+    state["up"] = True
+    clock.now += 8
+    out = lines(m)
+    assert out[0]["kind"] == "back" and out[0]["down_seconds"] == 31
+    assert out[0]["component_type"] == "type3"
+    assert kinds(out, "health") == []   # the same health as before it went
+
+
+def test_a_target_unreachable_from_the_start_is_gone_then_up(devices):
+    clock = Clock()
+    state = {"up": False}
+
+    def opener(target, timeout):
+        if not state["up"]:
+            raise OSError("connection refused")
+        return devices("emu:type3", timeout)
+
+    m = Monitor(["tcp:127.0.0.1:7"], opener=opener, clock=clock, min_backoff=1)
+    assert [line["kind"] for line in lines(m)] == ["gone"]
+    state["up"] = True
+    clock.now += 1
+    out = lines(m)
+    assert [line["kind"] for line in out] == ["up", "health", "alert_config"]
+    assert "down_seconds" not in out[0]
+
+
+def test_a_stuck_target_does_not_stall_the_others(devices):
+    release = threading.Event()
+
+    def opener(target, timeout):
+        if target == "tcp:127.0.0.1:9":
+            release.wait(30)            # a transport that ignores its timeout
+            raise OSError("gone")
+        return devices(target, timeout)
+
+    m = Monitor(["tcp:127.0.0.1:9", "emu:type3"], opener=opener, timeout=0.3)
+    try:
+        start = time.monotonic()
+        out = lines(m)
+        assert time.monotonic() - start < 0.3 + 0.5
+        gone = kinds(out, "gone")
+        assert gone[0]["target"] == "tcp:127.0.0.1:9"
+        assert gone[0]["error"] == "no answer within 0.3s"
+        assert kinds(out, "up")[0]["target"] == "emu:type3"
+    finally:
+        release.set()
+
+
+def test_an_overflowed_log_is_reported_once(devices):
+    m = Monitor(["emu:type3"], opener=devices, clear=False)
+    lines(m)
+    dev = devices.device("emu:type3")
+    size = dev.event_logs[3].size
+    for _ in range(size + 2):
+        dev.add_event(3, b"\x44" * 16)
+    out = lines(m)
+    over = kinds(out, "event_overflow")
+    assert len(over) == 1 and over[0]["log"] == "fatal" and over[0]["overflow_err_count"] == 2
+    assert kinds(lines(m), "event_overflow") == []
+
+
+def test_changes_and_timestamps():
+    assert changes({"a": 1, "a_decoded": "x", "b": 2}, {"a": 3, "a_decoded": "y", "b": 2}) == \
+        {"a": {"from": "x", "to": "y"}}
+    assert timestamp(86400.5) == "1970-01-02T00:00:00.500Z"
+
+
+# ------------------------------------------------------------------ the command
+
+def test_once_writes_json_lines_and_exits_0():
+    r = invoke(["monitor", "emu:type3", "emu:switch", "--once"])
+    assert r.exit_code == 0, r.output
+    out = [json.loads(s) for s in r.stdout.splitlines()]
+    assert {(line["target"], line["kind"]) for line in out} >= {
+        ("emu:type3", "up"), ("emu:type3", "health"), ("emu:switch", "up"),
+        ("emu:switch", "port")}
+
+
+def test_once_with_an_unreachable_target_exits_3_and_says_which():
+    r = invoke(["monitor", "emu:type3", "tcp:127.0.0.1:1", "--once", "--timeout", "1"])
+    assert r.exit_code == 3, r.output
+    out = [json.loads(s) for s in r.stdout.splitlines()]
+    gone = kinds(out, "gone")
+    assert gone[0]["target"] == "tcp:127.0.0.1:1" and "refused" in gone[0]["error"]
+    assert kinds(out, "up")[0]["target"] == "emu:type3"
+
+
+@pytest.mark.parametrize("args, words", [
+    ([], "give at least one TARGET"),
+    (["nonsense:x"], "TARGET"),
+    (["emu:type3", "--interval", "0"], "--interval"),
+])
+def test_bad_input_is_a_usage_error(monkeypatch, args, words):
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    r = invoke(["monitor"] + args + ["--once"])
+    assert r.exit_code == 2, r.output
+    assert words in both(r) and "Traceback" not in both(r)
+
+
+def test_the_live_view_shows_each_target_and_the_latest_lines():
+    from rich.console import Console
+    from cxlmi_cli.commands.monitor import LiveView
+    buf = io.StringIO()
+    view = LiveView(["emu:type3", "tcp:127.0.0.1:1"], 5,
+                    console=Console(file=buf, width=160, force_terminal=False))
+    m = Monitor(["emu:type3", "tcp:127.0.0.1:1"], timeout=1)
+    try:
+        with view:
+            for line in m.poll():
+                view.write(line)
+    finally:
+        m.close()
+    text = buf.getvalue()
+    assert "35 °C" in text and "normal" in text
+    assert "gone" in text and "refused" in text
+
+
+def test_the_doc_lists_every_kind_of_line():
+    import os
+    import re
+    from cxlmi_bindings.monitor import KINDS
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "cli.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("## Monitor\n", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
+    assert documented == list(KINDS)
