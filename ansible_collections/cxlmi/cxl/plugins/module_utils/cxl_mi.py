@@ -104,12 +104,35 @@ def changes(entry, args=None):
     return any((args or {}).get(opt) for opt in CHANGING_OPTIONS.get(entry.name, ()))
 
 
-def option_argv(args):
-    """``args`` (option name -> value) as ``--name=value`` words; ValueError when unusable.
+def positionals(command):
+    """The names of a command's positional arguments after TARGET (``transfer-fw``'s
+    ``file``, ``get-log``'s ``log``): ``args`` gives them by name."""
+    import click
+    return [p.name for p in command.params
+            if isinstance(p, click.Argument) and p.name != "target"]
 
-    True is a flag, False and None leave the option out, a list repeats the option (for
-    options given several times), anything else is its text.
+
+def args_argv(command, args):
+    """(option words, positional words) of ``args``; ValueError when unusable.
+
+    A key naming a positional argument gives that argument; any other key is an option:
+    True is a flag, False and None leave it out, a list repeats it (for options given
+    several times), anything else is its text (``--name=value``).
     """
+    args = dict(args or {})
+    words = []
+    for name in positionals(command):
+        value = args.pop(name, None)
+        if value is not None:
+            if isinstance(value, (dict, list, tuple, bool)):
+                raise ValueError("args.%s: %r is not a value for the %s argument"
+                                 % (name, value, name.upper()))
+            words.append(str(value))
+    return option_argv(args), words
+
+
+def option_argv(args):
+    """``args`` (option name -> value) as ``--name=value`` words; ValueError when unusable."""
     argv = []
     for key in sorted(args or {}):
         value = args[key]

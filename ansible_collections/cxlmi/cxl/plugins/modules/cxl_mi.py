@@ -22,7 +22,7 @@ description:
   - C(changed) is true for commands with effects (those the Command Effects Log lists with
     an effect, the destructive ones, CXL.io and vendor commands, background abort,
     C(get-event-records) with C(clear)) and false for reads.
-  - Destructive commands are confirmed for you (C(--yes)): the task is the confirmation.
+  - Destructive commands are confirmed for you (C(--yes)); the task is the confirmation.
 options:
   target:
     description:
@@ -46,6 +46,8 @@ options:
         command line takes (C(1G), C(now), flag names).
       - V(true) gives a flag, V(false) or V(null) leaves the option out, a list repeats the
         option.
+      - A key naming one of the command's positional arguments gives it (C(file) of
+        C(transfer-fw), C(log) of C(get-log)).
     type: dict
     default: {}
   request:
@@ -101,14 +103,14 @@ EXAMPLES = r"""
     args:
       timestamp: now
 
-- name: Make 1 GiB volatile at the next reset (destructive: the task confirms it)
+- name: Make 1 GiB volatile at the next reset (destructive, the task confirms it)
   cxlmi.cxl.cxl_mi:
     target: mem0
     command: memdev_set_partition_info
     args:
       volatile_capacity: 1G
 
-- name: A request given as its structure's fields
+- name: The first 64 bytes of the Command Effects Log, the request given as its fields
   cxlmi.cxl.cxl_mi:
     target: emu:type3
     command: get_log
@@ -116,7 +118,16 @@ EXAMPLES = r"""
       offset: 0
       length: 64
     args:
-      uuid: cel
+      log: cel
+
+- name: Transfer a firmware package to slot 2 and activate it at the next reset
+  cxlmi.cxl.cxl_mi:
+    target: mem0
+    command: transfer-fw
+    args:
+      file: /srv/firmware/fw.bin
+      slot: 2
+      activate: reset
 """
 
 RETURN = r"""
@@ -218,19 +229,22 @@ def main():
     try:
         entry = cxl.resolve(p["command"])
         command = cxl.cli_command(entry)
-        rest = cxl.target_argv(p["target"], p["port"], p["ld"], p["mhd"], p["timeout"]) + \
-            cxl.option_argv(args)
+        options, words = cxl.args_argv(command, args)
+        options = cxl.target_argv(p["target"], p["port"], p["ld"], p["mhd"],
+                                  p["timeout"]) + options
         if cxl.takes(command, "--yes"):
-            rest.append("--yes")        # the task is the confirmation
-        cxl.check_argv(entry, command, rest)
+            options.append("--yes")     # the task is the confirmation
+        tail = ["--"] + words if words else []       # positionals last, never options
+        cxl.check_argv(entry, command, options + tail)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    argv = [entry.group, entry.cli_name] + rest + ["--json"]
+    argv = [entry.group, entry.cli_name] + options + ["--json"]
     stdin = None
     if p["request"] is not None:
         import json
         argv += ["--input", "-"]
         stdin = json.dumps(p["request"])
+    argv += tail
     changed = cxl.changes(entry, args)
     cmd = cxl.cli() + argv
 

@@ -63,6 +63,10 @@ EXAMPLES = r"""
   loop: "{{ cxl_mi_devices | dict2items }}"
   when: item.value.health and item.value.health.life_used > 80
 
+- name: Try it on any host, with cxl-mi's emulated devices
+  cxlmi.cxl.cxl_mi_facts:
+    include_emulated: true
+
 - name: Facts of components reached over MCTP over TCP
   cxlmi.cxl.cxl_mi_facts:
     targets: [tcp:10.0.0.5, "tcp:10.0.0.6:2508"]
