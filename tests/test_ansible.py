@@ -206,12 +206,16 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
 
     # a dead target is reported in its facts, not as a failed task
     gone = r["tcp_facts"][dead]
-    assert gone["identify"] is None and gone["errors"][0]["exit_code"] == 3
+    assert gone["identify"] is None and gone["health"] is None
+    assert [(e["command"], e["exit_code"]) for e in gone["errors"]] == [("identify", 3)]
 
     # facts of the emulated profiles: memory devices have health and partitions
     emulated = r["emulated_facts"]
     assert set(emulated) == {"emu:type3", "emu:mld", "emu:switch", "emu:mhd", "emu:dcd"}
     t3 = emulated["emu:type3"]
+    documented = re.findall(r"^\| `(\w+)` \|", open(os.path.join(ROOT, "docs", "ansible.md"))
+                            .read().split("### Facts", 1)[1].split("\n#", 1)[0], re.M)
+    assert set(t3) == set(documented)          # docs/ansible.md lists every key a device has
     assert t3["source"] == "emulated" and t3["errors"] == []
     assert t3["health"]["media_status_decoded"] == "normal"
     assert t3["partition"]["active_vmem_bytes"] + t3["partition"]["active_pmem_bytes"] == \

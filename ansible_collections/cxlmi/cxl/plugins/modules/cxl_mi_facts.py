@@ -122,13 +122,17 @@ def discover(module):
     return found, list(doc.get("notes") or [])
 
 
-def ask(module, argv, errors):
-    """The JSON of one read; None (and an entry in ``errors``) when it failed."""
-    rc, doc, _ = cxl.run(module, argv + ["--json"])
+def ask(module, command, target, errors):
+    """The JSON of one read (``command``: its words before TARGET); None, and an entry in
+    ``errors``, when it failed."""
+    argv = command.split() + [target, "--json"]
+    if module.params["timeout"]:
+        argv += ["--timeout", str(module.params["timeout"])]
+    rc, doc, _ = cxl.run(module, argv)
     if rc == 0:
         return doc
     error = doc.get("error") or {}
-    errors.append({"command": " ".join(argv[:-1] if argv[0] == "identify" else argv[:2]),
+    errors.append({"command": command,
                    "message": error.get("message"),
                    "return_code_name": error.get("return_code_name"),
                    "exit_code": error.get("exit_code", rc)})
@@ -136,18 +140,17 @@ def ask(module, argv, errors):
 
 
 def gather(module, target, source):
-    tail = ["--timeout", str(module.params["timeout"])] if module.params["timeout"] else []
     errors = []
     facts = {"source": source, "identify": None, "memdev_identify": None, "health": None,
              "partition": None, "errors": errors}
-    ident = ask(module, ["identify", target] + tail, errors)
+    ident = ask(module, "identify", target, errors)      # Identify + Memory Device Identify
     if ident is not None:
         facts["identify"] = ident.get("result")
         facts["memdev_identify"] = ident.get("memdev_identify")
     if facts["memdev_identify"] is not None:          # a memory device: it has these
-        for key, command in (("health", "get-health-info"),
-                             ("partition", "get-partition-info")):
-            doc = ask(module, ["memdev", command, target] + tail, errors)
+        for key, command in (("health", "memdev get-health-info"),
+                             ("partition", "memdev get-partition-info")):
+            doc = ask(module, command, target, errors)
             if doc is not None:
                 facts[key] = doc.get("result")
     return facts
