@@ -223,3 +223,4 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
     switch = emulated["emu:switch"]
     assert switch["identify"]["component_type_decoded"] == "switch"
     assert switch["memdev_identify"] is None and switch["health"] is None
+    assert switch["errors"] == [] and emulated["emu:mld"]["errors"] == []
