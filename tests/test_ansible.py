@@ -213,8 +213,9 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
     emulated = r["emulated_facts"]
     assert set(emulated) == {"emu:type3", "emu:mld", "emu:switch", "emu:mhd", "emu:dcd"}
     t3 = emulated["emu:type3"]
-    documented = re.findall(r"^\| `(\w+)` \|", open(os.path.join(ROOT, "docs", "ansible.md"))
-                            .read().split("### Facts", 1)[1].split("\n#", 1)[0], re.M)
+    with open(os.path.join(ROOT, "docs", "ansible.md"), encoding="utf-8") as f:
+        facts_table = f.read().split("### Facts", 1)[1].split("\n#", 1)[0]
+    documented = re.findall(r"^\| `(\w+)` \|", facts_table, re.M)
     assert set(t3) == set(documented)          # docs/ansible.md lists every key a device has
     assert t3["source"] == "emulated" and t3["errors"] == []
     assert t3["health"]["media_status_decoded"] == "normal"
