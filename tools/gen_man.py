@@ -401,6 +401,10 @@ def environment_section():
 
 
 def examples_section(key):
+    """EXAMPLES of a page; none for a command EXAMPLES lacks (the man page tests then
+    ask for some, naming the page)."""
+    if not EXAMPLES.get(key):
+        return []
     out = [".SH EXAMPLES"]
     for caption, commands in EXAMPLES[key]:
         out += [".PP", line(prose(caption)), ".PP", ".RS", ".nf"]
