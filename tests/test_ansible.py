@@ -28,6 +28,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEADLINE = 20.0
+SECRET = "s3cret-Pa55"
 
 
 def _have_ansible():
@@ -125,6 +126,14 @@ def _playbook(tcp, dead, out):
         # a component error: a failed task that names the return code
         task % ('{target: "%s", command: fmapi get-ld-info}' % tcp, "device_error")
         + "      ignore_errors: true\n",
+        # passphrases: given to cxl-mi in private files, kept out of every log
+        task % ('{target: "%s", command: memdev set-passphrase, args: {type: user}, '
+                'passphrase: "", new_passphrase: "%s"}' % (tcp, SECRET), "set_passphrase"),
+        task % ('{target: "%s", command: get-security-state}' % tcp, "security"),
+        task % ('{target: "%s", command: memdev_disable_passphrase, args: {type: user}, '
+                'passphrase: wrong}' % tcp, "wrong_passphrase") + "      ignore_errors: true\n",
+        task % ('{target: "%s", command: identify, passphrase: "x"}' % tcp, "no_passphrase")
+        + "      ignore_errors: true\n",
         # a command name the registry does not know
         task % ('{target: "%s", command: get-helth-info}' % tcp, "unknown")
         + "      ignore_errors: true\n",
@@ -152,8 +161,8 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
-    # three tasks failed and were ignored; nothing else failed
-    assert re.search(r"localhost\s*:.*failed=0.*ignored=3", log), log
+    # five tasks failed and were ignored; nothing else failed
+    assert re.search(r"localhost\s*:.*failed=0.*ignored=5", log), log
     r = json.loads(out.read_text())
 
     # a read: the device's identity, changed false
@@ -203,6 +212,16 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
     assert err["exit_code"] == 1 and err["error"]["type"] == "DeviceError"
     assert r["unknown"]["failed"] is True
     assert "get-helth-info" in r["unknown"]["msg"] and "get-health-info" in r["unknown"]["msg"]
+
+    # passphrases: set through the module, checked by the device, never shown
+    assert r["set_passphrase"]["changed"] is True
+    assert any(w.startswith("--new-passphrase-file=") for w in r["set_passphrase"]["cmd"])
+    assert "user-passphrase-set" in r["security"]["result"]["security_state_decoded"]
+    assert r["wrong_passphrase"]["return_code_name"] == "PASSPHRASE"
+    assert "PASSPHRASE" in r["wrong_passphrase"]["msg"]
+    assert r["no_passphrase"]["failed"] is True and "takes no passphrase" in \
+        r["no_passphrase"]["msg"]
+    assert SECRET not in log and SECRET not in json.dumps(r)
 
     # a dead target is reported in its facts, not as a failed task
     gone = r["tcp_facts"][dead]

@@ -69,6 +69,17 @@ options:
     description: Seconds the connection and the command may take (C(--timeout); 5 when
       left out).
     type: float
+  passphrase:
+    description:
+      - The (current) passphrase of a security command (C(set-passphrase),
+        C(disable-passphrase), C(unlock), C(passphrase-secure-erase)); V("") when none is
+        set yet. Handed to cxl-mi in a file only the module's user can read
+        (C(--passphrase-file)), removed when the task ends; never logged.
+    type: str
+  new_passphrase:
+    description: The new passphrase of C(set-passphrase) (C(--new-passphrase-file)), the
+      same way.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -82,8 +93,10 @@ notes:
   - A component's error fails the task; its message names the CXL return code
     (C(UNSUPPORTED), C(INVALID_INPUT) ...) and RV(return_code) / RV(return_code_name)
     hold it.
-  - Passphrases are read from files (O(args) C(passphrase_file), C(new_passphrase_file)),
-    never from the command line.
+  - Passphrases go to cxl-mi in files, never on its command line; give them as
+    O(passphrase) and O(new_passphrase) (from Ansible Vault, say), or name files of the
+    managed host in O(args) (C(passphrase_file), C(new_passphrase_file)). A passphrase for
+    a command that takes none fails the task.
 author:
   - cxl-mi developers
 """
@@ -128,6 +141,14 @@ EXAMPLES = r"""
       file: /srv/firmware/fw.bin
       slot: 2
       activate: reset
+
+- name: Set the user passphrase of a device that has none
+  cxlmi.cxl.cxl_mi:
+    target: mem0
+    command: memdev set-passphrase
+    args: {type: user}
+    passphrase: ""
+    new_passphrase: "{{ vault_cxl_passphrase }}"
 """
 
 RETURN = r"""
@@ -209,6 +230,27 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cxlmi.cxl.plugins.module_utils import cxl_mi as cxl
 
 
+def passphrase_files(module, entry, command):
+    """--passphrase-file / --new-passphrase-file options for the passphrases given, each in
+    a file of the module's private temporary directory (removed when the module exits)."""
+    import os
+    out = []
+    for key, option in (("passphrase", "--passphrase-file"),
+                        ("new_passphrase", "--new-passphrase-file")):
+        secret = module.params[key]
+        if secret is None:
+            continue
+        if not cxl.takes(command, option):
+            raise ValueError("%s: cxl-mi %s %s takes no %s"
+                             % (key, entry.group, entry.cli_name, key.replace("_", " ")))
+        path = os.path.join(module.tmpdir, key)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret)
+        out.append("%s=%s" % (option, path))
+    return out
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -220,6 +262,8 @@ def main():
             ld=dict(type="int"),
             mhd=dict(type="bool", default=False),
             timeout=dict(type="float"),
+            passphrase=dict(type="str", no_log=True),
+            new_passphrase=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )
@@ -232,6 +276,7 @@ def main():
         options, words = cxl.args_argv(command, args)
         options = cxl.target_argv(p["target"], p["port"], p["ld"], p["mhd"],
                                   p["timeout"]) + options
+        options += passphrase_files(module, entry, command)
         if cxl.takes(command, "--yes"):
             options.append("--yes")     # the task is the confirmation
         tail = ["--"] + words if words else []       # positionals last, never options
