@@ -156,7 +156,9 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
     (tmp_path / "play.yml").write_text(_playbook(emulator, dead, out))
     (tmp_path / "hosts").write_text(
         "localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
-    proc = subprocess.run([sys.executable, "-m", "ansible", "playbook", "-i", "hosts",
+    # -vvv: results show the module arguments (invocation), so a passphrase not kept out of
+    # the logs would show
+    proc = subprocess.run([sys.executable, "-m", "ansible", "playbook", "-vvv", "-i", "hosts",
                            "play.yml"], cwd=str(tmp_path), env=_env(tmp_path),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     log = proc.stdout + proc.stderr
