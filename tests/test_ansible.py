@@ -246,3 +246,23 @@ def test_a_playbook_reads_changes_checks_fails_and_gathers_facts(tmp_path, emula
     assert switch["identify"]["component_type_decoded"] == "switch"
     assert switch["memdev_identify"] is None and switch["health"] is None
     assert switch["errors"] == [] and emulated["emu:mld"]["errors"] == []
+
+
+def test_a_host_without_cxl_mi_fails_the_task_saying_what_to_install(tmp_path):
+    _have_ansible()
+    # a Python with nothing installed, and no checkout on its path: what a host that lacks
+    # cxl-mi looks like to the module
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
+                   check=True, timeout=120)
+    bare = str(tmp_path / "bare" / "bin" / "python")
+    env = _env(tmp_path)
+    env.pop("PYTHONPATH")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ansible", "adhoc", "localhost", "-i", "localhost,", "-c",
+         "local", "-e", "ansible_python_interpreter=%s" % bare, "-m", "cxlmi.cxl.cxl_mi",
+         "-a", "target=emu:type3 command=identify"], cwd=str(tmp_path), env=env,
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "FAILED" in out, out
+    assert "cxl-mi" in out and "ansible_python_interpreter" in out and bare in out, out
+    assert "cxlmi_bindings" in out, out        # the import that failed

@@ -51,11 +51,9 @@ def require(module):
     """Fail the task unless cxl-mi is importable by the managed host's Python."""
     if registry is None:
         from ansible.module_utils.basic import missing_required_lib
-        module.fail_json(
-            msg=missing_required_lib(
-                "cxl-mi", reason="for the Python running this module (%s)" % sys.executable,
-                url="pip install cxl-mi, or set ansible_python_interpreter to the Python "
-                    "that has it") + ": %s" % IMPORT_ERROR)
+        # the standard message names the host's Python and ansible_python_interpreter
+        module.fail_json(msg="%s (install it there: pip install cxl-mi): %s"
+                             % (missing_required_lib("cxl-mi"), IMPORT_ERROR))
 
 
 def resolve(name):
