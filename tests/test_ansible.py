@@ -7,8 +7,10 @@ type3`` server the test starts on 127.0.0.1 (an ``emu:`` target would be a new d
 every task, so a change would not outlive its task).  It reads, changes (``changed: true``,
 the change seen by a later read and by the facts), runs destructive commands in check mode
 (nothing sent: the device is unchanged, and a target that refuses connections is never
-dialled), gets a component error (a failed task naming ``UNSUPPORTED``) and gathers facts.
-Every result is written to a JSON file the test then checks.
+dialled), gets a component error (a failed task naming ``UNSUPPORTED``), sets and checks a
+passphrase (never shown, even with -vvv) and gathers facts.  Every result is written to a
+JSON file the test then checks.  A second test runs the module with a Python that lacks
+cxl-mi.
 
 ansible-core comes from the ``test`` extra (``pip install '.[test]'``); without it the
 test fails under CI=true and is skipped elsewhere.
