@@ -504,10 +504,24 @@ def test_every_page_has_the_promised_sections(name):
         assert needed in heads, (name, needed)
     status = text.split(".SH EXIT STATUS", 1)[1].split(".SH ", 1)[0]
     assert re.findall(r"\\fB(\d+)\\fR", status) == ["0", "1", "2", "3", "4", "5", "130"]
-    if name != "cxl-mi-emulate.1" and name != "cxl-mi-list.1":
+    if name not in ["cxl-mi-%s.1" % tool for tool in gen_man.tools()]:
         for needed in ("TARGETS", "TUNNELS", "OUTPUT", "ENVIRONMENT"):
             assert needed in heads, (name, needed)
         assert "CXLMI_TARGET" in text and "json\\-schema.md" in text
+
+
+def test_every_top_level_command_has_a_page_or_a_section_of_the_root_page():
+    from cxlmi_cli.main import LAZY
+    pages = gen_man.render()
+    root = pages["cxl-mi.1"]
+    for name in LAZY:
+        if name in gen_man.ON_ROOT_PAGE:
+            assert "\n.SS %s\n" % name in root, name
+        else:
+            assert "cxl-mi-%s.1" % name in pages, name
+            assert "\\fB%s\\fR \\(em \\fBcxl\\-mi\\-%s\\fR(1)" % (name, name) in root, name
+    exporter = pages["cxl-mi-exporter.1"]
+    assert "\\fB\\-\\-textfile\\fR" in exporter and "metrics.md" in exporter
 
 
 def test_examples_name_real_commands():

@@ -7,8 +7,10 @@
 Pages: ``cxl-mi.1`` (the tool, its targets, tunnels, output, exit status,
 the top-level ``identify``), one per group (``cxl-mi-generic.1``,
 ``cxl-mi-memdev.1``, ``cxl-mi-fmapi.1``, ``cxl-mi-vendor.1``: every command
-with its synopsis, help and options) and ``cxl-mi-emulate.1``,
-``cxl-mi-list.1``.  Commands, options, help texts, exit codes and emulator
+with its synopsis, help and options) and one per other top-level command
+(``cxl-mi-emulate.1``, ``cxl-mi-list.1``, ``cxl-mi-exporter.1`` …: every entry
+of ``cxlmi_cli.main.LAZY`` but the groups and ``identify``, which the root page
+describes).  Commands, options, help texts, exit codes and emulator
 profiles come from the code (click's command and parameter objects,
 ``cxlmi_cli.errors.EPILOG``, the profile table); the prose around them
 (targets, tunnels, output, examples) is below.  The roff is written here:
@@ -35,6 +37,8 @@ import click  # noqa: E402
 
 OUT = os.path.join(ROOT, "man")
 GROUPS = ("generic", "memdev", "fmapi", "vendor")
+#: top-level commands described on the root page rather than a page of their own
+ON_ROOT_PAGE = ("identify",)
 MANUAL = "cxl-mi manual"
 #: the options every device command shares: described once per page
 COMMON = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json", "help",
@@ -100,7 +104,25 @@ EXAMPLES = {
     "list": [
         ("Every target, for a script:", ["cxl-mi list --json"]),
     ],
+    "exporter": [
+        ("Serve the metrics of two kernel devices and a device over MCTP over TCP:",
+         ["cxl-mi exporter --listen 127.0.0.1:9850 mem0 mem1 tcp:10.0.0.5"]),
+        ("Write them once for node_exporter's textfile collector (from cron):",
+         ["cxl-mi exporter --textfile /var/lib/prometheus/node-exporter mem0 --once"]),
+    ],
+    "monitor": [
+        ("Watch two kernel devices and a switch over MCTP over TCP, appending JSON lines:",
+         ["cxl-mi monitor mem0 mem1 tcp:10.0.0.5 --interval 10 >> /var/log/cxl-mi.jsonl"]),
+        ("One round for cron (exit 3 if a target could not be reached):",
+         ["cxl-mi monitor mem0 --once --json"]),
+    ],
 }
+
+
+def tools():
+    """The top-level commands that are neither groups nor on the root page: one page each."""
+    from cxlmi_cli.main import LAZY
+    return [name for name in LAZY if name not in GROUPS and name not in ON_ROOT_PAGE]
 
 
 # ----------------------------------------------------------------------- roff
@@ -276,13 +298,13 @@ def header(name, section_title):
 
 # ----------------------------------------------------------------------- shared sections
 
-def targets_section():
+def targets_section(intro=None):
     from cxlmi_bindings.emulator.profiles import PROFILES
     out = [".SH TARGETS",
            ".PP",
-           "Every device command takes one target: the positional " + italic("TARGET") +
-           " or an option.  Naming two, or none with " + bold("CXLMI_TARGET") +
-           " unset, is a usage error (exit status 2).",
+           intro or "Every device command takes one target: the positional " +
+           italic("TARGET") + " or an option.  Naming two, or none with " +
+           bold("CXLMI_TARGET") + " unset, is a usage error (exit status 2).",
            ".TP", bold("mem0") + ", " + bold("/dev/cxl/mem0") + ", " + bold("switch0"),
            "the Linux CXL driver (ioctl on the " + bold("/dev/cxl") + " node)",
            ".TP", bold("fwctl:") + italic("N") + ", " + bold("/dev/fwctl/fwctl") + italic("N"),
@@ -388,6 +410,10 @@ def environment_section():
 
 
 def examples_section(key):
+    """EXAMPLES of a page; none for a command EXAMPLES lacks (the man page tests then
+    ask for some, naming the page)."""
+    if not EXAMPLES.get(key):
+        return []
     out = [".SH EXAMPLES"]
     for caption, commands in EXAMPLES[key]:
         out += [".PP", line(prose(caption)), ".PP", ".RS", ".nf"]
@@ -397,7 +423,7 @@ def examples_section(key):
 
 
 def see_also(this):
-    pages = ["cxl-mi"] + ["cxl-mi-%s" % g for g in GROUPS] + ["cxl-mi-emulate", "cxl-mi-list"]
+    pages = ["cxl-mi"] + ["cxl-mi-%s" % g for g in GROUPS + tuple(tools())]
     refs = [bold(p) + "(1)" for p in pages if p != this]
     refs += [bold("cxl") + "(1)", bold("mctp") + "(8)", bold("xxd") + "(1)"]
     return [".SH SEE ALSO", ".PP", ",\n".join(refs)]
@@ -467,7 +493,7 @@ def root_page():
     out += options(cli, ctx)
     out += [".SH COMMANDS"]
     for name in LAZY:
-        if name in GROUPS or name in ("emulate", "list"):
+        if name in GROUPS or name in tools():
             page = "cxl-mi-%s" % name
             out += [".TP", bold(name) + " \\(em " + bold(page) + "(1)",
                     line(prose(LAZY[name][2]))]
@@ -545,13 +571,26 @@ def tool_page(name):
     if name == "emulate":
         out += emulate_prose()
     out += [".SH OPTIONS"] + options(cmd, ctx)
-    if name == "emulate":
-        out += targets_section()
-    else:
+    if name == "list":
         out += output_section()
+    elif name == "exporter":
+        out += targets_section("Each " + italic("TARGET") + " is any target string a device "
+                               "command takes:")
+    else:
+        out += targets_section()
+    if name == "exporter":
+        out += [".SH METRICS", ".PP",
+                "Metric names follow Prometheus' conventions (" + bold("cxl_") +
+                italic("what") + bold("_") + italic("unit") + ", base units); every metric "
+                "of a component carries its " + bold("target") + " and identity labels.  " +
+                bold("docs/metrics.md") + " of the cxl\\-mi sources lists every metric, its "
+                "labels and units."]
     out += exit_section()
     if name == "list":
         out += environment_section()
+    if name == "exporter":
+        out += [".SH ENVIRONMENT", ".TP", bold("CXLMI_TARGET"),
+                "the target when none is given"]
     out += examples_section(name) + see_also(page)
     return "\n".join(out) + "\n"
 
@@ -587,7 +626,7 @@ def render():
         pages = {"cxl-mi.1": root_page()}
         for name in GROUPS:
             pages["cxl-mi-%s.1" % name] = group_page(name)
-        for name in ("emulate", "list"):
+        for name in tools():
             pages["cxl-mi-%s.1" % name] = tool_page(name)
     finally:
         vendor.plugin_entry_points = saved
