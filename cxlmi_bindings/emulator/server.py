@@ -16,8 +16,9 @@ instead of a function: ``Server(profiles.build("switch"))``.  Handler calls are 
 with one lock, whatever the number of clients, so device models need not be
 thread-safe; their state lives in the handler and so outlives connections.
 
-The server itself answers MCTP control messages (Set/Get Endpoint ID, Get
-MCTP Version Support, Get Message Type Support).  It logs to the
+Whole messages go to an :class:`~.mctp_endpoint.MctpEndpoint`, which answers
+MCTP control itself (Set/Get Endpoint ID, Get Endpoint UUID, Get MCTP Version
+Support, Get Message Type Support) and is shared with the other bindings.  It logs to the
 ``cxlmi.emulator`` logger and survives whatever a client sends: a malformed
 packet costs the message it belongs to, a truncated packet is dropped when the
 client goes quiet (so the stream realigns), a disconnect mid-message costs
@@ -47,9 +48,9 @@ import socket
 import threading
 import time
 
-from .. import _log, cci
+from .. import _log
 from .. import mctp_framing as mf
-from .. import errors
+from .mctp_endpoint import MctpEndpoint
 
 log = _log.get("cxlmi.emulator")
 
@@ -67,46 +68,28 @@ DEFAULT_MAX_OUTPUT = 4 << 20
 #: bytes asked of one recv (more would make each recv allocate a large block)
 RECV_SIZE = 1 << 16
 
-# Versions in the BCD form of DSP0236 (0xF in the high nibble: one digit).
-_VERSIONS = {
-    0xFF: (b"\xf1\xf3\xf1\x00",),           # MCTP base specification 1.3.1
-    mf.TYPE_CONTROL: (b"\xf1\xf3\xf1\x00",),  # control protocol: as the base spec
-    mf.TYPE_FMAPI: (b"\xf1\xf0\xf0\x00",),  # DSP0234 (CXL FM API over MCTP) 1.0.0
-    mf.TYPE_CCI: (b"\xf1\xf0\xf0\x00",),    # DSP0281 (CXL type 3 CCI over MCTP) 1.0.0
-}
-
-
 class Server:
     def __init__(self, handler, host="127.0.0.1", port=DEFAULT_PORT, eid=8,
                  message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI), partial_timeout=0.5,
                  max_message=mf.DEFAULT_MAX_MESSAGE, logger=None,
                  max_clients=DEFAULT_MAX_CLIENTS, message_timeout=DEFAULT_MESSAGE_TIMEOUT,
                  idle_timeout=DEFAULT_IDLE_TIMEOUT, max_output=DEFAULT_MAX_OUTPUT,
-                 on_change=None):
-        if not callable(handler) and callable(getattr(handler, "handle", None)):
-            device = handler
-            handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
-            self.device = device
-        else:
-            self.device = None
-        self.handler = handler
+                 on_change=None, uuid=None):
         self.host = host
         self.port = int(port)
-        self.eid = eid & 0xFF
-        self.message_types = tuple(message_types)
         self.partial_timeout = partial_timeout
         self.max_message = max_message
         self.log = logger or log
-        self.lock = threading.RLock()      # serializes the handler and the EID
-        self.bus_owner = None
         self.max_clients = max_clients
         self.message_timeout = message_timeout
         self.idle_timeout = idle_timeout
         self.max_output = max_output
-        self.on_change = on_change
-        self.stats = {"connections": 0, "messages": 0, "framing_errors": 0,
-                      "control": 0, "handler_errors": 0, "refused": 0, "timeouts": 0,
+        self.stats = {"connections": 0, "framing_errors": 0, "refused": 0, "timeouts": 0,
                       "evicted": 0}
+        #: answers every whole message; its counters land in ``stats`` too
+        self.endpoint = MctpEndpoint(handler, eid=eid, message_types=message_types,
+                                     uuid=uuid, on_change=on_change, logger=self.log,
+                                     stats=self.stats)
         self._listener = None
         self._address = None
         self._stopping = threading.Event()
@@ -116,6 +99,16 @@ class Server:
         self._clients_lock = threading.Lock()
         self._wake = None                  # written to by stop() to end a select() at once
         self._refusing = False
+
+    # The endpoint's attributes, as they were before it was split out.
+    device = property(lambda self: self.endpoint.device)
+    handler = property(lambda self: self.endpoint.handler)
+    lock = property(lambda self: self.endpoint.lock)
+    message_types = property(lambda self: self.endpoint.message_types)
+    on_change = property(lambda self: self.endpoint.on_change)
+    bus_owner = property(lambda self: self.endpoint.bus_owner)
+    eid = property(lambda self: self.endpoint.eid)
+    uuid = property(lambda self: self.endpoint.uuid)
 
     # -- life cycle --------------------------------------------------------------
     @property
@@ -371,8 +364,7 @@ class Server:
                     continue
                 if ev is None:
                     continue
-                self.stats["messages"] += 1
-                reply = self._dispatch(client.who, ev)
+                reply = self.endpoint.dispatch(client.who, ev)
                 if reply is not None:
                     out, client.seq = mf.frame(ev.msg_type, reply, ev.src, self.eid, ev.tag, 0,
                                                client.seq)
@@ -419,116 +411,6 @@ class Server:
         self.stats["framing_errors"] += 1
         self.log.warning("client %s: %s", who, err)
 
-    # -- messages -------------------------------------------------------------------
-    def _dispatch(self, who, msg):
-        if msg.tag_owner != 1:
-            self.log.info("client %s: ignoring %r: not a request (tag owner clear)", who, msg)
-            return None
-        if msg.msg_type == mf.TYPE_CONTROL:
-            self.stats["control"] += 1
-            with self.lock:
-                return self._control(who, msg)
-        if msg.msg_type not in self.message_types:
-            self.log.warning("client %s: ignoring MCTP message type 0x%02x (served: %s)", who,
-                             msg.msg_type, ", ".join("0x%02x" % t for t in self.message_types))
-            return None
-        self.log.debug("client %s: %r", who, msg)
-        with self.lock:
-            try:
-                reply = self.handler(msg.msg_type, msg.body)
-            except Exception:
-                self.stats["handler_errors"] += 1
-                self.log.exception("client %s: handler failed on %r; answering INTERNAL",
-                                   who, msg)
-                return _internal_error(msg.body)
-            if self.on_change is not None and _may_change_state(msg.body):
-                try:
-                    self.on_change()
-                except Exception as exc:
-                    # not durable: the client must not take the change as done
-                    self.stats["handler_errors"] += 1
-                    self.log.error("client %s: the change could not be saved (%s); "
-                                   "answering INTERNAL", who, exc)
-                    return _internal_error(msg.body)
-        if reply is None:
-            return None
-        reply = bytes(reply)
-        if len(reply) < cci.HEADER_SIZE:
-            self.log.error("client %s: handler answered %d bytes, less than a CCI header; "
-                           "answering INTERNAL", who, len(reply))
-            return _internal_error(msg.body)
-        return reply
-
-    def _control(self, who, msg):
-        body = msg.body
-        if len(body) < 2:
-            self.log.warning("client %s: MCTP control message of %d bytes ignored", who, len(body))
-            return None
-        flags, command = body[0], body[1]
-        if not flags & mf.CTRL_RQ:
-            self.log.info("client %s: ignoring MCTP control response 0x%02x", who, command)
-            return None
-        data = body[2:]
-        cc, out = self._control_command(who, msg, command, data)
-        if flags & mf.CTRL_DATAGRAM:
-            return None           # datagrams get no response
-        return bytes((flags & mf.CTRL_INSTANCE_MASK, command, cc)) + out
-
-    def _control_command(self, who, msg, command, data):
-        if command == mf.CTRL_GET_ENDPOINT_ID:
-            # EID; endpoint type (bits 5:4) simple endpoint, EID type (bits 1:0)
-            # dynamic; no medium-specific information
-            return mf.CC_SUCCESS, bytes((self.eid, 0x00, 0x00))
-        if command == mf.CTRL_SET_ENDPOINT_ID:
-            if len(data) < 2:
-                return mf.CC_INVALID_LENGTH, b""
-            operation, eid = data[0] & 0x03, data[1]
-            if operation in (0, 1):         # set, force
-                if eid in (mf.EID_NULL, mf.EID_BROADCAST):
-                    return mf.CC_INVALID_DATA, b""
-                self.log.info("client %s: endpoint ID %d -> %d (bus owner %d)", who, self.eid,
-                              eid, msg.src)
-                self.eid = eid
-                self.bus_owner = msg.src
-                # status: assignment accepted (bits 5:4 = 0), no EID pool
-                return mf.CC_SUCCESS, bytes((0x00, self.eid, 0))
-            # reset (no static EID here) and set-discovered-flag (PCIe only);
-            # an error response carries only its completion code
-            return mf.CC_INVALID_DATA, b""
-        if command == mf.CTRL_GET_VERSION_SUPPORT:
-            if len(data) < 1:
-                return mf.CC_INVALID_LENGTH, b""
-            versions = _VERSIONS.get(data[0])
-            if versions is None or (data[0] not in (0xFF, mf.TYPE_CONTROL)
-                                    and data[0] not in self.message_types):
-                return mf.CC_VERSION_TYPE_UNSUPPORTED, b"\x00"
-            return mf.CC_SUCCESS, bytes((len(versions),)) + b"".join(versions)
-        if command == mf.CTRL_GET_MESSAGE_TYPE_SUPPORT:
-            # the list excludes the control type itself
-            return mf.CC_SUCCESS, bytes((len(self.message_types),)) + bytes(self.message_types)
-        self.log.info("client %s: MCTP control command 0x%02x unsupported", who, command)
-        return mf.CC_UNSUPPORTED_CMD, b""
-
-
-def _may_change_state(request):
-    """Can this CCI request have changed the device?  Every command the registry
-    declares effects for, tunnels (whatever they carry) and unknown opcodes."""
-    from .. import registry
-    try:
-        opcode = cci.decode_header(request).opcode
-    except Exception:
-        return False
-    try:
-        entry = registry.by_opcode(opcode)
-    except KeyError:
-        return True
-    return bool(entry.effects) or opcode == TUNNEL_OPCODE
-
-
-#: Tunnel Management Command: what it carries may change anything
-TUNNEL_OPCODE = 0x5300
-
-
 class _Client:
     """One connection's state in the serving thread."""
     __slots__ = ("sock", "who", "rx", "seq", "out", "last_io", "started", "events")
@@ -550,15 +432,6 @@ def _drain(sock):
             pass
     except OSError:
         pass
-
-
-def _internal_error(request):
-    try:
-        hdr = cci.decode_header(request)
-    except Exception:
-        return None
-    return cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
-                      return_code=errors.ReturnCode.INTERNAL)    # the handler raised
 
 
 def _is_loopback(host):

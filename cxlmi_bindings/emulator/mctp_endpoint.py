@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""One emulated MCTP endpoint: what a binding hands a whole message to.
+
+A binding (MCTP over TCP in :mod:`.server`, the serial binding, or a test)
+reassembles packets into an :class:`~cxlmi_bindings.mctp_framing.Message` and
+calls :meth:`MctpEndpoint.dispatch`; it gets back the reply body to frame and
+send to the requester (same message type, tag, tag owner clear), or ``None``
+when nothing is to be sent.  The endpoint answers MCTP control (message type 0)
+itself and passes CCI messages (7: FM-API and tunnels, 8: CXL CCI) to the
+handler, so every binding behaves the same for the same bytes.
+
+``handler`` is ``handler(msg_type, message) -> reply`` or a device model with
+``handle(message, msg_type)``.  Handler calls and EID changes are serialized by
+``lock``; ``on_change`` runs under it after each request that may have changed
+the device, before the reply exists (so a reply means the change is saved).
+"""
+
+import threading
+import uuid as _uuid
+
+from .. import _log, cci, errors
+from .. import mctp_framing as mf
+
+log = _log.get("cxlmi.emulator")
+
+# Versions in the BCD form of DSP0236 (0xF in the high nibble: one digit).
+VERSIONS = {
+    0xFF: (b"\xf1\xf3\xf1\x00",),           # MCTP base specification 1.3.1
+    mf.TYPE_CONTROL: (b"\xf1\xf3\xf1\x00",),  # control protocol: as the base spec
+    mf.TYPE_FMAPI: (b"\xf1\xf0\xf0\x00",),  # DSP0234 (CXL FM API over MCTP) 1.0.0
+    mf.TYPE_CCI: (b"\xf1\xf0\xf0\x00",),    # DSP0281 (CXL type 3 CCI over MCTP) 1.0.0
+}
+
+#: the namespace of the endpoint UUIDs derived from a device's identity
+_UUID_NAMESPACE = _uuid.UUID("5c1e3a52-8f0c-4d5e-9a67-3c2f7b0d8e41")
+
+#: Tunnel Management Command: what it carries may change anything
+TUNNEL_OPCODE = 0x5300
+
+
+def endpoint_uuid(device):
+    """A UUID that stays the same for the same emulated component across runs:
+    derived from its class and serial number (``None`` without a device)."""
+    if device is None:
+        return None
+    serial = getattr(device, "serial", None)
+    name = "%s/%s" % (type(device).__name__, "%016x" % serial if serial is not None
+                      else id(device))
+    return _uuid.uuid5(_UUID_NAMESPACE, name)
+
+
+class MctpEndpoint:
+    def __init__(self, handler, eid=8, message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI),
+                 uuid=None, on_change=None, logger=None, stats=None):
+        if not callable(handler) and callable(getattr(handler, "handle", None)):
+            device = handler
+            handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
+            self.device = device
+        else:
+            self.device = None
+        self.handler = handler
+        self.eid = eid & 0xFF
+        self.message_types = tuple(message_types)
+        self.uuid = uuid if uuid is not None else (endpoint_uuid(self.device) or _uuid.uuid4())
+        self.on_change = on_change
+        self.log = logger or log
+        self.lock = threading.RLock()
+        self.bus_owner = None
+        #: shared with the binding when it passes its own dict
+        self.stats = stats if stats is not None else {}
+        for key in ("messages", "control", "handler_errors", "unserved"):
+            self.stats.setdefault(key, 0)
+
+    def dispatch(self, who, msg):
+        """The reply body to ``msg`` (an MCTP message from ``who``), or ``None``."""
+        self.stats["messages"] += 1
+        if msg.tag_owner != 1:
+            self.log.info("client %s: ignoring %r: not a request (tag owner clear)", who, msg)
+            return None
+        if msg.msg_type == mf.TYPE_CONTROL:
+            self.stats["control"] += 1
+            with self.lock:
+                return self._control(who, msg)
+        if msg.msg_type not in self.message_types:
+            # DSP0236 has no error response outside the control type: the
+            # requester learns what is served from Get Message Type Support.
+            self.stats["unserved"] += 1
+            self.log.warning("client %s: ignoring MCTP message type 0x%02x (served: %s)", who,
+                             msg.msg_type, ", ".join("0x%02x" % t for t in self.message_types))
+            return None
+        self.log.debug("client %s: %r", who, msg)
+        with self.lock:
+            try:
+                reply = self.handler(msg.msg_type, msg.body)
+            except Exception:
+                self.stats["handler_errors"] += 1
+                self.log.exception("client %s: handler failed on %r; answering INTERNAL",
+                                   who, msg)
+                return internal_error(msg.body)
+            if self.on_change is not None and may_change_state(msg.body):
+                try:
+                    self.on_change()
+                except Exception as exc:
+                    # not durable: the client must not take the change as done
+                    self.stats["handler_errors"] += 1
+                    self.log.error("client %s: the change could not be saved (%s); "
+                                   "answering INTERNAL", who, exc)
+                    return internal_error(msg.body)
+        if reply is None:
+            return None
+        reply = bytes(reply)
+        if len(reply) < cci.HEADER_SIZE:
+            self.log.error("client %s: handler answered %d bytes, less than a CCI header; "
+                           "answering INTERNAL", who, len(reply))
+            return internal_error(msg.body)
+        return reply
+
+    # -- MCTP control (DSP0236) ----------------------------------------------------
+    def _control(self, who, msg):
+        body = msg.body
+        if len(body) < 2:
+            self.log.warning("client %s: MCTP control message of %d bytes ignored", who, len(body))
+            return None
+        flags, command = body[0], body[1]
+        if not flags & mf.CTRL_RQ:
+            self.log.info("client %s: ignoring MCTP control response 0x%02x", who, command)
+            return None
+        cc, out = self._control_command(who, msg, command, body[2:])
+        if flags & mf.CTRL_DATAGRAM:
+            return None           # datagrams get no response
+        return bytes((flags & mf.CTRL_INSTANCE_MASK, command, cc)) + out
+
+    def _control_command(self, who, msg, command, data):
+        if command == mf.CTRL_GET_ENDPOINT_ID:
+            # EID; endpoint type (bits 5:4) simple endpoint, EID type (bits 1:0)
+            # dynamic; no medium-specific information
+            return mf.CC_SUCCESS, bytes((self.eid, 0x00, 0x00))
+        if command == mf.CTRL_SET_ENDPOINT_ID:
+            if len(data) < 2:
+                return mf.CC_INVALID_LENGTH, b""
+            operation, eid = data[0] & 0x03, data[1]
+            if operation in (0, 1):         # set, force
+                if eid in (mf.EID_NULL, mf.EID_BROADCAST):
+                    return mf.CC_INVALID_DATA, b""
+                self.log.info("client %s: endpoint ID %d -> %d (bus owner %d)", who, self.eid,
+                              eid, msg.src)
+                self.eid = eid
+                self.bus_owner = msg.src
+                # status: assignment accepted (bits 5:4 = 0), no EID pool
+                return mf.CC_SUCCESS, bytes((0x00, self.eid, 0))
+            # reset (no static EID here) and set-discovered-flag (PCIe only);
+            # an error response carries only its completion code
+            return mf.CC_INVALID_DATA, b""
+        if command == mf.CTRL_GET_ENDPOINT_UUID:
+            # the 16 bytes in RFC 4122 (network) order
+            return mf.CC_SUCCESS, self.uuid.bytes
+        if command == mf.CTRL_GET_VERSION_SUPPORT:
+            if len(data) < 1:
+                return mf.CC_INVALID_LENGTH, b""
+            versions = VERSIONS.get(data[0])
+            if versions is None or (data[0] not in (0xFF, mf.TYPE_CONTROL)
+                                    and data[0] not in self.message_types):
+                return mf.CC_VERSION_TYPE_UNSUPPORTED, b"\x00"
+            return mf.CC_SUCCESS, bytes((len(versions),)) + b"".join(versions)
+        if command == mf.CTRL_GET_MESSAGE_TYPE_SUPPORT:
+            # the list excludes the control type itself
+            return mf.CC_SUCCESS, bytes((len(self.message_types),)) + bytes(self.message_types)
+        self.log.info("client %s: MCTP control command 0x%02x unsupported", who, command)
+        return mf.CC_UNSUPPORTED_CMD, b""
+
+
+def may_change_state(request):
+    """Can this CCI request have changed the device?  Every command the registry
+    declares effects for, tunnels (whatever they carry) and unknown opcodes."""
+    from .. import registry
+    try:
+        opcode = cci.decode_header(request).opcode
+    except Exception:
+        return False
+    try:
+        entry = registry.by_opcode(opcode)
+    except KeyError:
+        return True
+    return bool(entry.effects) or opcode == TUNNEL_OPCODE
+
+
+def internal_error(request):
+    """The INTERNAL reply to ``request`` (``None`` if it is not a CCI message)."""
+    try:
+        hdr = cci.decode_header(request)
+    except Exception:
+        return None
+    return cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
+                      return_code=errors.ReturnCode.INTERNAL)
