@@ -142,3 +142,63 @@ def tunnel_response_to_peer(payload, type_byte):
         return payload
     inner = payload[4:]
     return _U16.pack(len(inner) + 1) + payload[2:4] + bytes((type_byte,)) + inner
+
+
+# --- the server side: a spec device behind a peer-profile endpoint ----------------------
+
+TUNNEL_OPCODE = 0x5300
+
+
+def _rewrite_payload(message, payload):
+    """``message`` (a CCI message) with ``payload`` and the header length to match."""
+    from . import cci
+    out = bytearray(message[:cci.HEADER_SIZE]) + payload
+    n = len(payload)
+    out[5], out[6] = n & 0xFF, (n >> 8) & 0xFF
+    out[7] = (out[7] & 0xE0) | ((n >> 16) & 0x1F)
+    return bytes(out)
+
+
+def request_to_spec(peer, message):
+    """A CCI request as a ``peer`` client sent it, in the spec's form (what the
+    device models take).  A malformed tunnel form raises ProtocolError."""
+    from . import cci
+    if peer.tunnel_type_byte is None or len(message) < cci.HEADER_SIZE:
+        return message
+    if cci.decode_header(message).opcode != TUNNEL_OPCODE:
+        return message
+    payload = tunnel_request_to_spec(message[cci.HEADER_SIZE:], peer.tunnel_type_byte)
+    return _rewrite_payload(message, payload)
+
+
+def reply_to_peer(peer, request, reply):
+    """A device's spec reply to ``request`` in the form a ``peer`` client reads."""
+    from . import cci
+    if len(reply) < cci.HEADER_SIZE:
+        return reply
+    hdr = cci.decode_header(reply)
+    if (peer.tunnel_type_byte is not None and hdr.opcode == TUNNEL_OPCODE
+            and hdr.return_code == 0 and hdr.payload_length >= 4):
+        payload = reply[cci.HEADER_SIZE:]
+        inner = payload[4:]
+        if peer.category_high_nibble:
+            inner = to_high_nibble(inner)
+        reply = _rewrite_payload(reply, tunnel_response_to_peer(payload[:4] + inner,
+                                                                peer.tunnel_type_byte))
+    if peer.category_high_nibble:
+        reply = to_high_nibble(reply)
+    return reply
+
+
+def unserved_reply(peer, msg_type, body):
+    """The error a ``peer`` client gets for a message type the server does not
+    serve, or None (silence, the spec's way).  The jrl vendor type 70h has a
+    12-byte header: byte 0 version (7:4) and type (3:0: 0 request, 1 response),
+    1 tag, 2 return code, 3 opcode, 4 immediate A, 6-7 payload length, 8-11
+    immediate B; the answer echoes tag and opcode with return code 3
+    (unsupported) and no payload."""
+    if not peer.answer_unknown_types or msg_type != JRL_VENDOR_TYPE or len(body) < 12:
+        return None
+    if body[0] & 0x0F != 0:
+        return None                         # not a request: nothing to answer
+    return bytes((body[0] & 0xF0 | 0x01, body[1], JRL_EMAPI_UNSUPPORTED, body[3])) + bytes(8)

@@ -35,7 +35,8 @@ _CLI_LOG = _lazy_log.get("cxlmi.cli")   # imports logging only when -v turns log
 
 OUTPUTS = ("table", "json", "raw")
 COMMON_NAMES = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json",
-                "yes", "input_file", "passphrase_file", "new_passphrase_file")
+                "yes", "input_file", "passphrase_file", "new_passphrase_file",
+                "no_probe", "mctp_type", "peer")
 
 
 def _stdin_is_tty():
@@ -79,6 +80,21 @@ def _refuse_argv_passphrase(ctx, param, value):
     return value
 
 
+def endpoint_params():
+    """How the endpoint is spoken to: the probe, the MCTP message type, a peer profile."""
+    return [
+        click.Option(["--no-probe"], is_flag=True, default=False,
+                     help="do not Identify an MCTP endpoint on open (also CXLMI_PROBE=0 or "
+                          "LIBCXLMI_PROBE_ENABLED=0): FM-API reach is what the target says"),
+        click.Option(["--mctp-type"], type=click.Choice(("7", "8")), default=None,
+                     help="send commands outside the FM-API sets as this MCTP message type "
+                          "(default: 8 where the endpoint lists it, else 7)"),
+        click.Option(["--peer"], type=click.Choice(("spec", "jrl")), default=None,
+                     help="speak to a peer family with its documented deviations (jrl: "
+                          "Jackrabbit Labs' cse; see docs/mctp-over-tcp.md)"),
+    ]
+
+
 def common_params(entry=None, request=False, passphrase_roles=(), destructive=None,
                   output=True):
     """The shared parameters; TARGET first, the rest as options."""
@@ -101,7 +117,8 @@ def common_params(entry=None, request=False, passphrase_roles=(), destructive=No
                      help="give up after SECONDS (default 5): the connection, the probe and "
                           "the command share them; each later command of a workflow gets its "
                           "own"),
-    ]
+    ] + endpoint_params()
+
     if output:
         ps += [
             click.Option(["-o", "--output"], type=click.Choice(OUTPUTS), default=None,
@@ -138,7 +155,8 @@ class Invocation:
 
     def __init__(self, ctx, command_name, entry=None, target=None, mctp=None, tcp=None,
                  port=None, ld=None, mhd=False, timeout=None, output=None, as_json=False,
-                 yes=False, passphrase_file=None, new_passphrase_file=None, **_):
+                 yes=False, passphrase_file=None, new_passphrase_file=None, no_probe=False,
+                 mctp_type=None, peer=None, **_):
         self.ctx = ctx
         self.command_name = command_name
         self.entry = entry
@@ -149,6 +167,11 @@ class Invocation:
         self.output = "json" if as_json else (output or "table")
         self.yes = bool(yes)
         self.passphrase_files = {"current": passphrase_file, "new": new_passphrase_file}
+        # only what was given: the default open stays open_endpoint(target, timeout)
+        self.endpoint_options = {k: v for k, v in (
+            ("probe", False if no_probe else None),
+            ("mctp_type", int(mctp_type) if mctp_type else None),
+            ("peer", peer)) if v is not None}
         self.target = None
         self.tunnel = None
         self.background = False
@@ -191,7 +214,8 @@ class Invocation:
         if self._ep is None:
             if self.target is None:
                 self.resolve()
-            self._ep = _target.open_endpoint(self.target, self.timeout)
+            self._ep = _target.open_endpoint(self.target, self.timeout,
+                                             **self.endpoint_options)
             self.ctx.call_on_close(self.close)
         return self._ep
 
@@ -223,6 +247,11 @@ class Invocation:
                 ep.transport.deadline = None
         log.info("%s: %d reply payload bytes%s", entry.name, len(self.last_payload_of(ep)),
                  " (background operation started)" if ep.last_return_code == 1 else "")
+        extra = getattr(result, "_extra", b"")
+        if extra:
+            log.info("%s: the reply has %d bytes past the structure cxl-mi knows (fields of a "
+                     "newer spec revision?), kept in the raw output: %s", entry.name,
+                     len(extra), extra.hex())
         self.background = getattr(ep, "last_return_code", 0) == 1
         return result
 

@@ -51,7 +51,7 @@ def endpoint_uuid(device):
 
 class MctpEndpoint:
     def __init__(self, handler, eid=8, message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI),
-                 uuid=None, on_change=None, logger=None, stats=None):
+                 uuid=None, on_change=None, logger=None, stats=None, peer=None):
         if not callable(handler) and callable(getattr(handler, "handle", None)):
             device = handler
             handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
@@ -63,6 +63,12 @@ class MctpEndpoint:
         self.message_types = tuple(message_types)
         self.uuid = uuid if uuid is not None else (endpoint_uuid(self.device) or _uuid.uuid4())
         self.on_change = on_change
+        #: a peer profile (:mod:`cxlmi_bindings.peers`) whose clients are served in
+        #: their own form; the spec (None) leaves every byte as it is
+        self.peer = None
+        if peer is not None:
+            from .. import peers
+            self.peer = None if peers.get(peer).is_spec else peers.get(peer)
         self.log = logger or log
         self.lock = threading.RLock()
         self.bus_owner = None
@@ -85,19 +91,49 @@ class MctpEndpoint:
             # DSP0236 has no error response outside the control type: the
             # requester learns what is served from Get Message Type Support.
             self.stats["unserved"] += 1
+            if self.peer is not None:
+                from .. import peers
+                answer = peers.unserved_reply(self.peer, msg.msg_type, msg.body)
+                if answer is not None:
+                    self.log.info("client %s: MCTP message type 0x%02x is not served; "
+                                  "answering it with an error (peer %s)", who, msg.msg_type,
+                                  self.peer.name)
+                    return answer
             self.log.warning("client %s: ignoring MCTP message type 0x%02x (served: %s)", who,
                              msg.msg_type, ", ".join("0x%02x" % t for t in self.message_types))
             return None
         self.log.debug("client %s: %r", who, msg)
+        if self.peer is not None:
+            return self._dispatch_peer(who, msg)
+        return self._handle(who, msg, msg.body)
+
+    def _dispatch_peer(self, who, msg):
+        """A peer profile's client: its request in the spec's form for the
+        device, the device's reply in the peer's form."""
+        from .. import peers
+        try:
+            body = peers.request_to_spec(self.peer, msg.body)
+        except errors.ProtocolError as exc:
+            self.log.warning("client %s: %s; answering INVALID_INPUT", who, exc)
+            hdr = cci.decode_header(msg.body)
+            reply = cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
+                               return_code=errors.ReturnCode.INVALID_INPUT)
+        else:
+            reply = self._handle(who, msg, body)
+        if reply is None:
+            return None
+        return peers.reply_to_peer(self.peer, body, reply)
+
+    def _handle(self, who, msg, body):
         with self.lock:
             try:
-                reply = self.handler(msg.msg_type, msg.body)
+                reply = self.handler(msg.msg_type, body)
             except Exception:
                 self.stats["handler_errors"] += 1
                 self.log.exception("client %s: handler failed on %r; answering INTERNAL",
                                    who, msg)
                 return internal_error(msg.body)
-            if self.on_change is not None and may_change_state(msg.body):
+            if self.on_change is not None and may_change_state(body):
                 try:
                     self.on_change()
                 except Exception as exc:

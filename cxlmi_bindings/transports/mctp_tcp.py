@@ -26,6 +26,7 @@ from ..errors import (CommandTimeout, DeviceNotFound, ProtocolError, TransportEr
                       from_oserror)
 from ..targets import DEFAULT_TCP_PORT
 from .base import Transport
+from .mctp_control import MctpControl
 
 log = _log.get("cxlmi.transport.tcp")
 
@@ -41,7 +42,7 @@ DEFAULT_MAX_PAYLOAD = 1 << 20
 DEFAULT_OWN_EID = 0x10
 
 
-class MctpTcpTransport(Transport):
+class MctpTcpTransport(MctpControl, Transport):
     name = "tcp"
     fmapi_capable = True
     tunnels = True
@@ -266,65 +267,6 @@ class MctpTcpTransport(Transport):
                                 % (self._where(), reply[0] & mf.CTRL_INSTANCE_MASK, inst))
         return reply[2], bytes(reply[3:])
 
-    def get_endpoint_id(self, timeout=None):
-        """MCTP Get Endpoint ID: returns ``(eid, eid_type_byte, medium_specific)``."""
-        cc, data = self.control(mf.CTRL_GET_ENDPOINT_ID, b"", timeout)
-        _check_cc(cc, "Get Endpoint ID", data, 3)
-        return data[0], data[1], data[2]
-
-    def get_message_types(self, timeout=None):
-        """MCTP Get Message Type Support: the list of message types."""
-        return parse_message_types(*self.control(mf.CTRL_GET_MESSAGE_TYPE_SUPPORT, b"", timeout))
-
-    def message_types(self, timeout=None):
-        """:meth:`get_message_types`, asked once per transport (an endpoint)."""
-        if self._message_types is None:
-            self._message_types = self.get_message_types(timeout)
-        return self._message_types
-
-    def get_endpoint_uuid(self, timeout=None):
-        """MCTP Get Endpoint UUID: the 16 UUID bytes as sent."""
-        return parse_uuid(*self.control(mf.CTRL_GET_ENDPOINT_UUID, b"", timeout))
-
-    def get_version_support(self, msg_type=0xFF, timeout=None):
-        """MCTP Get Version Support for ``msg_type`` (0xFF: the base spec):
-        the list of 4-byte version entries; [] when the type is not supported."""
-        return parse_versions(*self.control(mf.CTRL_GET_VERSION_SUPPORT,
-                                            bytes((msg_type & 0xFF,)), timeout))
-
     def info(self):
         return {"host": self.host, "port": self.port, "eid": self.eid, "own_eid": self.own_eid}
 
-
-def _check_cc(cc, what, data, need):
-    if cc != mf.CC_SUCCESS:
-        raise ProtocolError("MCTP %s failed with completion code 0x%02x" % (what, cc))
-    if len(data) < need:
-        raise ProtocolError("MCTP %s reply is %d bytes short" % (what, need - len(data)))
-
-
-# -- MCTP control replies, shared with the AF_MCTP transport ------------------------------
-
-def parse_message_types(cc, data):
-    _check_cc(cc, "Get Message Type Support", data, 1)
-    count = data[0]
-    if len(data) < 1 + count:
-        raise ProtocolError("Get Message Type Support: %d types announced, %d arrived"
-                            % (count, len(data) - 1))
-    return list(data[1:1 + count])
-
-
-def parse_uuid(cc, data):
-    _check_cc(cc, "Get Endpoint UUID", data, 16)
-    return bytes(data[:16])
-
-
-def parse_versions(cc, data):
-    if cc == mf.CC_VERSION_TYPE_UNSUPPORTED:
-        return []
-    _check_cc(cc, "Get Version Support", data, 1)
-    count = data[0]
-    if len(data) < 1 + 4 * count:
-        raise ProtocolError("Get Version Support: %d entries announced, %d bytes arrived"
-                            % (count, len(data) - 1))
-    return [bytes(data[1 + 4 * i:5 + 4 * i]) for i in range(count)]

@@ -100,7 +100,10 @@ def check_writable(path):
               show_default=True, metavar="SECONDS",
               help="close a connection whose message is not whole this long after its first "
                    "byte")
-def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout):
+@click.option("--peer", type=click.Choice(("spec", "jrl")), default="spec", show_default=True,
+              help="serve clients of this peer family in their own form (jrl: Jackrabbit "
+                   "Labs' jack; see docs/mctp-over-tcp.md)")
+def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout, peer):
     """Serve an emulated CXL component over MCTP over TCP until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
@@ -139,7 +142,7 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
         durable = (lambda: _save(state_file, device)) if state_file else None
         server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
                         idle_timeout=idle_timeout, message_timeout=message_timeout,
-                        on_change=durable)
+                        on_change=durable, peer=peer)
         _serve(server, device, profile, eid, state_file)
     finally:
         if handler is not None:
