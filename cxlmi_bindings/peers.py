@@ -132,7 +132,9 @@ def tunnel_request_to_spec(payload, type_byte):
     if payload[4] != type_byte or size != len(payload) - 4:
         raise ProtocolError("tunnel request is not in the type-byte form (size %d, %d bytes "
                             "follow, type 0x%02x)" % (size, len(payload) - 4, payload[4]))
-    return payload[:2] + _U16.pack(size - 1) + payload[5:]
+    # byte 1 is reserved in the peer's layout (its sender does not write it):
+    # the target is always a port or LD (type 0)
+    return payload[:1] + b"\0" + _U16.pack(size - 1) + payload[5:]
 
 
 def tunnel_response_to_peer(payload, type_byte):
