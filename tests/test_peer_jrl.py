@@ -245,3 +245,150 @@ def test_a_spec_client_ignores_a_control_reply_with_a_stale_tag(replay):
     with ctx, pytest.raises(CommandTimeout):
         ep.transport.get_message_types(0.5)
     peer.check()                     # the request went to the null EID all the same
+
+
+# ------------------------------------------------------------------ server side
+# jack's requests: dst and src EID 0 (it never sets them), TO=1, MCTP tag 0 (the
+# first free one), its sequence counting on per connection; CCI tag 0.
+
+def read_message(sock):
+    """The packets of one message (up to EOM)."""
+    packets = []
+    while True:
+        packet = b""
+        while len(packet) < 68:
+            chunk = sock.recv(68 - len(packet))
+            assert chunk, "the server closed the connection"
+            packet += chunk
+        packets.append(packet)
+        if packet[3] & 0x40:
+            return packets
+
+
+@pytest.fixture
+def jrl_server():
+    servers = []
+
+    def start(peer="jrl"):
+        server = Server(profiles.build("switch"), host="127.0.0.1", port=0, peer=peer)
+        host, port = server.start()
+        servers.append(server)
+        sock = socket.create_connection((host, port), timeout=5)
+        servers.append(sock)
+        return server, sock
+
+    yield start
+    for s in servers:
+        (s.close if isinstance(s, socket.socket) else s.stop)()
+
+
+def spec_payload(command, tunnel=None, **fields):
+    """What a spec client gets from the same emulated switch."""
+    with Context() as ctx:
+        ep = ctx.open("emu:switch")
+        ep.call(command, fields or None, tunnel)
+        return bytes(ep.last_payload)
+
+
+def test_jack_show_identity_gets_the_category_in_the_high_nibble(jrl_server):
+    _, sock = jrl_server()
+    sock.sendall(pkt("01 00 00 C8 07" "00 00 00 01 00 00 00 00 00 00 00 00"))
+    (reply,) = read_message(sock)
+    # dst 0 (jack), src 8 (ours), SOM|EOM, tag 0; category 1 in bits 7:4
+    assert reply[:17] == bytes.fromhex("01 00 08 C0 07" "10 00 00 01 00 12 00 00 00 00 00 00")
+    assert reply[17:35] == spec_payload("identify")
+
+
+def test_jack_tunnel_to_an_mld_gets_the_type_byte_form(jrl_server):
+    _, sock = jrl_server()
+    # show ld info on port 2; byte 1 of the tunnel payload (reserved: jack does not
+    # write it) holds stale 5Ah
+    sock.sendall(pkt("01 00 00 C8 07" "00 00 00 00 53 11 00 00 00 00 00 00"
+                     "02 5A 0D 00 08" "00 00 00 00 54 00 00 00 00 00 00 00"))
+    (reply,) = read_message(sock)
+    assert reply[:34] == bytes.fromhex("01 00 08 C0 07" "10 00 00 00 53 1C 00 00 00 00 00 00"
+                                       "18 00 00 00 08" "10 00 00 00 54 0B 00 00 00 00 00 00")
+    assert reply[34:45] == spec_payload("fmapi_get_ld_info", Tunnel.switch(2))
+
+
+def test_jack_vendor_type_70h_gets_an_unsupported_answer_not_silence(jrl_server):
+    _, sock = jrl_server()
+    sock.sendall(pkt("01 00 00 C8 70" "00 00 00 01 00 00 00 00 00 00 00 00"))   # list devices
+    (reply,) = read_message(sock)
+    # response (type 1), tag 0, return code 3 (unsupported), opcode 1, no payload
+    assert reply[:17] == bytes.fromhex("01 00 08 C0 70" "01 00 03 01 00 00 00 00 00 00 00 00")
+
+
+def test_a_spec_server_stays_silent_to_type_70h(jrl_server):
+    server, sock = jrl_server(peer=None)
+    sock.sendall(pkt("01 00 00 C8 70" "00 00 00 01 00 00 00 00 00 00 00 00"))
+    sock.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        sock.recv(68)
+    assert server.stats["unserved"] == 1
+
+
+def test_jack_mctp_control_is_answered(jrl_server):
+    _, sock = jrl_server()
+    sock.sendall(pkt("01 00 00 C8 00" "80 02"))          # Get Endpoint ID, instance 0
+    (reply,) = read_message(sock)
+    assert reply[:11] == bytes.fromhex("01 00 08 C0 00" "00 02 00 08 00 00")
+    sock.sendall(pkt("01 00 00 D8 00" "80 03"))          # Get Endpoint UUID (sequence 1)
+    (reply,) = read_message(sock)
+    assert reply[:8] == bytes.fromhex("01 00 08 D0 00" "00 03 00")
+    assert len(set(reply[8:24])) > 1                     # a UUID, not padding
+
+
+def _ports_request(seq_flags):
+    # Get Physical Port State of 51 ports: 12 + 1 + 51 = 64 bytes, which jack sends
+    # as ONE packet of 63 (the last port id, 2, is lost)
+    ports = bytes(i % 8 for i in range(51))
+    return pkt("01 00 00 %s 07" % seq_flags + "00 00 00 01 51 34 00 00 00 00 00 00" + "33"
+               + ports[:50].hex())
+
+
+def test_a_64_byte_request_one_byte_short_is_served_with_the_missing_byte_as_zero(jrl_server):
+    server, sock = jrl_server()
+    sock.sendall(_ports_request("C8"))
+    packets = read_message(sock)
+    body = b"".join(p[4:] for p in packets)[1:]
+    assert body[0] == 0x10 and body[3:5] == b"\x01\x51" and body[8:10] == b"\0\0"
+    payload = body[12:12 + 4 + 51 * 16]
+    assert payload[0] == 51
+    assert payload[4 + 50 * 16] == 0                       # the lost port id, taken as 0
+    assert payload[4 + 49 * 16] == 49 % 8
+    assert server.stats["framing_errors"] == 0
+
+
+def test_a_spec_server_takes_the_short_request_as_malformed(jrl_server):
+    server, sock = jrl_server(peer=None)
+    sock.sendall(_ports_request("C8"))
+    sock.settimeout(0.3)
+    with pytest.raises(socket.timeout):
+        sock.recv(68)
+    assert server.stats["framing_errors"] == 1
+
+
+# ------------------------------------------------------------------ the conversions
+
+def test_the_background_flag_moves_to_bit_0_of_byte_7_and_back():
+    spec = bytes.fromhex("01 07 00 01 02 00 00 80 01 00 00 00")   # BO set, rc 1
+    jrl = peers.to_high_nibble(spec)
+    assert jrl == bytes.fromhex("10 07 00 01 02 00 00 01 01 00 00 00")
+    assert peers.from_high_nibble(jrl) == spec
+
+
+def test_a_request_that_is_not_in_the_type_byte_form_is_refused():
+    with pytest.raises(ProtocolError):
+        peers.tunnel_request_to_spec(bytes.fromhex("01 00 0C 00") + bytes(12), 0x08)
+    spec = peers.tunnel_request_to_spec(bytes.fromhex("01 00 0D 00 08") + bytes(12), 0x08)
+    assert spec == bytes.fromhex("01 00 0C 00") + bytes(12)
+    assert struct.unpack_from("<H", peers.tunnel_response_to_peer(
+        bytes.fromhex("0C 00 00 00") + bytes(12), 0x08))[0] == 13
+
+
+def test_an_unknown_peer_profile_is_a_usage_error():
+    from cxlmi_bindings.errors import UsageError
+    with pytest.raises(UsageError) as info:
+        peers.get("acme")
+    assert "unknown peer profile 'acme' (choose from jrl, spec)" in str(info.value)
