@@ -269,15 +269,17 @@ class MctpTransport(MctpControl, Transport):
         deadline = self.wait_until(timeout)
         if timeout is None and deadline is not None:
             timeout = max(0.0, deadline - time.monotonic())
+        late = CommandTimeout("%s: no answer to MCTP control command 0x%02x within %.3g s"
+                              % (self.describe(), command, timeout or 0))
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise CommandTimeout("%s: no answer to MCTP control command 0x%02x within "
-                                     "%.3g s" % (self.describe(), command, timeout))
+                raise late
             try:
-                ready = self.sys.poll(self.fd, remaining)
-                if not ready:
-                    continue
+                if not self.sys.poll(self.fd, remaining):
+                    if deadline is None:
+                        continue
+                    raise late
                 reply, src = self.sys.recvfrom(self.fd)
             except OSError as exc:
                 if exc.errno in (errno.EINTR, errno.EAGAIN):
