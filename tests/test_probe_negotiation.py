@@ -272,3 +272,39 @@ def test_emulate_peer_jrl_answers_a_jrl_client_as_a_spec_server_answers_a_spec_o
     # a spec client cannot read the jrl server's tunnel form: the deviation is real
     c = _cxl_mi("fmapi", "get-ld-info", jrl, "--port", "2", "--json", "--timeout", "3")
     assert c.returncode != 0
+
+
+def test_the_cli_goes_on_with_the_command_when_the_probe_times_out(monkeypatch):
+    """Without --timeout a probe that gets no answer costs its wait, not the command."""
+    from cxlmi_bindings import cci, endpoint
+    from cxlmi_bindings.emulator.device import Device
+
+    class SilentOnIdentify(Device):
+        component_type = 0x00
+
+        def handle(self, message, msg_type=8):
+            if cci.decode_header(message).opcode == 0x0001:
+                return None
+            return cci.encode(0x5100, bytes(73), cci.decode_header(message).tag,
+                              category=cci.CATEGORY_RESPONSE)
+
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    monkeypatch.setattr(endpoint, "DEFAULT_TIMEOUT_MS", 300)
+    server = Server(SilentOnIdentify(), host="127.0.0.1", port=0)
+    host, port = server.start()
+    try:
+        code, out, err = cli("fmapi", "identify-sw-device", "tcp:%s:%d" % (host, port),
+                             "--json")
+        assert code == 0, err
+        assert json.loads(out)["result"]["num_physical_ports"] == 0
+    finally:
+        server.stop()
+
+
+def test_the_peer_choices_are_the_profiles():
+    from cxlmi_bindings import peers
+    from cxlmi_cli.options import endpoint_params
+    from cxlmi_cli.commands.emulate import command
+    cli_peer = [p for p in endpoint_params() if p.name == "peer"][0]
+    emulate_peer = [p for p in command.params if p.name == "peer"][0]
+    assert set(cli_peer.type.choices) == set(emulate_peer.type.choices) == set(peers.PEERS)
