@@ -10,10 +10,12 @@
 
 import re
 
+from .emulator.profiles import PROFILES
 from .errors import UsageError
 
 DEFAULT_TCP_PORT = 2508
-EMULATOR_PROFILES = ("type3", "mld", "switch", "mhd", "dcd")
+#: the emulator's profile names (its profile table is the one list of them)
+EMULATOR_PROFILES = tuple(PROFILES)
 
 _DEVNAME = re.compile(r"^(?:/dev/cxl/)?([A-Za-z_][\w.-]*\d+)$")
 

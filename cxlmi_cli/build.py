@@ -30,7 +30,7 @@ from .options import common_params, Invocation, guard
 # Options every device command has: request fields must not take these names.
 TAKEN = {"port", "ld", "mhd", "mctp", "tcp", "output", "json", "yes", "input", "timeout",
          "passphrase-file", "new-passphrase-file", "passphrase", "new-passphrase",
-         "current-passphrase", "help", "verbose"}
+         "current-passphrase", "help", "verbose", "dry-run"}
 
 def short_struct_name(cls):
     name = (getattr(cls, "_base_", None) or cls).__name__
@@ -564,6 +564,8 @@ def make_command(entry, name=None, callback=None, extra_params=(), help=None):
                 for path, role in builder.passphrases.items():
                     if not _has_path(request, path):
                         _set_path(request, path, inv.passphrase(role))
+            # one registry command, one request: a dry run shows all there is
+            inv.single_request = body is default_callback
             extra = {n: values.get(n) for n in extra_names}
             if entry.req_cls is None:
                 request = None

@@ -225,6 +225,12 @@ def _verbose(ctx, param, value):
     return value
 
 
+def _dry_run(ctx, param, value):
+    if value:
+        ctx.meta["cxlmi.dry_run"] = True     # read by cxlmi_cli.options.Invocation
+    return value
+
+
 @click.group("cxl-mi", cls=CxlMiGroup, epilog=EPILOG,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
@@ -232,6 +238,9 @@ def _verbose(ctx, param, value):
               help="Show the version and exit.")
 @click.option("-v", "--verbose", count=True, callback=_verbose, expose_value=False,
               is_eager=True, help="log what happens (-vv: also every message)")
+@click.option("--dry-run", is_flag=True, expose_value=False, callback=_dry_run,
+              help="every device command below prints the request it would send and "
+                   "sends nothing (the same as its own --dry-run)")
 def cli():
     """Manage CXL components: memory devices, switches, MLDs, MHDs and DCDs.
 

@@ -38,7 +38,7 @@ GROUPS = ("generic", "memdev", "fmapi", "vendor", "mctp")
 MANUAL = "cxl-mi manual"
 #: the options every device command shares: described once per page
 COMMON = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json", "help",
-          "input_file", "no_probe", "mctp_type", "peer")
+          "input_file", "dry_run", "no_probe", "mctp_type", "peer")
 
 EXAMPLES = {
     "cxl-mi": [

@@ -26,7 +26,16 @@ def backend_class(name):
         raise ValueError("unknown transport backend %r (known: %s)"
                          % (name, ", ".join(sorted(BACKENDS))))
     module, _, cls = path.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    try:
+        found = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise                   # something the backend imports: not ours to explain
+        from ..errors import TransportError
+        raise TransportError("the %s transport is not part of this installation (%s is missing)"
+                             % (name, module), hint="`cxl-mi list` shows the targets that work "
+                                                    "here") from exc
+    return getattr(found, cls)
 
 
 def open_transport(name, **kwargs):
