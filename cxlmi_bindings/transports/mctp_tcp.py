@@ -155,11 +155,12 @@ class MctpTcpTransport(MctpControl, Transport):
                 log.debug("dropping %r that arrived between requests", ev)
 
     # -- requests --------------------------------------------------------------
-    def send(self, message, msg_type=mf.TYPE_CCI, timeout=None, dst=None):
+    def send(self, message, msg_type=mf.TYPE_CCI, timeout=None):
         """Send one message and return the reply's message bytes (for CXL
-        types the whole CCI message; for control the control message).
-        ``dst`` overrides the destination EID of this one message."""
-        dst = self.eid if dst is None else dst
+        types the whole CCI message; for control the control message)."""
+        return self._send(message, msg_type, timeout, self.eid)
+
+    def _send(self, message, msg_type, timeout, dst):
         if timeout is None:
             timeout = self.timeout
         tag = self._tag
@@ -255,7 +256,7 @@ class MctpTcpTransport(MctpControl, Transport):
         inst = self._instance
         self._instance = (self._instance + 1) & mf.CTRL_INSTANCE_MASK
         request = bytes((mf.CTRL_RQ | inst, command & 0xFF)) + bytes(data)
-        reply = self.send(request, mf.TYPE_CONTROL, timeout, self.control_eid)
+        reply = self._send(request, mf.TYPE_CONTROL, timeout, self.control_eid)
         if len(reply) < 3:
             raise ProtocolError("%s: MCTP control reply of %d bytes is too short"
                                 % (self._where(), len(reply)))
