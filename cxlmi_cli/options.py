@@ -234,7 +234,7 @@ class Invocation:
                 self.resolve()
             if self.dry_run:            # nothing opened, nothing probed
                 from .dry_run import DryRunEndpoint
-                self._ep = DryRunEndpoint(self.target)
+                self._ep = DryRunEndpoint(self.target, **self.endpoint_options)
                 return self._ep
             self._ep = _target.open_endpoint(self.target, self.timeout,
                                              **self.endpoint_options)

@@ -308,3 +308,18 @@ def test_the_peer_choices_are_the_profiles():
     cli_peer = [p for p in endpoint_params() if p.name == "peer"][0]
     emulate_peer = [p for p in command.params if p.name == "peer"][0]
     assert set(cli_peer.type.choices) == set(emulate_peer.type.choices) == set(peers.PEERS)
+
+
+def test_a_dry_run_shows_the_peer_profiles_bytes(monkeypatch):
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    code, out, err = cli("fmapi", "get-ld-info", "tcp:127.0.0.1:1", "--port", "1", "--peer",
+                         "jrl", "--no-probe", "--dry-run", "--json")
+    assert code == 0, err
+    request = json.loads(out)["request"]
+    # the outer 5300h message (tag 2) carries port 1, size 13 and the type byte 08h
+    assert request["wire"] == ("000200005311000000000000" "01000d0008"
+                               "000100005400000000000000")
+    assert (request["message"], request["tag"]) == ("000100005400000000000000", 1)
+    code, out, err = cli("generic", "identify", "tcp:127.0.0.1:1", "--peer", "jrl",
+                         "--dry-run", "--json")
+    assert json.loads(out)["request"]["mctp_message_type"] == 7
