@@ -392,3 +392,16 @@ def test_an_unknown_peer_profile_is_a_usage_error():
     with pytest.raises(UsageError) as info:
         peers.get("acme")
     assert "unknown peer profile 'acme' (choose from jrl, spec)" in str(info.value)
+
+
+def test_cxl_mi_mctp_get_message_types_reads_the_peers_stale_tag_reply(replay, monkeypatch):
+    import json
+    from cli_helpers import runner
+    from cxlmi_cli.main import cli
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    peer = replay((TYPES_REQUEST, TYPES_REPLY))
+    res = runner().invoke(cli, ["mctp", "get-message-types", peer.target, "--peer", "jrl",
+                                "--json"])
+    assert res.exit_code == 0, res.stderr
+    peer.check()
+    assert [t["type"] for t in json.loads(res.stdout)["result"]["message_types"]] == [7, 8]
