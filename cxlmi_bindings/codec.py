@@ -283,17 +283,26 @@ def decode_response(entry, payload, request=None):
     cls = entry.rsp_cls
     fixed = ctypes.sizeof(cls)
     got = len(payload)
-    if entry.size == "fixed":
-        if got != fixed:
-            raise ProtocolError("%s: reply is %d bytes, expected exactly %d" % (name, got, fixed))
-        return cls.from_buffer_copy(payload)
+    if entry.size == "fixed" and got == fixed:
+        return cls.from_buffer_copy(payload)            # the common case, kept fast
     minimum = entry.min_size if entry.min_size is not None else fixed
     if got < minimum:
+        if entry.size == "fixed" and minimum == fixed:
+            raise ProtocolError("%s: reply is %d bytes, expected at least %d"
+                                % (name, got, fixed))
         raise ProtocolError("%s: reply of %d bytes is shorter than its %d-byte minimum"
                             % (name, got, minimum))
     if cls._flex_ is None:
-        # A structure that grew between spec revisions: missing trailing
-        # fields read as zero, extra bytes from newer revisions are ignored.
-        data = bytes(payload[:fixed]).ljust(fixed, b"\0")
-        return cls.from_buffer_copy(data)
+        # A structure that grew between spec revisions: missing trailing fields
+        # read as zero; bytes a newer revision appended are kept (extra_bytes()).
+        obj = cls.from_buffer_copy(bytes(payload[:fixed]).ljust(fixed, b"\0"))
+        if got > fixed:
+            obj._extra = bytes(payload[fixed:])
+        return obj
     return size_tail(cls, bytes(payload), entry.rsp_count)
+
+
+def extra_bytes(result):
+    """The reply bytes past the end of a decoded structure (a newer spec revision
+    appended fields cxl-mi does not know yet): ``b""`` when there were none."""
+    return getattr(result, "_extra", b"")

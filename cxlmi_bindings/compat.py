@@ -177,7 +177,9 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None, exact=None):
                 # structure once its size is checked.
                 fixed = ctypes.sizeof(entry.rsp_cls)
                 if len(body) != fixed:
-                    codec.decode_response(entry, body)      # raises the precise error
+                    # as libcxlmi: a fixed-size reply is exactly its structure
+                    raise ProtocolError("%s: reply is %d bytes, expected exactly %d"
+                                        % (entry.name, len(body), fixed))
                 if type(out) is entry.rsp_cls:
                     memoryview(out).cast("B")[:fixed] = body
                 else:

@@ -12,7 +12,9 @@ tunnel hop, hand it to the transport with the right MCTP message type, unwrap
 and check the reply, decode the payload.
 """
 
-from . import cci, codec, registry, targets, tunnel as _tunnel
+import os
+
+from . import cci, codec, peers, registry, targets, tunnel as _tunnel
 from ._log import log
 from .errors import CxlmiError, UsageError, NotSupported
 from .transports import open_transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI
@@ -26,14 +28,41 @@ MAX_TIMEOUT_MS = 3600 * 1000
 COMPONENT_TYPES = {0x00: "switch", 0x03: "type3"}
 
 
-class Context:
-    """Holds the endpoints opened under it; closing it closes them all."""
+#: environment variables that turn the probe on open off (or on): ours first, then libcxlmi's
+PROBE_ENV = ("CXLMI_PROBE", "LIBCXLMI_PROBE_ENABLED")
+_OFF = ("0", "false", "no", "off")
+_ON = ("1", "true", "yes", "on")
 
-    def __init__(self, fp=None, log_level=None):
+
+def probe_from_env(environ=None):
+    """``CXLMI_PROBE`` / ``LIBCXLMI_PROBE_ENABLED``: False when one says 0/false/no/off,
+    True otherwise (the default, and for any value it cannot read)."""
+    environ = os.environ if environ is None else environ
+    for name in PROBE_ENV:
+        value = environ.get(name, "").strip().lower()
+        if value in _OFF:
+            return False
+        if value in _ON:
+            return True
+        if value:
+            log.warning("%s=%r is neither 0/false/no/off nor 1/true/yes/on; probing stays on",
+                        name, value)
+    return True
+
+
+class Context:
+    """Holds the endpoints opened under it; closing it closes them all.
+
+    ``probe``: Identify every MCTP-reached endpoint on open (True), or not
+    (False); None takes it from ``CXLMI_PROBE`` / ``LIBCXLMI_PROBE_ENABLED``
+    (default on).
+    """
+
+    def __init__(self, fp=None, log_level=None, probe=None):
         self.fp = fp
         self.log_level = log_level
         self.endpoints = []
-        self.probe_enabled = True
+        self.probe_enabled = probe_from_env() if probe is None else bool(probe)
 
     def __enter__(self):
         return self
@@ -45,24 +74,34 @@ class Context:
         for ep in list(self.endpoints):
             ep.close()
 
-    def _add(self, transport, target, probe=True):
-        ep = Endpoint(self, transport, target)
+    def _add(self, transport, target, probe=True, peer=None, mctp_type=None):
+        ep = Endpoint(self, transport, target, peer=peer, mctp_type=mctp_type)
         self.endpoints.append(ep)
         if probe and self.probe_enabled:
             ep.probe()
         return ep
 
-    def open(self, target, **options):
-        """Open an endpoint from a target string (see :mod:`targets`)."""
+    def open(self, target, peer=None, mctp_type=None, **options):
+        """Open an endpoint from a target string (see :mod:`targets`).
+
+        ``peer``: a peer profile name (:mod:`peers`, e.g. ``"jrl"``); ``mctp_type``:
+        7 or 8 to send every non-FM-API command as that MCTP message type instead of
+        asking the endpoint (Get Message Type Support); the other options go to the
+        transport.
+        """
         backend, kwargs = targets.parse(target)
+        peer = peers.get(peer)
+        mctp_type = check_mctp_type(mctp_type)
         kwargs.update(options)
+        if backend == "tcp" and not peer.is_spec:
+            kwargs["peer"] = peer
         if backend == "mctp":
             for ep in self.endpoints:
                 if ep.target_key == ("mctp", kwargs["net"], kwargs["eid"]):
                     raise UsageError("MCTP endpoint %d:%d is already open in this context"
                                      % (kwargs["net"], kwargs["eid"]))
         transport = open_transport(backend, **kwargs)
-        return self._add(transport, target)
+        return self._add(transport, target, peer=peer, mctp_type=mctp_type)
 
     def open_mctp(self, net, eid, **options):
         return self.open("mctp:%d,%d" % (net, eid), **options)
@@ -100,6 +139,18 @@ class Context:
         return len(self.endpoints)
 
 
+def check_mctp_type(mctp_type):
+    if mctp_type is None:
+        return None
+    try:
+        value = int(mctp_type)
+    except (TypeError, ValueError):
+        value = None
+    if value not in (MCTP_TYPE_FMAPI, MCTP_TYPE_CCI):
+        raise UsageError("MCTP message type %r is not 7 (FM-API) or 8 (CCI)" % (mctp_type,))
+    return value
+
+
 #: the return code of a command the device goes on with in the background
 RC_BACKGROUND_STARTED = 1
 
@@ -126,10 +177,14 @@ class BackgroundStarted:
 
 
 class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_events...
-    def __init__(self, ctx, transport, target):
+    def __init__(self, ctx, transport, target, peer=None, mctp_type=None):
         self.ctx = ctx
         self.transport = transport
         self.target = target
+        self.peer = peers.get(peer)
+        #: the MCTP message type of non-FM-API commands: 7 or 8 when fixed (an
+        #: override, a peer profile, or learnt from the endpoint), None until asked
+        self.mctp_type = check_mctp_type(mctp_type) or self.peer.generic_type
         self.timeout_ms = DEFAULT_TIMEOUT_MS
         self.has_fmapi = bool(getattr(transport, "fmapi_capable", True))
         self.component_type = None
@@ -184,11 +239,42 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
         try:
             ident = self.call("identify")
         except CxlmiError as exc:
+            # never fatal: FM-API reach stays what the target string says
             log.debug("%s: probe failed: %s", self.target, exc)
             return exc
+        if len(self.last_payload) < 18:
+            # a CXL 2.0 reply has no component type: nothing learnt
+            log.debug("%s: probe: Identify has no component type", self.target)
+            return None
         self.component_type = ident.component_type
         self.has_fmapi = ident.component_type in COMPONENT_TYPES
         return None
+
+    # -- the MCTP message type ------------------------------------------
+    def cci_type(self):
+        """The MCTP message type for commands outside the FM-API sets: 8 where the
+        endpoint lists it in Get Message Type Support (asked once), else 7; an
+        override (``mctp_type``) or a peer profile decides without asking."""
+        if self.mctp_type is None:
+            self.mctp_type = self._negotiate()
+        return self.mctp_type
+
+    def _negotiate(self):
+        ask = getattr(self.transport, "message_types", None)
+        if ask is None:
+            return MCTP_TYPE_CCI        # not MCTP: the type only labels the command
+        timeout = self.timeout_ms / 1000.0 if self.timeout_ms else None
+        try:
+            listed = ask(timeout)
+        except CxlmiError as exc:
+            log.debug("%s: Get Message Type Support failed (%s); sending CCI commands "
+                      "as type 8", self.target, exc)
+            return MCTP_TYPE_CCI
+        if MCTP_TYPE_CCI not in listed and MCTP_TYPE_FMAPI in listed:
+            log.debug("%s: the endpoint lists MCTP types %s: CCI commands go as type 7",
+                      self.target, listed)
+            return MCTP_TYPE_FMAPI
+        return MCTP_TYPE_CCI
 
     # -- the one path --------------------------------------------------
     def next_tag(self):
@@ -215,15 +301,23 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
         tag = self._tag = (self._tag + 1) & 0xFF
         message = cci.encode(opcode, payload, tag)
         timeout = self.timeout_ms / 1000.0 if self.timeout_ms else None
+        peer = self.peer
         if tunnel:
             if not getattr(self.transport, "tunnels", True):
                 raise NotSupported("%s cannot carry tunnelled commands" % self.transport.describe())
-            outer, tags = _tunnel.wrap(message, tunnel, self.next_tag)
+            outer, tags = _tunnel.wrap(message, tunnel, self.next_tag, peer.tunnel_type_byte)
             reply = self.transport.send(outer, MCTP_TYPE_FMAPI, timeout)
-            reply = _tunnel.unwrap(reply, tunnel, tags)
+            if peer.category_high_nibble:
+                reply = peers.from_high_nibble(reply)
+            reply = _tunnel.unwrap(reply, tunnel, tags, peer.tunnel_type_byte,
+                                   peers.from_high_nibble if peer.category_high_nibble
+                                   else None)
         else:
-            reply = self.transport.send(message, MCTP_TYPE_FMAPI if fmapi else MCTP_TYPE_CCI,
-                                        timeout)
+            reply = self.transport.send(
+                message, MCTP_TYPE_FMAPI if fmapi else (self.mctp_type or self.cci_type()),
+                timeout)
+            if peer.category_high_nibble:
+                reply = peers.from_high_nibble(reply)
         rc, _, body = cci.check_response(reply, tag, opcode, command)
         self.last_return_code = rc
         self.last_payload = body

@@ -166,6 +166,7 @@ def _tail_count(cls):
 COMMANDS = (
     # --- Information and status (00xxh) ---
     Entry(name="identify", opcode=0x0001, rsp="cmd_identify_rsp", call="rsp",
+          min_size=17,      # CXL 2.0's reply ends before the component type (3.0)
           summary="Identify the component: vendor, device, serial, component type"),
     Entry(name="bg_op_status", opcode=0x0002, rsp="cmd_bg_op_status_rsp", call="rsp",
           summary="Status of the background operation: percent complete, opcode, return code"),

@@ -111,15 +111,19 @@ def from_info(ti):
     raise UsageError("tunnel level %d is not supported (0, 1 or 2)" % level)
 
 
-def wrap(message, tunnel, next_tag):
+def wrap(message, tunnel, next_tag, type_byte=None):
     """Wrap ``message`` once per hop, innermost hop first.
 
     ``next_tag()`` supplies a tag for each new outer message.  Returns the
-    outermost message and the tags used, outermost first.
+    outermost message and the tags used, outermost first.  ``type_byte`` (a
+    peer profile's deviation, see :mod:`peers`) puts that MCTP message type
+    byte in front of each inner message, counted in the command size.
     """
     tags = []
     for target_type, ident in reversed(tunnel.hops):
         tag = next_tag()
+        if type_byte is not None:
+            message = bytes((type_byte,)) + message
         payload = _REQ.pack(ident, target_type, len(message)) + message
         message = cci.encode(OPCODE, payload, tag)
         tags.append(tag)
@@ -127,11 +131,13 @@ def wrap(message, tunnel, next_tag):
     return message, tags
 
 
-def unwrap(response, tunnel, tags):
+def unwrap(response, tunnel, tags, type_byte=None, fix_header=None):
     """Peel one Tunnel Management response per hop, checking every length.
 
     Returns the innermost response message (bytes).  A hop that failed raises
     DeviceError naming the hop; a malformed hop raises ProtocolError.
+    ``type_byte`` expects the peer's type byte in front of each inner message;
+    ``fix_header`` (message -> message) is applied to each inner message.
     """
     for level, ((target_type, ident), tag) in enumerate(zip(tunnel.hops, tags), 1):
         where = "tunnel level %d (%s)" % (level, "LD pool CCI" if target_type else "port/LD %d" % ident)
@@ -149,6 +155,13 @@ def unwrap(response, tunnel, tags):
             raise ProtocolError("%s: tunnel says %d bytes follow, %d did"
                                 % (where, length, len(payload) - _RSP.size))
         response = bytes(payload[_RSP.size:])
+        if type_byte is not None:
+            if not response or response[0] != type_byte:
+                raise ProtocolError("%s: the inner reply does not start with MCTP type 0x%02x"
+                                    % (where, type_byte))
+            response = response[1:]
+        if fix_header is not None:
+            response = fix_header(response)
     return response
 
 

@@ -52,13 +52,16 @@ class RecordingTransport(Transport):
 class DryRunEndpoint(Endpoint):
     """An Endpoint whose first message ends the command with a :class:`DryRunStop`."""
 
-    def __init__(self, target):
+    def __init__(self, target, probe=None, peer=None, mctp_type=None):
         from cxlmi_bindings import targets
         backend = targets.parse(target)[0]
-        super().__init__(Context(), RecordingTransport(backend), target)
+        ctx = Context(probe=probe)
+        # --peer and --mctp-type shape the message as in a real run
+        super().__init__(ctx, RecordingTransport(backend), target, peer=peer,
+                         mctp_type=mctp_type)
         # a real run first sends the Identify probe (tag 1) to the endpoints it probes:
         # the command's message then carries tag 2
-        if backend in self.PROBED:
+        if backend in self.PROBED and ctx.probe_enabled:
             self._tag = 1
 
     def probe(self):
@@ -71,7 +74,7 @@ class DryRunEndpoint(Endpoint):
         except Sent as sent:
             from cxlmi_bindings import registry
             entry = registry.BY_NAME.get(command) or registry.BY_OPCODE.get(opcode)
-            raise DryRunStop(report(entry, opcode, sent, tunnel))
+            raise DryRunStop(report(entry, opcode, sent, tunnel, self.peer.tunnel_type_byte))
 
 
 def decode_request(entry, payload):
@@ -90,8 +93,9 @@ def decode_request(entry, payload):
     return to_dict(obj, True, bytes.hex)
 
 
-def levels(message, tunnel):
-    """Each wrapping level of ``message``, outermost first: (hop, header, message)."""
+def levels(message, tunnel, type_byte=None):
+    """Each wrapping level of ``message``, outermost first: (hop, header, message).
+    ``type_byte``: a peer profile's MCTP type byte in front of each inner message."""
     out = []
     hops = list(tunnel.hops) if tunnel else []
     for target_type, ident in hops:
@@ -100,14 +104,16 @@ def levels(message, tunnel):
             "port/LD %d" % ident
         out.append((hop, header, message))
         _, _, message = _tunnel.split_request(message[cci.HEADER_SIZE:])
+        if type_byte is not None:
+            message = message[1:]
     out.append((None, cci.decode_header(message), message))
     return out
 
 
-def report(entry, opcode, sent, tunnel):
+def report(entry, opcode, sent, tunnel, type_byte=None):
     """What would be sent, as plain data (the ``request`` of the JSON document)."""
     from cxlmi_bindings import registry
-    wraps = levels(sent.message, tunnel)
+    wraps = levels(sent.message, tunnel, type_byte)
     _, header, inner = wraps[-1]
     payload = inner[cci.HEADER_SIZE:]
     return {

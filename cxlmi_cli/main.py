@@ -35,6 +35,8 @@ LAZY = {
               "Fabric management: switch ports, VCS binding, MLD, MHD, DCD"),
     "vendor": ("cxlmi_cli.commands.vendor", "group",
                "Vendor-specific commands: raw commands and plugins"),
+    "mctp": ("cxlmi_cli.commands.mctp", "group",
+             "MCTP control: endpoint ID, UUID, message types, versions"),
 }
 
 

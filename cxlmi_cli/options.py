@@ -35,7 +35,8 @@ _CLI_LOG = _lazy_log.get("cxlmi.cli")   # imports logging only when -v turns log
 
 OUTPUTS = ("table", "json", "raw")
 COMMON_NAMES = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json",
-                "yes", "input_file", "passphrase_file", "new_passphrase_file", "dry_run")
+                "yes", "input_file", "passphrase_file", "new_passphrase_file", "dry_run",
+                "no_probe", "mctp_type", "peer")
 
 #: where the root's ``cxl-mi --dry-run`` leaves its word for the command below it
 DRY_RUN_META = "cxlmi.dry_run"
@@ -92,6 +93,21 @@ def _refuse_argv_passphrase(ctx, param, value):
     return value
 
 
+def endpoint_params():
+    """How the endpoint is spoken to: the probe, the MCTP message type, a peer profile."""
+    return [
+        click.Option(["--no-probe"], is_flag=True, default=False,
+                     help="do not Identify an MCTP endpoint on open (also CXLMI_PROBE=0 or "
+                          "LIBCXLMI_PROBE_ENABLED=0): FM-API reach is what the target says"),
+        click.Option(["--mctp-type"], type=click.Choice(("7", "8")), default=None,
+                     help="send commands outside the FM-API sets as this MCTP message type "
+                          "(default: 8 where the endpoint lists it, else 7)"),
+        click.Option(["--peer"], type=click.Choice(("spec", "jrl")), default=None,
+                     help="speak to a peer family with its documented deviations (jrl: "
+                          "Jackrabbit Labs' cse; see docs/mctp-over-tcp.md)"),
+    ]
+
+
 def common_params(entry=None, request=False, passphrase_roles=(), destructive=None,
                   output=True):
     """The shared parameters; TARGET first, the rest as options."""
@@ -118,7 +134,7 @@ def common_params(entry=None, request=False, passphrase_roles=(), destructive=No
                      help="print the request this command would send (registry name, opcode, "
                           "fields, the CCI message and each tunnel level in hex) and send "
                           "nothing; the target is not opened"),
-    ]
+    ] + endpoint_params()
     if output:
         ps += [
             click.Option(["-o", "--output"], type=click.Choice(OUTPUTS), default=None,
@@ -156,7 +172,7 @@ class Invocation:
     def __init__(self, ctx, command_name, entry=None, target=None, mctp=None, tcp=None,
                  port=None, ld=None, mhd=False, timeout=None, output=None, as_json=False,
                  yes=False, passphrase_file=None, new_passphrase_file=None, dry_run=False,
-                 **_):
+                 no_probe=False, mctp_type=None, peer=None, **_):
         self.ctx = ctx
         self.command_name = command_name
         self.entry = entry
@@ -167,6 +183,11 @@ class Invocation:
         self.output = "json" if as_json else (output or "table")
         self.yes = bool(yes)
         self.passphrase_files = {"current": passphrase_file, "new": new_passphrase_file}
+        # only what was given: the default open stays open_endpoint(target, timeout)
+        self.endpoint_options = {k: v for k, v in (
+            ("probe", False if no_probe else None),
+            ("mctp_type", int(mctp_type) if mctp_type else None),
+            ("peer", peer)) if v is not None}
         self.target = None
         self.tunnel = None
         self.background = False
@@ -213,9 +234,10 @@ class Invocation:
                 self.resolve()
             if self.dry_run:            # nothing opened, nothing probed
                 from .dry_run import DryRunEndpoint
-                self._ep = DryRunEndpoint(self.target)
+                self._ep = DryRunEndpoint(self.target, **self.endpoint_options)
                 return self._ep
-            self._ep = _target.open_endpoint(self.target, self.timeout)
+            self._ep = _target.open_endpoint(self.target, self.timeout,
+                                             **self.endpoint_options)
             self.ctx.call_on_close(self.close)
         return self._ep
 
@@ -247,6 +269,11 @@ class Invocation:
                 ep.transport.deadline = None
         log.info("%s: %d reply payload bytes%s", entry.name, len(self.last_payload_of(ep)),
                  " (background operation started)" if ep.last_return_code == 1 else "")
+        extra = getattr(result, "_extra", b"")
+        if extra:
+            log.info("%s: the reply has %d bytes past the structure cxl-mi knows (fields of a "
+                     "newer spec revision?), kept in the raw output: %s", entry.name,
+                     len(extra), extra.hex())
         self.background = getattr(ep, "last_return_code", 0) == 1
         return result
 

@@ -76,7 +76,7 @@ def describe_tunnel(port=None, ld=None, mhd=False):
     return None
 
 
-def open_endpoint(target, timeout=None):
+def open_endpoint(target, timeout=None, probe=None, mctp_type=None, peer=None):
     """Open ``target``; a missing optional dependency is a TransportError naming the extra.
 
     ``timeout`` (seconds) bounds every wait: the connection, the probe an
@@ -89,9 +89,10 @@ def open_endpoint(target, timeout=None):
     from cxlmi_bindings.errors import CommandTimeout, TransportError
     import time
     started = time.monotonic()
-    ctx = Context()
+    ctx = Context(probe=probe)
+    probing = ctx.probe_enabled         # --no-probe, CXLMI_PROBE, LIBCXLMI_PROBE_ENABLED
     ctx.probe_enabled = False           # probed below, once the timeout is set
-    options = {}
+    options = {"peer": peer, "mctp_type": mctp_type}
     if timeout and targets.parse(target)[0] == "tcp":
         options["connect_timeout"] = timeout
     try:
@@ -111,10 +112,14 @@ def open_endpoint(target, timeout=None):
         # one deadline for what the user waits on: the connection, the probe and the
         # first command together (Invocation.call lifts it after that command)
         ep.transport.deadline = started + timeout
-    failed = ep.probe()
-    if isinstance(failed, CommandTimeout):
-        ep.close()
-        raise failed
+    if probing:
+        failed = ep.probe()
+        if isinstance(failed, CommandTimeout) and ep.transport.deadline is not None:
+            # the probe used up the --timeout the command shares with it
+            ep.close()
+            raise failed
+        # any other failure is not the command's: FM-API reach stays what the
+        # target string says, and the command goes ahead
     return ep
 
 

@@ -301,13 +301,32 @@ def test_the_dc_config_head_fields_are_kept():
 
 # ------------------------------------------------------------ other replies
 
-def test_a_fixed_reply_of_another_size_is_a_protocol_error():
-    e = entry("identify")
-    assert bytes(codec.decode_response(e, bytes(range(18)))) == bytes(range(18))
-    for size in (17, 19):
+def test_a_fixed_reply_shorter_than_its_structure_is_a_protocol_error():
+    e = entry("bg_op_status")
+    assert bytes(codec.decode_response(e, bytes(range(8)))) == bytes(range(8))
+    for size in (0, 7):
         with pytest.raises(ProtocolError) as info:
             codec.decode_response(e, bytes(size))
-        assert str(info.value) == "identify: reply is %d bytes, expected exactly 18" % size
+        assert str(info.value) == "bg_op_status: reply is %d bytes, expected at least 8" % size
+
+
+def test_a_fixed_reply_longer_than_its_structure_is_decoded_and_its_extra_bytes_kept():
+    # a newer spec revision appended fields: the structure is filled, the rest kept
+    e = entry("fmapi_identify_sw_device")             # 73 bytes; a peer answers 93
+    reply = bytes(range(93))
+    obj = codec.decode_response(e, reply)
+    assert bytes(obj) == reply[:73]
+    assert codec.extra_bytes(obj) == reply[73:]
+    assert codec.extra_bytes(codec.decode_response(e, reply[:73])) == b""
+
+
+def test_identify_takes_the_cxl_2_reply_without_the_component_type():
+    e = entry("identify")
+    obj = codec.decode_response(e, bytes(range(1, 18)))     # 17 bytes, CXL 2.0
+    assert bytes(obj) == bytes(range(1, 18)) + b"\0"
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_response(e, bytes(16))
+    assert str(info.value) == "identify: reply of 16 bytes is shorter than its 17-byte minimum"
 
 
 def test_a_grown_structure_reads_missing_fields_as_zero_and_ignores_extra_bytes():
@@ -315,7 +334,9 @@ def test_a_grown_structure_reads_missing_fields_as_zero_and_ignores_extra_bytes(
     short = bytes(range(1, 68))
     obj = codec.decode_response(e, short)
     assert bytes(obj) == short + b"\0\0"
-    assert bytes(codec.decode_response(e, bytes(range(1, 75)))) == bytes(range(1, 70))
+    longer = codec.decode_response(e, bytes(range(1, 75)))
+    assert bytes(longer) == bytes(range(1, 70))
+    assert codec.extra_bytes(longer) == bytes(range(70, 75))
     with pytest.raises(ProtocolError) as info:
         codec.decode_response(e, bytes(66))
     assert str(info.value) == "memdev_identify: reply of 66 bytes is shorter than its 67-byte minimum"

@@ -304,7 +304,8 @@ def _typed(term, keys):
 # What the shell does with keys typed on its command line: (keys, the line after, the listed
 # candidates).  bash lists on a TAB that changes nothing (so a TAB that inserted a common
 # prefix needs two more), zsh (AUTO_LIST) on the first ambiguous one.
-TOP = ["identify", "list", "emulate", "exporter", "monitor", "generic", "memdev", "fmapi", "vendor"]
+TOP = ["identify", "list", "emulate", "exporter", "monitor", "generic", "memdev", "fmapi", "vendor",
+       "mctp"]
 PROFILES = ["type3", "mld", "switch", "mhd", "dcd"]
 GET_LOG = ["get-log", "get-log-cel", "get-log-capabilities"]
 
@@ -491,8 +492,9 @@ def test_each_group_page_documents_every_command_and_its_options():
     assert "\\fB\\-\\-activate\\fR" in generic and "\\fB\\-\\-clear\\fR" in generic
     assert len(re.findall(r"^\.SS ", "".join(page("cxl-mi-%s.1" % g)
                                            for g in gen_man.GROUPS), re.M)) == \
-        len({(e.group, e.cli_name) for e in registry.COMMANDS}) + 3      # + vendor raw,
-    # fmapi topology, memdev features (its list / get / set are described inside its section)
+        len({(e.group, e.cli_name) for e in registry.COMMANDS}) + 3 + 4  # + vendor raw,
+    # fmapi topology, memdev features (its list / get / set are described inside its
+    # section), the 4 mctp commands
     assert "\\fBcxl\\-mi memdev features set\\fR" in memdev
 
 

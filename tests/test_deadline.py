@@ -64,6 +64,12 @@ class Peer:
                 for msg in rx.feed(data):
                     if not isinstance(msg, mf.Message):
                         continue
+                    if msg.msg_type == mf.TYPE_CONTROL:
+                        # Get Message Type Support, answered at once (an MCTP layer's job)
+                        reply = bytes((msg.body[0] & 0x1F, msg.body[1], 0, 2, 7, 8))
+                        out, seq = mf.frame(0, reply, msg.src, 8, msg.tag, 0, seq)
+                        conn.sendall(out)
+                        continue
                     reply = self.device.handle(msg.body, msg.msg_type)
                     if self.spam:
                         while not self.stopping.is_set():

@@ -113,7 +113,8 @@ def test_the_cli_refuses_fm_api_to_a_component_that_is_not_a_switch_or_type3(ser
     code, out, err = _cli("fmapi", "identify-sw-device", target, "--timeout", "2")
     assert code == 3, err
     assert "FM-API commands are not enabled on this endpoint" in err
-    assert server.stats["messages"] == 1                     # the probe, nothing after it
+    # Get Message Type Support, the probe, nothing after it
+    assert (server.stats["control"], server.stats["messages"]) == (1, 2)
 
 
 def test_the_cli_offers_fm_api_to_a_switch_it_probed(serve, monkeypatch):
@@ -121,4 +122,5 @@ def test_the_cli_offers_fm_api_to_a_switch_it_probed(serve, monkeypatch):
     target, server = serve(profiles.build("switch"))
     code, out, err = _cli("fmapi", "identify-sw-device", target, "--json", "--timeout", "2")
     assert code == 0, err
-    assert server.stats["messages"] == 2                     # probe, then the command
+    # Get Message Type Support, the probe, then the command
+    assert (server.stats["control"], server.stats["messages"]) == (1, 3)

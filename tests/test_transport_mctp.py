@@ -478,3 +478,55 @@ def test_a_reply_from_another_eid_through_libc_is_not_taken_for_ours(libc):
         t.close()
     assert cci.check_response(reply, 9, 0x0001)[-1].tobytes() == b"ours"
     assert t.stats["discarded"] == 1
+
+
+# -- MCTP control over AF_MCTP (message-type negotiation) ----------------------------
+
+def control_peer(types, stale_first=False):
+    """Answers MCTP control (type 0) Get Message Type Support with ``types``;
+    CCI requests as ``answering`` does.  ``stale_first`` delivers first a control
+    reply of another instance, which must be dropped."""
+    cci_peer = answering(payload=bytes(18))
+
+    def peer(data, addr):
+        _, _, _, msg_type, tag = mod.unpack_sockaddr(addr)
+        if msg_type != 0:
+            return cci_peer(data, addr)
+        assert data[0] & 0x80 and data[1] == 0x05       # Rq, Get Message Type Support
+        src = addr_bytes(NET, EID, 0, tag & 0x07)
+        reply = bytes((data[0] & 0x1F, 0x05, 0x00, len(types))) + bytes(types)
+        out = [(reply, src)]
+        if stale_first:
+            out.insert(0, (bytes(((data[0] + 1) & 0x1F, 0x05, 0x00, 1, 9)), src))
+        return out
+    return peer
+
+
+def test_control_goes_as_message_type_0_and_matches_the_instance():
+    fake = FakeSys(control_peer([7, 8], stale_first=True))
+    t = mod.MctpTransport(NET, EID, syscalls=fake)
+    assert t.get_message_types(1.0) == [7, 8]
+    _, data, addr = fake.sent[0]
+    assert data == b"\x80\x05"
+    assert mod.unpack_sockaddr(addr)[1:] == (NET, EID, 0, mod.MCTP_TAG_OWNER)
+    assert t.stats["discarded"] == 1                     # the other instance's reply
+
+
+def test_an_endpoint_over_af_mctp_sends_generic_commands_as_type_7_when_8_is_not_listed():
+    from cxlmi_bindings import Context
+    fake = FakeSys(control_peer([7]))
+    ctx = Context(probe=False)
+    ep = ctx.open_transport(mod.MctpTransport(NET, EID, syscalls=fake), "mctp:1,8",
+                            probe=False)
+    ep.identify()
+    ep.identify()
+    types = [mod.unpack_sockaddr(addr)[3] for _, _, addr in fake.sent]
+    assert types == [0, 7, 7]                            # asked once, then type 7
+
+
+def test_a_control_request_nobody_answers_times_out():
+    fake = FakeSys(None)
+    t = mod.MctpTransport(NET, EID, syscalls=fake)
+    with pytest.raises(CommandTimeout) as info:
+        t.get_endpoint_id(0.01)
+    assert "MCTP control command 0x02" in str(info.value)

@@ -36,13 +36,13 @@ if ROOT not in sys.path:
 import click  # noqa: E402
 
 OUT = os.path.join(ROOT, "man")
-GROUPS = ("generic", "memdev", "fmapi", "vendor")
+GROUPS = ("generic", "memdev", "fmapi", "vendor", "mctp")
 #: top-level commands described on the root page rather than a page of their own
 ON_ROOT_PAGE = ("identify",)
 MANUAL = "cxl-mi manual"
 #: the options every device command shares: described once per page
 COMMON = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json", "help",
-          "input_file", "dry_run")
+          "input_file", "dry_run", "no_probe", "mctp_type", "peer")
 
 EXAMPLES = {
     "cxl-mi": [
@@ -93,6 +93,15 @@ EXAMPLES = {
         ("Send vendor opcode C000h with two payload bytes:",
          ["cxl-mi vendor raw mem0 --opcode 0xC000 --payload-hex 0102",
           "cxl-mi vendor raw mem0 --opcode 0xC001 -o raw | xxd"]),
+    ],
+    "mctp": [
+        ("What an MCTP-over-TCP endpoint is and speaks:",
+         ["cxl-mi mctp get-eid tcp:127.0.0.1",
+          "cxl-mi mctp get-message-types tcp:127.0.0.1 --json",
+          "cxl-mi mctp get-version tcp:127.0.0.1 --type 7"]),
+        ("A Jackrabbit Labs switch emulator (cse), with that peer's deviations:",
+         ["cxl-mi mctp get-uuid tcp:127.0.0.1 --peer jrl",
+          "cxl-mi fmapi get-ld-info tcp:127.0.0.1 --port 1 --peer jrl"]),
     ],
     "emulate": [
         ("A type 3 device whose state survives restarts:",
@@ -401,6 +410,13 @@ def environment_section():
         "the target of device commands that name none (any " + italic("TARGET") +
         " form: " + bold("mem0") + ", " + bold("mctp:1,8") + ", " + bold("tcp:host") +
         ", " + bold("emu:switch") + ")",
+        ".TP", bold("CXLMI_PROBE"),
+        "0 (or false, no, off) opens " + bold("tcp:") + " and " + bold("mctp:") +
+        " endpoints without the Identify probe, as " + bold("--no-probe") + " does; 1 "
+        "(true, yes, on) probes",
+        ".TP", bold("LIBCXLMI_PROBE_ENABLED"),
+        "libcxlmi's name for the same switch, read when " + bold("CXLMI_PROBE") +
+        " is unset",
         ".TP", bold("_CXL_MI_COMPLETE"),
         "set by the shell completion scripts when they ask cxl\\-mi for completions "
         "(click's protocol); not for people",
@@ -530,13 +546,19 @@ def group_page(name):
             "] [" + italic("OPTIONS") + "]",
             ".SH DESCRIPTION"]
     out += paragraphs(group.help)
-    out += [".PP",
-            "Each command is named after the registry entry of the CXL command it sends; "
-            "its help names the opcode.  Request fields are options: integers in decimal "
-            "or 0x hex, sizes with binary units (" + bold("4K") + ", " + bold("256M") +
-            ", " + bold("4G") + "), enumerations and flags by name, UUIDs or their names, "
-            "byte arrays in hex; " + bold("--input") + " " + italic("FILE") +
-            " gives the whole request as JSON."]
+    if name == "mctp":
+        out += [".PP",
+                "Each command sends one MCTP control request (DSP0236) to a " + bold("tcp:") +
+                " or " + bold("mctp:") + " endpoint, without probing it first, and shows the "
+                "answer; " + bold("-o raw") + " writes the reply data."]
+    else:
+        out += [".PP",
+                "Each command is named after the registry entry of the CXL command it sends; "
+                "its help names the opcode.  Request fields are options: integers in decimal "
+                "or 0x hex, sizes with binary units (" + bold("4K") + ", " + bold("256M") +
+                ", " + bold("4G") + "), enumerations and flags by name, UUIDs or their "
+                "names, byte arrays in hex; " + bold("--input") + " " + italic("FILE") +
+                " gives the whole request as JSON."]
     if name == "vendor":
         out += [".PP",
                 "Other packages add " + bold("cxl-mi vendor") + " " + italic("NAME") +

@@ -52,7 +52,8 @@ def endpoint_uuid(device):
 
 class MctpEndpoint:
     def __init__(self, handler, eid=8, message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI),
-                 uuid=None, on_change=None, logger=None, stats=None, shared=None):
+                 uuid=None, on_change=None, logger=None, stats=None, shared=None,
+                 peer=None):
         #: a :class:`~.shared_state.SharedDevice` when worker processes share the device
         self.shared = shared
         if shared is not None:
@@ -68,6 +69,12 @@ class MctpEndpoint:
         self.message_types = tuple(message_types)
         self.uuid = uuid if uuid is not None else (endpoint_uuid(self.device) or _uuid.uuid4())
         self.on_change = on_change
+        #: a peer profile (:mod:`cxlmi_bindings.peers`) whose clients are served in
+        #: their own form; the spec (None) leaves every byte as it is
+        self.peer = None
+        if peer is not None:
+            from .. import peers
+            self.peer = None if peers.get(peer).is_spec else peers.get(peer)
         self.log = logger or log
         self.lock = threading.RLock()
         self.bus_owner = None
@@ -90,10 +97,41 @@ class MctpEndpoint:
             # DSP0236 has no error response outside the control type: the
             # requester learns what is served from Get Message Type Support.
             self.stats["unserved"] += 1
+            if self.peer is not None:
+                from .. import peers
+                answer = peers.unserved_reply(self.peer, msg.msg_type, msg.body)
+                if answer is not None:
+                    self.log.info("client %s: MCTP message type 0x%02x is not served; "
+                                  "answering it with an error (peer %s)", who, msg.msg_type,
+                                  self.peer.name)
+                    return answer
             self.log.warning("client %s: ignoring MCTP message type 0x%02x (served: %s)", who,
                              msg.msg_type, ", ".join("0x%02x" % t for t in self.message_types))
             return None
         self.log.debug("client %s: %r", who, msg)
+        if self.peer is not None:
+            return self._dispatch_peer(who, msg)
+        return self._handle(who, msg)
+
+    def _dispatch_peer(self, who, msg):
+        """A peer profile's client: its request in the spec's form for the
+        device, the device's reply in the peer's form."""
+        from .. import peers
+        try:
+            body = peers.request_to_spec(self.peer, msg.body)
+        except errors.ProtocolError as exc:
+            self.log.warning("client %s: %s; answering INVALID_INPUT", who, exc)
+            hdr = cci.decode_header(msg.body)
+            reply = cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
+                               return_code=errors.ReturnCode.INVALID_INPUT)
+        else:
+            reply = self._handle(who, mf.Message(msg.msg_type, body, msg.src, msg.dst,
+                                                 msg.tag, msg.tag_owner))
+        if reply is None:
+            return None
+        return peers.reply_to_peer(self.peer, body, reply)
+
+    def _handle(self, who, msg):
         with self.lock:
             if self.shared is None:
                 return self._checked(who, msg, self._run(who, msg, self.on_change))

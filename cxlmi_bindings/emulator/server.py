@@ -74,7 +74,7 @@ class Server:
                  max_message=mf.DEFAULT_MAX_MESSAGE, logger=None,
                  max_clients=DEFAULT_MAX_CLIENTS, message_timeout=DEFAULT_MESSAGE_TIMEOUT,
                  idle_timeout=DEFAULT_IDLE_TIMEOUT, max_output=DEFAULT_MAX_OUTPUT,
-                 on_change=None, uuid=None, listener=None, shared=None):
+                 on_change=None, uuid=None, listener=None, shared=None, peer=None):
         self.host = host
         self.port = int(port)
         self.partial_timeout = partial_timeout
@@ -89,7 +89,9 @@ class Server:
         #: answers every whole message; its counters land in ``stats`` too
         self.endpoint = MctpEndpoint(handler, eid=eid, message_types=message_types,
                                      uuid=uuid, on_change=on_change, logger=self.log,
-                                     stats=self.stats, shared=shared)
+                                     stats=self.stats, shared=shared, peer=peer)
+        #: a peer profile's senders may drop the last byte of a 64-multiple message
+        self._lost_last_byte = bool(self.endpoint.peer and self.endpoint.peer.lost_last_byte)
         #: a socket already listening (worker processes share their parent's)
         self._adopted = listener
         self._listener = None
@@ -285,7 +287,8 @@ class Server:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        client = _Client(conn, peer, mf.Reassembler(self.max_message), time.monotonic())
+        client = _Client(conn, peer, mf.Reassembler(self.max_message, self._lost_last_byte),
+                         time.monotonic())
         self.stats["connections"] += 1
         with self._clients_lock:
             self._clients[conn] = client

@@ -35,6 +35,11 @@ from .. import cci
 from ..errors import (CommandTimeout, NotSupported, PermissionDenied, TransportError,
                       UsageError)
 from .base import Transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI
+from .mctp_control import MctpControl
+
+MCTP_TYPE_CONTROL = 0
+CTRL_RQ = 0x80
+CTRL_INSTANCE_MASK = 0x1F
 
 AF_MCTP = 45
 SOCK_DGRAM = 2
@@ -131,7 +136,7 @@ class Syscalls:
         os.close(fd)
 
 
-class MctpTransport(Transport):
+class MctpTransport(MctpControl, Transport):
     name = "mctp"
     fmapi_capable = True
     tunnels = True
@@ -242,6 +247,55 @@ class MctpTransport(Transport):
             return False
         return (hdr.category == cci.CATEGORY_RESPONSE and hdr.tag == req.tag
                 and hdr.opcode == req.opcode)
+
+    # -- MCTP control ------------------------------------------------------
+
+    _instance = 0
+
+    def control(self, command, data=b"", timeout=None):
+        """Send an MCTP control request (message type 0) to the endpoint; returns
+        ``(completion_code, data)`` where data follows the completion code."""
+        if self.fd is None:
+            raise TransportError("%s: transport is closed" % self.describe())
+        inst = self._instance
+        self._instance = (inst + 1) & CTRL_INSTANCE_MASK
+        command &= 0xFF
+        addr = pack_sockaddr(self.net, self.eid, MCTP_TYPE_CONTROL, MCTP_TAG_OWNER)
+        try:
+            self.sys.sendto(self.fd, bytes((CTRL_RQ | inst, command)) + bytes(data), addr)
+        except OSError as exc:
+            raise self._error(exc, "sendto")
+        self.stats["sent"] += 1
+        deadline = self.wait_until(timeout)
+        if timeout is None and deadline is not None:
+            timeout = max(0.0, deadline - time.monotonic())
+        late = CommandTimeout("%s: no answer to MCTP control command 0x%02x within %.3g s"
+                              % (self.describe(), command, timeout or 0))
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise late
+            try:
+                if not self.sys.poll(self.fd, remaining):
+                    if deadline is None:
+                        continue
+                    raise late
+                reply, src = self.sys.recvfrom(self.fd)
+            except OSError as exc:
+                if exc.errno in (errno.EINTR, errno.EAGAIN):
+                    continue
+                raise self._error(exc, "control")
+            self.stats["received"] += 1
+            try:
+                family, net, eid, rtype, tag = unpack_sockaddr(src)
+            except ValueError:
+                continue
+            if (family == AF_MCTP and eid == self.eid and rtype == MCTP_TYPE_CONTROL
+                    and not tag & MCTP_TAG_OWNER and len(reply) >= 3
+                    and not reply[0] & CTRL_RQ and reply[1] == command
+                    and reply[0] & CTRL_INSTANCE_MASK == inst):
+                return reply[2], bytes(reply[3:])
+            self.stats["discarded"] += 1
 
     def _timeout(self, req, timeout):
         return CommandTimeout(

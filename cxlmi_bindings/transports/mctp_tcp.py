@@ -26,6 +26,7 @@ from ..errors import (CommandTimeout, DeviceNotFound, ProtocolError, TransportEr
                       from_oserror)
 from ..targets import DEFAULT_TCP_PORT
 from .base import Transport
+from .mctp_control import MctpControl
 
 log = _log.get("cxlmi.transport.tcp")
 
@@ -41,14 +42,22 @@ DEFAULT_MAX_PAYLOAD = 1 << 20
 DEFAULT_OWN_EID = 0x10
 
 
-class MctpTcpTransport(Transport):
+class MctpTcpTransport(MctpControl, Transport):
     name = "tcp"
     fmapi_capable = True
     tunnels = True
 
     def __init__(self, host="127.0.0.1", port=DEFAULT_TCP_PORT, timeout=DEFAULT_TIMEOUT,
                  eid=8, own_eid=DEFAULT_OWN_EID, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
-                 max_payload=DEFAULT_MAX_PAYLOAD, lazy=False, max_message=mf.MAX_CXL_MESSAGE):
+                 max_payload=DEFAULT_MAX_PAYLOAD, lazy=False, max_message=mf.MAX_CXL_MESSAGE,
+                 control_eid=mf.EID_NULL, peer=None):
+        from .. import peers
+        self.peer = peers.get(peer)
+        #: where MCTP control requests go: the null EID by default (DSP0236's
+        #: physical addressing, answered by an endpoint whatever EID it has or
+        #: lacks: one whose EID was never assigned drops requests to any other)
+        self.control_eid = control_eid & 0xFF
+        self._message_types = None
         self.host = host
         self.port = int(port)
         self.timeout = timeout
@@ -101,7 +110,7 @@ class MctpTcpTransport(Transport):
         except OSError:
             pass
         self._sock = sock
-        self._rx = mf.Reassembler(self.max_message)
+        self._rx = mf.Reassembler(self.max_message, self.peer.lost_last_byte)
         self._seq = 0
         log.debug("connected to %s", where)
 
@@ -149,6 +158,9 @@ class MctpTcpTransport(Transport):
     def send(self, message, msg_type=mf.TYPE_CCI, timeout=None):
         """Send one message and return the reply's message bytes (for CXL
         types the whole CCI message; for control the control message)."""
+        return self._send(message, msg_type, timeout, self.eid)
+
+    def _send(self, message, msg_type, timeout, dst):
         if timeout is None:
             timeout = self.timeout
         tag = self._tag
@@ -169,7 +181,7 @@ class MctpTcpTransport(Transport):
                     self._connect()
                     fresh = True
             # all packets in one write: one syscall and one TCP segment train
-            data, next_seq = mf.frame(msg_type, message, self.eid, self.own_eid, tag, 1,
+            data, next_seq = mf.frame(msg_type, message, dst, self.own_eid, tag, 1,
                                       self._seq)
             try:
                 self._sock.sendall(data)
@@ -223,8 +235,14 @@ class MctpTcpTransport(Transport):
                                         hint="the peer does not frame MCTP over TCP as "
                                              "expected (see docs/mctp-over-tcp.md)")
                 if ev.tag != tag or ev.tag_owner:
-                    log.debug("dropping %r while waiting for tag %d", ev, tag)
-                    continue
+                    if not (msg_type == mf.TYPE_CONTROL == ev.msg_type
+                            and self.peer.control_any_tag):
+                        log.debug("dropping %r while waiting for tag %d", ev, tag)
+                        continue
+                    # the peer answers control with a stale tag: the control
+                    # header (Rq clear, command, instance) is checked instead
+                    if not ev.body or ev.body[0] & mf.CTRL_RQ:
+                        continue
                 if ev.msg_type != msg_type:
                     self._drop()
                     raise ProtocolError("%s: reply to an MCTP type %d message came back as "
@@ -238,7 +256,7 @@ class MctpTcpTransport(Transport):
         inst = self._instance
         self._instance = (self._instance + 1) & mf.CTRL_INSTANCE_MASK
         request = bytes((mf.CTRL_RQ | inst, command & 0xFF)) + bytes(data)
-        reply = self.send(request, mf.TYPE_CONTROL, timeout)
+        reply = self._send(request, mf.TYPE_CONTROL, timeout, self.control_eid)
         if len(reply) < 3:
             raise ProtocolError("%s: MCTP control reply of %d bytes is too short"
                                 % (self._where(), len(reply)))
@@ -250,28 +268,6 @@ class MctpTcpTransport(Transport):
                                 % (self._where(), reply[0] & mf.CTRL_INSTANCE_MASK, inst))
         return reply[2], bytes(reply[3:])
 
-    def get_endpoint_id(self, timeout=None):
-        """MCTP Get Endpoint ID: returns ``(eid, eid_type_byte, medium_specific)``."""
-        cc, data = self.control(mf.CTRL_GET_ENDPOINT_ID, b"", timeout)
-        _check_cc(cc, "Get Endpoint ID", data, 3)
-        return data[0], data[1], data[2]
-
-    def get_message_types(self, timeout=None):
-        """MCTP Get Message Type Support: the list of message types."""
-        cc, data = self.control(mf.CTRL_GET_MESSAGE_TYPE_SUPPORT, b"", timeout)
-        _check_cc(cc, "Get Message Type Support", data, 1)
-        count = data[0]
-        if len(data) < 1 + count:
-            raise ProtocolError("Get Message Type Support: %d types announced, %d arrived"
-                                % (count, len(data) - 1))
-        return list(data[1:1 + count])
-
     def info(self):
         return {"host": self.host, "port": self.port, "eid": self.eid, "own_eid": self.own_eid}
 
-
-def _check_cc(cc, what, data, need):
-    if cc != mf.CC_SUCCESS:
-        raise ProtocolError("MCTP %s failed with completion code 0x%02x" % (what, cc))
-    if len(data) < need:
-        raise ProtocolError("MCTP %s reply is %d bytes short" % (what, need - len(data)))

@@ -103,8 +103,11 @@ def check_writable(path):
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="server processes sharing the device (one core each): readers run in "
                    "parallel, changes one at a time and seen by all (Linux)")
+@click.option("--peer", type=click.Choice(("spec", "jrl")), default="spec", show_default=True,
+              help="serve clients of this peer family in their own form (jrl: Jackrabbit "
+                   "Labs' jack; see docs/mctp-over-tcp.md)")
 def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout,
-            workers):
+            workers, peer):
     """Serve an emulated CXL component over MCTP over TCP until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
@@ -142,7 +145,7 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
         try:
             _serve_workers(device, workers, host, port, profile, eid, state_file,
                            dict(eid=eid, max_clients=max_clients, idle_timeout=idle_timeout,
-                                message_timeout=message_timeout))
+                                message_timeout=message_timeout, peer=peer))
         finally:
             if handler is not None:
                 import logging
@@ -153,7 +156,7 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
         durable = (lambda: _save(state_file, device)) if state_file else None
         server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
                         idle_timeout=idle_timeout, message_timeout=message_timeout,
-                        on_change=durable)
+                        on_change=durable, peer=peer)
         _serve(server, device, profile, eid, state_file)
     finally:
         if handler is not None:
