@@ -23,7 +23,6 @@ def command():
         width, speed, what is attached), its VCSs and vPPBs with their bindings, and
         each MLD's LDs with their allocations.
 
-        \b
         Sent: Identify Switch Device (5100h), Get Physical Port State (5101h),
         Get Virtual CXL Switch Info (5200h), and through each port with an MLD
         (Tunnel Management, 5300h) Get LD Info (5400h) and Get LD Allocations
