@@ -147,18 +147,19 @@ def show(inv, stop):
         notes.append(FIRST_ONLY)
     if getattr(inv, "dry_run_passphrases", False):
         notes.append("Passphrase fields are left empty: a dry run reads no passphrase.")
-    if inv.json:
-        from .render import SCHEMA_VERSION
-        from .render import json as rjson
-        rjson.write({"schema_version": SCHEMA_VERSION, "command": inv.command_name,
-                     "target": inv.target, "tunnel": inv.tunnel_json(), "dry_run": True,
-                     "request": data, "notes": notes})
-        return
-    if inv.output == "raw":                 # the bytes that would go to the transport
-        from .render import raw
-        raw.write(bytes.fromhex(data["wire"]))
-        return
-    from .render import table
+    from .render import SCHEMA_VERSION
+
+    def doc():
+        return {"schema_version": SCHEMA_VERSION, "command": inv.command_name,
+                "target": inv.target, "tunnel": inv.tunnel_json(), "dry_run": True,
+                "request": data, "notes": notes}
+
+    # -o raw: the bytes that would go to the transport
+    inv.out.show(doc, lambda: _sections(data, notes), lambda: bytes.fromhex(data["wire"]),
+                 title="%s · %s · dry run" % (inv.command_name, inv.where))
+
+
+def _sections(data, notes):
     from .render.views import KV, Hexdump, Note
     pairs = [("registry name", data["name"]), ("opcode", "%04Xh" % data["opcode"])]
     if data["summary"]:
@@ -172,15 +173,13 @@ def show(inv, stop):
                                               for k, v in data["fields"].items()]))
     else:
         sections.append(Note("The request has no payload."))
-    sections += [
-                Hexdump("CCI message (%d bytes)" % (len(data["message"]) // 2),
-                        bytes.fromhex(data["message"]))]
+    sections.append(Hexdump("CCI message (%d bytes)" % (len(data["message"]) // 2),
+                            bytes.fromhex(data["message"])))
     for level in data["levels"]:
         sections.append(Hexdump("tunnel level %d (%s): %04Xh, tag %d, %d bytes" % (
             level["level"], level["hop"], level["opcode"], level["tag"],
             len(level["message"]) // 2), bytes.fromhex(level["message"])))
-    sections += [Note(n) for n in notes]
-    table.write(sections, inv, title="%s · %s · dry run" % (inv.command_name, inv.where))
+    return sections + [Note(n) for n in notes]
 
 
 def _text(value):

@@ -10,7 +10,6 @@ import sys
 
 import click
 
-from . import streams
 
 EXIT_OK, EXIT_DEVICE, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
 EXIT_PERMISSION, EXIT_TIMEOUT, EXIT_INTERRUPTED = 4, 5, 130
@@ -129,11 +128,11 @@ def report(exc, inv=None, command=None):
     if problem is None:
         return None
     click.echo(line(problem), err=True)
-    if inv is not None and inv.json or inv is None and command is not None:
-        import json
-        out = streams.text("stdout")
-        out.write(json.dumps(json_error(problem, inv, command), indent=2) + "\n")
-        out.flush()
+    if inv is not None:
+        inv.out.problem(json_error(problem, inv))      # on stdout in JSON mode only
+    elif command is not None:                          # argv asked for JSON
+        from .render import json as rjson
+        rjson.write(json_error(problem, None, command))
     return problem.exit_code
 
 

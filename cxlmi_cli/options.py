@@ -347,15 +347,23 @@ class Invocation:
         return data
 
     # -- output -------------------------------------------------------------------------
+    @property
+    def out(self):
+        """The output format's writer (:mod:`.render`), made once -- after the
+        options were resolved -- and used by every command instead of testing
+        ``output`` itself."""
+        if getattr(self, "_out", None) is None or self._out.name != self.output:
+            from . import render
+            self._out = render.output(self, self.output)
+        return self._out
+
     def emit(self, entry, result, request=None):
-        from . import render
-        render.emit(self, entry, result, request)
+        self.out.result(entry, result, request)
 
     def emit_data(self, data, raw=None, table=None, title=None, command=None):
         """Output for hand-written commands: ``data`` (JSON-able dict) as the result,
         ``raw`` bytes for -o raw, ``table`` as (key, value) pairs or rows for -o table."""
-        from . import render
-        render.emit_data(self, data, raw=raw, table=table, title=title, command=command)
+        self.out.data(data, raw=raw, table=table, title=title, command=command)
 
 
 def describe_action(command_name, entry, request, where):

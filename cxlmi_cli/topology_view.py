@@ -31,19 +31,17 @@ def command():
         A tree on a terminal, nested JSON with --json (the layout is in
         docs/cli.md), a Graphviz digraph with --dot.
         """
-        if inv.output == "raw":
-            raise _usage("topology has no raw form (it is the answer of several "
-                         "commands): use --json or --dot")
-        if dot and inv.output == "json":
-            raise _usage("--dot and --json ask for different outputs: give one")
+        inv.out.needs_no_raw("topology has no raw form (it is the answer of several "
+                             "commands): use --json or --dot")
+        if dot:
+            inv.out.replaced_by("--dot")
         from cxlmi_bindings.topology import topology as build
         data = build(inv.endpoint(), inv.tunnel)
         if dot:
             click.echo(to_dot(data, inv.where), nl=False)
-        elif inv.json:
-            inv.emit_data(data)
-        else:
-            draw(data, inv)
+            return
+        from .render import data_document
+        inv.out.show(lambda: data_document(inv, data), lambda: draw(data, inv))
     return topology
 
 

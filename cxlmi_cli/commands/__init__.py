@@ -201,34 +201,39 @@ def top_identify():
         from cxlmi_bindings.errors import CxlmiError
         result = inv.call(entry, request)
         payload, background = inv.last_payload, inv.background
-        if inv.output == "raw":
-            from ..render import raw
-            raw.write(payload)
-            return
-        memdev = None
-        if getattr(result, "component_type", None) == 0x03:
+        from ..render import document, views
+
+        def memdev():
+            # asked only for the forms that show it (raw is one reply's bytes)
+            if getattr(result, "component_type", None) != 0x03:
+                return None
             try:
-                memdev = inv.call(mem_entry)
+                return inv.call(mem_entry)
             except CxlmiError as exc:
                 import logging
                 logging.getLogger("cxlmi.cli").info("memory device identify: %s", exc)
-        inv.background = background
-        from ..render import views
-        if inv.json:
-            from ..render import document, json as rjson
-            doc = document(inv, entry, result, request)
-            doc["memdev_identify"] = (views.result_json(mem_entry, memdev)
-                                      if memdev is not None else None)
-            rjson.write(doc)
-            return
-        from ..render import table
-        sections = views.sections(entry, result, request, inv)
-        if memdev is not None:
-            more = views.sections(mem_entry, memdev, None, inv)
-            if more:
-                more[0].title = "memory device (4000h)"
-            sections += more
-        table.write(sections, inv)
+                return None
+            finally:
+                inv.background = background
+
+        def doc():
+            out = document(inv, entry, result, request)
+            more = memdev()
+            out["memdev_identify"] = (views.result_json(mem_entry, more)
+                                      if more is not None else None)
+            return out
+
+        def sections():
+            shown = views.sections(entry, result, request, inv)
+            more = memdev()
+            if more is not None:
+                more = views.sections(mem_entry, more, None, inv)
+                if more:
+                    more[0].title = "memory device (4000h)"
+                shown += more
+            return shown
+
+        inv.out.show(doc, sections, lambda: payload)
 
     return make_command(
         entry, name="identify", callback=body, help=(

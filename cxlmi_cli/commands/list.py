@@ -73,6 +73,7 @@ def command(ctx, output, as_json, no_mctp, no_devices):
     """
     inv = Invocation(ctx, "list", output=output, as_json=as_json)
     with guard(inv):
+        inv.out.needs_no_raw("list has no raw output: use -o table or -o json")
         notes = []
         devices, note = ([], None) if no_devices else _scan("/dev/cxl", "scan_devices")
         if note:
@@ -90,32 +91,30 @@ def command(ctx, output, as_json, no_mctp, no_devices):
                 "fwctl": [_jsonable(f) for f in fwctl],
                 "mctp": [_jsonable(m) for m in mctp],
                 "emulated": emulated, "notes": notes}
-        if inv.output == "raw":
-            raise click.UsageError("list has no raw output: use -o table or -o json")
-        if inv.json:
-            from ..render import json as rjson
-            doc = {"schema_version": 1, "command": "list"}
-            doc.update(data)
-            rjson.write(doc)
-            return
-        from ..render.views import Rows, Note
-        sections = [
-            Rows("kernel devices (/dev/cxl)", ["target", "kind", "serial", "numa"],
-                 [[d.get("target", d.get("devname", "?")), str(d.get("kind", "")),
-                   _hex(d.get("serial")), str(d.get("numa_node", "-"))] for d in devices]),
-            Rows("kernel fwctl devices (/dev/fwctl: Features only)", ["target", "memdev"],
-                 [[f["target"], f.get("memdev") or "-"] for f in fwctl]),
-            Rows("MCTP endpoints", ["target", "fm-api", "cci", "uuid"],
-                 [[m["target"], _yes(m.get("fmapi")), _yes(m.get("cci")),
-                   str(m.get("uuid") or "-")] for m in mctp]),
-            Rows("emulated profiles", ["target", "description"],
-                 [[e["target"], e["description"] + ("" if e["available"] else
-                                                    " (not in this build)")]
-                  for e in emulated]),
-        ]
-        sections += [Note("note: " + n) for n in notes]
-        from ..render import table
-        table.write(sections, None, title=None)
+        def doc():
+            out = {"schema_version": 1, "command": "list"}
+            out.update(data)
+            return out
+
+        def sections():
+            from ..render.views import Rows, Note
+            shown = [
+                Rows("kernel devices (/dev/cxl)", ["target", "kind", "serial", "numa"],
+                     [[d.get("target", d.get("devname", "?")), str(d.get("kind", "")),
+                       _hex(d.get("serial")), str(d.get("numa_node", "-"))] for d in devices]),
+                Rows("kernel fwctl devices (/dev/fwctl: Features only)", ["target", "memdev"],
+                     [[f["target"], f.get("memdev") or "-"] for f in fwctl]),
+                Rows("MCTP endpoints", ["target", "fm-api", "cci", "uuid"],
+                     [[m["target"], _yes(m.get("fmapi")), _yes(m.get("cci")),
+                       str(m.get("uuid") or "-")] for m in mctp]),
+                Rows("emulated profiles", ["target", "description"],
+                     [[e["target"], e["description"] + ("" if e["available"] else
+                                                        " (not in this build)")]
+                      for e in emulated]),
+            ]
+            return shown + [Note("note: " + n) for n in notes]
+
+        inv.out.show(doc, sections, raw=None, title="")
 
 
 def _yes(v):

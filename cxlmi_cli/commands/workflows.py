@@ -172,9 +172,7 @@ def _interrupted(inv, message):
     """Ctrl-C: say what it left behind; exit 130 (+ a JSON error object in JSON mode)."""
     from ..errors import EXIT_INTERRUPTED, Problem, json_error
     click.echo("cxl-mi: interrupted: %s" % message, err=True)
-    if inv.json:
-        from ..render import json as rjson
-        rjson.write(json_error(Problem("Interrupted", message, EXIT_INTERRUPTED), inv))
+    inv.out.problem(json_error(Problem("Interrupted", message, EXIT_INTERRUPTED), inv))
     raise click.exceptions.Exit(EXIT_INTERRUPTED)
 
 
@@ -270,21 +268,7 @@ class _Bar:
 def _emit(inv, entry, result, request, raw, extra=None, notes=()):
     """Render a workflow's result like a registry reply: ``raw`` bytes for -o raw,
     the JSON document with ``extra`` keys, the reply's table sections + notes."""
-    if inv.output == "raw":
-        from ..render import raw as rraw
-        rraw.write(raw)
-        return
-    from ..render import document, views
-    if inv.json:
-        from ..render import json as rjson
-        doc = document(inv, entry, result, request)
-        doc.update(extra or {})
-        rjson.write(doc)
-        return
-    from ..render import table
-    sections = views.sections(entry, result, request, inv) if result is not None else []
-    sections += [views.Note(n) for n in notes]
-    table.write(sections, inv)
+    inv.out.result(entry, result, request, extra=extra, notes=notes, raw=lambda: raw)
 
 
 # ----------------------------------------------------------------------- transfer-fw
@@ -452,21 +436,18 @@ def _fw_report(inv, entry, done):
     data = {"file": name, "bytes": size, "slot": slot, "parts": parts,
             "chunk_size": chunk, "activated": activated,
             "fw_info": views.result_json(info_entry, info) if info is not None else None}
-    if inv.output == "raw":
-        from ..render import raw as rraw
-        rraw.write(b"")
-        return
-    if inv.json:
-        inv.emit_data(data, command=entry.name)
-        return
-    pairs = [("file", name), ("bytes", "%d" % size), ("slot", str(slot)),
-             ("parts", "%d of up to %d bytes" % (parts, chunk)),
-             ("activated", {"online": "online", "reset": "at the next reset"}.get(
-                 activated, "no"))]
-    sections = [views.KV("firmware transfer", pairs)]
-    if info is not None:
-        sections += views.sections(info_entry, info, None, inv)
-    inv.emit_data(data, table=sections)
+    def sections():
+        pairs = [("file", name), ("bytes", "%d" % size), ("slot", str(slot)),
+                 ("parts", "%d of up to %d bytes" % (parts, chunk)),
+                 ("activated", {"online": "online", "reset": "at the next reset"}.get(
+                     activated, "no"))]
+        shown = [views.KV("firmware transfer", pairs)]
+        if info is not None:
+            shown += views.sections(info_entry, info, None, inv)
+        return shown
+
+    from ..render import data_document
+    inv.out.show(lambda: data_document(inv, data, entry.name), sections, lambda: b"")
 
 
 # ----------------------------------------------------------------------- --wait
@@ -532,14 +513,18 @@ def _report_waited(inv, entry, request, started, status):
         res_entry = _entry("memdev_get_scan_media_results")
         found = workflows.scan_media_results(_Via(inv), tunnel=inv.tunnel)
         merged, raw = found.reply, found.raw
-        from ..render import views
+        from ..render import document, views
         extra["scan_media_results"] = views.result_json(res_entry, merged)
-        if inv.output == "table":
-            from ..render import table
-            sections = [views.Note(n) for n in notes]
-            sections += views.sections(res_entry, merged, None, inv)
-            table.write(sections, inv)
-            return
+
+        def doc():
+            out = document(inv, entry, None, request)
+            out.update(extra)
+            return out
+
+        # the outcome first, then the errors the scan found
+        inv.out.show(doc, lambda: [views.Note(n) for n in notes]
+                     + views.sections(res_entry, merged, None, inv), lambda: raw)
+        return
     _emit(inv, entry, None, request, raw, extra, notes)
 
 
@@ -623,47 +608,44 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
 
 
 def _events_report(inv, entry, logs, raw):
-    from ..render import SCHEMA_VERSION
-    from ..render import decode as D
-    if inv.output == "raw":
-        from ..render import raw as rraw
-        rraw.write(raw)
-        return
-    if inv.json:
-        from ..render import json as rjson
+    from ..render import SCHEMA_VERSION, views
+
+    def doc():
+        from ..render import decode
         result = []
         for item in logs:
-            doc = dict(item)
-            doc["records"] = [D.to_json(r) for r in item["records"]]
-            result.append(doc)
-        rjson.write({"schema_version": SCHEMA_VERSION, "command": entry.name,
-                     "opcode": entry.opcode, "target": inv.target,
-                     "tunnel": inv.tunnel_json(), "background": False,
-                     "result": {"logs": result}})
-        return
-    from ..render import table, views
-    rows, columns = [], ["log"]
-    for item in logs:
-        for r in item["records"]:
-            row = views.ROWS["event_record"](r)
-            if len(columns) == 1:
-                columns += list(row)
-            rows.append([item["log"]] + [row[c] for c in columns[1:]])
-    sections = [views.Rows("event records", columns, rows)]
-    for item in logs:
-        bits = ["%d record%s" % (len(item["records"]), "" if len(item["records"]) == 1
-                                 else "s")]
-        if item["cleared"]:
-            bits.append("%d cleared" % item["cleared"])
-        if item["more_records"]:
-            bits.append("more wait (--clear reads on)" if not item["cleared"]
-                        else "more wait")
-        if item["overflow_err_count"]:
-            bits.append("overflowed: %d records lost" % item["overflow_err_count"])
-        if item["error"]:
-            bits = ["not read: %s" % item["error"].get("message")]
-        sections.append(views.Note("%-5s %s" % (item["log"], ", ".join(bits))))
-    table.write(sections, inv)
+            one = dict(item)
+            one["records"] = [decode.to_json(r) for r in item["records"]]
+            result.append(one)
+        return {"schema_version": SCHEMA_VERSION, "command": entry.name,
+                "opcode": entry.opcode, "target": inv.target, "tunnel": inv.tunnel_json(),
+                "background": False, "result": {"logs": result}}
+
+    def sections():
+        rows, columns = [], ["log"]
+        for item in logs:
+            for r in item["records"]:
+                row = views.ROWS["event_record"](r)
+                if len(columns) == 1:
+                    columns += list(row)
+                rows.append([item["log"]] + [row[c] for c in columns[1:]])
+        shown = [views.Rows("event records", columns, rows)]
+        for item in logs:
+            bits = ["%d record%s" % (len(item["records"]), "" if len(item["records"]) == 1
+                                     else "s")]
+            if item["cleared"]:
+                bits.append("%d cleared" % item["cleared"])
+            if item["more_records"]:
+                bits.append("more wait (--clear reads on)" if not item["cleared"]
+                            else "more wait")
+            if item["overflow_err_count"]:
+                bits.append("overflowed: %d records lost" % item["overflow_err_count"])
+            if item["error"]:
+                bits = ["not read: %s" % item["error"].get("message")]
+            shown.append(views.Note("%-5s %s" % (item["log"], ", ".join(bits))))
+        return shown
+
+    inv.out.show(doc, sections, lambda: raw)
 
 
 # ----------------------------------------------------------------------- logs
