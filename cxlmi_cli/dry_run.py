@@ -160,16 +160,16 @@ def show(inv, stop):
 
 
 def _sections(data, notes):
-    from .render.views import KV, Hexdump, Note
+    from .render.views import Pairs, Hexdump, Note
     pairs = [("registry name", data["name"]), ("opcode", "%04Xh" % data["opcode"])]
     if data["summary"]:
         pairs.append(("command", data["summary"]))
     pairs.append(("tag", str(data["tag"])))
     pairs.append(("MCTP message type", "%d (%s)" % (
         data["mctp_message_type"], "FM-API" if data["mctp_message_type"] == 7 else "CCI")))
-    sections = [KV("request (dry run)", pairs)]
+    sections = [Pairs("request (dry run)", pairs)]
     if data["fields"]:
-        sections.append(KV("request fields", [(k, _text(v))
+        sections.append(Pairs("request fields", [(k, _text(v))
                                               for k, v in data["fields"].items()]))
     else:
         sections.append(Note("The request has no payload."))

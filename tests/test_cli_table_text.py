@@ -5,13 +5,13 @@ import click
 from click.testing import CliRunner
 
 from cxlmi_cli.render import table
-from cxlmi_cli.render.views import KV, Rows
+from cxlmi_cli.render.views import Pairs, Rows
 
 
 def test_device_strings_are_printed_literally():
     @click.command()
     def show():
-        table.write([KV("device", [("fw revision", "FW [bold]1.0[/bold] :smile:")]),
+        table.write([Pairs("device", [("fw revision", "FW [bold]1.0[/bold] :smile:")]),
                      Rows("ports", ["name"], [["[red]p0[/red]"]])], title="t")
 
     out = CliRunner().invoke(show, []).output

@@ -72,12 +72,12 @@ def test_values_longer_than_the_terminal_fold_whole(monkeypatch):
     import click
     from click.testing import CliRunner
     from cxlmi_cli.render import table
-    from cxlmi_cli.render.views import KV, Rows
+    from cxlmi_cli.render.views import Pairs, Rows
     uuid = "0da9c0b5-bf41-4b78-8f79-96b1623b3f17"
 
     @click.command()
     def show():
-        table.write([KV("log", [("uuid", uuid), ("name", "command effects log")]),
+        table.write([Pairs("log", [("uuid", uuid), ("name", "command effects log")]),
                      Rows("entries", ["uuid", "size"], [[uuid, "4096"]])], title="t")
 
     for width in (12, 20, 40):

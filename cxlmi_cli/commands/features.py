@@ -75,11 +75,11 @@ def _need_name(name):
 
 def _list_body(inv):
     from cxlmi_bindings import features as F
-    from cxlmi_cli.render import decode as D
+    from cxlmi_cli.render import decode
     entries = F.supported(_caller(inv))
     rows, out = [], []
     for e in entries:
-        doc = D.to_json(e)
+        doc = decode.to_json(e)
         known = doc["feature_id_decoded"]["name"]
         doc["name"] = known
         doc["decoded_by_cxl_mi"] = known in F.layouts.FEATURES
@@ -114,12 +114,12 @@ def list_command():
 # ----------------------------------------------------------------------- get
 
 def _emit_feature(inv, name, entry, data, decoded, selection, command, written=None):
-    from ..render import decode as D
-    from ..render.views import KV, generic
-    result = {"feature": name, "uuid": D.to_json(entry)["feature_id_decoded"]["uuid"],
+    from ..render import decode
+    from ..render.views import Pairs, generic
+    result = {"feature": name, "uuid": decode.to_json(entry)["feature_id_decoded"]["uuid"],
               "selection": selection, "get_feature_version": entry.get_feature_version,
               "set_feature_version": entry.set_feature_version, "data": data.hex(),
-              "attributes": D.to_json(decoded)}
+              "attributes": decode.to_json(decoded)}
     if written is not None:
         result["written"] = written.hex()
     head = [("feature", name), ("selection", selection),
@@ -128,7 +128,7 @@ def _emit_feature(inv, name, entry, data, decoded, selection, command, written=N
     if written is not None:
         head.append(("written", written.hex()))
     inv.emit_data(result, raw=data, command=command,
-                  table=[KV(name, head)] + generic(decoded))
+                  table=[Pairs(name, head)] + generic(decoded))
 
 
 def _get_body(inv, name, selection):

@@ -441,7 +441,7 @@ def _fw_report(inv, entry, done):
                  ("parts", "%d of up to %d bytes" % (parts, chunk)),
                  ("activated", {"online": "online", "reset": "at the next reset"}.get(
                      activated, "no"))]
-        shown = [views.KV("firmware transfer", pairs)]
+        shown = [views.Pairs("firmware transfer", pairs)]
         if info is not None:
             shown += views.sections(info_entry, info, None, inv)
         return shown

@@ -87,13 +87,13 @@ class Output:
         ``raw`` bytes, ``table`` as sections or (key, value) pairs (the dict's items
         when not given)."""
         def sections():
-            from .views import KV, Section
+            from .views import Pairs, Section
             pairs = table
             if pairs is None:
                 pairs = sorted(data.items()) if isinstance(data, dict) else []
             if pairs and isinstance(pairs, list) and isinstance(pairs[0], Section):
                 return pairs
-            return [KV(title, [(str(k), str(v)) for k, v in pairs])]
+            return [Pairs(title, [(str(k), str(v)) for k, v in pairs])]
 
         self.show(lambda: data_document(self.inv, data, command), sections,
                   lambda: raw if raw is not None else b"", title=title)

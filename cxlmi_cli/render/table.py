@@ -34,7 +34,7 @@ def hexdump_lines(data, base=0):
 
 #: what a two-column SIMPLE table adds to its cells: a space of padding each side
 #: of each cell, the rule between them, and an edge column each side
-KV_CHROME = 7
+PAIRS_CHROME = 7
 
 
 def kv_fits(console, pairs):
@@ -42,7 +42,7 @@ def kv_fits(console, pairs):
     from rich.cells import cell_len
     keys = max((cell_len(k) for k, _ in pairs), default=0)
     word = max((cell_len(w) for _, v in pairs for w in v.split()), default=0)
-    return keys + word + KV_CHROME <= console.width
+    return keys + word + PAIRS_CHROME <= console.width
 
 
 def rows_fit(console, table):
@@ -71,7 +71,7 @@ def write(sections, inv=None, title=None):
     from rich import box
     from rich.table import Table
     from rich.text import Text
-    from .views import KV, Rows, Hexdump, Note
+    from .views import Pairs, Rows, Hexdump, Note
     console = _console()
     heading = title
     if heading is None and inv is not None:
@@ -89,7 +89,7 @@ def write(sections, inv=None, title=None):
                 console.print(Text(caption, style="bold"))
             for line in hexdump_lines(sec.data, sec.base) or ["(no data)"]:
                 console.print(Text(line), soft_wrap=True)
-        elif isinstance(sec, KV):
+        elif isinstance(sec, Pairs):
             t = Table(title=caption, box=box.SIMPLE, show_header=False, title_justify="left")
             # Keys never wrap, so only values do, and at word boundaries.
             t.add_column("field", style="bold", no_wrap=True)

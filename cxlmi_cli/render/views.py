@@ -15,7 +15,7 @@ from cxlmi_bindings import types
 from cxlmi_bindings.types import fmapi as fmapi_types
 from cxlmi_bindings.types.meaning import human_size
 
-from . import decode as D
+from . import decode
 from ..spec import cel_uuid
 
 
@@ -24,7 +24,7 @@ class Section:
     title = None
 
 
-class KV(Section):
+class Pairs(Section):
     """A key/value section."""
 
     def __init__(self, title, pairs):
@@ -77,11 +77,11 @@ def result_json(entry, result, request=None):
         data = bytes(result)
         out = {"length": len(data), "data": data.hex()}
         if entry.name == "get_log" and _is_cel_log(request):
-            out["entries"] = D.to_json(cel_array(data))
+            out["entries"] = decode.to_json(cel_array(data))
         return out
     if entry.name == "get_log_cel":
-        return {"entries": D.to_json(result)}
-    return D.to_json(result)
+        return {"entries": decode.to_json(result)}
+    return decode.to_json(result)
 
 
 # ----------------------------------------------------------------------- tables
@@ -106,15 +106,15 @@ def generic(obj, title=None):
     """A structure: scalars as key/value, each list of structures as rows."""
     if isinstance(obj, ctypes.Array):
         return [rows_of(list(obj), title)]
-    sname = D.short_name(type(obj))
+    sname = decode.short_name(type(obj))
     pairs, lists = [], []
-    for name, value in D.fields(obj):
+    for name, value in decode.fields(obj):
         if isinstance(value, list) or (isinstance(value, ctypes.Array) and
                                        issubclass(value._type_, ctypes.Structure)):
             lists.append((name, list(value)))
         elif isinstance(value, ctypes.Structure):
-            for sub, subval in D.fields(value):
-                pairs.append(("%s.%s" % (name, sub), D.text(type(value), sub, subval)))
+            for sub, subval in decode.fields(value):
+                pairs.append(("%s.%s" % (name, sub), decode.text(type(value), sub, subval)))
         elif _is_tail(obj, name) and isinstance(value, ctypes.Array) \
                 and value._type_ is not ctypes.c_uint8:
             lists.append((name, list(value)))
@@ -122,8 +122,8 @@ def generic(obj, title=None):
                 TAIL_ROWS.get((sname, name)):
             lists.append((name, list(value)))
         else:
-            pairs.append((name, D.text(type(obj), name, value)))
-    out = [KV(title, pairs)] if pairs else []
+            pairs.append((name, decode.text(type(obj), name, value)))
+    out = [Pairs(title, pairs)] if pairs else []
     for name, items in lists:
         layout = TAIL_ROWS.get((sname, name))
         if layout is not None:
@@ -144,7 +144,7 @@ def rows_of(items, title=None):
     first = items[0]
     if not isinstance(first, ctypes.Structure):
         return Rows(title, ["index", "value"], [[str(i), str(v)] for i, v in enumerate(items)])
-    sname = D.short_name(type(first))
+    sname = decode.short_name(type(first))
     layout = ROWS.get(sname)
     if layout is not None:
         columns = None
@@ -154,8 +154,8 @@ def rows_of(items, title=None):
             columns = list(row)
             rows.append([row[c] for c in columns])
         return Rows(title, columns, rows)
-    columns = [n for n, v in D.fields(first)]
-    rows = [[D.text(type(item), n, v) for n, v in D.fields(item)] for item in items]
+    columns = [n for n, v in decode.fields(first)]
+    rows = [[decode.text(type(item), n, v) for n, v in decode.fields(item)] for item in items]
     return Rows(title, columns, rows)
 
 
@@ -185,7 +185,7 @@ def _cel_row(opcode, effects):
 
 
 def _port_row(p):
-    t = lambda f: D.text(type(p), f, getattr(p, f))  # noqa: E731
+    t = lambda f: decode.text(type(p), f, getattr(p, f))  # noqa: E731
     return {"port": str(p.port_id), "state": t("config_state"), "device": t("conn_dev_type"),
             "cxl": t("conn_dev_cxl_ver"),
             "width": "x%d/x%d" % (p.negotiated_link_width, p.max_link_width),
@@ -201,10 +201,10 @@ ROWS = {
     "cmd_get_log_cel_rsp": lambda e: _cel_row(e.opcode, e.command_effect),
     "cmd_fmapi_port_state_info_block": _port_row,
     "supported_log_entry": lambda e: {
-        "log": D.text(type(e), "uuid", e.uuid),
+        "log": decode.text(type(e), "uuid", e.uuid),
         "size": human_size(e.log_size)},
     "dc_extent": lambda e: {"start": "0x%x" % e.start_dpa, "length": human_size(e.len),
-                            "tag": D.text(type(e), "tag", e.tag) if any(bytes(e.tag)) else "-",
+                            "tag": decode.text(type(e), "tag", e.tag) if any(bytes(e.tag)) else "-",
                             "shared_seq": str(e.shared_seq)},
     "dc_extent_update": lambda e: {"start": "0x%x" % e.start_dpa, "length": human_size(e.len)},
 }
@@ -254,10 +254,10 @@ TAIL_ROWS = {
 def _fw_info(rsp, request):
     slot = type(rsp).meaning("slot_info").decode(rsp.slot_info)
     active, staged = slot["active_slot"], slot["staged_slot"]
-    kv = KV(None, [("slots supported", str(rsp.slots_supported)),
+    kv = Pairs(None, [("slots supported", str(rsp.slots_supported)),
                    ("active slot", str(active)),
                    ("staged slot", str(staged) if staged else "none"),
-                   ("capabilities", D.text(type(rsp), "caps", rsp.caps))])
+                   ("capabilities", decode.text(type(rsp), "caps", rsp.caps))])
     rows = []
     for n in range(1, min(rsp.slots_supported, 4) + 1):
         rev = getattr(rsp, "fw_rev%d" % n)
@@ -289,10 +289,10 @@ def _log(result, request):
 def _vcs_info(result, request):
     rows = []
     for block in getattr(result, "vcs_info_list", []):
-        state = D.text(type(block), "vcs_state", block.vcs_state)
+        state = decode.text(type(block), "vcs_state", block.vcs_state)
         for i, v in enumerate(block.vppbs):
             rows.append([str(block.vcs_id), state, str(block.usp_id), str(i),
-                         D.text(type(v), "binding_status", v.binding_status),
+                         decode.text(type(v), "binding_status", v.binding_status),
                          str(v.bound_port_id) if v.binding_status in (2, 3) else "-",
                          str(v.bound_ld_id) if v.binding_status == 3 else "-"])
         if not block.num_vppbs:
