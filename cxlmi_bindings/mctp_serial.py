@@ -243,38 +243,61 @@ class FrameDecoder:
 class PacketReassembler:
     """Messages from variable-length packets, with :class:`mctp_framing.Reassembler`'s checks.
 
-    Each packet is padded to the 68-byte packet the TCP framing uses and handed to a
-    ``Reassembler``, which checks SOM/EOM, sequence numbers and tags, and trims a CXL message
-    to its CCI header's length.  A packet that is not the last of its message must be full
-    (DSP0236); one that is not is dropped with its message.
+    A serial line is shared: the packets of messages from different requesters (or different
+    tags of one requester, such as two processes behind one kernel) may interleave, so each
+    (source EID, tag, tag owner) gets a reassembly context of its own, as DSP0236 has it.  Each
+    packet is padded to the 68-byte packet the TCP framing uses and handed to that context's
+    ``Reassembler``, which checks SOM/EOM and sequence numbers and trims a CXL message to its
+    CCI header's length.  A packet that is not the last of its message must be full (DSP0236);
+    one that is not is dropped with its message.
     """
 
+    #: contexts kept at once; the oldest goes first (a requester that vanished mid-message)
+    MAX_CONTEXTS = 64
+
     def __init__(self, max_message=mf.DEFAULT_MAX_MESSAGE):
-        self._inner = mf.Reassembler(max_message=max_message)
+        self.max_message = max_message
+        self._contexts = {}         # (src, tag, tag owner) -> Reassembler, oldest first
+        self.messages = 0
+        self.errors = 0
 
-    @property
-    def errors(self):
-        return self._inner.errors
-
-    @property
-    def messages(self):
-        return self._inner.messages
+    def _error(self, text, dropped):
+        self.errors += 1
+        return mf.FramingError(text, dropped)
 
     def feed(self, packet):
         """Events (``Message`` or ``FramingError``) that this packet completes."""
         packet = bytes(packet)
-        if len(packet) < MIN_PACKET or len(packet) > MAX_PACKET:
-            self._inner.errors += 1
-            return [mf.FramingError("MCTP packet of %d bytes over serial (%d..%d); dropped"
-                                    % (len(packet), MIN_PACKET, MAX_PACKET), len(packet))]
-        eom = bool(packet[3] & mf.EOM)
-        if not eom and len(packet) != MAX_PACKET:
-            self._inner.errors += 1
-            events = []
-            if self._inner.in_message:
-                self._inner.reset()
-            return events + [mf.FramingError(
+        if not MIN_PACKET <= len(packet) <= MAX_PACKET:
+            return [self._error("MCTP packet of %d bytes over serial (%d..%d); dropped"
+                                % (len(packet), MIN_PACKET, MAX_PACKET), len(packet))]
+        hdr = mf.PacketHeader(packet)
+        key = (hdr.src, hdr.tag, hdr.tag_owner)
+        rx = self._contexts.pop(key, None)      # re-inserted below: the newest last
+        if rx is None:
+            if not hdr.som:
+                return [self._error("packet without start of message (src 0x%02x tag %d, seq "
+                                    "%d) outside a message; dropped"
+                                    % (hdr.src, hdr.tag, hdr.seq), len(packet))]
+            rx = mf.Reassembler(max_message=self.max_message)
+        if not hdr.eom and len(packet) != MAX_PACKET:
+            return [self._error(
                 "packet of %d payload bytes before the end of its message (all but the last "
                 "carry %d); message dropped" % (len(packet) - mf.TRANSPORT_HEADER_SIZE, MTU),
                 len(packet))]
-        return [ev for ev in self._inner.feed(packet.ljust(MAX_PACKET, b"\0")) if ev is not None]
+        events = []
+        for ev in rx.feed(packet.ljust(MAX_PACKET, b"\0")):
+            if isinstance(ev, mf.Message):
+                self.messages += 1
+                events.append(ev)
+            elif ev is not None:
+                self.errors += 1
+                events.append(ev)
+        if rx.in_message:
+            self._contexts[key] = rx
+            while len(self._contexts) > self.MAX_CONTEXTS:
+                old = next(iter(self._contexts))
+                del self._contexts[old]
+                events.append(self._error("too many messages in progress at once; the one "
+                                          "from src 0x%02x tag %d dropped" % old[:2], 0))
+        return events

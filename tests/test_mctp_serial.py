@@ -292,3 +292,24 @@ def test_a_lost_packet_is_caught_by_the_sequence_number():
     events = [ev for p in pkts[:1] + pkts[2:] for ev in reasm.feed(p)]
     assert not any(isinstance(ev, mf.Message) for ev in events)
     assert any("sequence" in str(ev) for ev in events)
+
+
+def test_interleaved_messages_of_two_requesters_are_kept_apart():
+    # two processes behind one kernel: same source EID, different tags, packets interleaved
+    a = cci.encode(0x0401, bytes([0xAA]) * 150, tag=1)
+    b = cci.encode(0x0401, bytes([0xBB]) * 150, tag=2)
+    pa, _ = ms.packets(mf.TYPE_CCI, a, dst=8, src=9, tag=1, tag_owner=1)
+    pb, _ = ms.packets(mf.TYPE_CCI, b, dst=8, src=9, tag=2, tag_owner=1, seq=3)
+    reasm = ms.PacketReassembler()
+    events = []
+    for x, y in zip(pa, pb):
+        events += reasm.feed(x) + reasm.feed(y)
+    assert events == [mf.Message(mf.TYPE_CCI, a, 9, 8, 1, 1), mf.Message(mf.TYPE_CCI, b, 9, 8, 2, 1)]
+    assert reasm.errors == 0 and reasm.messages == 2
+
+
+def test_a_middle_packet_without_its_start_is_dropped():
+    pkts, _ = ms.packets(mf.TYPE_CCI, cci.encode(0x0401, bytes(150)), 8, 9, 1, 1)
+    reasm = ms.PacketReassembler()
+    (err,) = reasm.feed(pkts[1])
+    assert "without start of message" in str(err) and reasm.errors == 1
