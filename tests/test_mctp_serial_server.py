@@ -7,8 +7,12 @@ fresh decoder.  The kernel's side is tests/integration/test_qemu_mctp.py.
 """
 
 import os
+import re
 import select
+import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 
@@ -224,3 +228,73 @@ def test_a_live_socket_is_not_taken_over_but_a_stale_one_is(tmp_path):
     stale.close()                       # the file stays, nobody listens
     SerialServer(endpoint, path, listen=True).start().stop()
     assert not os.path.exists(path)
+
+
+# --- `cxl-mi emulate --serial-listen / --serial`, as processes --------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, PYTHONPATH=ROOT)
+
+
+def _emulate(*args):
+    return subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "127.0.0.1:0"] + list(args), cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_emulate_serves_the_same_endpoint_on_tcp_and_serial(tmp_path):
+    path = str(tmp_path / "line")
+    proc = _emulate("--profile", "switch", "--eid", "12", "--serial-listen", path)
+    try:
+        first = proc.stdout.readline()
+        assert first == "serving MCTP over serial on %s (a Unix socket, waiting for a peer)\n" \
+            % path
+        port = int(re.search(r"listening on tcp:127\.0\.0\.1:(\d+)", proc.stdout.readline())
+                   .group(1))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+        line = Line(sock)
+        line.send(mf.TYPE_CONTROL, b"\x80\x02", dst=12)
+        assert line.receive().body[3] == 12
+        # an EID set over serial is the EID TCP clients see: one endpoint
+        line.send(mf.TYPE_CONTROL, b"\x80\x01\x00\x21", dst=12)
+        assert line.receive().body[:4] == b"\x00\x01\x00\x00"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as tcp:
+            tcp.sendall(mf.frame(mf.TYPE_CONTROL, b"\x80\x02", 0x21, HOST_EID, 1, 1)[0])
+            reply = b""
+            while len(reply) < mf.PACKET_SIZE:
+                reply += tcp.recv(mf.PACKET_SIZE - len(reply))
+        (msg,) = mf.Reassembler().feed(reply)
+        assert msg.body[:4] == b"\x00\x02\x00\x21"
+        line.send(mf.TYPE_FMAPI, cci.encode(IDENTIFY, b""), dst=0x21)
+        assert cci.decode_header(line.receive().body).return_code == 0
+        sock.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--serial", "/nonexistent/x", "--serial-listen", "/tmp/y"], 2, "give one of them"),
+    (["--serial", "/nonexistent/line"], 2, "--serial /nonexistent/line: No such file"),
+    (["--serial-listen", "/nonexistent/dir/line"], 2, "cannot listen on /nonexistent/dir/line"),
+])
+def test_emulate_serial_mistakes(args, code, message):
+    proc = subprocess.run([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                           "127.0.0.1:0"] + args, cwd=ROOT, env=ENV, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "listening" not in proc.stdout
+
+
+def test_emulate_refuses_a_regular_file_as_listening_socket(tmp_path):
+    regular = tmp_path / "f"
+    regular.write_text("keep me")
+    proc = subprocess.run([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                           "127.0.0.1:0", "--serial-listen", str(regular)], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "exists and is not a socket" in proc.stderr
+    assert regular.read_text() == "keep me"
