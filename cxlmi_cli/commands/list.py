@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """`cxl-mi list`: the targets this machine offers.
 
-Kernel CXL devices (``/dev/cxl``), MCTP endpoints mctpd knows (D-Bus) and the
-emulated profiles.  Discovery is defensive: a section that cannot be read
+Kernel CXL devices (``/dev/cxl``), MCTP endpoints mctpd knows (D-Bus) -- or, without
+mctpd, those the kernel has MCTP routes to and that answer a probe -- and the emulated profiles.  Discovery is defensive: a section that cannot be read
 (no /dev/cxl, no D-Bus, no mctpd, a backend missing from this installation)
 is empty with a note saying why, never an error.
 """
@@ -62,7 +62,8 @@ def _jsonable(d):
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default=None,
               help="table (default) or json")
 @click.option("--json", "as_json", is_flag=True, help="the same as -o json")
-@click.option("--no-mctp", is_flag=True, help="do not ask mctpd (D-Bus) for MCTP endpoints")
+@click.option("--no-mctp", is_flag=True, help="do not look for MCTP endpoints (mctpd over "
+                                              "D-Bus, else the kernel's MCTP routes)")
 @click.option("--no-devices", is_flag=True, help="do not scan /dev/cxl")
 @click.pass_context
 def command(ctx, output, as_json, no_mctp, no_devices):
@@ -78,6 +79,11 @@ def command(ctx, output, as_json, no_mctp, no_devices):
             notes.append(note)
         mctp, note = ([], None) if no_mctp else _scan("MCTP", "scan_mctp")
         if note:
+            # no mctpd: the kernel's own MCTP routes, each endpoint asked what it speaks
+            kernel, _ = _scan("MCTP", "scan_mctp_kernel")
+            if kernel:
+                mctp = kernel
+                note += "; the MCTP endpoints listed are the kernel's routes that answered"
             notes.append(note)
         emulated, note = _emulated()
         if note:
