@@ -28,7 +28,12 @@ def tty_of(pci_address):
     """/dev/ttySn of the serial port whose device is the PCI function at pci_address."""
     for name in sorted(os.listdir("/sys/class/tty")):
         device = os.path.join("/sys/class/tty", name, "device")
-        if os.path.islink(device) and os.path.basename(os.path.realpath(device)) == pci_address:
+        if not os.path.islink(device):
+            continue
+        # the PCI function itself, or (Linux 6.x's serial core) a port device under it,
+        # named "<PCI address>:<controller>.<port>"
+        parts = os.path.realpath(device).split("/")
+        if pci_address in parts or parts[-1].startswith(pci_address + ":"):
             return "/dev/" + name
     raise SystemExit("no tty belongs to the PCI device %s (is it a pci-serial card, and "
                      "does the kernel have CONFIG_SERIAL_8250_PCI?)" % pci_address)
