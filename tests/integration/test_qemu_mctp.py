@@ -16,11 +16,8 @@ source or the compiler) the tests are skipped, or fail under CI.
 
 import base64
 import json
-import os
 import shlex
-import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -35,7 +32,6 @@ pytestmark = pytest.mark.qemu
 SWITCH, TYPE3 = LINES
 SILENT_EID = SWITCH.silent_eids[0]
 CEL_UUID = uuid.UUID("0da9c0b5-bf41-4b78-8f79-96b1623b3f17")
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +69,54 @@ def guest_json(bench, *args, timeout=60):
     return json.loads(out)
 
 
+# Many commands in one guest process: an interpreter starting under TCG on a busy machine costs
+# seconds, so the tests that compare several answers run the CLI in process (click's runner,
+# the same `cli` object `python -m cxlmi_cli` runs; transports and kernel as real as ever).
+# Tests where the process itself matters (exit codes, concurrency) start real processes.
+CLI_BATCH = """
+import json, sys, time
+from click.testing import CliRunner
+from cxlmi_cli.main import cli
+try:
+    runner = CliRunner(mix_stderr=False)
+except TypeError:
+    runner = CliRunner()
+out = []
+for argv in json.loads(sys.argv[1]):
+    started = time.monotonic()
+    res = runner.invoke(cli, argv)
+    out.append([res.exit_code, res.stdout, res.stderr, time.monotonic() - started])
+print(json.dumps(out))
+"""
+
+
+def guest_batch(bench, *commands, timeout=120):
+    """Run each command (a list of arguments) through the CLI in one guest process:
+    [(exit code, stdout, stderr, seconds)]."""
+    script = base64.b64encode(CLI_BATCH.encode()).decode()
+    argv = shlex.quote(json.dumps([[str(a) for a in c] for c in commands]))
+    out = bench.guest.check("echo %s | base64 -d > /tmp/batch.py && python3 /tmp/batch.py %s"
+                            % (script, argv), timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def batch_json(bench, *commands):
+    """The JSON documents of the commands (each given --json), all of which must succeed."""
+    docs = []
+    for command, (rc, out, err, _) in zip(commands, guest_batch(
+            bench, *[list(c) + ["--json"] for c in commands])):
+        assert rc == 0, "cxl-mi %s in the guest: exit %d\n%s\n%s" % (command, rc, out, err)
+        docs.append(json.loads(out))
+    return docs
+
+
 def host_json(*args):
-    """The same command on the host, over MCTP over TCP to the same emulator process."""
-    proc = subprocess.run([sys.executable, "-m", "cxlmi_cli"] + [str(a) for a in args]
-                          + ["--json"], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    """The same command on the host, over MCTP over TCP to the same emulator process (the CLI
+    run in this process: the host is not what is under test here, and it is quicker)."""
+    from cli_helpers import both, invoke
+    res = invoke([str(a) for a in args] + ["--json"])
+    assert res.exit_code == 0, both(res)
+    return json.loads(res.stdout)
 
 
 def same_result(guest_doc, host_doc):
@@ -141,25 +178,26 @@ def test_identify_over_af_mctp_is_the_emulated_type3(bench):
 
 
 def test_memdev_command_and_a_request_larger_than_a_packet(bench):
-    # 200 bytes of label data: a Set LSA request of 12 + 8 + 200 bytes, four packets
+    # 200 bytes of label data: a Set LSA request of 12 + 8 + 200 bytes, four packets; read back
+    # through the kernel's reassembly (a 200-byte response), and from the host over TCP
     data = bytes((i * 7 + 3) & 0xFF for i in range(200)).hex()
-    rc, out, err = guest_cli(bench, "memdev", "set-lsa", TYPE3.target, "--offset", "256",
-                             "--data-hex", data, "--yes")
-    assert rc == 0, out + err
+    (wrote, out, err, _), (rc, got, _, _), (rc2, health, _, _) = guest_batch(
+        bench,
+        ["memdev", "set-lsa", TYPE3.target, "--offset", "256", "--data-hex", data, "--yes"],
+        ["memdev", "get-lsa", TYPE3.target, "--offset", "256", "--length", "200", "--json"],
+        ["memdev", "get-health-info", TYPE3.target, "--json"])
+    assert wrote == 0, out + err
+    assert rc == 0 and json.loads(got)["result"]["data"] == data
     host = host_json("memdev", "get-lsa", TYPE3.tcp_target, "--offset", "256", "--length", "200")
     assert host["result"]["data"] == data
-    # and back through the kernel's reassembly: a 200-byte response
-    guest = guest_json(bench, "memdev", "get-lsa", TYPE3.target, "--offset", "256",
-                       "--length", "200")
-    assert guest["result"]["data"] == data
-    same_result(guest_json(bench, "memdev", "get-health-info", TYPE3.target),
-                host_json("memdev", "get-health-info", TYPE3.tcp_target))
+    assert rc2 == 0
+    same_result(json.loads(health), host_json("memdev", "get-health-info", TYPE3.tcp_target))
 
 
 def test_logs_larger_than_a_packet_come_back_whole(bench):
-    guest = guest_json(bench, "generic", "get-supported-logs", TYPE3.target)
-    same_result(guest, host_json("generic", "get-supported-logs", TYPE3.tcp_target))
-    cel = guest_json(bench, "generic", "get-log-cel", TYPE3.target)
+    logs, cel = batch_json(bench, ["generic", "get-supported-logs", TYPE3.target],
+                           ["generic", "get-log-cel", TYPE3.target])
+    same_result(logs, host_json("generic", "get-supported-logs", TYPE3.tcp_target))
     same_result(cel, host_json("generic", "get-log-cel", TYPE3.tcp_target))
     assert len(json.dumps(cel["result"])) > 1000          # many packets' worth
 
@@ -179,70 +217,69 @@ def test_a_firmware_package_in_parts_through_the_kernel(bench):
 
 
 def test_fmapi_over_af_mctp_is_the_emulated_switch(bench):
-    same_result(guest_json(bench, "fmapi", "identify-sw-device", SWITCH.target),
-                host_json("fmapi", "identify-sw-device", SWITCH.tcp_target))
-    same_result(guest_json(bench, "fmapi", "get-phys-port-state", SWITCH.target,
-                           "--ports", "0-3"),
-                host_json("fmapi", "get-phys-port-state", SWITCH.tcp_target, "--ports", "0-3"))
+    ident, ports = batch_json(bench, ["fmapi", "identify-sw-device", SWITCH.target],
+                              ["fmapi", "get-phys-port-state", SWITCH.target, "--ports", "0-3"])
+    same_result(ident, host_json("fmapi", "identify-sw-device", SWITCH.tcp_target))
+    same_result(ports, host_json("fmapi", "get-phys-port-state", SWITCH.tcp_target,
+                                 "--ports", "0-3"))
 
 
 def test_tunnels_to_the_mld_behind_the_switch(bench):
-    guest = guest_json(bench, "fmapi", "get-ld-info", SWITCH.target, "--port", "2")
-    assert guest["result"]["ld_count"] == 4
-    same_result(guest, host_json("fmapi", "get-ld-info", SWITCH.tcp_target, "--port", "2"))
-    # switch -> MLD -> LD 1: two tunnel levels, a type 3 command at the end
-    same_result(guest_json(bench, "memdev", "identify", SWITCH.target, "--port", "2",
-                           "--ld", "1"),
-                host_json("memdev", "identify", SWITCH.tcp_target, "--port", "2", "--ld", "1"))
+    # switch -> MLD (one tunnel level), and switch -> MLD -> LD 1 (two, a type 3 command)
+    ld_info, ld_identify = batch_json(
+        bench, ["fmapi", "get-ld-info", SWITCH.target, "--port", "2"],
+        ["memdev", "identify", SWITCH.target, "--port", "2", "--ld", "1"])
+    assert ld_info["result"]["ld_count"] == 4
+    same_result(ld_info, host_json("fmapi", "get-ld-info", SWITCH.tcp_target, "--port", "2"))
+    same_result(ld_identify, host_json("memdev", "identify", SWITCH.tcp_target, "--port", "2",
+                                       "--ld", "1"))
 
 
 # --- timeouts, concurrency, discovery ----------------------------------------------------------------
 
 
 def test_timeout_against_an_eid_that_does_not_answer(bench):
-    out = guest_python(bench, """
-import json, subprocess, sys, time
-def run(*args):
-    t = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "cxlmi_cli"] + list(args), capture_output=True,
-                       text=True)
-    return p.returncode, time.monotonic() - t, p.stderr.strip().splitlines()[-1:]
-print(run("--version")[1])
-print(json.dumps(run("identify", "mctp:1,%d", "--timeout", "2")))
-""" % SILENT_EID, timeout=120)
-    startup, result = out.strip().splitlines()
-    rc, elapsed, err = json.loads(result)
-    assert rc == 5, err
-    # the 2 s bound holds: what is beyond it is the interpreter starting (measured above)
-    assert 2.0 <= elapsed < 2.0 + float(startup) + 2.0, (elapsed, startup)
-    assert "time" in err[0].lower()
+    # in process, so the clock starts when the command does, not when the interpreter does
+    ((rc, out, err, seconds),) = guest_batch(
+        bench, ["identify", "mctp:1,%d" % SILENT_EID, "--timeout", "1.5"])
+    assert rc == 5, out + err
+    # the bound holds (1.5 s, and not the 5 s default), with room for a slow emulated CPU
+    assert 1.5 <= seconds < 4.5, seconds
+    assert "time" in err.lower()
 
 
 def test_two_processes_on_one_eid_get_their_own_answers(bench):
     # Each process opens its own AF_MCTP socket; the kernel gives their requests different tags
-    # and routes each response to its socket.  Both loop over large (multi-packet) logs and
-    # small commands at once, so their packets interleave on the serial line.
+    # and routes each response to its socket.  Both loop at once over large requests (Set LSA,
+    # 300 bytes: five packets), large responses (Get LSA, the CEL) and small commands.  (This
+    # kernel sends each message's packets back to back, even with two CPUs: packets of two
+    # messages interleaved on a line, which the emulator also handles, are unit-tested in
+    # tests/test_mctp_serial.py.)
     out = guest_python(bench, """
 import json, multiprocessing, uuid
 from cxlmi_bindings.endpoint import Context
 CEL = uuid.UUID("%s").bytes
+le32 = lambda v: v.to_bytes(4, "little")
 
-def worker(n, queue):
+def worker(me, n, queue):
     with Context() as ctx:
         ep = ctx.open("mctp:1,%d")
         logs = bytes(ep.exchange(0x0400)[1])
         size = [int.from_bytes(logs[24 + 20 * i:28 + 20 * i], "little")
                 for i in range(logs[0]) if logs[8 + 20 * i:24 + 20 * i] == CEL][0]
-        seen = set()
+        seen, lsa_ok = set(), 0
         for i in range(n):
-            cel = bytes(ep.exchange(0x0401, CEL + (0).to_bytes(4, "little")
-                                    + size.to_bytes(4, "little"))[1])
+            data = bytes((me * 64 + i + k) & 0xFF for k in range(300))
+            ep.exchange(0x4103, le32(4096 * (me + 1)) + le32(0) + data)        # Set LSA
+            back = bytes(ep.exchange(0x4102, le32(4096 * (me + 1)) + le32(300))[1])
+            lsa_ok += back == data
+            cel = bytes(ep.exchange(0x0401, CEL + le32(0) + le32(size))[1])
             ident = bytes(ep.exchange(0x0001)[1])
             seen.add((cel, ident))
-        queue.put((len(seen), len(cel), [x[1].hex() for x in seen][:1]))
+        queue.put((me, len(seen), len(cel), [x[1].hex() for x in seen][:1], lsa_ok))
 
 q = multiprocessing.Queue()
-procs = [multiprocessing.Process(target=worker, args=(15, q)) for _ in range(2)]
+procs = [multiprocessing.Process(target=worker, args=(me, 6, q)) for me in range(2)]
 for p in procs: p.start()
 results = [q.get(timeout=120) for _ in procs]
 for p in procs: p.join()
@@ -250,9 +287,11 @@ print(json.dumps({"results": results, "codes": [p.exitcode for p in procs]}))
 """ % (CEL_UUID, TYPE3.eid), timeout=180)
     doc = json.loads(out.strip().splitlines()[-1])
     assert doc["codes"] == [0, 0]
-    (a_distinct, a_len, a_ident), (b_distinct, b_len, b_ident) = doc["results"]
+    (_, a_distinct, a_len, a_ident, a_lsa), (_, b_distinct, b_len, b_ident, b_lsa) = sorted(
+        doc["results"])
     assert a_distinct == b_distinct == 1             # every answer the same, in both processes
     assert a_len == b_len > 64 and a_ident == b_ident
+    assert a_lsa == b_lsa == 6                       # each read back what it wrote
     # and two cxl-mi processes at once, as a user would start them
     rc, out, err = bench.guest.run(
         "python3 -m cxlmi_cli generic get-log-cel %s --json > /tmp/a & "
@@ -274,14 +313,18 @@ def test_list_finds_the_endpoints_the_kernel_routes_to(bench):
 
 
 def test_zz_no_frame_was_damaged_either_way(bench):
-    # last in the module: everything above went over these lines
+    # last in the module, after everything above went over these lines; one more exchange on
+    # each line, so that the counters are alive even when only this test runs
+    bench.guest.check("python3 -m cxlmi_cli identify %s --json >/dev/null && "
+                      "python3 -m cxlmi_cli fmapi identify-sw-device %s --json >/dev/null"
+                      % (TYPE3.target, SWITCH.target), timeout=120)
     for line in LINES:
         link = bench.links[line.pci_address]["link"]
         stats = bench.guest.check(
             "cd /sys/class/net/%s/statistics && echo $(cat rx_packets tx_packets rx_crc_errors "
             "rx_errors rx_dropped)" % link).split()
         rx, tx, crc, errors, dropped = map(int, stats)
-        assert rx > 10 and tx > 10, (link, stats)
+        assert rx > 0 and tx > 0, (link, stats)
         assert crc == errors == dropped == 0, (link, stats)
         log = bench.emulator_log(line)
-        assert "frame dropped" not in log and "dropped" not in log, log
+        assert "dropped" not in log, log
