@@ -116,7 +116,7 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
     from ..errors import report
     host, port = _parse_listen(listen)
     if serial_path and serial_listen:
-        raise click.UsageError("--serial and --serial-listen are one serial line each way; "
+        raise click.UsageError("--serial and --serial-listen each name the one serial line; "
                                "give one of them")
     try:
         from cxlmi_bindings.emulator import profiles
