@@ -54,9 +54,11 @@ _PYTHONIC = {
     "CxlmiError": "errors", "DeviceError": "errors", "TransportError": "errors",
     "UsageError": "errors", "ProtocolError": "errors", "CommandTimeout": "errors",
     "PermissionDenied": "errors", "DeviceNotFound": "errors", "NotSupported": "errors",
+    "Cancelled": "errors", "Interrupted": "errors",
     "registry": None, "types": None, "codec": None, "targets": None, "cci": None,
     "tunnel": None, "errors": None, "uuids": None, "endpoint": None, "transports": None,
     "compat": None, "discovery": None, "emulator": None,
+    "workflows": None,
 }
 
 _COMPAT_NAMES = (

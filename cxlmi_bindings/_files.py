@@ -5,12 +5,14 @@ import os
 import tempfile
 
 
-def atomic_write(path, data, mode=0o600, sync_directory=True):
+def atomic_write(path, data, mode=0o600, sync_directory=True, fsync=True):
     """Write ``data`` to ``path`` so that a reader (or a crash) sees the old file or
     the new one, never part of one: a new file created with ``O_EXCL`` in the same
     directory (a hidden ``.NAME.*.tmp`` name, never followed if someone planted a
     link), fsync'ed, given ``mode``, renamed over ``path``, and with
     ``sync_directory`` the directory fsync'ed so the rename itself is on disk.
+    ``fsync=False`` skips both fsyncs: still whole-or-nothing for readers, not
+    for a crash (for files that only live as long as the processes sharing them).
     Raises OSError with nothing at ``path`` changed."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
@@ -19,7 +21,8 @@ def atomic_write(path, data, mode=0o600, sync_directory=True):
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         if mode != 0o600:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
@@ -29,7 +32,7 @@ def atomic_write(path, data, mode=0o600, sync_directory=True):
         except OSError:
             pass
         raise
-    if sync_directory:
+    if sync_directory and fsync:
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Find CXL components: ``/dev/cxl`` nodes with their sysfs facts, and MCTP
-endpoints that mctpd has enumerated (over D-Bus).
+"""Find CXL components: ``/dev/cxl`` nodes with their sysfs facts, the fwctl
+devices of CXL memory devices (``/dev/fwctl``), and MCTP endpoints that mctpd
+has enumerated (over D-Bus).
 
 mctpd has published its endpoints in two ways (CodeConstruct/mctp,
 ``src/mctpd.c`` and ``docs/mctpd.md``):
@@ -125,6 +126,37 @@ def scan_devices(root=DEV_ROOT, sysfs=SYSFS_ROOT):
                  "sysfs": sysdir if os.path.isdir(sysdir) else None}
         entry.update(sysfs_facts(name, sysfs))
         found.append(entry)
+    return found
+
+
+# -- /dev/fwctl ---------------------------------------------------------------------
+
+FWCTL_ROOT = "/dev/fwctl"
+FWCTL_SYSFS = "/sys/class/fwctl"
+
+
+def scan_fwctl(root=FWCTL_ROOT, sysfs=FWCTL_SYSFS):
+    """The fwctl devices of CXL memory devices (Linux 6.15+), as dicts: ``devname``
+    (``fwctl0``), ``path``, ``kind`` (``fwctl``), ``target`` (``fwctl:0``) and
+    ``memdev`` (the ``memN`` it belongs to, from sysfs).  fwctl devices of other
+    drivers (their sysfs parent is no CXL memory device) are left out.  Raises
+    :class:`DeviceNotFound` saying so when this kernel has no ``/dev/fwctl``.
+    """
+    from .transports.fwctl import UNAVAILABLE, memdev_of
+    try:
+        names = os.listdir(root)
+    except OSError:
+        raise DeviceNotFound("no %s: %s" % (root, UNAVAILABLE),
+                             hint="/dev/cxl/memN reaches the same devices on any kernel")
+    found = []
+    for name in sorted(names, key=_natural_key):
+        if not (name.startswith("fwctl") and name[5:].isdigit()):
+            continue
+        memdev = memdev_of(name, sysfs)
+        if memdev is None:
+            continue
+        found.append({"devname": name, "path": os.path.join(root, name), "kind": "fwctl",
+                      "target": "fwctl:%s" % name[5:], "memdev": memdev})
     return found
 
 
@@ -298,5 +330,5 @@ def scan_mctp_kernel(timeout=1.0, cxl_only=True, syscalls=None):
     return found
 
 
-__all__ = ["scan_devices", "scan_mctp", "scan_mctp_kernel", "sysfs_facts", "device_kind",
-           "MCTPD_APIS"]
+__all__ = ["scan_devices", "scan_fwctl", "scan_mctp", "scan_mctp_kernel", "sysfs_facts",
+           "device_kind", "MCTPD_APIS"]

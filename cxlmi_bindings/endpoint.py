@@ -16,6 +16,7 @@ from . import cci, codec, registry, targets, tunnel as _tunnel
 from ._log import log
 from .errors import CxlmiError, UsageError, NotSupported
 from .transports import open_transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI
+from . import workflows as _workflows
 
 
 DEFAULT_TIMEOUT_MS = 5000
@@ -124,7 +125,7 @@ class BackgroundStarted:
         return {"background_started": True, "command": self.command, "opcode": self.opcode}
 
 
-class Endpoint:
+class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_events...
     def __init__(self, ctx, transport, target):
         self.ctx = ctx
         self.transport = transport

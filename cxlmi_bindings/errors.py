@@ -145,6 +145,45 @@ class NotSupported(TransportError):
     """This transport or kernel cannot carry the command (the device may)."""
 
 
+class _Stop:
+    """What a stopped workflow left behind (:mod:`cxlmi_bindings.workflows`).
+
+    ``stage``: where it stopped ("transfer", "verify", "activate", "background",
+    "sending", "log", "page"); ``outcome``: what the clean-up did
+    ("nothing-sent", "transfer-aborted", "abort-failed", "abort-requested",
+    "left-running", "not-started", "finished", "unknown", "not-activated",
+    "stopped"); ``status``: Background Operation Status read after it (a dict,
+    or None); ``error``: what the clean-up itself got (or None); ``slot``: the
+    firmware slot of a transfer.
+    """
+
+    def __init__(self, stage, outcome, what=None, status=None, error=None, slot=None):
+        self.stage, self.outcome, self.what = stage, outcome, what
+        self.status, self.error, self.slot = status, error, slot
+        self.args = (self.describe(),)
+
+    def describe(self, what=None, follow=None):
+        """The sentence saying what was left behind; ``what`` names the job,
+        ``follow`` how to follow an operation that goes on."""
+        from .workflows import FOLLOW, describe_stop
+        return describe_stop(self, what, follow or FOLLOW)
+
+    def __str__(self):
+        return self.args[0]
+
+
+class Cancelled(_Stop, CxlmiError):
+    """A workflow stopped because its ``cancel`` was set, after leaving the device
+    consistent (a transfer aborted, a background operation asked to abort)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class Interrupted(_Stop, KeyboardInterrupt):
+    """Ctrl-C inside a workflow, after the same clean-up as :class:`Cancelled`: still
+    a KeyboardInterrupt (``except Exception`` does not take it), saying what it did."""
+
+
 def from_oserror(exc, what):
     """Map an ``OSError`` raised while talking to ``what`` onto the family."""
     code = exc.errno

@@ -241,6 +241,11 @@ COMMANDS = (
           call="req", destructive=True, extension=True,
           effects=("immediate-data-change",),
           summary="Perform a maintenance operation: post package repair (soft or hard) of a DPA"),
+    # The same opcode, memory sparing class: its own request layout (where to spare).
+    Entry(name="perform_maintenance_sparing", opcode=0x0600,
+          req="cmd_perform_maintenance_sparing_req", call="req", destructive=True,
+          extension=True, effects=("immediate-data-change",),
+          summary="Memory sparing (soft or hard) of a cache line, row, bank or rank"),
     # --- Features (05xxh) ---
     Entry(name="get_supported_features", opcode=0x0500, req="cmd_get_supported_features_req",
           rsp="cmd_get_supported_features_rsp", call="req_rsp", size="min",
@@ -516,6 +521,7 @@ def by_opcode(opcode):
 
 # Opcodes that several functions share, named for what they all are.
 SHARED_OPCODE_NAMES = {0x0401: "get_log", 0x4402: "memdev_media_operations",
+                       0x0600: "perform_maintenance",
                        0x5300: "tunnel_management"}
 
 

@@ -2,6 +2,7 @@
 """Target strings: one spelling for an endpoint everywhere.
 
     mem0, /dev/cxl/mem0, switch0   Linux CXL ioctl
+    fwctl:N, /dev/fwctl/fwctlN     Linux fwctl (Features only, Linux 6.15+)
     mctp:NET,EID  or  mctp:NET:EID kernel AF_MCTP socket
     tcp:HOST[:PORT]                MCTP over TCP (port 2508 by default)
     emu:PROFILE                    in-process emulated component
@@ -10,14 +11,17 @@
 
 import re
 
+from .emulator.profiles import PROFILES
 from .errors import UsageError
 
 DEFAULT_TCP_PORT = 2508
-EMULATOR_PROFILES = ("type3", "mld", "switch", "mhd", "dcd")
+#: the emulator's profile names (its profile table is the one list of them)
+EMULATOR_PROFILES = tuple(PROFILES)
 
 _DEVNAME = re.compile(r"^(?:/dev/cxl/)?([A-Za-z_][\w.-]*\d+)$")
+_FWCTL = re.compile(r"^(?:/dev/fwctl/fwctl|fwctl:(?:fwctl)?|fwctl)(\d+)$")
 
-FORMS = ("mem0 | /dev/cxl/mem0 | switch0 | mctp:NET,EID | tcp:HOST[:PORT] "
+FORMS = ("mem0 | /dev/cxl/mem0 | switch0 | fwctl:N | mctp:NET,EID | tcp:HOST[:PORT] "
          "| emu:{%s}" % ",".join(EMULATOR_PROFILES))
 
 
@@ -61,7 +65,13 @@ def parse(target):
     if not isinstance(target, str) or not target.strip():
         raise UsageError("no target given: name one of %s" % FORMS)
     target = target.strip()
+    m = _FWCTL.match(target)
+    if m:
+        return "fwctl", {"devname": "fwctl%d" % int(m.group(1))}
     scheme, sep, rest = target.partition(":")
+    if scheme == "fwctl":
+        raise UsageError("target %r: expected fwctl:N (e.g. fwctl:0, /dev/fwctl/fwctl0)"
+                         % target)
     if sep and scheme in ("mctp", "tcp", "emu"):
         if scheme == "mctp":
             net, eid = parse_mctp(rest, target)

@@ -30,7 +30,7 @@ from .options import common_params, Invocation, guard
 # Options every device command has: request fields must not take these names.
 TAKEN = {"port", "ld", "mhd", "mctp", "tcp", "output", "json", "yes", "input", "timeout",
          "passphrase-file", "new-passphrase-file", "passphrase", "new-passphrase",
-         "current-passphrase", "help", "verbose"}
+         "current-passphrase", "help", "verbose", "dry-run"}
 
 def short_struct_name(cls):
     name = (getattr(cls, "_base_", None) or cls).__name__
@@ -101,6 +101,8 @@ def _param_type(kind, spec, ctype, path):
         return P.Uuid(uuid_bytes(table) if table else None)
     if kind == "hex":
         return P.Hex(ctypes.sizeof(ctype) if ctype is not None else None)
+    if kind == "le-int":
+        return P.LittleEndianInt(ctypes.sizeof(ctype))
     if kind == "log2size":
         return P.Log2Size(spec.get("lo", 0), spec.get("hi", 31))
     if kind == "timestamp":
@@ -114,7 +116,8 @@ def _param_type(kind, spec, ctype, path):
 
 #: The option kind a field's declared meaning implies when reqspec names none.
 KIND_OF_MEANING = {"enum": "enum", "flags": "flags", "uuid": "uuid", "units": "units",
-                   "timestamp": "timestamp", "bytes": "size", "bool": "bool"}
+                   "timestamp": "timestamp", "bytes": "size", "bool": "bool",
+                   "le-int": "le-int"}
 
 
 def _with_declared(spec, klass, name, path):
@@ -564,6 +567,8 @@ def make_command(entry, name=None, callback=None, extra_params=(), help=None):
                 for path, role in builder.passphrases.items():
                     if not _has_path(request, path):
                         _set_path(request, path, inv.passphrase(role))
+            # one registry command, one request: a dry run shows all there is
+            inv.single_request = body is default_callback
             extra = {n: values.get(n) for n in extra_names}
             if entry.req_cls is None:
                 request = None

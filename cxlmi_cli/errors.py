@@ -56,6 +56,16 @@ class Problem:
                 "exit_code": self.exit_code}
 
 
+#: optional dependencies, by top-level module: the extra that installs each
+OPTIONAL_MODULES = {"jeepney": "dbus", "prometheus_client": "exporter"}
+
+
+def missing_extra(exc):
+    """The extra to install for an ImportError of an optional dependency, else None."""
+    name = getattr(exc, "name", None) or ""
+    return OPTIONAL_MODULES.get(name.partition(".")[0])
+
+
 def classify(exc):
     """A :class:`Problem` for an exception a user can cause, or None for a bug."""
     from cxlmi_bindings.errors import CxlmiError, DeviceError
@@ -70,9 +80,11 @@ def classify(exc):
     if isinstance(exc, click.ClickException):
         return Problem("UsageError", exc.format_message(), exc.exit_code)
     if isinstance(exc, ImportError):
-        return Problem("TransportError", "a module this target needs is not available: %s"
-                       % exc, EXIT_TRANSPORT,
-                       "this installation lacks that backend or emulator profile")
+        extra = missing_extra(exc)
+        if extra is None:
+            return None         # a module cxl-mi itself needs: a broken install, not a user error
+        return Problem("TransportError", "this target needs %s, which is not installed"
+                       % exc.name, EXIT_TRANSPORT, "pip install 'cxl-mi[%s]'" % extra)
     if isinstance(exc, PermissionError):
         return Problem("PermissionDenied", str(exc), EXIT_PERMISSION)
     if isinstance(exc, TimeoutError):

@@ -159,9 +159,18 @@ class _SigintGuard:
             pass
 
     def _handle(self, signum, frame):
-        if self.armed:
-            raise KeyboardInterrupt
-        self.noted = True
+        if not self.armed:
+            self.noted = True
+            return
+        if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+            # Raised here (a module lock's weakref callback, say), the interrupt
+            # would be "ignored" with a traceback printed; ask again in 10 ms, when
+            # the import machinery is done (a timer signal: no import, no thread).
+            import signal
+            signal.signal(signal.SIGALRM, self._handle)
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
+        raise KeyboardInterrupt
 
     def disarm(self):
         self.armed = False
@@ -223,6 +232,12 @@ def _verbose(ctx, param, value):
     return value
 
 
+def _dry_run(ctx, param, value):
+    if value:
+        ctx.meta["cxlmi.dry_run"] = True     # read by cxlmi_cli.options.Invocation
+    return value
+
+
 @click.group("cxl-mi", cls=CxlMiGroup, epilog=EPILOG,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True,
@@ -230,6 +245,9 @@ def _verbose(ctx, param, value):
               help="Show the version and exit.")
 @click.option("-v", "--verbose", count=True, callback=_verbose, expose_value=False,
               is_eager=True, help="log what happens (-vv: also every message)")
+@click.option("--dry-run", is_flag=True, expose_value=False, callback=_dry_run,
+              help="every device command below prints the request it would send and "
+                   "sends nothing (the same as its own --dry-run)")
 def cli():
     """Manage CXL components: memory devices, switches, MLDs, MHDs and DCDs.
 

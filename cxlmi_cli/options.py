@@ -35,7 +35,20 @@ _CLI_LOG = _lazy_log.get("cxlmi.cli")   # imports logging only when -v turns log
 
 OUTPUTS = ("table", "json", "raw")
 COMMON_NAMES = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json",
-                "yes", "input_file", "passphrase_file", "new_passphrase_file")
+                "yes", "input_file", "passphrase_file", "new_passphrase_file", "dry_run")
+
+#: where the root's ``cxl-mi --dry-run`` leaves its word for the command below it
+DRY_RUN_META = "cxlmi.dry_run"
+
+
+class DryRunStop(BaseException):
+    """A ``--dry-run`` command built its first request (:mod:`cxlmi_cli.dry_run`);
+    ``report`` says what it is.  A BaseException, so that a workflow's ``except
+    Exception`` does not take it for a failure."""
+
+    def __init__(self, report):
+        super().__init__("dry run")
+        self.report = report
 
 
 def _stdin_is_tty():
@@ -101,6 +114,10 @@ def common_params(entry=None, request=False, passphrase_roles=(), destructive=No
                      help="give up after SECONDS (default 5): the connection, the probe and "
                           "the command share them; each later command of a workflow gets its "
                           "own"),
+        click.Option(["--dry-run"], is_flag=True, default=False,
+                     help="print the request this command would send (registry name, opcode, "
+                          "fields, the CCI message and each tunnel level in hex) and send "
+                          "nothing; the target is not opened"),
     ]
     if output:
         ps += [
@@ -138,7 +155,8 @@ class Invocation:
 
     def __init__(self, ctx, command_name, entry=None, target=None, mctp=None, tcp=None,
                  port=None, ld=None, mhd=False, timeout=None, output=None, as_json=False,
-                 yes=False, passphrase_file=None, new_passphrase_file=None, **_):
+                 yes=False, passphrase_file=None, new_passphrase_file=None, dry_run=False,
+                 **_):
         self.ctx = ctx
         self.command_name = command_name
         self.entry = entry
@@ -153,6 +171,8 @@ class Invocation:
         self.tunnel = None
         self.background = False
         self._ep = None
+        self.dry_run = bool(dry_run) or bool(ctx is not None and ctx.meta.get(DRY_RUN_META))
+        self.dry_run_passphrases = False    # a dry run left passphrase fields empty
 
     @classmethod
     def from_values(cls, ctx, values, entry=None):
@@ -191,6 +211,10 @@ class Invocation:
         if self._ep is None:
             if self.target is None:
                 self.resolve()
+            if self.dry_run:            # nothing opened, nothing probed
+                from .dry_run import DryRunEndpoint
+                self._ep = DryRunEndpoint(self.target)
+                return self._ep
             self._ep = _target.open_endpoint(self.target, self.timeout)
             self.ctx.call_on_close(self.close)
         return self._ep
@@ -241,6 +265,8 @@ class Invocation:
     def refuse_without_consent(self, what):
         """Refuse at once -- before anything is sent -- when a confirmation asked for
         later could not be given: no --yes, and stdin not a terminal to ask on."""
+        if self.dry_run:                # sends nothing: nothing to consent to
+            return
         if not self.yes and not _stdin_is_tty():
             raise _usage("%s -- refusing without --yes (stdin is not a terminal to ask on); "
                          "nothing was sent" % what, hint="add --yes to do it")
@@ -249,6 +275,8 @@ class Invocation:
         """Say what a destructive command will do; ask on a TTY, else require --yes."""
         what = action or describe_action(self.command_name, entry, request, self.where)
         self.confirmed = True      # from here on, or the invocation ends below
+        if self.dry_run:           # sends nothing: nothing to confirm
+            return
         if self.yes:
             click.echo("cxl-mi: %s" % what, err=True)
             return
@@ -263,6 +291,9 @@ class Invocation:
         """A passphrase from its file, or a hidden prompt on a TTY (bytes, <= 32)."""
         path = self.passphrase_files.get(role)
         opt = "--new-passphrase-file" if role == "new" else "--passphrase-file"
+        if self.dry_run:                # shown in the request: never read one
+            self.dry_run_passphrases = True
+            return b""
         if path:
             try:
                 with click.open_file(path, "rb") as f:
@@ -331,6 +362,9 @@ def guard(inv):
     from . import errors
     try:
         yield inv
+    except DryRunStop as stop:
+        from .dry_run import stopped
+        stopped(inv, stop)
     except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt,
             BrokenPipeError):  # stdout's reader gone (| head) is no error of the command
         raise

@@ -217,6 +217,17 @@ class Int(_Type):
         return "N"
 
 
+class LittleEndianInt(Int):
+    """A number carried in a byte array, least significant byte first (a 24-bit row)."""
+
+    def __init__(self, nbytes):
+        super().__init__(8 * nbytes)
+        self.nbytes = nbytes
+
+    def parse(self, value, param):
+        return super().parse(value, param).to_bytes(self.nbytes, "little")
+
+
 class Size(_Type):
     """A byte size or address with units; ``unit`` > 1 converts to field units."""
     name = "size"

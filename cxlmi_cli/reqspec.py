@@ -224,6 +224,11 @@ BY_STRUCT = {
                                parts=[("starting_dpa", "size", True), ("length", "size", True)],
                                required=True, help="a DPA range (sizes); repeat for several"),
     },
+    "cmd_perform_maintenance_sparing_req": {
+        "op_class": dict(kind="fixed", default=2),          # memory sparing
+        "op_subclass": dict(opt="granularity", required=True,
+                            help="what one spare replaces: cacheline, row, bank or rank"),
+    },
     "cmd_memdev_set_passphrase_req": {
         "passphrase_type": dict(opt="type", required=True, help="which passphrase"),
         "current_passphrase": dict(kind="passphrase", role="current"),

@@ -77,7 +77,7 @@ def describe_tunnel(port=None, ld=None, mhd=False):
 
 
 def open_endpoint(target, timeout=None):
-    """Open ``target``; a backend or profile this build lacks is a TransportError.
+    """Open ``target``; a missing optional dependency is a TransportError naming the extra.
 
     ``timeout`` (seconds) bounds every wait: the connection, the probe an
     MCTP-reached endpoint gets on open and the first command share one deadline
@@ -97,9 +97,13 @@ def open_endpoint(target, timeout=None):
     try:
         ep = ctx.open(target, **options)
     except ImportError as exc:
-        raise TransportError("%s: the backend for this target is not available in this "
-                             "installation (%s)" % (target, exc),
-                             hint="`cxl-mi list` shows the targets that work here")
+        from .errors import missing_extra
+        extra = missing_extra(exc)
+        if extra is None:
+            raise               # one of cxl-mi's own modules: a broken install, shown as such
+        raise TransportError("%s: this target needs %s, which is not installed" % (target, exc.name),
+                             hint="pip install 'cxl-mi[%s]'; `cxl-mi list` shows the targets "
+                                  "that work here" % extra)
     except ValueError as exc:
         raise _usage("%s: %s" % (target, exc))
     if timeout:

@@ -227,7 +227,7 @@ def test_a_backend_missing_from_the_installation_is_a_clean_exit_3(monkeypatch):
     monkeypatch.setitem(transports.BACKENDS, "tcp", "cxlmi_bindings.transports.gone:Gone")
     res = invoke(["identify", "tcp:127.0.0.1:9"])
     assert res.exit_code == 3
-    assert "not available" in res.stderr
+    assert "not part of this installation" in res.stderr
     assert no_traceback(res)
 
 

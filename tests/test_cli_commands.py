@@ -91,6 +91,7 @@ def command_args(entry, passfile, fwfile):
         "memdev_set_shutdown_state": ["--state", "dirty"],
         "get_poison_list": ["--length", "1G"],
         "memdev_inject_poison": ["--address", "0x1000"],
+        "perform_maintenance_sparing": ["--granularity", "rank"],
         "memdev_clear_poison": ["--address", "0x1000"],
         "memdev_get_scan_media_capabilities": ["--length", "256M"],
         "memdev_scan_media": ["--length", "256M"],
@@ -890,6 +891,8 @@ EFFECT = {
     "fmapi_bind_vppb": _effect(lambda d: d.vcss[0].vppbs[3].pending == (4, None)),
     "fmapi_unbind_vppb": _effect(lambda d: d.vcss[0].vppbs[0].status == 1),   # in progress
     "perform_maintenance": _effect(lambda d: d.ppr_repairs == [(0x40, "hard", 0x030201)]),
+    "perform_maintenance_sparing": _effect(lambda d: d.sparing_repairs == [
+        {"granularity": "rank", "kind": "soft", "channel": 0, "rank": 0}]),
     "fmapi_generate_aer_event": _effect(lambda d: (d.aer_events, d.last_aer_event["status_bit"],
                                                    d.last_aer_event["severity"])
                                         == (1, 6, "correctable")),

@@ -130,6 +130,7 @@ def test_every_command_takes_libcxlmis_arguments_in_order():
 EXTENSION_SIGNATURES = {
     "fmapi_generate_aer_event": ("ep", "ti", "in"),
     "perform_maintenance": ("ep", "ti", "in"),
+    "perform_maintenance_sparing": ("ep", "ti", "in"),
 }
 
 

@@ -491,7 +491,9 @@ def test_each_group_page_documents_every_command_and_its_options():
     assert "\\fB\\-\\-activate\\fR" in generic and "\\fB\\-\\-clear\\fR" in generic
     assert len(re.findall(r"^\.SS ", "".join(page("cxl-mi-%s.1" % g)
                                            for g in gen_man.GROUPS), re.M)) == \
-        len({(e.group, e.cli_name) for e in registry.COMMANDS}) + 1      # + vendor raw
+        len({(e.group, e.cli_name) for e in registry.COMMANDS}) + 3      # + vendor raw,
+    # fmapi topology, memdev features (its list / get / set are described inside its section)
+    assert "\\fBcxl\\-mi memdev features set\\fR" in memdev
 
 
 @pytest.mark.parametrize("name", sorted(gen_man.render()))

@@ -700,15 +700,19 @@ def scrub(ep, selection=0):
 
 
 def test_supported_features_paged(ep):
+    # patrol scrub, ECS, sPPR, hPPR and memory sparing at four granularities
     empty = ep.get_supported_features(count=8, starting_feature_index=0)
-    assert empty.num_supported_feature_entries == 0 and empty.device_supported_features == 1
-    got = ep.get_supported_features(count=1024, starting_feature_index=0)
-    assert got.num_supported_feature_entries == 1
-    entry = got.supported_feature_entries[0]
+    assert empty.num_supported_feature_entries == 0 and empty.device_supported_features == 8
+    one = ep.get_supported_features(count=8 + 48, starting_feature_index=0)
+    assert one.num_supported_feature_entries == 1
+    entry = one.supported_feature_entries[0]
     assert bytes(entry.feature_id) == SCRUB
     assert (entry.get_feature_size, entry.set_feature_size) == (4, 2)
     assert entry.attribute_flags & 0x61 == 0x61
-    assert rc(ep.get_supported_features, count=1024, starting_feature_index=1) == INPUT
+    rest = ep.get_supported_features(count=1024, starting_feature_index=7)
+    assert rest.num_supported_feature_entries == 1
+    assert rest.supported_feature_entries[0].feature_index == 7
+    assert rc(ep.get_supported_features, count=1024, starting_feature_index=8) == INPUT
 
 
 def test_patrol_scrub_feature_set_get_saved_and_reset(ep, dev):

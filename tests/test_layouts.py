@@ -610,6 +610,67 @@ EXTENSION_LAYOUTS = {
         "op_class": (0, 1), "op_subclass": (1, 1), "flags": (2, 1), "dpa": (3, 8),
         "nibble_mask": (11, 3, "u8", 3),
     }),
+    # The RAS Features' data (Get Feature / Set Feature), CXL r3.2: patrol scrub
+    # readable 00h capabilities, 01h cycle (2), 03h flags; writable 00h cycle hours,
+    # 01h flags (tables 8-222/8-223).
+    "struct_cxlmi_feat_patrol_scrub_rsp": (4, {
+        "scrub_cycle_cap": (0, 1), "scrub_cycle": (1, 2), "scrub_flags": (3, 1),
+    }),
+    "struct_cxlmi_feat_patrol_scrub_req": (2, {
+        "scrub_cycle_hours": (0, 1), "scrub_flags": (1, 1),
+    }),
+    # DDR5 ECS (tables 8-225/8-226): 00h log capability, then per media FRU 4 bytes
+    # (capabilities, configuration (2), flags) readable, 2 (configuration) writable.
+    "struct_cxlmi_feat_ecs_fru_rsp": (4, {
+        "ecs_cap": (0, 1), "ecs_config": (1, 2), "ecs_flags": (3, 1),
+    }),
+    "struct_cxlmi_feat_ecs_rsp": (1, {
+        "ecs_log_cap": (0, 1), "fru_attrs": (1, 0, "struct_cxlmi_feat_ecs_fru_rsp", 0),
+    }),
+    "struct_cxlmi_feat_ecs_fru_req": (2, {"ecs_config": (0, 2)}),
+    "struct_cxlmi_feat_ecs_req": (1, {
+        "ecs_log_cap": (0, 1), "fru_attrs": (1, 0, "struct_cxlmi_feat_ecs_fru_req", 0),
+    }),
+    # sPPR / hPPR (tables 8-128/8-129, 8-131/8-132): 00h maximum latency, 01h operation
+    # capabilities (2), 03h operation mode (2), 05h class, 06h subclass, 07h 9 reserved,
+    # 10h PPR flags, 11h restriction flags (2), 13h PPR operation mode; writable 00h
+    # operation mode (2), 02h PPR operation mode.
+    "struct_cxlmi_feat_ppr_rsp": (20, {
+        "max_maint_latency": (0, 1), "op_caps": (1, 2), "op_mode": (3, 2),
+        "maint_op_class": (5, 1), "maint_op_subclass": (6, 1), "rsvd": (7, 9, "u8", 9),
+        "ppr_flags": (16, 1), "restriction_flags": (17, 2), "ppr_op_mode": (19, 1),
+    }),
+    "struct_cxlmi_feat_ppr_req": (3, {"op_mode": (0, 2), "ppr_op_mode": (2, 1)}),
+    # Memory sparing (tables 8-134/8-135): the same header, 10h reserved, 11h
+    # restriction flags (2); writable 00h operation mode (2).
+    "struct_cxlmi_feat_sparing_rsp": (19, {
+        "max_maint_latency": (0, 1), "op_caps": (1, 2), "op_mode": (3, 2),
+        "maint_op_class": (5, 1), "maint_op_subclass": (6, 1), "rsvd": (7, 10, "u8", 10),
+        "restriction_flags": (17, 2),
+    }),
+    "struct_cxlmi_feat_sparing_req": (2, {"op_mode": (0, 2)}),
+    # Perform Maintenance, memory sparing class, as the kernel's EDAC driver sends it
+    # (CXL r3.2 table 8-120): 00h class, 01h subclass, 02h flags, 03h channel, 04h rank,
+    # 05h nibble mask (3), 08h bank group, 09h bank, 0Ah row (3), 0Dh column (2),
+    # 0Fh sub-channel.
+    "struct_cxlmi_cmd_perform_maintenance_sparing_req": (16, {
+        "op_class": (0, 1), "op_subclass": (1, 1), "flags": (2, 1), "channel": (3, 1),
+        "rank": (4, 1), "nibble_mask": (5, 3, "u8", 3), "bank_group": (8, 1), "bank": (9, 1),
+        "row": (10, 3, "u8", 3), "column": (13, 2), "sub_channel": (15, 1),
+    }),
+    # The Memory Sparing Event Record's data (table 8-60), after the common header:
+    # 00h class, 01h subclass, 02h flags, 03h result, 04h validity (2), 06h 6 reserved,
+    # 0Ch resources available (2), 0Eh channel, 0Fh rank, 10h nibble mask (3), 13h bank
+    # group, 14h bank, 15h row (3), 18h column (2), 1Ah component ID (16), 2Ah
+    # sub-channel, 2Bh 37 reserved: 80 bytes.
+    "struct_cxlmi_mem_sparing_event_data": (80, {
+        "maint_op_class": (0, 1), "maint_op_subclass": (1, 1), "flags": (2, 1),
+        "result": (3, 1), "validity_flags": (4, 2), "rsvd1": (6, 6, "u8", 6),
+        "res_avail": (12, 2), "channel": (14, 1), "rank": (15, 1),
+        "nibble_mask": (16, 3, "u8", 3), "bank_group": (19, 1), "bank": (20, 1),
+        "row": (21, 3, "u8", 3), "column": (24, 2), "component_id": (26, 16, "u8", 16),
+        "sub_channel": (42, 1), "rsvd2": (43, 37, "u8", 37),
+    }),
 }
 LAYOUTS.update(EXTENSION_LAYOUTS)
 

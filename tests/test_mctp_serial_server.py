@@ -278,6 +278,7 @@ def test_emulate_serves_the_same_endpoint_on_tcp_and_serial(tmp_path):
 
 @pytest.mark.parametrize("args, code, message", [
     (["--serial", "/nonexistent/x", "--serial-listen", "/tmp/y"], 2, "give one of them"),
+    (["--serial-listen", "/tmp/y", "--workers", "2"], 2, "need --workers 1"),
     (["--serial", "/nonexistent/line"], 2, "--serial /nonexistent/line: No such file"),
     (["--serial-listen", "/nonexistent/dir/line"], 2, "cannot listen on /nonexistent/dir/line"),
 ])

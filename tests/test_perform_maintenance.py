@@ -48,7 +48,7 @@ def test_without_yes_nothing_is_sent(served, clean_cli):
 
 @pytest.mark.parametrize("fields, code", [
     ({"op_class": 1, "op_subclass": 2}, "INPUT"),              # no such PPR subclass
-    ({"op_class": 2}, "UNSUPPORTED"),                          # memory sparing
+    ({"op_class": 2}, "PAYLOADLEN"),     # memory sparing: not in the PPR-shaped layout
     ({"op_class": 7}, "INPUT"),
     ({"op_class": 1, "flags": 2}, "INPUT"),                    # reserved flag bit
     ({"op_class": 1, "dpa": 1 << 40}, "PADDR"),                # beyond the device
@@ -83,5 +83,94 @@ def test_through_a_switch_port_and_the_libcxlmi_style_function():
     assert ctypes.sizeof(req) == 14
     assert cxlmi.cxlmi_cmd_perform_maintenance(ep, None, req) == 0
     req.op_class = 2
-    assert cxlmi.cxlmi_cmd_perform_maintenance(ep, None, req) == cxlmi.CXLMI_RET_UNSUPPORTED
+    assert cxlmi.cxlmi_cmd_perform_maintenance(ep, None, req) == cxlmi.CXLMI_RET_PAYLOADLEN
     cxlmi.cxlmi_free_ctx(ctx)
+
+
+# ---------------------------------------------------------------- memory sparing
+
+def sparing_events(ep):
+    from cxlmi_bindings import types
+    cls = types.get("mem_sparing_event_data")
+    rsp = ep.get_event_records(event_log=0)
+    return [cls.from_buffer_copy(bytes(r.data)).to_dict(decoded=True) for r in rsp.records]
+
+
+def emulated(device):
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+    ctx = Context()
+    return ctx, ctx.open_transport(EmulatedTransport("t", device=device), "emu:type3")
+
+
+def test_hard_row_sparing_through_the_cli_is_kept_and_logged(served, clean_cli):
+    device, target = served
+    res = invoke(["generic", "perform-maintenance-sparing", target, "--granularity", "row",
+                  "--flags", "hard-sparing", "--channel", "1", "--rank", "2", "--bank-group",
+                  "3", "--bank", "4", "--row", "0x1234", "--yes", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert json.loads(res.stdout)["command"] == "perform_maintenance_sparing"
+    assert device.sparing_repairs == [{"granularity": "row", "kind": "hard", "channel": 1,
+                                       "rank": 2, "bank_group": 3, "bank": 4, "row": 0x1234}]
+    ctx, ep = emulated(device)
+    with ctx:
+        (event,) = sparing_events(ep)
+    assert event["maint_op_class_decoded"] == "memory-sparing" and event["maint_op_subclass"] == 1
+    assert event["flags_decoded"] == ["hard-sparing"] and event["res_avail"] == 3
+    assert event["validity_flags_decoded"] == ["channel", "rank", "bank-group", "bank", "row"]
+    assert event["row_decoded"] == 0x1234 and event["bank"] == 4
+
+
+def test_a_query_spends_nothing_and_says_what_is_left():
+    device = profiles.build("type3")
+    ctx, ep = emulated(device)
+    with ctx:
+        ep.perform_maintenance_sparing(op_class=2, op_subclass=3, flags=1, channel=0, rank=1)
+        assert device.sparing_repairs == []
+        (event,) = sparing_events(ep)
+    assert event["flags_decoded"] == ["query-resources"] and event["res_avail"] == 4
+    assert event["validity_flags_decoded"] == ["channel", "rank"]
+
+
+def test_spares_run_out_and_soft_sparing_ends_with_a_reset():
+    device = profiles.build("type3")
+    ctx, ep = emulated(device)
+    with ctx:
+        for i in range(4):
+            ep.perform_maintenance_sparing(op_class=2, op_subclass=2, channel=i)   # soft, bank
+        with pytest.raises(DeviceError) as info:
+            ep.perform_maintenance_sparing(op_class=2, op_subclass=2, channel=9)
+        assert info.value.name == "RESOURCEEXHAUSTED"
+        ep.perform_maintenance_sparing(op_class=2, op_subclass=1, flags=2)          # hard, row
+    device.reset()
+    assert [r["kind"] for r in device.sparing_repairs] == ["hard"]
+    ctx, ep = emulated(device)
+    with ctx:
+        ep.perform_maintenance_sparing(op_class=2, op_subclass=2, channel=1)        # spares back
+
+
+@pytest.mark.parametrize("fields, code", [
+    ({"op_subclass": 4}, "INPUT"),                 # no such granularity
+    ({"op_subclass": 0, "flags": 0x10}, "INPUT"),  # reserved flag bit
+])
+def test_the_device_refuses_bad_sparing_requests(fields, code):
+    device = profiles.build("type3")
+    ctx, ep = emulated(device)
+    with ctx:
+        with pytest.raises(DeviceError) as info:
+            ep.perform_maintenance_sparing(op_class=2, **fields)
+    assert info.value.name == code and device.sparing_repairs == []
+
+
+def test_sparing_the_feature_does_not_allow_is_unsupported():
+    device = profiles.build("type3")
+    feature = device.sparing_feature(0)
+    cur = feature.readable()
+    cur.restriction_flags = cur.meaning("restriction_flags").mask("soft-sparing")
+    feature.current = bytes(cur)                   # this device spares cache lines softly only
+    ctx, ep = emulated(device)
+    with ctx:
+        with pytest.raises(DeviceError) as info:
+            ep.perform_maintenance_sparing(op_class=2, op_subclass=0, flags=2)
+        assert info.value.name == "UNSUPPORTED"
+        ep.perform_maintenance_sparing(op_class=2, op_subclass=0)
+    assert [r["kind"] for r in device.sparing_repairs] == ["soft"]

@@ -376,7 +376,8 @@ def test_the_registry_has_every_libcxlmi_command_once():
 
 def test_extensions_are_marked_and_are_not_libcxlmi_functions():
     extensions = [e for e in ENTRIES if e.extension]
-    assert [e.name for e in extensions] == ["perform_maintenance", "fmapi_generate_aer_event"]
+    assert [e.name for e in extensions] == ["perform_maintenance", "perform_maintenance_sparing",
+                                            "fmapi_generate_aer_event"]
     assert list(registry.EXTENSIONS) == extensions
     for e in extensions:
         assert e.name not in LIBCXLMI_COMMANDS

@@ -73,3 +73,33 @@ def test_a_command_run_in_process_leaves_the_callers_sigint_handler_alone():
     before = signal.getsignal(signal.SIGINT)
     assert invoke(["identify", "emu:type3", "--json"]).exit_code == 0
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_interrupt_inside_the_import_machinery_is_raised_just_after_it():
+    # Raised inside importlib's bootstrap (a module lock's weakref callback), a
+    # KeyboardInterrupt is "ignored" with a traceback printed; the guard asks again
+    # a moment later instead, where it can propagate.
+    import signal
+    import time
+    import types as pytypes
+
+    import pytest
+    from cxlmi_cli.main import _SigintGuard
+
+    guard = _SigintGuard()
+    previous = signal.getsignal(signal.SIGALRM)
+    frozen = pytypes.SimpleNamespace(f_code=pytypes.SimpleNamespace(
+        co_filename="<frozen importlib._bootstrap>"))
+    try:
+        try:
+            guard._handle(signal.SIGINT, frozen)      # no raise here
+        except KeyboardInterrupt:
+            pytest.fail("raised inside the import machinery")
+        with pytest.raises(KeyboardInterrupt):
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:         # ... but within 10 ms or so
+                time.sleep(0.001)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        guard.finish(exiting=False)

@@ -51,6 +51,10 @@ def reply_structures():
     # Get VCS Info's blocks are parsed one by one (codec), not nested in the reply type
     from cxlmi_bindings import types
     visit(types.get("cmd_fmapi_vcs_info_block"))
+    # the RAS Features' data (`memdev features get`: result.attributes)
+    from cxlmi_bindings.types import features
+    for feature in features.FEATURES.values():
+        visit(feature.read_cls)
     return order
 
 

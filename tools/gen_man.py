@@ -38,7 +38,7 @@ GROUPS = ("generic", "memdev", "fmapi", "vendor")
 MANUAL = "cxl-mi manual"
 #: the options every device command shares: described once per page
 COMMON = ("target", "mctp", "tcp", "port", "ld", "mhd", "timeout", "output", "as_json", "help",
-          "input_file")
+          "input_file", "dry_run")
 
 EXAMPLES = {
     "cxl-mi": [
@@ -285,6 +285,9 @@ def targets_section():
            " unset, is a usage error (exit status 2).",
            ".TP", bold("mem0") + ", " + bold("/dev/cxl/mem0") + ", " + bold("switch0"),
            "the Linux CXL driver (ioctl on the " + bold("/dev/cxl") + " node)",
+           ".TP", bold("fwctl:") + italic("N") + ", " + bold("/dev/fwctl/fwctl") + italic("N"),
+           "the Linux CXL driver's fwctl device (Linux 6.15 or later): Get Supported "
+           "Features, Get Feature and Set Feature only",
            ".TP", bold("mctp:") + italic("NET,EID") + " (also " + italic("NET:EID") + "), " +
            bold("--mctp") + " " + italic("NET:EID"),
            "an MCTP endpoint through the kernel's AF_MCTP sockets",
@@ -426,6 +429,14 @@ def command_section(path, cmd):
     out = [".SS %s" % esc(path[-1]), ".PP", synopsis(path, cmd, ctx)]
     out += paragraphs(cmd.help)
     out += options(cmd, ctx, skip=COMMON)
+    if isinstance(cmd, click.Group):        # a subgroup (memdev features): its commands here
+        for sub in cmd.list_commands(ctx):
+            scmd = cmd.get_command(ctx, sub)
+            spath = path + [sub]
+            sctx = context(scmd, spath)
+            out += [".PP", synopsis(spath, scmd, sctx)]
+            out += paragraphs(scmd.help)
+            out += options(scmd, sctx, skip=COMMON)
     return out
 
 

@@ -15,6 +15,7 @@ handler, so every binding behaves the same for the same bytes.
 the device, before the reply exists (so a reply means the change is saved).
 """
 
+import functools
 import threading
 import uuid as _uuid
 
@@ -51,7 +52,11 @@ def endpoint_uuid(device):
 
 class MctpEndpoint:
     def __init__(self, handler, eid=8, message_types=(mf.TYPE_FMAPI, mf.TYPE_CCI),
-                 uuid=None, on_change=None, logger=None, stats=None):
+                 uuid=None, on_change=None, logger=None, stats=None, shared=None):
+        #: a :class:`~.shared_state.SharedDevice` when worker processes share the device
+        self.shared = shared
+        if shared is not None:
+            handler = shared.handler
         if not callable(handler) and callable(getattr(handler, "handle", None)):
             device = handler
             handler = lambda msg_type, message: device.handle(message, msg_type)  # noqa: E731
@@ -90,22 +95,40 @@ class MctpEndpoint:
             return None
         self.log.debug("client %s: %r", who, msg)
         with self.lock:
+            if self.shared is None:
+                return self._checked(who, msg, self._run(who, msg, self.on_change))
+            change = may_change_state(msg.body)
+            self.shared.acquire(change)
             try:
-                reply = self.handler(msg.msg_type, msg.body)
-            except Exception:
+                reply = self._run(who, msg, self.shared.commit if change else None)
+            finally:
+                self.shared.release()
+        return self._checked(who, msg, reply)
+
+    def _run(self, who, msg, on_change):
+        """The handler's reply; ``on_change`` (when given) must succeed before it counts."""
+        try:
+            reply = self.handler(msg.msg_type, msg.body)
+        except Exception:
+            self.stats["handler_errors"] += 1
+            self.log.exception("client %s: handler failed on %r; answering INTERNAL", who, msg)
+            if self.shared is not None:
+                self.shared.forget()       # this copy may be half changed: load it again
+            return internal_error(msg.body)
+        if on_change is not None and (self.shared is not None or may_change_state(msg.body)):
+            try:
+                on_change()
+            except Exception as exc:
+                # not durable: the client must not take the change as done
                 self.stats["handler_errors"] += 1
-                self.log.exception("client %s: handler failed on %r; answering INTERNAL",
-                                   who, msg)
+                self.log.error("client %s: the change could not be saved (%s); "
+                               "answering INTERNAL", who, exc)
+                if self.shared is not None:
+                    self.shared.forget()
                 return internal_error(msg.body)
-            if self.on_change is not None and may_change_state(msg.body):
-                try:
-                    self.on_change()
-                except Exception as exc:
-                    # not durable: the client must not take the change as done
-                    self.stats["handler_errors"] += 1
-                    self.log.error("client %s: the change could not be saved (%s); "
-                                   "answering INTERNAL", who, exc)
-                    return internal_error(msg.body)
+        return reply
+
+    def _checked(self, who, msg, reply):
         if reply is None:
             return None
         reply = bytes(reply)
@@ -172,11 +195,14 @@ class MctpEndpoint:
 def may_change_state(request):
     """Can this CCI request have changed the device?  Every command the registry
     declares effects for, tunnels (whatever they carry) and unknown opcodes."""
-    from .. import registry
-    try:
-        opcode = cci.decode_header(request).opcode
-    except Exception:
+    if len(request) < cci.HEADER_SIZE:
         return False
+    return _opcode_may_change(int.from_bytes(request[3:5], "little"))    # bytes 3-4: the opcode
+
+
+@functools.lru_cache(maxsize=None)
+def _opcode_may_change(opcode):
+    from .. import registry
     try:
         entry = registry.by_opcode(opcode)
     except KeyError:

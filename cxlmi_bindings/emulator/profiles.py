@@ -24,4 +24,12 @@ def build(profile, **options):
         raise ValueError("unknown emulator profile %r (choose from %s)"
                          % (profile, ", ".join(PROFILES)))
     module, _, func = path.partition(":")
-    return getattr(importlib.import_module(module), func)(**options)
+    try:
+        found = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        from ..errors import TransportError
+        raise TransportError("the emulator profile %r is not part of this installation (%s is "
+                             "missing)" % (profile, module)) from exc
+    return getattr(found, func)(**options)

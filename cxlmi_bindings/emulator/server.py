@@ -74,7 +74,7 @@ class Server:
                  max_message=mf.DEFAULT_MAX_MESSAGE, logger=None,
                  max_clients=DEFAULT_MAX_CLIENTS, message_timeout=DEFAULT_MESSAGE_TIMEOUT,
                  idle_timeout=DEFAULT_IDLE_TIMEOUT, max_output=DEFAULT_MAX_OUTPUT,
-                 on_change=None, uuid=None):
+                 on_change=None, uuid=None, listener=None, shared=None):
         self.host = host
         self.port = int(port)
         self.partial_timeout = partial_timeout
@@ -89,7 +89,9 @@ class Server:
         #: answers every whole message; its counters land in ``stats`` too
         self.endpoint = MctpEndpoint(handler, eid=eid, message_types=message_types,
                                      uuid=uuid, on_change=on_change, logger=self.log,
-                                     stats=self.stats)
+                                     stats=self.stats, shared=shared)
+        #: a socket already listening (worker processes share their parent's)
+        self._adopted = listener
         self._listener = None
         self._address = None
         self._stopping = threading.Event()
@@ -119,6 +121,10 @@ class Server:
     def bind(self):
         """Open the listening socket; returns the bound ``(host, port)``."""
         if self._listener is not None:
+            return self._address
+        if self._adopted is not None:
+            self._listener, self._address = self._adopted, self._adopted.getsockname()[:2]
+            self._stopping.clear()
             return self._address
         infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
@@ -157,6 +163,8 @@ class Server:
         self._wake.setblocking(False)
         selector.register(listener, selectors.EVENT_READ, "accept")
         selector.register(wake_r, selectors.EVENT_READ, "wake")
+        for sock, callback in self._readers():
+            selector.register(sock, selectors.EVENT_READ, callback)
         self._serving.set()
         # the deadlines are looked at a few times per partial_timeout, not per event
         period = min(0.1, self.partial_timeout / 4) if self.partial_timeout else 0.1
@@ -172,6 +180,8 @@ class Server:
                         self._accept(selector, listener)
                     elif key.data == "wake":
                         _drain(wake_r)
+                    elif callable(key.data):
+                        key.data(selector)
                     else:
                         self._ready(selector, key.data, mask)
         finally:
@@ -254,29 +264,43 @@ class Server:
             except OSError as exc:      # e.g. out of file descriptors: try again later
                 self.log.warning("accept failed: %s", exc.strerror or exc)
                 return
-            if len(self._clients) >= self.max_clients and not self._evict(selector):
-                self.stats["refused"] += 1
-                if not self._refusing:
-                    self._refusing = True
-                    self.log.warning("%d clients connected, the most allowed: closing new "
-                                     "connections until one leaves", self.max_clients)
-                conn.close()
-                continue
-            if self._refusing:
-                self._refusing = False
-                self.log.info("accepting connections again (%d refused so far)",
-                              self.stats["refused"])
-            conn.setblocking(False)
-            try:
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-            client = _Client(conn, peer, mf.Reassembler(self.max_message), time.monotonic())
-            self.stats["connections"] += 1
-            with self._clients_lock:
-                self._clients[conn] = client
-            selector.register(conn, selectors.EVENT_READ, client)
-            self.log.info("client %s connected", client.who)
+            if not self._hand_off(conn, peer):
+                self._admit(selector, conn, peer)
+
+    # Hooks for a server that is one of several (see .workers).
+    def _readers(self):
+        """More ``(socket, callback(selector))`` pairs to watch for reading."""
+        return ()
+
+    def _hand_off(self, conn, peer):
+        """True when ``conn`` was passed on to be served elsewhere."""
+        return False
+
+    def _admit(self, selector, conn, peer):
+        """Serve a new connection here (or close it when full)."""
+        if len(self._clients) >= self.max_clients and not self._evict(selector):
+            self.stats["refused"] += 1
+            if not self._refusing:
+                self._refusing = True
+                self.log.warning("%d clients connected, the most allowed: closing new "
+                                 "connections until one leaves", self.max_clients)
+            conn.close()
+            return
+        if self._refusing:
+            self._refusing = False
+            self.log.info("accepting connections again (%d refused so far)",
+                          self.stats["refused"])
+        conn.setblocking(False)
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        client = _Client(conn, peer, mf.Reassembler(self.max_message), time.monotonic())
+        self.stats["connections"] += 1
+        with self._clients_lock:
+            self._clients[conn] = client
+        selector.register(conn, selectors.EVENT_READ, client)
+        self.log.info("client %s connected", client.who)
 
     def _evict(self, selector):
         """Make room for a new client at the expense of one that is holding a

@@ -16,11 +16,12 @@ volatile poison), ``bg`` and ``clock`` (the framework), ``add_event()``
 
 import struct
 
-from .device import Background, Reply, reply, INPUT, UNSUPPORTED, BUSY, PADDR, POISONLMT
+from .device import (Background, Reply, reply, INPUT, UNSUPPORTED, BUSY, PADDR, POISONLMT,
+                     RESOURCEEXHAUSTED)
 from .t3_constants import (CACHELINE, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
                            EVENT_FLAG_PERMANENT, GENERAL_MEDIA_EVENT_UUID)
 from .. import types
-from ..types.generic import MAINTENANCE_CLASS, MAINTENANCE_FLAGS, PPR_SUBCLASS
+from ..types.generic import MAINTENANCE_CLASS, MAINTENANCE_FLAGS, PPR_SUBCLASS, SPARING_SUBCLASS
 from ..types.memdev import (MEDIA_ERROR_SOURCE, POISON_CAPS, POISON_LIST_FLAGS, SCAN_MEDIA_FLAGS,
                             SCAN_MEDIA_RESULT_FLAGS)
 
@@ -193,12 +194,11 @@ class PoisonMixin:
     def cmd_perform_maintenance(self, req):
         """Perform Maintenance (0600h): post package repair of the row holding a DPA,
         soft (until the next reset) or hard (permanent), kept in ``ppr_repairs``; a
-        query of resources only answers; memory sparing is not modelled."""
+        query of resources only answers.  (Memory sparing, the other class, has its
+        own request layout: :meth:`cmd_perform_maintenance_sparing`.)"""
         op_class = req.op_class
         if op_class == MAINTENANCE_CLASS["none"]:
             return None
-        if op_class == MAINTENANCE_CLASS["memory-sparing"]:
-            raise Reply(UNSUPPORTED, "memory sparing is not modelled")
         if op_class != MAINTENANCE_CLASS["ppr"]:
             raise Reply(INPUT, "maintenance operation class %d" % op_class)
         kinds = {v: k for k, v in PPR_SUBCLASS.items()}
@@ -206,14 +206,67 @@ class PoisonMixin:
             raise Reply(INPUT, "post package repair subclass %d" % req.op_subclass)
         if req.flags & ~(1 << MAINTENANCE_FLAGS["query-resources"]):
             raise Reply(INPUT, "reserved maintenance flag bits set: %#x" % req.flags)
+        nibble_mask = int.from_bytes(bytes(req.nibble_mask), "little")
+        feature = self.ppr_feature(req.op_subclass, nibble_mask)     # the sPPR / hPPR Feature
         if req.flags & (1 << MAINTENANCE_FLAGS["query-resources"]):
             return None                  # resources are there: nothing to do yet
         if req.dpa >= self.media_size():
             raise Reply(PADDR, "post package repair: %#x is beyond the %#x-byte device"
                         % (req.dpa, self.media_size()))
         self._check_media("post package repair")
-        self.ppr_repairs.append((req.dpa, kinds[req.op_subclass],
-                                 int.from_bytes(bytes(req.nibble_mask), "little")))
+        self.ppr_repairs.append((req.dpa, kinds[req.op_subclass], nibble_mask))
+        self.ppr_done(feature, req.dpa, nibble_mask)
+        return None
+
+    #: what each sparing granularity must be told of where it acts
+    SPARING_LOCATION = {
+        "cacheline": ("channel", "rank", "bank_group", "bank", "row", "column"),
+        "row": ("channel", "rank", "bank_group", "bank", "row"),
+        "bank": ("channel", "rank", "bank_group", "bank"),
+        "rank": ("channel", "rank"),
+    }
+    #: spare resources per granularity (a hard sparing uses one for good, a soft
+    #: one until the next reset)
+    SPARES = 4
+
+    def cmd_perform_maintenance_sparing(self, req):
+        """Perform Maintenance, memory sparing class (CXL r3.2 8.2.10.7.1.4): replace
+        a cache line, row, bank or rank by a spare, soft (until the next reset) or
+        hard (permanent), as the Feature of that granularity allows; kept in
+        ``sparing_repairs``; each operation and each query of resources posts a
+        Memory Sparing event record saying what is left."""
+        kinds = {v: k for k, v in SPARING_SUBCLASS.items()}
+        granularity = kinds.get(req.op_subclass)
+        if granularity is None:
+            raise Reply(INPUT, "memory sparing subclass %d" % req.op_subclass)
+        flag_names = types.get("cmd_perform_maintenance_sparing_req").meaning("flags")
+        if req.flags & ~flag_names.known():
+            raise Reply(INPUT, "reserved memory sparing flag bits set: %#x" % req.flags)
+        flags = flag_names.decode(req.flags)
+        feature = self.sparing_feature(req.op_subclass)
+        hard = "hard-sparing" in flags
+        if not feature.allows("hard-sparing" if hard else "soft-sparing"):
+            raise Reply(UNSUPPORTED, "%s %s sparing is not supported"
+                        % ("hard" if hard else "soft", granularity))
+        where = {name: getattr(req, name) for name in self.SPARING_LOCATION[granularity]}
+        for name in ("nibble_mask", "row"):
+            if name in where:
+                where[name] = int.from_bytes(bytes(where[name]), "little")
+        if "nibble-mask-valid" in flags:
+            where["nibble_mask"] = int.from_bytes(bytes(req.nibble_mask), "little")
+        if "sub-channel-valid" in flags:
+            where["sub_channel"] = req.sub_channel
+        repairs = self.__dict__.setdefault("sparing_repairs", [])   # older state files lack it
+        left = self.SPARES - sum(1 for r in repairs if r["granularity"] == granularity)
+        if "query-resources" in flags:
+            self.maintenance_event(feature, ("query-resources",), res_avail=left, **where)
+            return None
+        if left <= 0:
+            raise Reply(RESOURCEEXHAUSTED, "no %s spare left" % granularity)
+        self._check_media("memory sparing")
+        repairs.append(dict(where, granularity=granularity, kind="hard" if hard else "soft"))
+        self.maintenance_event(feature, ("hard-sparing",) if hard else (), res_avail=left - 1,
+                               **where)
         return None
 
     def cmd_memdev_clear_poison(self, req):

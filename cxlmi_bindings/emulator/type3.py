@@ -28,7 +28,7 @@ set's, the framework hooks, Identify and the partition and LSA commands
     t3_events    EventLog, add_event, Events (01xxh)
     t3_firmware  Firmware Update (02xxh)
     t3_logs      Logs (04xxh): CEL, vendor debug log, component state dump
-    t3_features  Feature, PatrolScrub, Features (05xxh)
+    t3_features  Feature, the RAS Features (scrub, ECS, PPR, sparing), Features (05xxh)
     t3_health    set_health, Health Info and Alerts, shutdown state (42xxh)
     t3_poison    add_media_error, the poison list, Scan Media (43xxh)
     t3_media     read_media / write_media, the media checks, Sanitize,
@@ -47,6 +47,7 @@ import time
 
 from .device import Device, Reply, INPUT, UNSUPPORTED, MEDIADISABLED, INTERRUPTED
 from .. import _log, registry, types
+from ..types.generic import MAINTENANCE_CLASS
 from .t3_constants import (  # noqa: F401 (re-exported)
     MiB, GiB, CAPACITY_UNIT, CACHELINE, GENERAL_MEDIA_EVENT_UUID, DRAM_EVENT_UUID,
     MEMORY_MODULE_EVENT_UUID, DC_EVENT_UUID, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
@@ -65,7 +66,7 @@ from .t3_features import (  # noqa: F401 (re-exported)
     FEAT_CHANGEABLE, FEAT_PERSIST_COLD_RESET, FEAT_DEFAULT_SELECTION, FEAT_SAVED_SELECTION,
     FEAT_SEL_CURRENT, FEAT_SEL_DEFAULT, FEAT_SEL_SAVED, FEAT_FULL, FEAT_INITIATE, FEAT_CONTINUE,
     FEAT_FINISH, FEAT_ABORT, FEAT_SAVED_ACROSS_RESET, FEAT_CURRENT_TRANSFER, Feature, PatrolScrub,
-    FeaturesMixin)
+    FeaturesMixin, ras_features)
 from .t3_health import (  # noqa: F401 (re-exported)
     MMER_HEALTH_CHANGE, MMER_MEDIA_CHANGE, MMER_LIFE_USED_CHANGE, MMER_TEMP_CHANGE,
     ALERT_LIFE_USED, ALERT_OVER_TEMP, ALERT_UNDER_TEMP, ALERT_COR_VMEM, ALERT_COR_PMEM, ALERTS_ALL,
@@ -141,6 +142,7 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self.poison = []                                # [dpa, length, source], sorted
         self.untracked_errors = []                      # errors the full list could not hold
         self.ppr_repairs = []                           # (dpa, "soft"/"hard", nibble mask)
+        self.sparing_repairs = []                       # {granularity, kind, where it acted}
         self.poison_overflow_ts = None
         self._poison_cursor = None
         # scan media
@@ -186,7 +188,7 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self.state_dump = b""
         self.populate_seconds = populate_seconds
         # features
-        self.features = [PatrolScrub()]
+        self.features = ras_features()                  # patrol scrub, ECS, PPR, sparing
         self._feat_xfer = None
         # QoS
         self.qos_control = QOS_EGRESS_PORT_CONGESTION
@@ -250,6 +252,10 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self._feat_xfer = None
         for feature in self.features:
             feature.current = bytes(feature.saved)
+        # soft repairs and soft sparing last until a reset
+        self.ppr_repairs = [r for r in self.ppr_repairs if r[1] != "soft"]
+        self.sparing_repairs = [r for r in self.__dict__.get("sparing_repairs", [])
+                                if r["kind"] != "soft"]
         if self.user_passphrase is not None:
             self.locked = True
         self.frozen = False
@@ -283,6 +289,9 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         # the range-list form (sanitize / zero).
         if opcode == 0x4402 and payload and payload[0] != MEDIA_OP_GENERAL:
             return registry.BY_NAME["memdev_media_operations_sanitize"]
+        # 0600h too: the memory sparing class has a request layout of its own
+        if opcode == 0x0600 and payload and payload[0] == MAINTENANCE_CLASS["memory-sparing"]:
+            return registry.BY_NAME["perform_maintenance_sparing"]
         return super()._entry_for(opcode, payload)
 
     # ================================================================ helpers

@@ -13,6 +13,7 @@ from .base import Transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI, MCTP_TYPE_CONTROL
 BACKENDS = {
     "mock": "cxlmi_bindings.transports.mock:MockTransport",
     "ioctl": "cxlmi_bindings.transports.ioctl:IoctlTransport",
+    "fwctl": "cxlmi_bindings.transports.fwctl:FwctlTransport",
     "mctp": "cxlmi_bindings.transports.mctp:MctpTransport",
     "tcp": "cxlmi_bindings.transports.mctp_tcp:MctpTcpTransport",
     "emu": "cxlmi_bindings.transports.emulated:EmulatedTransport",
@@ -26,7 +27,16 @@ def backend_class(name):
         raise ValueError("unknown transport backend %r (known: %s)"
                          % (name, ", ".join(sorted(BACKENDS))))
     module, _, cls = path.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    try:
+        found = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise                   # something the backend imports: not ours to explain
+        from ..errors import TransportError
+        raise TransportError("the %s transport is not part of this installation (%s is missing)"
+                             % (name, module), hint="`cxl-mi list` shows the targets that work "
+                                                    "here") from exc
+    return getattr(found, cls)
 
 
 def open_transport(name, **kwargs):

@@ -22,7 +22,7 @@ nests), so a command pays only for its own layouts.
 
 import ctypes
 
-from . import generic, memdev, fmapi, meaning
+from . import generic, memdev, fmapi, features, meaning
 
 _SCALARS = {
     "u8": ctypes.c_uint8,
@@ -226,7 +226,7 @@ def _layouts():
     global _LAYOUTS
     if _LAYOUTS is None:
         table = {}
-        for module in (generic, memdev, fmapi):
+        for module in (generic, memdev, fmapi, features):
             for name, lines in _parse(module.LAYOUTS):
                 table["struct_cxlmi_" + name] = (module, lines)
         _LAYOUTS = table

@@ -41,6 +41,9 @@ EVENT_RECORD_UUIDS = _uuids.EVENT_RECORD
 MAINTENANCE_CLASS = {"none": 0, "ppr": 1, "memory-sparing": 2}
 PPR_SUBCLASS = {"soft": 0, "hard": 1}
 MAINTENANCE_FLAGS = {"query-resources": 0}
+SPARING_SUBCLASS = {"cacheline": 0, "row": 1, "bank": 2, "rank": 3}
+SPARING_FLAGS = {"query-resources": 0, "hard-sparing": 1, "sub-channel-valid": 2,
+                 "nibble-mask-valid": 3}
 
 # -- firmware update (8.2.9.3) --------------------------------------------------------
 FW_TRANSFER_ACTION = {"full": 0, "initiate": 1, "continue": 2, "end": 3, "abort": 4}
@@ -178,6 +181,18 @@ cmd_perform_maintenance_req:
     flags u8                                         flags MAINTENANCE_FLAGS
     dpa u64                                          bytes
     nibble_mask u8[3]
+cmd_perform_maintenance_sparing_req:
+    op_class u8                                      enum MAINTENANCE_CLASS
+    op_subclass u8                                   enum SPARING_SUBCLASS
+    flags u8                                         flags SPARING_FLAGS
+    channel u8
+    rank u8
+    nibble_mask u8[3]                                le-int
+    bank_group u8
+    bank u8
+    row u8[3]                                        le-int
+    column u16
+    sub_channel u8
 cmd_get_timestamp_rsp:
     timestamp u64                                    timestamp
 cmd_set_timestamp_req:

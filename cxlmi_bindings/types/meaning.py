@@ -132,6 +132,14 @@ class Flags(Meaning):
         self.table = table                  # name -> bit number
         self.bits = sorted((bit, name) for name, bit in table.items())
 
+    def mask(self, *names):
+        """The value with the named bits set."""
+        return sum(1 << self.table[n] for n in names)
+
+    def known(self):
+        """Every bit the table names (the others are reserved)."""
+        return sum(1 << bit for bit, _ in self.bits)
+
     def decode(self, value):
         value = as_int(value)
         out, known = [], 0
@@ -179,6 +187,22 @@ class Packed(Meaning):
             if part[0] == name:
                 return part
         raise KeyError(name)
+
+    def get(self, value, name):
+        """Sub-field ``name`` of ``value``, as a number."""
+        _, low, high, _ = self.part(name)
+        return (as_int(value) >> low) & ((1 << (high - low + 1)) - 1)
+
+    def encode(self, value=0, **parts):
+        """``value`` with the named sub-fields replaced (numbers; too wide is ValueError)."""
+        value = as_int(value)
+        for name, part in parts.items():
+            _, low, high, _ = self.part(name)
+            width = (1 << (high - low + 1)) - 1
+            if not 0 <= part <= width:
+                raise ValueError("%s %d does not fit bits %d-%d" % (name, part, low, high))
+            value = (value & ~(width << low)) | (part << low)
+        return value
 
     def decode(self, value):
         value = as_int(value)

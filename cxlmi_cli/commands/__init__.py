@@ -153,6 +153,10 @@ class RegistryGroup(click.Group):
             short = getattr(hook, "short_help", None)   # a hook may say it without building
             if short is not None:
                 return short(entry) if callable(short) else short
+        if entry is None and name not in self._built:     # an extra may say it unbuilt
+            short = getattr(self._extra().get(name), "short_help", None)
+            if short is not None:
+                return short
         cmd = self.get_command(ctx, name)
         return cmd.get_short_help_str(limit=300) if cmd is not None else ""
 

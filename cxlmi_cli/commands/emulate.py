@@ -83,7 +83,7 @@ def check_writable(path):
 
 
 @click.command("emulate", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--profile", type=click.Choice(("type3", "mld", "switch", "mhd", "dcd")),
+@click.option("--profile", type=click.Choice(_profiles()),
               default="switch", show_default=True, help="what to emulate")
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST[:PORT]",
               help="address to serve MCTP over TCP on (port 0 picks a free one); loopback "
@@ -103,6 +103,9 @@ def check_writable(path):
               show_default=True, metavar="SECONDS",
               help="close a connection whose message is not whole this long after its first "
                    "byte")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="server processes sharing the device (one core each): readers run in "
+                   "parallel, changes one at a time and seen by all (Linux)")
 @click.option("--serial", "serial_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="also serve MCTP over serial (DSP0253) on PATH: an existing "
                                    "Unix socket (QEMU's -chardev socket,server=on) or a tty")
@@ -110,7 +113,7 @@ def check_writable(path):
               metavar="PATH", help="also serve MCTP over serial on a Unix socket created at PATH "
                                    "(for QEMU's -chardev socket,path=PATH on a pci-serial)")
 def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout,
-            serial_path, serial_listen):
+            workers, serial_path, serial_listen):
     """Serve an emulated CXL component over MCTP over TCP (and serial) until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
@@ -118,6 +121,9 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
     if serial_path and serial_listen:
         raise click.UsageError("--serial and --serial-listen each name the one serial line; "
                                "give one of them")
+    if (serial_path or serial_listen) and workers > 1:
+        raise click.UsageError("a serial line is served by one process: --serial and "
+                               "--serial-listen need --workers 1")
     try:
         from cxlmi_bindings.emulator import profiles
         from cxlmi_bindings.emulator.server import Server
@@ -147,6 +153,16 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
             raise click.exceptions.Exit(classify(exc).exit_code
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
     handler = _warnings_to_stderr()
+    if workers > 1:
+        try:
+            _serve_workers(device, workers, host, port, profile, eid, state_file,
+                           dict(eid=eid, max_clients=max_clients, idle_timeout=idle_timeout,
+                                message_timeout=message_timeout))
+        finally:
+            if handler is not None:
+                import logging
+                logging.getLogger("cxlmi.emulator").removeHandler(handler)
+        return
     try:
         # with --state, a change is on disk before its reply goes out
         durable = (lambda: _save(state_file, device)) if state_file else None
@@ -180,6 +196,40 @@ def _warnings_to_stderr():
     handler = Handler(logging.WARNING)
     logging.getLogger("cxlmi.emulator").addHandler(handler)
     return handler
+
+
+def _serve_workers(device, workers, host, port, profile, eid, state_file, options):
+    if not hasattr(os, "fork"):
+        click.echo("cxl-mi: error: --workers needs fork(), which this system lacks", err=True)
+        raise click.exceptions.Exit(2)
+    from cxlmi_bindings.emulator.workers import WorkerPool
+    pool = WorkerPool(device, workers, host=host, port=port, state_file=state_file, **options)
+    try:
+        bound = pool.start()
+    except OSError as exc:
+        click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
+                   % (host, port, exc.strerror or exc), err=True)
+        raise click.exceptions.Exit(3)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, _term)
+    try:
+        shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
+        click.echo("listening on tcp:%s:%d (emu:%s, EID %d, %d workers); Ctrl-C stops"
+                   % (shown, bound[1], profile, eid, workers))
+        sys.stdout.flush()
+        while True:
+            time.sleep(0.5)
+            pool.check()            # a worker that died is replaced
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped", err=True)
 
 
 def _serial_server(server, path, listen):

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """`cxl-mi list`: the targets this machine offers.
 
-Kernel CXL devices (``/dev/cxl``), MCTP endpoints mctpd knows (D-Bus) -- or, without
-mctpd, those the kernel has MCTP routes to and that answer a probe -- and the emulated profiles.  Discovery is defensive: a section that cannot be read
+Kernel CXL devices (``/dev/cxl``), the fwctl devices of CXL memory devices
+(``/dev/fwctl``, Linux 6.15+), MCTP endpoints mctpd knows (D-Bus) -- or, without
+mctpd, those the kernel has MCTP routes to and that answer a probe -- and the
+emulated profiles.  Discovery is defensive: a section that cannot be read
 (no /dev/cxl, no D-Bus, no mctpd, a backend missing from this installation)
 is empty with a note saying why, never an error.
 """
@@ -64,10 +66,10 @@ def _jsonable(d):
 @click.option("--json", "as_json", is_flag=True, help="the same as -o json")
 @click.option("--no-mctp", is_flag=True, help="do not look for MCTP endpoints (mctpd over "
                                               "D-Bus, else the kernel's MCTP routes)")
-@click.option("--no-devices", is_flag=True, help="do not scan /dev/cxl")
+@click.option("--no-devices", is_flag=True, help="do not scan /dev/cxl and /dev/fwctl")
 @click.pass_context
 def command(ctx, output, as_json, no_mctp, no_devices):
-    """List CXL targets: kernel devices, MCTP endpoints and emulated profiles.
+    """List CXL targets: kernel devices, fwctl devices, MCTP endpoints and emulated profiles.
 
     Each row's target is what the other commands take as TARGET.
     """
@@ -75,6 +77,9 @@ def command(ctx, output, as_json, no_mctp, no_devices):
     with guard(inv):
         notes = []
         devices, note = ([], None) if no_devices else _scan("/dev/cxl", "scan_devices")
+        if note:
+            notes.append(note)
+        fwctl, note = ([], None) if no_devices else _scan("fwctl", "scan_fwctl")
         if note:
             notes.append(note)
         mctp, note = ([], None) if no_mctp else _scan("MCTP", "scan_mctp")
@@ -89,6 +94,7 @@ def command(ctx, output, as_json, no_mctp, no_devices):
         if note:
             notes.append(note)
         data = {"devices": [_jsonable(d) for d in devices],
+                "fwctl": [_jsonable(f) for f in fwctl],
                 "mctp": [_jsonable(m) for m in mctp],
                 "emulated": emulated, "notes": notes}
         if inv.output == "raw":
@@ -104,6 +110,8 @@ def command(ctx, output, as_json, no_mctp, no_devices):
             Rows("kernel devices (/dev/cxl)", ["target", "kind", "serial", "numa"],
                  [[d.get("target", d.get("devname", "?")), str(d.get("kind", "")),
                    _hex(d.get("serial")), str(d.get("numa_node", "-"))] for d in devices]),
+            Rows("kernel fwctl devices (/dev/fwctl: Features only)", ["target", "memdev"],
+                 [[f["target"], f.get("memdev") or "-"] for f in fwctl]),
             Rows("MCTP endpoints", ["target", "fm-api", "cci", "uuid"],
                  [[m["target"], _yes(m.get("fmapi")), _yes(m.get("cci")),
                    str(m.get("uuid") or "-")] for m in mctp]),

@@ -3,8 +3,11 @@
 
 The core (:mod:`cxlmi_cli.commands`) builds every registry command; the
 hooks here (``HOOKS[registry name]``) rebuild a few of them with a body that
-sends a whole sequence, keeping every generated option, the shared target /
-tunnel / output options, the safety rules and the exit codes:
+runs a whole sequence, keeping every generated option, the shared target /
+tunnel / output options, the safety rules and the exit codes.  The sequences
+themselves are the library's (:mod:`cxlmi_bindings.workflows`, also
+``Endpoint`` methods): the bodies here check the options, ask for
+confirmation, draw the progress, say what a Ctrl-C left behind and render.
 
 ``generic transfer-fw [TARGET] FILE [--slot N] [--activate online|reset]``
     the whole package in parts as large as the endpoint allows (initiate /
@@ -26,7 +29,7 @@ background commands: media-operations-sanitize, activate-fw, populate-log)
 Cheap to import: click and the standard library only at module level.
 """
 
-import itertools
+import contextlib
 import os
 import time
 
@@ -37,22 +40,8 @@ from .. import streams
 HOOKS = {}
 EXTRA = {}
 
-#: seconds between two Background Operation Status polls
-POLL_SECONDS = 0.25
-#: Transfer FW: request header bytes before the data, and the offset unit
-FW_HEADER = 128
+#: Transfer FW: the unit of a part's size and offset
 FW_UNIT = 128
-#: per tunnel level: the 4-byte Tunnel Management header + the inner 12-byte CCI header
-TUNNEL_OVERHEAD = 16
-#: event logs in Get Event Records order
-EVENT_LOGS = ("info", "warn", "fail", "fatal", "dcd")
-#: the more-records flags
-EVENTS_MORE = 1 << 1
-POISON_MORE = 1 << 0
-POISON_RESTART = 1 << 0          # bit 0 of the request address: start over
-SCAN_MORE = 1 << 0
-#: a safety net against a device that never clears the more-records flag
-MAX_PAGES = 100000
 
 
 def _sleep(seconds):
@@ -189,137 +178,93 @@ def _interrupted(inv, message):
     raise click.exceptions.Exit(EXIT_INTERRUPTED)
 
 
-def payload_limits(inv):
-    """(request, response) payload bytes one message may carry to/from the endpoint.
+class _Via:
+    """The invocation's endpoint as :mod:`cxlmi_bindings.workflows` reaches it (the
+    seam that module documents): every message goes through :meth:`Invocation.call`
+    -- its ``-v`` lines, ``--timeout`` bounding the opening and the first command --
+    and messages name ``inv.where``.  The endpoint is opened on the first message."""
 
-    The least of the transport's limit, the component's Identify maximum
-    message size (2^n), its response message limit (0003h) when it answers
-    that, less the tunnel headers each level adds.
-    """
-    from cxlmi_bindings.errors import CxlmiError
-    ep = inv.endpoint()
-    cap = int(getattr(ep.transport, "max_payload", 0) or 2048)
-    hops = len(inv.tunnel.hops) if inv.tunnel else 0
-    request = response = cap - TUNNEL_OVERHEAD * hops
+    def __init__(self, inv):
+        self._inv = inv
+
+    def call(self, entry, request=None, tunnel=None):
+        return self._inv.call(entry, request)       # through inv.tunnel, as ``tunnel``
+
+    @property
+    def target(self):
+        return self._inv.target
+
+    @property
+    def where(self):
+        return self._inv.where
+
+    @property
+    def transport(self):
+        return self._inv.endpoint().transport
+
+    @property
+    def last_payload(self):
+        return self._inv.last_payload
+
+    @property
+    def last_return_code(self):
+        return 1 if self._inv.background else 0
+
+
+#: the library names its arguments, the command line its options
+_OPTION_WORDS = (("slot ", "--slot "), ("chunk size ", "--chunk-size "),
+                 ("offset ", "--offset "), ("address ", "--address "))
+
+
+@contextlib.contextmanager
+def _in_option_terms(inv):
+    """A refusal the library words with its argument ("slot 9: ...") said with the
+    option the user typed ("--slot 9: ...")."""
+    from cxlmi_bindings.errors import UsageError
     try:
-        ident = inv.call(_entry("identify"))
-        if 8 <= ident.max_msg_size <= 20:
-            request = min(request, 1 << ident.max_msg_size)
-            response = min(response, 1 << ident.max_msg_size)
-    except CxlmiError:
-        pass
-    try:
-        limit = inv.call(_entry("get_response_msg_limit")).limit
-        if 8 <= limit <= 20:
-            response = min(response, 1 << limit)
-    except CxlmiError:
-        pass
-    return request, response
+        yield
+    except UsageError as exc:
+        text, hint = str(exc), exc.hint
+        for word, option in _OPTION_WORDS:
+            if text.startswith(word):
+                text = option + text[len(word):]
+                break
+        if text.endswith(": name the slot"):
+            text += " with --slot N"
+        if "is the active slot" in text:
+            hint = "`cxl-mi generic get-fw-info %s`" % inv.target
+        if (text, hint) == (str(exc), exc.hint):
+            raise
+        raise UsageError(text, hint=hint) from None
 
 
-def _status(st):
-    from cxlmi_bindings.errors import retcode_name
-    return {"opcode": st.opcode, "opcode_decoded": _opname(st.opcode),
-            "running": bool(st.status & 1), "percent_complete": st.status >> 1,
-            "return_code": st.returncode, "return_code_name": retcode_name(st.returncode),
-            "vendor_ext_status": st.vendor_ext_status}
+def _pause(seconds):
+    _sleep(seconds)             # looked up at each call: the tests replace _sleep
 
 
-def _opname(opcode):
-    from cxlmi_bindings import registry
-    return registry.opcode_name(opcode)
+def _follow(inv):
+    return "`cxl-mi generic bg-op-status %s`" % inv.target
 
 
-def wait_background(inv, opcode, progress):
-    """Poll Background Operation Status until the operation ``opcode`` ends."""
-    entry = _entry("bg_op_status")
-    while True:
-        status = _status(inv.call(entry))
-        progress.update(status["percent_complete"])
-        if not status["running"]:
-            return status
-        _sleep(POLL_SECONDS)
+class _Bar:
+    """A :class:`Progress` opened at its first update (a workflow may never need it)."""
 
+    def __init__(self, description, total, kind="percent"):
+        self.args = (description, total, kind)
+        self.bar = None
 
-def abort_background(inv):
-    """Request Abort Background Operation; then what Background Operation Status says.
+    def update(self, completed, description=None):
+        if self.bar is None:
+            self.bar = Progress(*self.args).__enter__()
+        self.bar.update(completed, description)
 
-    Returns ``(status or None, error or None)``.
-    """
-    from cxlmi_bindings.errors import CxlmiError
-    try:
-        inv.call(_entry("request_bg_op_abort"))
-    except CxlmiError as exc:
-        error = exc
-    else:
-        error = None
-    try:
-        status = _status(inv.call(_entry("bg_op_status")))
-    except CxlmiError:
-        status = None
-    return status, error
+    def __call__(self, step):
+        self.update(step.done)
 
-
-def _interrupted_while_sending(inv, entry):
-    """Ctrl-C while ``entry`` was on its way: what the device did with it."""
-    from cxlmi_bindings.errors import CxlmiError
-    try:
-        status = _status(inv.call(_entry("bg_op_status")))
-    except CxlmiError as exc:
-        return ("%s: interrupted while it was being sent; the device's state is unknown "
-                "(Background Operation Status: %s): check with `cxl-mi generic bg-op-status "
-                "%s`" % (entry.cli_name, exc, inv.target))
-    if status["opcode"] != entry.opcode:
-        return "%s: interrupted before the device started it; nothing to abort" % \
-            entry.cli_name
-    if status["running"]:
-        st, error = abort_background(inv)
-        return _abort_message(inv, entry.cli_name, st, error)
-    return _finished_message(entry.cli_name, status)
-
-
-def _finished_message(what, status):
-    return ("%s: it had already finished (%s, %d %%): nothing to abort"
-            % (what, status["return_code_name"], status["percent_complete"]))
-
-
-def _abort_message(inv, what, status, error):
-    if status is not None and not status["running"] and (
-            error is not None or status["return_code_name"] != "ABORT"):
-        return _finished_message(what, status)      # it ended before the abort could
-    if error is not None:
-        name = getattr(error, "name", None) or type(error).__name__
-        return ("%s: the device did not abort its background operation (%s): it goes on; "
-                "follow it with `cxl-mi generic bg-op-status %s`" % (what, name, inv.target))
-    if status is not None and status["running"]:
-        return ("%s: asked the device to abort its background operation (Request Abort "
-                "Background Operation, 0005h); it is still running at %d %%: follow it "
-                "with `cxl-mi generic bg-op-status %s`"
-                % (what, status["percent_complete"], inv.target))
-    at = " at %d %%" % status["percent_complete"] if status is not None else ""
-    return ("%s: asked the device to abort its background operation (Request Abort "
-            "Background Operation, 0005h); it stopped%s" % (what, at))
-
-
-def _merge_pages(entry, pages, count_field):
-    """One reply structure holding the tail elements of every page (header: the last)."""
-    import ctypes
-    cls = entry.rsp_cls
-    base = cls._base_ or cls
-    tail, elem = base._flex_
-    size = ctypes.sizeof(elem)
-    counts = [min(getattr(p, count_field), len(getattr(p, tail))) for p in pages]
-    merged = base.sized(sum(counts))()
-    fixed = base.fixed_size()
-    ctypes.memmove(ctypes.addressof(merged), ctypes.addressof(pages[-1]), fixed)
-    widest = (1 << (8 * getattr(base, count_field).size)) - 1
-    setattr(merged, count_field, min(sum(counts), widest))
-    at = 0
-    for page, n in zip(pages, counts):
-        ctypes.memmove(ctypes.addressof(merged) + fixed + at * size,
-                       ctypes.addressof(page) + fixed, n * size)
-        at += n
-    return merged
+    def close(self):
+        bar, self.bar = self.bar, None
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def _emit(inv, entry, result, request, raw, extra=None, notes=()):
@@ -401,38 +346,6 @@ def _parse_chunk(text):
     return size
 
 
-def _fw_slot(inv, slot):
-    """The slot to write (the given one, or an empty non-active one) and Get FW Info."""
-    from cxlmi_bindings.errors import CxlmiError
-    try:
-        info = inv.call(_entry("get_fw_info"))
-    except CxlmiError:
-        info = None
-    if info is None:
-        if slot is None:
-            raise _usage("the component does not answer Get FW Info: name the slot with "
-                         "--slot N")
-        return slot, None
-    active = info.slot_info & 0x7
-    slots = info.slots_supported or 1
-    if slot is not None:
-        if not 1 <= slot <= slots:
-            raise _usage("--slot %d: the component has slots 1-%d" % (slot, slots))
-        if slot == active:
-            raise _usage("--slot %d is the active slot: choose another (1-%d)"
-                         % (slot, slots), hint="`cxl-mi generic get-fw-info %s`" % inv.target)
-        return slot, info
-    candidates = [n for n in range(1, min(slots, 4) + 1) if n != active]
-    if not candidates:
-        raise _usage("the component has no slot besides the active one (%d)" % active)
-
-    def revision(n):
-        rev = getattr(info, "fw_rev%d" % n)
-        return bytes(rev).rstrip(b"\0") if not isinstance(rev, bytes) else rev.rstrip(b"\0")
-    empty = [n for n in candidates if not revision(n)]
-    return (empty or candidates)[0], info
-
-
 def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=None, yes=None):
     if file is None:
         if request is None or "action" not in request:
@@ -458,141 +371,84 @@ def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=Non
         size = _regular_size(source)          # None for a pipe: read until it ends
     except OSError as exc:
         raise _usage("cannot read %s: %s" % (file, exc.strerror or exc))
+    from cxlmi_bindings import workflows
+    from cxlmi_bindings.errors import Interrupted
     with source:
         if size == 0:
             raise _usage("%s is empty" % file)
-        slot, _ = _fw_slot(inv, (request or {}).get("slot"))
-        limit, _ = payload_limits(inv)
-        largest = (limit - FW_HEADER) // FW_UNIT * FW_UNIT
-        if largest < FW_UNIT:
-            raise _usage("%s carries at most %d payload bytes: too few for a Transfer FW part"
-                         % (inv.where, limit))
-        if chunk is None:
-            chunk = largest
-        elif chunk > largest:
-            raise _usage("--chunk-size %d: %s takes at most %d bytes per part"
-                         % (chunk, inv.where, largest))
-        package = _package_parts(source, chunk, file)
-        opening = next(package)               # an empty pipe is refused before anything
-        if activate:
-            inv.confirm(_entry("activate_fw"), action=(
-                "transfer-fw on %s: write %s (%s) to firmware slot %d, then activate it %s"
-                % (inv.where, name, "%d bytes" % size if size is not None else "all of it",
-                   slot, "online now" if activate == "online" else "at the next reset")))
-        state = {"open": False, "background": False}
-        sent = parts = 0
-        with Progress("firmware → slot %d" % slot, size, "bytes") as progress:
-            try:
-                for off, data, first, last in itertools.chain([opening], package):
-                    action = (0 if last else 1) if first else (3 if last else 2)
-                    part = {"action": action, "slot": slot if action in (0, 3) else 0,
-                            "offset": off // FW_UNIT, "data": data}
-                    inv.call(entry, part)
-                    state["open"] = action in (1, 2)
-                    sent, parts = off + len(data), parts + 1
-                    if inv.background:
-                        state["background"] = True
-                        bg_status = wait_background(inv, entry.opcode, _Checking(
-                            progress, sent, slot))
-                        state["background"] = False
-                        if bg_status["return_code"]:
-                            from cxlmi_bindings.errors import DeviceError
-                            raise DeviceError(bg_status["return_code"], command=entry.name)
-                    progress.update(sent)
-            except KeyboardInterrupt:
-                _interrupted(inv, _fw_abort(inv, entry, state, slot))
-            except Exception:
-                if state["open"]:
-                    _fw_send_abort(inv, entry)
-                raise
-    activated = None
-    if activate:
-        from cxlmi_bindings.errors import DeviceError
-        act = _entry("activate_fw")
-        inv.call(act, {"action": 0 if activate == "online" else 1, "slot": slot})
-        if inv.background:
-            with Progress("activating slot %d" % slot, 100) as progress:
-                try:
-                    st = wait_background(inv, act.opcode, progress)
-                except KeyboardInterrupt:
-                    status, error = abort_background(inv)
-                    _interrupted(inv, _abort_message(inv, "activate-fw", status, error))
-            if st["return_code"]:
-                raise DeviceError(st["return_code"], command=act.name)
-        activated = activate
-    _fw_report(inv, entry, name, sent, slot, chunk, parts, activated)
+        progress = _FirmwareProgress(inv, name, size, activate)
+        try:
+            with _in_option_terms(inv):
+                done = workflows.transfer_firmware(
+                    _Via(inv), source, slot=(request or {}).get("slot"), activate=activate,
+                    chunk_size=chunk, progress=progress, name=name, tunnel=inv.tunnel,
+                    sleep=_pause)
+        except Interrupted as stop:
+            progress.close()
+            what = "activate-fw" if stop.stage == "activate" else "firmware transfer"
+            _interrupted(inv, stop.describe(what, _follow(inv)))
+        finally:
+            progress.close()
+    _fw_report(inv, entry, done)
+
+
+class _FirmwareProgress:
+    """The progress of a transfer: confirmation of --activate once the slot is known
+    (before the first part goes), then a bar for the parts, one for the activation."""
+
+    def __init__(self, inv, name, size, activate):
+        self.inv, self.name, self.size, self.activate = inv, name, size, activate
+        self.slot = None
+        self.bar = None
+        self.activating = False
+
+    def __call__(self, step):
+        if step.stage == "ready":
+            self.slot = slot = step.detail["slot"]
+            if self.activate:
+                self.inv.confirm(_entry("activate_fw"), action=(
+                    "transfer-fw on %s: write %s (%s) to firmware slot %d, then activate it %s"
+                    % (self.inv.where, self.name, "%d bytes" % self.size
+                       if self.size is not None else "all of it", slot,
+                       "online now" if self.activate == "online" else "at the next reset")))
+            self.bar = Progress("firmware → slot %d" % slot, self.size, "bytes").__enter__()
+        elif step.stage == "verify":
+            self.bar.update(step.detail["sent"], "firmware → slot %d: the component checks "
+                                                 "it (%d %%)" % (self.slot, step.done))
+        elif step.stage == "transfer":
+            self.bar.update(step.done)
+        elif step.stage == "activate":
+            if not self.activating:
+                self.close()
+                self.activating = True
+                self.bar = Progress("activating slot %d" % self.slot, 100).__enter__()
+            self.bar.update(step.done)
+
+    def close(self):
+        bar, self.bar = self.bar, None
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 def _regular_size(f):
     """The size of a regular file, else ``None`` (a pipe, a terminal)."""
-    import stat
-    try:
-        st = os.fstat(f.fileno())
-    except (AttributeError, OSError, ValueError):
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
+    from cxlmi_bindings import workflows
+    return workflows.regular_size(f)
 
 
 def _package_parts(f, chunk, file):
-    """``(offset, data, first, last)`` for each part of the package, read one
-    part ahead (to know which is the last) so that memory holds two parts, not
-    the package: a 1 GiB image costs what two parts cost."""
-    def read():
-        try:
-            return f.read(chunk)
-        except OSError as exc:
-            raise _usage("cannot read %s: %s" % (file, exc.strerror or exc))
-    data, off = read(), 0
-    if not data:
-        raise _usage("%s is empty" % file)
-    while data:
-        following = read()
-        yield off, data, off == 0, not following
-        off += len(data)
-        data = following
+    """The parts of the package, read one ahead (:func:`cxlmi_bindings.workflows.
+    package_parts`): memory holds two parts, not the package."""
+    from cxlmi_bindings import workflows
+    return workflows.package_parts(f, chunk, file)
 
 
-class _Checking:
-    """Background Operation Status while the component takes the package in."""
-
-    def __init__(self, progress, sent, slot):
-        self.progress, self.sent, self.slot = progress, sent, slot
-
-    def update(self, percent, description=None):
-        self.progress.update(self.sent, "firmware → slot %d: the component checks it "
-                                        "(%d %%)" % (self.slot, percent))
-
-
-def _fw_send_abort(inv, entry):
-    from cxlmi_bindings.errors import CxlmiError
-    try:
-        inv.call(entry, {"action": 4, "slot": 0, "offset": 0, "data": b""})
-        return None
-    except CxlmiError as exc:
-        return exc
-
-
-def _fw_abort(inv, entry, state, slot):
-    if state["background"]:
-        status, error = abort_background(inv)
-        return _abort_message(inv, "firmware transfer", status, error) + \
-            ("; slot %d was not changed" % slot if error is None else "")
-    error = _fw_send_abort(inv, entry)
-    if error is not None:
-        return ("firmware transfer: the abort action failed (%s); the component drops the "
-                "partial transfer at the next initiate" % error)
-    return "firmware transfer aborted (Transfer FW abort action sent); slot %d was not " \
-           "changed" % slot
-
-
-def _fw_report(inv, entry, name, size, slot, chunk, parts, activated):
-    from cxlmi_bindings.errors import CxlmiError
+def _fw_report(inv, entry, done):
     from ..render import views
     info_entry = _entry("get_fw_info")
-    try:
-        info = inv.call(info_entry)
-    except CxlmiError:
-        info = None
+    name, size, slot, chunk, parts, activated, info = (
+        done.name, done.bytes, done.slot, done.chunk_size, done.parts, done.activated,
+        done.fw_info)
     data = {"file": name, "bytes": size, "slot": slot, "parts": parts,
             "chunk_size": chunk, "activated": activated,
             "fw_info": views.result_json(info_entry, info) if info is not None else None}
@@ -644,37 +500,27 @@ def _wait_body(inv, entry, request, wait=False):
         result = inv.call(entry, request)
         inv.emit(entry, result, request)
         return
+    from cxlmi_bindings import workflows
+    from cxlmi_bindings.errors import Interrupted
+    bar = _Bar(entry.cli_name, 100)
     try:
-        inv.call(entry, request)
-    except KeyboardInterrupt:
-        # the request may have reached the device: find out, and abort what started
-        _interrupted(inv, _interrupted_while_sending(inv, entry))
-    started = inv.background
-    began = time.monotonic()
-    if started:
-        with Progress(entry.cli_name, 100) as progress:
-            try:
-                status = wait_background(inv, entry.opcode, progress)
-            except KeyboardInterrupt:
-                st, error = abort_background(inv)
-                _interrupted(inv, _abort_message(inv, entry.cli_name, st, error))
-    else:
-        from cxlmi_bindings.errors import retcode_name
-        status = {"opcode": entry.opcode, "opcode_decoded": _opname(entry.opcode),
-                  "running": False, "percent_complete": 100, "return_code": 0,
-                  "return_code_name": retcode_name(0), "vendor_ext_status": 0}
-    status["seconds"] = round(time.monotonic() - began, 3)
+        done = workflows.call_and_wait(_Via(inv), entry, request, progress=bar,
+                                       tunnel=inv.tunnel, sleep=_pause)
+    except Interrupted as stop:
+        bar.close()
+        _interrupted(inv, stop.describe(entry.cli_name, _follow(inv)))
+    finally:
+        bar.close()
     try:
-        _report_waited(inv, entry, request, started, status)
+        status = dict(done.status)
+        status["seconds"] = done.seconds
+        _report_waited(inv, entry, request, done.started, status)
     except KeyboardInterrupt:
-        _interrupted(inv, _finished_message(entry.cli_name, status))
+        _interrupted(inv, workflows.finished_message(entry.cli_name, done.status))
 
 
 def _report_waited(inv, entry, request, started, status):
     """Render the outcome of a command --wait followed to its end."""
-    if status["return_code"]:
-        from cxlmi_bindings.errors import DeviceError
-        raise DeviceError(status["return_code"], command=entry.name)
     inv.background = started
     extra = {"background_operation": status}
     notes = ["%s on %s: done (%s, %d %%%s)" % (
@@ -682,9 +528,10 @@ def _report_waited(inv, entry, request, started, status):
         ", in the background for %.1f s" % status["seconds"] if started else "")]
     raw = inv.last_payload if not started else b""
     if entry.name == "memdev_scan_media":
+        from cxlmi_bindings import workflows
         res_entry = _entry("memdev_get_scan_media_results")
-        merged, raw, _ = _read_pages(inv, res_entry, None, "media_error_count",
-                                     "scan_media_flags", SCAN_MORE)
+        found = workflows.scan_media_results(_Via(inv), tunnel=inv.tunnel)
+        merged, raw = found.reply, found.raw
         from ..render import views
         extra["scan_media_results"] = views.result_json(res_entry, merged)
         if inv.output == "table":
@@ -694,35 +541,6 @@ def _report_waited(inv, entry, request, started, status):
             table.write(sections, inv)
             return
     _emit(inv, entry, None, request, raw, extra, notes)
-
-
-def _read_pages(inv, entry, request, count_field, flags_field, more_bit, first=None):
-    """Send ``entry`` until its more-records flag clears.
-
-    ``first`` is the request of the first page when it differs (a restart
-    flag); a component that refuses it (INPUT) is asked with ``request``.
-    Returns (one reply with every page's records, the raw payloads, pages).
-    """
-    from cxlmi_bindings.errors import DeviceError
-    pages, raw = [], b""
-    for _ in range(MAX_PAGES):
-        if not pages and first is not None:
-            try:
-                page = inv.call(entry, first)
-            except DeviceError as exc:
-                if exc.name != "INPUT":
-                    raise
-                page = inv.call(entry, request)
-        else:
-            page = inv.call(entry, request)
-        pages.append(page)
-        raw += inv.last_payload
-        got = min(getattr(page, count_field), len(getattr(page, entry.rsp_cls._flex_[0])))
-        if not getattr(page, flags_field) & more_bit or got == 0:
-            break
-    merged = _merge_pages(entry, pages, count_field)
-    setattr(merged, flags_field, getattr(merged, flags_field) & ~more_bit)
-    return merged, raw, len(pages)
 
 
 # ----------------------------------------------------------------------- event records
@@ -757,58 +575,48 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
         result = inv.call(entry, request)
         inv.emit(entry, result, request)
         return
-    from cxlmi_bindings.errors import CxlmiError
+    from cxlmi_bindings import workflows
     from ..spec import field_meaning
     names = field_meaning("cmd_get_event_records_req", "event_log").names
     if request and "event_log" in request:
         logs = [request["event_log"]]
     else:
-        logs = list(range(len(EVENT_LOGS)))
+        logs = list(range(len(workflows.EVENT_LOGS)))
     if clear:
         inv.confirm(_entry("clear_event_records"), action=(
             "get-event-records on %s: read and clear every record of the %s event log%s"
             % (inv.where, ", ".join(names.get(n, str(n)) for n in logs),
                "s" if len(logs) > 1 else "")))
-    clear_entry = _entry("clear_event_records")
-    out, raw, errors = [], b"", []
+    items, batches, raw, errors = {}, [], b"", []
     for log in logs:
-        item = {"log": names.get(log, str(log)), "event_log": log, "records": [],
-                "overflow_err_count": 0, "first_overflow_timestamp": 0,
-                "last_overflow_timestamp": 0, "more_records": False, "cleared": 0,
-                "error": None}
-        previous = None
-        try:
-            for _ in range(MAX_PAGES):
-                rsp = inv.call(entry, {"event_log": log})
-                raw += inv.last_payload
-                records = list(rsp.records)[:rsp.record_count]
-                if rsp.flags & 1:
-                    item["overflow_err_count"] = rsp.overflow_err_count
-                    item["first_overflow_timestamp"] = rsp.first_overflow_timestamp
-                    item["last_overflow_timestamp"] = rsp.last_overflow_timestamp
-                batch = [(r.handle, r.timestamp) for r in records]
-                more = bool(rsp.flags & EVENTS_MORE)
-                if clear and batch and batch == previous:
-                    item["more_records"] = True     # clearing did not take: stop here
-                    break
-                item["records"].extend(records)
-                if not clear or not records:
-                    item["more_records"] = more
-                    break
-                handles = [r.handle for r in records]
-                for start in range(0, len(handles), 255):
-                    inv.call(clear_entry, {"event_log": log, "clear_flags": 0,
-                                           "handles": handles[start:start + 255]})
-                previous = batch
-                item["cleared"] += len(handles)
-                if not more:
-                    break
-        except CxlmiError as exc:
+        items[log] = {"log": names.get(log, str(log)), "event_log": log, "records": [],
+                      "overflow_err_count": 0, "first_overflow_timestamp": 0,
+                      "last_overflow_timestamp": 0, "more_records": False, "cleared": 0,
+                      "error": None}
+    for batch in workflows.drain_events(_Via(inv), logs, clear=clear, tunnel=inv.tunnel):
+        item = items[batch.log]
+        if batch.error is not None:
             from ..errors import classify
-            problem = classify(exc)
-            item["error"] = problem.as_json() if problem is not None else {"message": str(exc)}
-            errors.append(exc)
-        out.append(item)
+            problem = classify(batch.error)
+            item["error"] = (problem.as_json() if problem is not None
+                             else {"message": str(batch.error)})
+            errors.append(batch.error)
+            continue
+        raw += batch.payload
+        if batch.overflow:
+            (item["overflow_err_count"], item["first_overflow_timestamp"],
+             item["last_overflow_timestamp"]) = batch.overflow
+        if batch.repeated:
+            item["more_records"] = True         # clearing did not take: it stopped there
+            continue
+        batches.append(batch)
+        item["records"].extend(batch.records)
+        if not clear or not batch.records:
+            item["more_records"] = batch.more
+    for batch in batches:                       # cleared once the next one was asked for
+        if batch.cleared:
+            items[batch.log]["cleared"] += len(batch.records)
+    out = [items[log] for log in logs]
     if errors and len(errors) == len(logs) and not any(i["records"] for i in out):
         raise errors[0]
     _events_report(inv, entry, out, raw)
@@ -921,7 +729,7 @@ def _log_uuid(inv, request, log):
 
 def _log_body(inv, entry, request, log=None):
     import uuid as _uuid
-    from ..spec import cel_uuid, log_uuids, uuid_names
+    from ..spec import cel_uuid
     request = dict(request or {})
     cel = entry.name == "get_log_cel"
     uuid = cel_uuid() if cel else _log_uuid(inv, request, log)
@@ -930,37 +738,15 @@ def _log_body(inv, entry, request, log=None):
         result = inv.call(entry, request)
         inv.emit(entry, result, request)
         return
-    logs = inv.call(_entry("get_supported_logs"))
-    sizes = {bytes(e.uuid): e.log_size
-             for e in list(logs.entries)[:logs.num_supported_log_entries]}
-    names = uuid_names(log_uuids())
-    label = names.get(uuid) or str(_uuid.UUID(bytes=uuid))
-    if uuid not in sizes:
-        listed = ", ".join(names.get(u) or str(_uuid.UUID(bytes=u)) for u in sizes) or "none"
-        raise _usage("%s does not keep the %s log (Get Supported Logs lists: %s)"
-                     % (inv.where, label, listed))
-    start = request.get("offset", 0) or 0
-    size = sizes[uuid]
-    if start > size:
-        raise _usage("--offset %d is past the end of the %d-byte %s log" % (start, size, label))
-    _, window = payload_limits(inv)
-    if cel or uuid == cel_uuid():
-        window -= window % 4                    # whole CEL entries in every window
-    data, items, at = b"", [], start
-    while at < size:
-        n = min(window, size - at)
-        part = inv.call(entry, {"uuid": uuid, "offset": at, "length": n})
-        got = inv.last_payload
-        data += got
-        if cel:
-            items.extend(part)
-        if not got:
-            break
-        at += len(got)
-    request.update(offset=start, length=len(data))
-    extra = {"log": {"name": names.get(uuid), "uuid": str(_uuid.UUID(bytes=uuid)),
-                     "size": size, "offset": start, "bytes_read": len(data)}}
-    _emit(inv, entry, items if cel else data, request, data, extra)
+    from cxlmi_bindings import workflows
+    with _in_option_terms(inv):
+        got = workflows.read_log(_Via(inv), uuid, offset=request.get("offset", 0) or 0,
+                                 command=entry, tunnel=inv.tunnel)
+    data = got.data
+    request.update(offset=got.offset, length=len(data))
+    extra = {"log": {"name": got.name, "uuid": str(_uuid.UUID(bytes=uuid)),
+                     "size": got.size, "offset": got.offset, "bytes_read": len(data)}}
+    _emit(inv, entry, got.entries if cel else data, request, data, extra)
 
 
 # ----------------------------------------------------------------------- poison list
@@ -978,28 +764,25 @@ def get_poison_list(entry, command):
 
 
 def _poison_body(inv, entry, request):
+    from cxlmi_bindings import workflows
     request = dict(request or {})
     address = request.get("get_poison_list_phy_addr", 0) or 0
-    if "get_poison_list_phy_addr_len" not in request:
-        from cxlmi_bindings.errors import DeviceError
-        try:
-            ident = inv.call(_entry("memdev_identify"))
-        except DeviceError as exc:
+    length = request.get("get_poison_list_phy_addr_len")
+    # every page; the first asks the component to start over (see poison_list)
+    from cxlmi_bindings.errors import DeviceError
+    try:
+        with _in_option_terms(inv):
+            got = workflows.poison_list(_Via(inv), address,
+                                        None if length is None else length * 64,
+                                        tunnel=inv.tunnel)
+    except DeviceError as exc:
+        if exc.command == "memdev_identify":
             exc.hint = ("without --length the range is the whole device, from Memory Device "
                         "Identify (4000h), which this component does not answer: give "
                         "--length")
-            raise
-        total = ident.total_capacity * (256 << 20)
-        if address >= total:
-            raise _usage("--address 0x%x is past the end of the %d-byte device"
-                         % (address, total))
-        request["get_poison_list_phy_addr_len"] = (total - address) // 64
+        raise
+    request["get_poison_list_phy_addr_len"] = got.length // 64
     request["get_poison_list_phy_addr"] = address
-
-    # the first request asks the component to start over (bit 0 of the address), so a
-    # walk someone else left half way does not hide the first records
-    first = dict(request, get_poison_list_phy_addr=address | POISON_RESTART)
-    merged, raw, pages = _read_pages(inv, entry, request, "more_err_media_record_cnt",
-                                     "poison_list_flags", POISON_MORE, first=first)
+    pages = got.pages
     notes = ["%d page%s read" % (pages, "s" if pages != 1 else "")] if pages > 1 else []
-    _emit(inv, entry, merged, request, raw, {"pages": pages}, notes)
+    _emit(inv, entry, got.reply, request, got.raw, {"pages": pages}, notes)

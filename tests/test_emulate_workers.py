@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`cxl-mi emulate --workers N`: several server processes, one device.
+
+Real processes and sockets throughout: the emulator runs as `python -m
+cxlmi_cli emulate`, clients are the library over `tcp:` in threads here (each
+its own connection, so each lands on a worker).  What must hold: no update is
+lost when clients on different workers change the device at once, connections
+are spread over the workers, a worker that dies is replaced without losing the
+device, SIGTERM leaves no process behind, and --state still makes changes
+durable.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from cxlmi_bindings import Context
+
+from test_emulate_processes import ENV, ROOT, _readline
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork()")
+
+
+@pytest.fixture
+def pool(tmp_path):
+    started = []
+
+    def start(*args):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cxlmi_cli", "emulate", "--profile", "type3",
+             "--listen", "127.0.0.1:0"] + list(args), cwd=ROOT, env=ENV,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started.append(proc)
+        line = _readline(proc, 20)
+        m = re.search(r"listening on tcp:127\.0\.0\.1:(\d+) .*(\d+) workers", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        return proc, "tcp:127.0.0.1:%s" % m.group(1)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def workers_of(proc):
+    with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+        return [int(p) for p in f.read().split()]
+
+
+def sockets_of(pid):
+    """How many TCP connections process ``pid`` holds (its listening socket aside)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    established = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "01" and cols[9] in inodes:         # 01: ESTABLISHED
+                established += 1
+    return established
+
+
+def poison_count(target):
+    with Context() as ctx:
+        ep = ctx.open(target)
+        rsp = ep.get_poison_list(get_poison_list_phy_addr=0,
+                                 get_poison_list_phy_addr_len=1 << 24)
+        return rsp.more_err_media_record_cnt
+
+
+def inject(target, first, count):
+    with Context() as ctx:
+        ep = ctx.open(target)
+        for i in range(count):
+            ep.memdev_inject_poison(inject_poison_phy_addr=(first + i) * 64)
+
+
+def test_writers_on_every_worker_lose_no_update(pool):
+    proc, target = pool("--workers", "2")
+    threads = [threading.Thread(target=inject, args=(target, 1000 * k, 25)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert poison_count(target) == 100
+    assert len(workers_of(proc)) == 2
+
+
+def test_connections_are_spread_over_the_workers(pool):
+    proc, target = pool("--workers", "2")
+    ctxs = []
+    try:
+        for _ in range(4):                         # one after the other: each is accepted
+            ctx = Context()                        # by whichever worker wakes first
+            ctx.open(target).identify()
+            ctxs.append(ctx)
+        time.sleep(0.2)
+        assert sorted(sockets_of(pid) for pid in workers_of(proc)) == [2, 2]
+    finally:
+        for ctx in ctxs:
+            ctx.close()
+
+
+def test_a_worker_that_dies_is_replaced_and_the_device_survives(pool):
+    proc, target = pool("--workers", "2")
+    inject(target, 0, 3)
+    first = workers_of(proc)
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = workers_of(proc)
+        if len(now) == 2 and first[0] not in now:
+            break
+        time.sleep(0.05)
+    assert len(now) == 2 and first[0] not in now
+    for _ in range(4):                             # whichever worker answers, it knows
+        assert poison_count(target) == 3
+
+
+def test_sigterm_stops_every_worker(pool):
+    proc, target = pool("--workers", "3")
+    kids = workers_of(proc)
+    assert len(kids) == 3
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    for pid in kids:                               # reaped, not left running
+        assert not os.path.exists("/proc/%d" % pid)
+
+
+def test_with_state_the_changes_outlive_the_workers(pool, tmp_path):
+    state = str(tmp_path / "t3.json")
+    proc, target = pool("--workers", "2", "--state", state)
+    inject(target, 0, 5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    again, target = pool("--workers", "2", "--state", state)
+    assert poison_count(target) == 5
+
+
+def test_the_worker_that_accepts_passes_connections_to_the_least_busy_one():
+    # In one process, threads for workers: only worker 0 listens on the port the
+    # clients use (worker 1's listener is elsewhere), so every connection is
+    # accepted by worker 0 and only the hand-off can give worker 1 any.
+    import mmap
+    import socket
+    import tempfile
+
+    from cxlmi_bindings.emulator import profiles
+    from cxlmi_bindings.emulator.shared_state import SharedDevice
+    from cxlmi_bindings.emulator.workers import _Worker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shared = SharedDevice(profiles.build("type3"), os.path.join(tmp, "s.json"))
+        counts = mmap.mmap(-1, 8)
+        channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
+        listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+        workers = [_Worker(i, counts, channels, listener=listeners[i], shared=shared)
+                   for i in range(2)]
+        ctxs = []
+        try:
+            for w in workers:
+                w.start()
+            target = "tcp:127.0.0.1:%d" % listeners[0].getsockname()[1]
+            for _ in range(4):
+                ctx = Context()
+                ctx.open(target).identify()           # answered by whoever holds it
+                ctxs.append(ctx)
+            assert [w.clients for w in workers] == [2, 2]
+        finally:
+            for ctx in ctxs:
+                ctx.close()
+            for w in workers:
+                w.stop()
+            for sock in listeners + [s for pair in channels for s in pair]:
+                sock.close()
+            shared.close()

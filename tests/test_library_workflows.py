@@ -1,0 +1,453 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The workflows as library methods: ``ep.transfer_firmware``, ``ep.wait``,
+``ep.call_and_wait``, ``ep.drain_events``, ``ep.read_log``, ``ep.poison_list``.
+
+Against emulated devices in-process (type 3 directly, a type 3 behind an
+emulated switch port) and against a real ``cxl-mi emulate`` server over MCTP
+over TCP: the progress steps they report, what a cancel (a threading.Event or
+a callable) or a Ctrl-C leaves on the device (a transfer aborted, the slot
+unchanged, a background operation asked to abort), and which event records a
+drain clears (only those handed to the caller).  Background work runs on a
+fake clock that the workflow's ``sleep`` advances.
+"""
+
+import os
+import re
+import selectors
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from cxlmi_bindings import Cancelled, CommandTimeout, Context, DeviceError, Interrupted, \
+    Tunnel, UsageError
+from cxlmi_bindings import workflows as WF
+from cxlmi_bindings.emulator import device as DV
+from cxlmi_bindings.emulator import state as emu_state
+from cxlmi_bindings.emulator import type3 as T3
+from cxlmi_bindings.emulator.profiles import build
+from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GMER = bytes.fromhex("fbcd0a77c260417f85a9088b1621eba6")
+
+
+def package(size, revision=b"REV-7.0.1"):
+    return revision.ljust(16, b"\0") + bytes((i * 3 + 1) & 0xFF for i in range(size - 16))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class Recorder:
+    """An endpoint's messages by registry name, as they go."""
+
+    def __init__(self, ep):
+        self.names = []
+        real = ep.call
+
+        def call(command, request=None, tunnel=None, **fields):
+            self.names.append(getattr(command, "name", command))
+            return real(command, request, tunnel, **fields)
+        ep.call = call
+
+    def count(self, name):
+        return self.names.count(name)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def type3(clock):
+    """(endpoint, device): an emulated type 3 on the fake clock, messages recorded."""
+    made = []
+
+    def make(**options):
+        dev = build("type3", clock=clock, **options)
+        ctx = Context()
+        ep = ctx.open_transport(EmulatedTransport("test", device=dev), "emu:type3")
+        ep.sent = Recorder(ep)
+        made.append(ctx)
+        return ep, dev
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+# ------------------------------------------------------------------------ firmware
+
+def test_a_package_goes_in_parts_with_a_step_after_each(type3, tmp_path):
+    ep, dev = type3()
+    steps = []
+    done = ep.transfer_firmware(package(10000), progress=steps.append)
+    assert (done.slot, done.bytes, done.chunk_size, done.parts) == (2, 10000, 1920, 6)
+    assert done.activated is None and bytes(done.fw_info.fw_rev2).rstrip(b"\0") == b"REV-7.0.1"
+    assert dev.fw_slots[1] == "REV-7.0.1" and dev._fw_xfer is None
+    assert steps[0].stage == "ready" and steps[0].detail["slot"] == 2 and steps[0].done == 0
+    moved = [s for s in steps if s.stage == "transfer"]
+    assert [s.done for s in moved] == [1920, 3840, 5760, 7680, 9600, 10000]
+    assert all(s.total == 10000 for s in moved)
+    # a path and an open file go the same way (streamed, the name from the file)
+    path = tmp_path / "next.bin"
+    path.write_bytes(package(3000, b"REV-FROM-PATH"))
+    done = ep.transfer_firmware(str(path), slot=3, chunk_size=1024)
+    assert (done.name, done.slot, done.parts) == ("next.bin", 3, 3)
+    assert dev.fw_slots[2] == "REV-FROM-PATH"
+    with open(path, "rb") as f:
+        assert ep.transfer_firmware(f, slot=2, activate="online").activated == "online"
+    assert dev.fw_active == 2
+
+
+def test_raising_at_the_ready_step_stops_before_anything_is_sent(type3):
+    ep, dev = type3()
+
+    def refuse(step):
+        if step.stage == "ready":
+            raise UsageError("not confirmed")
+    with pytest.raises(UsageError):
+        ep.transfer_firmware(package(5000), progress=refuse)
+    assert ep.sent.count("transfer_fw") == 0 and dev._fw_xfer is None
+
+
+@pytest.mark.parametrize("kind", ["event", "callable"])
+def test_cancel_mid_transfer_aborts_it_and_leaves_the_slot_unchanged(type3, kind):
+    ep, dev = type3()
+    flag = threading.Event()
+    cancel = flag if kind == "event" else flag.is_set
+
+    def progress(step):
+        if step.stage == "transfer" and step.done >= 3 * 1920:
+            flag.set()
+    with pytest.raises(Cancelled) as caught:
+        ep.transfer_firmware(package(64 * 1024), progress=progress, cancel=cancel)
+    stop = caught.value
+    assert stop.outcome == "transfer-aborted" and stop.slot == 2 and stop.exit_code == 130
+    assert "slot 2 was not changed" in str(stop)
+    assert ep.sent.names[-1] == "transfer_fw" and ep.sent.count("transfer_fw") == 4
+    assert dev._fw_xfer is None and dev.fw_slots[1] is None          # no partial image
+    assert ep.transfer_firmware(package(4096)).slot == 2               # takes a new one
+
+
+def test_a_cancel_set_before_the_first_part_sends_nothing(type3):
+    ep, dev = type3()
+    flag = threading.Event()
+    flag.set()
+    with pytest.raises(Cancelled) as caught:
+        ep.transfer_firmware(package(5000), cancel=flag)
+    assert caught.value.outcome == "nothing-sent"
+    assert ep.sent.count("transfer_fw") == 0
+
+
+def test_ctrl_c_mid_transfer_is_a_keyboard_interrupt_after_the_abort(type3):
+    ep, dev = type3()
+
+    def progress(step):
+        if step.stage == "transfer" and step.done > 5000:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt) as caught:
+        ep.transfer_firmware(package(20000), progress=progress)
+    assert isinstance(caught.value, Interrupted) and not isinstance(caught.value, Exception)
+    assert caught.value.outcome == "transfer-aborted"
+    assert dev._fw_xfer is None and dev.fw_slots[1] is None
+
+
+def test_cancel_while_the_component_checks_the_package_aborts_that(type3, clock):
+    ep, dev = type3(fw_transfer_seconds=3.0)
+    flag = threading.Event()
+    seen = []
+
+    def progress(step):
+        seen.append(step.stage)
+        if step.stage == "verify" and step.done >= 30:
+            flag.set()
+    with pytest.raises(Cancelled) as caught:
+        WF.transfer_firmware(ep, package(1000), progress=progress, cancel=flag,
+                             sleep=clock.sleep)
+    stop = caught.value
+    assert stop.stage == "verify" and stop.outcome == "abort-requested" and stop.error is None
+    assert stop.status["return_code_name"] == "ABORT" and not stop.status["running"]
+    assert ep.sent.count("request_bg_op_abort") == 1
+    assert dev.fw_slots[1] is None and "slot 2 was not changed" in str(stop)
+    assert seen.count("verify") >= 2
+
+
+def test_firmware_refusals_are_library_errors(type3):
+    ep, dev = type3()
+    with pytest.raises(UsageError, match="active slot"):
+        ep.transfer_firmware(package(5000), slot=1)
+    with pytest.raises(UsageError, match="multiple of 128"):
+        ep.transfer_firmware(package(5000), chunk_size=100)
+    with pytest.raises(UsageError, match="at most 1920"):
+        ep.transfer_firmware(package(5000), chunk_size=4096)
+    with pytest.raises(UsageError, match="is empty"):
+        ep.transfer_firmware(b"")
+    with pytest.raises(DeviceError) as caught:                    # not a package: FWAUTH
+        ep.transfer_firmware(b"\x01\x02".ljust(4096, b"\0"))
+    assert caught.value.name == "FWAUTH" and dev._fw_xfer is None
+    assert ep.sent.count("transfer_fw") == 4                      # initiate 3 parts, abort
+    assert ep.sent.names[-2:] == ["transfer_fw", "transfer_fw"]
+
+
+def test_a_type3_behind_a_switch_port_takes_a_package_through_the_tunnel():
+    with Context() as ctx:
+        ep = ctx.open("emu:switch")
+        steps = []
+        done = ep.transfer_firmware(package(8192, b"REV-BEHIND"), tunnel=Tunnel.switch(1),
+                                    progress=steps.append)
+        assert done.chunk_size == 1792 and done.parts == 5       # one tunnel level less
+        info = ep.get_fw_info(tunnel=Tunnel.switch(1))
+        assert bytes(info.fw_rev2).rstrip(b"\0") == b"REV-BEHIND"
+        assert steps[-1].done == 8192
+        with pytest.raises(DeviceError):                          # the switch has no slots
+            ep.transfer_firmware(package(4096), slot=2)
+
+
+# ------------------------------------------------------------------------ background
+
+def test_wait_follows_a_background_operation_with_progress(type3, clock):
+    ep, dev = type3(sanitize_seconds=10)
+    assert ep.memdev_sanitize().opcode == 0x4400
+    steps = []
+    status = WF.wait(ep, opcode=0x4400, progress=steps.append, sleep=clock.sleep)
+    assert status["return_code_name"] == "SUCCESS" and status["percent_complete"] == 100
+    done = [s.done for s in steps]
+    assert len(done) >= 10 and done == sorted(done) and done[-1] == 100
+    assert all(s.stage == "background" and s.total == 100 for s in steps)
+
+
+def test_wait_names_the_wrong_operation_and_times_out(type3, clock):
+    ep, dev = type3(secure_erase_seconds=1000)
+    ep.memdev_secure_erase()
+    with pytest.raises(UsageError, match="4401h"):
+        WF.wait(ep, opcode=0x4400, sleep=clock.sleep)
+    with pytest.raises(CommandTimeout, match="goes on"):
+        WF.wait(ep, timeout=0.05, interval=0.01)                  # real time
+    assert not dev.bg.done
+
+
+def test_cancelling_a_wait_asks_the_device_to_abort(type3, clock):
+    ep, dev = type3(sanitize_seconds=10)
+    flag = threading.Event()
+
+    def progress(step):
+        if step.done >= 20:
+            flag.set()
+    with pytest.raises(Cancelled) as caught:
+        WF.call_and_wait(ep, "memdev_sanitize", progress=progress, cancel=flag,
+                         sleep=clock.sleep)
+    assert caught.value.outcome == "abort-requested"
+    assert dev.bg.done and dev.bg.return_code == DV.ABORT
+    assert "asked the device to abort" in str(caught.value)
+    # an operation that cannot be aborted goes on, and the stop says so
+    ep, dev = type3(secure_erase_seconds=10)
+    flag.clear()
+    with pytest.raises(Cancelled) as caught:
+        WF.call_and_wait(ep, "memdev_secure_erase", progress=progress, cancel=flag,
+                         sleep=clock.sleep)
+    assert caught.value.error.name == "NO_BGABORT" and not dev.bg.done
+    assert "goes on" in str(caught.value)
+    # a cancel set before the command sends nothing
+    with pytest.raises(Cancelled) as caught:
+        ep.call_and_wait("memdev_sanitize", cancel=lambda: True)
+    assert caught.value.outcome == "nothing-sent" and ep.sent.count("memdev_sanitize") == 0
+
+
+def test_call_and_wait_returns_the_end_or_raises_the_failure(type3, clock, monkeypatch):
+    ep, dev = type3(sanitize_seconds=2)
+    done = WF.call_and_wait(ep, "memdev_sanitize", sleep=clock.sleep)
+    assert done.started and done.status["return_code"] == 0 and done.result is None
+    quick = ep.call_and_wait("identify")                          # no background: at once
+    assert not quick.started and quick.result.component_type == 3
+    ep, dev = type3(sanitize_seconds=1)
+
+    def fail():
+        raise DV.Reply(DV.MEDIAFAILURE, "boom")
+    monkeypatch.setattr(dev, "_sanitize_done", fail)
+    with pytest.raises(DeviceError) as caught:
+        WF.call_and_wait(ep, "memdev_sanitize", sleep=clock.sleep)
+    assert caught.value.name == "MEDIAFAILURE" and caught.value.command == "memdev_sanitize"
+
+
+# ------------------------------------------------------------------------ event records
+
+def _events(dev, info=20, fail=1):
+    for _ in range(info):
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+    for _ in range(fail):
+        dev.add_event(T3.EVENT_LOG_FAILURE, GMER)
+
+
+def test_drain_clears_every_batch_the_caller_took(type3):
+    ep, dev = type3()
+    _events(dev)
+    got = {}
+    for batch in ep.drain_events(clear=True):
+        assert batch.error is None
+        got.setdefault(batch.name, []).extend(r.handle for r in batch.records)
+    assert got["info"] == list(range(1, 21)) and len(got["fail"]) == 1
+    assert all(not log.records for log in dev.event_logs)
+
+
+def test_drain_clears_nothing_the_caller_did_not_take(type3):
+    ep, dev = type3()
+    _events(dev)
+    drain = ep.drain_events("info", clear=True)
+    first = next(drain)
+    assert len(first.records) == 15 and first.more and not first.cleared
+    drain.close()                               # stopped after the first batch
+    assert len(dev.event_logs[0].records) == 20 and ep.sent.count("clear_event_records") == 0
+    # taking the first and asking for the next clears the first only
+    drain = ep.drain_events("info", clear=True)
+    first = next(drain)
+    second = next(drain)
+    assert first.cleared and not second.cleared and len(second.records) == 5
+    drain.close()
+    assert [handle for handle, _ in dev.event_logs[0].records] == list(range(16, 21))
+
+
+def test_drain_without_clear_reads_one_batch_a_log_and_changes_nothing(type3):
+    ep, dev = type3()
+    _events(dev, info=3, fail=0)
+    batches = list(ep.drain_events())
+    assert [b.name for b in batches] == ["info", "warn", "fail", "fatal", "dcd"]
+    assert len(batches[0].records) == 3 and not batches[0].more
+    assert len(dev.event_logs[0].records) == 3 and ep.sent.count("clear_event_records") == 0
+
+
+def test_a_cancel_ends_the_drain_after_clearing_what_was_taken(type3):
+    ep, dev = type3()
+    _events(dev)
+    flag = threading.Event()
+    taken = []
+    for batch in ep.drain_events(clear=True, cancel=flag):
+        taken.append(batch)
+        flag.set()
+    assert len(taken) == 1 and taken[0].cleared
+    assert len(dev.event_logs[0].records) == 5 and len(dev.event_logs[2].records) == 1
+
+
+def test_a_log_that_fails_is_a_batch_with_the_error_and_the_drain_goes_on(type3, monkeypatch):
+    ep, dev = type3()
+    _events(dev, info=0, fail=2)
+    real = dev.cmd_get_event_records
+
+    def picky(req):
+        if req.event_log == 0:
+            raise DV.Reply(DV.INTERNAL, "info log broken")
+        return real(req)
+    monkeypatch.setattr(dev, "cmd_get_event_records", picky)
+    batches = list(ep.drain_events(["info", "failure"], clear=True))
+    assert batches[0].error.name == "INTERNAL" and batches[0].records == []
+    assert [len(b.records) for b in batches[1:]] == [2]
+    with pytest.raises(UsageError):
+        list(ep.drain_events("nonsense"))
+
+
+# ------------------------------------------------------------------------ logs
+
+def test_read_log_reads_a_whole_log_in_windows(type3):
+    ep, dev = type3()
+    dev.response_msg_limit = 8                  # 256-byte replies
+    for i in range(40):
+        dev.debug("line %d of the vendor debug log" % i)
+    steps = []
+    got = ep.read_log("vendor-debug", progress=steps.append)
+    assert got.data == bytes(dev.debug_log) and got.name == "vendor-debug"
+    assert ep.sent.count("get_log") == len(steps) == -(-len(dev.debug_log) // 256)
+    assert steps[-1].done == steps[-1].total == len(dev.debug_log)
+    part = ep.read_log(got.uuid, offset=100, length=300)
+    assert part.data == bytes(dev.debug_log)[100:400] and part.offset == 100
+    cel = ep.read_log("cel", command="get_log_cel")
+    assert len(cel.entries) == len(dev.command_effects()) and cel.data == dev.cel_bytes()
+    assert ep.read_log("0da9c0b5-bf41-4b78-8f79-96b1623b3f17").data == dev.cel_bytes()
+    with pytest.raises(UsageError, match="does not keep"):
+        ep.read_log("0123456789abcdef0123456789abcdef")
+    with pytest.raises(Cancelled):
+        ep.read_log("vendor-debug", cancel=lambda: True)
+
+
+# ------------------------------------------------------------------------ poison list
+
+def test_the_poison_list_comes_whole_across_pages(type3):
+    ep, dev = type3()
+    dev.response_msg_limit = 8                  # 14 records a page
+    for i in range(40):
+        dev.add_media_error(i * 0x1000, event=False)
+    steps = []
+    got = ep.poison_list(progress=steps.append)
+    assert got.pages == 3 and [s.done for s in steps] == [1, 2, 3]
+    assert [r.media_err_addr & ~0x3F for r in got.records] == [i * 0x1000 for i in range(40)]
+    assert got.address == 0 and got.length == dev.total_bytes
+    narrow = ep.poison_list(0x2000, 0x2000)
+    assert [r.media_err_addr & ~0x3F for r in narrow.records] == [0x2000, 0x3000]
+    with pytest.raises(UsageError, match="past the end"):
+        ep.poison_list(dev.total_bytes)
+    with pytest.raises(Cancelled):
+        ep.poison_list(cancel=lambda: True)     # looked at between pages
+
+
+# ------------------------------------------------------------------------ over TCP
+
+@pytest.fixture
+def server(tmp_path):
+    """A `cxl-mi emulate` type 3 whose state is seeded from a device built here
+    (20 info events), and read back from its state file."""
+    seed = build("type3")
+    _events(seed, info=20, fail=0)
+    path = str(tmp_path / "state.json")
+    emu_state.save(path, seed)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("CXLMI_TARGET", None)
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--profile", "type3",
+                             "--listen", "127.0.0.1:0", "--state", path], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    line = proc.stdout.readline() if sel.select(20) else ""
+    sel.close()
+    m = re.search(r"listening on tcp:127\.0\.0\.1:(\d+)", line)
+    assert m, line
+
+    def device():
+        return emu_state.load(path, build("type3"))
+    yield "tcp:127.0.0.1:%s" % m.group(1), device
+    proc.kill()
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def test_over_tcp_a_cancelled_transfer_and_a_partial_drain_leave_the_device_right(server):
+    target, device = server
+    with Context() as ctx:
+        ep = ctx.open(target)
+        flag = threading.Event()
+        with pytest.raises(Cancelled) as caught:
+            ep.transfer_firmware(package(32 * 1024), cancel=flag,
+                                 progress=lambda s: s.done >= 4000 and flag.set())
+        assert caught.value.outcome == "transfer-aborted"
+        dev = device()
+        assert dev._fw_xfer is None and dev.fw_slots[1] is None
+        assert bytes(ep.get_fw_info().fw_rev2).rstrip(b"\0") == b""
+        assert ep.transfer_firmware(package(4096)).slot == 2      # nothing left open
+
+        drain = ep.drain_events("info", clear=True)
+        first = next(drain)
+        assert len(first.records) == 15
+        drain.close()
+        assert len(device().event_logs[0].records) == 20          # not taken: kept
+        taken = [b for b in ep.drain_events("info", clear=True)]
+        assert sum(len(b.records) for b in taken) == 20
+        assert not device().event_logs[0].records
