@@ -240,12 +240,15 @@ def test_tunnels_to_the_mld_behind_the_switch(bench):
 
 def test_timeout_against_an_eid_that_does_not_answer(bench):
     # in process, so the clock starts when the command does, not when the interpreter does
-    ((rc, out, err, seconds),) = guest_batch(
-        bench, ["identify", "mctp:1,%d" % SILENT_EID, "--timeout", "1.5"])
+    (rc, out, err, seconds), (rc_none, _, err_none, _) = guest_batch(
+        bench, ["identify", "mctp:1,%d" % SILENT_EID, "--timeout", "1.5"],
+        ["identify", "mctp:1,30", "--timeout", "1.5"])
     assert rc == 5, out + err
     # the bound holds (1.5 s, and not the 5 s default), with room for a slow emulated CPU
     assert 1.5 <= seconds < 4.5, seconds
     assert "time" in err.lower()
+    # an EID the kernel has no route to is refused at once: a transport error, not a timeout
+    assert rc_none == 3 and "route" in err_none.lower(), err_none
 
 
 def test_two_processes_on_one_eid_get_their_own_answers(bench):
