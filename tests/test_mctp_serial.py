@@ -304,7 +304,8 @@ def test_interleaved_messages_of_two_requesters_are_kept_apart():
     events = []
     for x, y in zip(pa, pb):
         events += reasm.feed(x) + reasm.feed(y)
-    assert events == [mf.Message(mf.TYPE_CCI, a, 9, 8, 1, 1), mf.Message(mf.TYPE_CCI, b, 9, 8, 2, 1)]
+    assert events == [mf.Message(mf.TYPE_CCI, a, 9, 8, 1, 1),
+                      mf.Message(mf.TYPE_CCI, b, 9, 8, 2, 1)]
     assert reasm.errors == 0 and reasm.messages == 2
 
 

@@ -165,7 +165,8 @@ def _run(cmd: list[str], cwd: Path, log: Path, timeout: float) -> None:
 
 
 def _build(tarball: Path, package: str, target: Path, say) -> None:
-    """Unpack, configure and build in a scratch directory beside target; keep vmlinux and .config."""
+    """Unpack, configure and build in a scratch directory beside target; keep vmlinux and
+    .config."""
     fragment_text = FRAGMENT.read_text()
     scratch = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
     log = scratch / "build.log"
@@ -186,7 +187,8 @@ def _build(tarball: Path, package: str, target: Path, say) -> None:
         problems = config_problems((src / ".config").read_text(), fragment_options(fragment_text))
         if problems:
             raise KernelUnavailable("the kernel configuration lacks options of %s (renamed, or a "
-                                    "dependency missing?): %s" % (FRAGMENT.name, "; ".join(problems)))
+                                    "dependency missing?): %s"
+                                    % (FRAGMENT.name, "; ".join(problems)))
         say("compiling vmlinux with %s jobs (log: %s)" % (jobs, log))
         _run(["make", "-j", jobs, "vmlinux"], src, log, 7200)
         staging = Path(str(target) + ".partial")

@@ -169,7 +169,7 @@ for eid in (%d, %d):
         "8 000200080000 8", "8 000500020708 8", "10 0002000a0000 10", "10 000500020708 10"]
 
 
-# --- type 8 (CCI) to a type 3 ---------------------------------------------------------------------
+# --- type 8 (CCI) to a type 3 --------------------------------------------------------------------
 
 
 def test_identify_over_af_mctp_is_the_emulated_type3(bench):
@@ -213,7 +213,7 @@ def test_a_firmware_package_in_parts_through_the_kernel(bench):
     assert info["fw_rev2"] == "MCTP FW 2.0.0"
 
 
-# --- type 7 (FM-API) to a switch, and tunnels through it -------------------------------------------
+# --- type 7 (FM-API) to a switch, and tunnels through it -----------------------------------------
 
 
 def test_fmapi_over_af_mctp_is_the_emulated_switch(bench):
@@ -235,7 +235,7 @@ def test_tunnels_to_the_mld_behind_the_switch(bench):
                                        "--ld", "1"))
 
 
-# --- timeouts, concurrency, discovery ----------------------------------------------------------------
+# --- timeouts, concurrency, discovery ------------------------------------------------------------
 
 
 def test_timeout_against_an_eid_that_does_not_answer(bench):
