@@ -244,4 +244,91 @@ def scan_mctp(bus=None, timeout=2.0, cxl_only=True):
     return endpoints
 
 
-__all__ = ["scan_devices", "scan_fwctl", "scan_mctp", "sysfs_facts", "device_kind", "MCTPD_APIS"]
+# -- the kernel's MCTP routes, without mctpd -------------------------------------
+
+#: MCTP control (message type 0): Get Endpoint UUID and Get Message Type Support requests
+_CTRL_GET_UUID = b"\x80\x03"
+_CTRL_GET_TYPES = b"\x80\x05"
+
+
+def scan_mctp_kernel(timeout=1.0, cxl_only=True, syscalls=None):
+    """MCTP endpoints the kernel routes to, asked over AF_MCTP what they are: where mctpd is
+    not running (a guest, a small BMC image) but routes were set up by hand (``mctp route``,
+    or :mod:`cxlmi_bindings.mctp_netlink`).
+
+    Every remote EID of every unicast route gets Get Message Type Support and Get Endpoint
+    UUID (MCTP control), all sent at once; what answers within ``timeout`` seconds is listed,
+    with the same keys as :func:`scan_mctp` (``service`` "kernel", ``api`` "rtnetlink",
+    ``link`` the interface).  With ``cxl_only`` only endpoints speaking type 7 or 8 are kept.
+    Raises :class:`NotSupported` on a kernel without AF_MCTP; a kernel without MCTP routes
+    gives an empty list.
+    """
+    import time
+
+    from . import mctp_netlink
+    from .errors import NotSupported
+    from .transports import mctp as af_mctp
+
+    routed = mctp_netlink.remote_endpoints()
+    if not routed:
+        return []
+    sys_ = syscalls if syscalls is not None else af_mctp.Syscalls()
+    try:
+        fd = sys_.socket(af_mctp.AF_MCTP, af_mctp.SOCK_DGRAM, 0)
+    except OSError as exc:
+        raise NotSupported("this kernel has MCTP routes but no AF_MCTP socket: %s" % exc,
+                           exc.errno)
+    answers = {}                      # (net, eid) -> {command: reply}
+    wanted = got = 0
+    try:
+        for net, eid, _ in routed:
+            for request in (_CTRL_GET_TYPES, _CTRL_GET_UUID):
+                try:
+                    sys_.sendto(fd, request, af_mctp.pack_sockaddr(
+                        net, eid, 0, af_mctp.MCTP_TAG_OWNER))
+                except OSError:
+                    break               # no route after all, or no tag free: not listed
+                wanted += 1
+        deadline = time.monotonic() + timeout
+        while got < wanted:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sys_.poll(fd, left):
+                break
+            data, addr = sys_.recvfrom(fd)
+            _, net, eid, msg_type, tag = af_mctp.unpack_sockaddr(addr)
+            if msg_type != 0 or tag & af_mctp.MCTP_TAG_OWNER or len(data) < 3:
+                continue
+            replies = answers.setdefault((net, eid), {})
+            if data[1] not in replies:
+                replies[data[1]] = data
+                got += 1
+    finally:
+        sys_.close(fd)
+    found = []
+    for net, eid, link in routed:
+        replies = answers.get((net, eid))
+        if not replies:
+            continue
+        types = []
+        reply = replies.get(_CTRL_GET_TYPES[1])
+        if reply is not None and reply[2] == 0 and len(reply) >= 4:
+            types = sorted(set(reply[4:4 + reply[3]]))
+        uuid = None
+        reply = replies.get(_CTRL_GET_UUID[1])
+        if reply is not None and reply[2] == 0 and len(reply) >= 19:
+            import uuid as _uuid
+            uuid = str(_uuid.UUID(bytes=bytes(reply[3:19])))
+        found.append({
+            "net": net, "eid": eid, "uuid": uuid, "message_types": types,
+            "fmapi": MCTP_TYPE_FMAPI in types, "cci": MCTP_TYPE_CCI in types,
+            "object_path": None, "service": "kernel", "api": "rtnetlink",
+            "connectivity": "Available", "local": False, "link": link,
+            "target": "mctp:%d,%d" % (net, eid),
+        })
+    if cxl_only:
+        found = [e for e in found if e["fmapi"] or e["cci"]]
+    return found
+
+
+__all__ = ["scan_devices", "scan_fwctl", "scan_mctp", "scan_mctp_kernel", "sysfs_facts",
+           "device_kind", "MCTPD_APIS"]

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""`cxl-mi emulate`: serve an emulated profile over MCTP over TCP.
+"""`cxl-mi emulate`: serve an emulated profile over MCTP over TCP (and serial).
 
     cxl-mi emulate --profile switch --listen 127.0.0.1:2508 [--state FILE]
+                   [--serial PATH | --serial-listen PATH]
 
-then, from anywhere that can reach it: ``cxl-mi identify tcp:127.0.0.1:2508``.
+then, from anywhere that can reach it: ``cxl-mi identify tcp:127.0.0.1:2508``.  With a serial
+line (DSP0253: a Unix socket QEMU's pci-serial is wired to, or a tty) the same endpoint also
+answers there: a guest whose kernel has MCTP reaches it as ``mctp:NET,EID``.
 The state lives as long as the server (every client sees every change);
 with ``--state FILE`` it also survives restarts and crashes: a change is on
 disk before its reply is sent (see :mod:`cxlmi_bindings.emulator.state`).  Ctrl-C (or SIGTERM) stops
@@ -106,12 +109,24 @@ def check_writable(path):
 @click.option("--peer", type=click.Choice(("spec", "jrl")), default="spec", show_default=True,
               help="serve clients of this peer family in their own form (jrl: Jackrabbit "
                    "Labs' jack; see docs/mctp-over-tcp.md)")
+@click.option("--serial", "serial_path", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH", help="also serve MCTP over serial (DSP0253) on PATH: an existing "
+                                   "Unix socket (QEMU's -chardev socket,server=on) or a tty")
+@click.option("--serial-listen", "serial_listen", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH", help="also serve MCTP over serial on a Unix socket created at PATH "
+                                   "(for QEMU's -chardev socket,path=PATH on a pci-serial)")
 def command(profile, listen, eid, state_file, max_clients, idle_timeout, message_timeout,
-            workers, peer):
-    """Serve an emulated CXL component over MCTP over TCP until Ctrl-C."""
+            workers, peer, serial_path, serial_listen):
+    """Serve an emulated CXL component over MCTP over TCP (and serial) until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
     host, port = _parse_listen(listen)
+    if serial_path and serial_listen:
+        raise click.UsageError("--serial and --serial-listen each name the one serial line; "
+                               "give one of them")
+    if (serial_path or serial_listen) and workers > 1:
+        raise click.UsageError("a serial line is served by one process: --serial and "
+                               "--serial-listen need --workers 1")
     try:
         from cxlmi_bindings.emulator import profiles
         from cxlmi_bindings.emulator.server import Server
@@ -157,7 +172,8 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
         server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
                         idle_timeout=idle_timeout, message_timeout=message_timeout,
                         on_change=durable, peer=peer)
-        _serve(server, device, profile, eid, state_file)
+        serial = _serial_server(server, serial_path or serial_listen, bool(serial_listen))
+        _serve(server, device, profile, eid, state_file, serial)
     finally:
         if handler is not None:
             import logging
@@ -219,14 +235,37 @@ def _serve_workers(device, workers, host, port, profile, eid, state_file, option
     click.echo("stopped", err=True)
 
 
-def _serve(server, device, profile, eid, state_file):
+def _serial_server(server, path, listen):
+    """The serial binding on ``path``, answering for the TCP server's endpoint (the same
+    device, EID and lock), opened but not started; None without a path."""
+    if not path:
+        return None
+    from cxlmi_bindings.emulator.serial_server import SerialServer
+    serial = SerialServer(server.endpoint, path, listen=listen)
+    try:
+        serial.open()
+    except OSError as exc:
+        import errno
+        from ..errors import EXIT_USAGE
+        option = "--serial-listen" if listen else "--serial"
+        click.echo("cxl-mi: error: %s %s" % (option, exc.strerror or exc), err=True)
+        code = {errno.EACCES: 4, errno.EPERM: 4, errno.EADDRINUSE: 3}.get(exc.errno, EXIT_USAGE)
+        raise click.exceptions.Exit(code)
+    return serial
+
+
+def _serve(server, device, profile, eid, state_file, serial=None):
     host, port = server.host, server.port
     try:
         bound = server.start()
     except OSError as exc:
+        if serial is not None:
+            serial.stop()
         click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
                    % (host, port, exc.strerror or exc), err=True)
         raise click.exceptions.Exit(3)
+    if serial is not None:
+        serial.start()
     previous = None
     if threading.current_thread() is threading.main_thread():
         # before the "listening" line: whoever waits for it may send SIGTERM at once
@@ -236,6 +275,11 @@ def _serve(server, device, profile, eid, state_file):
     saved = server.stats["messages"]
     pending = False         # a change that could not be saved yet: try again
     try:
+        if serial is not None:
+            # before the "listening" line: whoever waits for that one may use the line at once
+            click.echo("serving MCTP over serial on %s (%s)"
+                       % (serial.path, "a Unix socket, waiting for a peer" if serial.listen
+                          else "connected"))
         shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
         click.echo("listening on tcp:%s:%d (emu:%s, EID %d); Ctrl-C stops"
                    % (shown, bound[1], profile, eid))
@@ -250,6 +294,8 @@ def _serve(server, device, profile, eid, state_file):
     except KeyboardInterrupt:
         pass
     finally:
+        if serial is not None:
+            serial.stop()
         server.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -2,7 +2,8 @@
 """`cxl-mi list`: the targets this machine offers.
 
 Kernel CXL devices (``/dev/cxl``), the fwctl devices of CXL memory devices
-(``/dev/fwctl``, Linux 6.15+), MCTP endpoints mctpd knows (D-Bus) and the
+(``/dev/fwctl``, Linux 6.15+), MCTP endpoints mctpd knows (D-Bus) -- or, without
+mctpd, those the kernel has MCTP routes to and that answer a probe -- and the
 emulated profiles.  Discovery is defensive: a section that cannot be read
 (no /dev/cxl, no D-Bus, no mctpd, a backend missing from this installation)
 is empty with a note saying why, never an error.
@@ -63,7 +64,8 @@ def _jsonable(d):
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default=None,
               help="table (default) or json")
 @click.option("--json", "as_json", is_flag=True, help="the same as -o json")
-@click.option("--no-mctp", is_flag=True, help="do not ask mctpd (D-Bus) for MCTP endpoints")
+@click.option("--no-mctp", is_flag=True, help="do not look for MCTP endpoints (mctpd over "
+                                              "D-Bus, else the kernel's MCTP routes)")
 @click.option("--no-devices", is_flag=True, help="do not scan /dev/cxl and /dev/fwctl")
 @click.pass_context
 def command(ctx, output, as_json, no_mctp, no_devices):
@@ -83,6 +85,11 @@ def command(ctx, output, as_json, no_mctp, no_devices):
             notes.append(note)
         mctp, note = ([], None) if no_mctp else _scan("MCTP", "scan_mctp")
         if note:
+            # no mctpd: the kernel's own MCTP routes, each endpoint asked what it speaks
+            kernel, _ = _scan("MCTP", "scan_mctp_kernel")
+            if kernel:
+                mctp = kernel
+                note += "; the MCTP endpoints listed are the kernel's routes that answered"
             notes.append(note)
         emulated, note = _emulated()
         if note:
