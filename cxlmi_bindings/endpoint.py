@@ -17,7 +17,8 @@ import os
 from . import cci, codec, peers, registry, targets, tunnel as _tunnel
 from ._log import log
 from .errors import CxlmiError, UsageError, NotSupported
-from .transports import open_transport, MCTP_TYPE_CCI, MCTP_TYPE_FMAPI
+from .transports import (BACKENDS as BUILTIN_BACKENDS, backend_class, open_transport,
+                         MCTP_TYPE_CCI, MCTP_TYPE_FMAPI)
 from . import workflows as _workflows
 
 
@@ -100,7 +101,11 @@ class Context:
                 if ep.target_key == ("mctp", kwargs["net"], kwargs["eid"]):
                     raise UsageError("MCTP endpoint %d:%d is already open in this context"
                                      % (kwargs["net"], kwargs["eid"]))
-        transport = open_transport(backend, **kwargs)
+        if backend in BUILTIN_BACKENDS:
+            transport = open_transport(backend, **kwargs)
+        else:                           # a plugin: it reads its own target text
+            spec = kwargs.pop("spec")
+            transport = backend_class(backend).from_target(spec, **kwargs)
         return self._add(transport, target, peer=peer, mctp_type=mctp_type)
 
     def open_mctp(self, net, eid, **options):

@@ -88,4 +88,8 @@ def parse(target):
     m = _DEVNAME.match(target)
     if m and not sep:
         return "ioctl", {"devname": m.group(1)}
+    if sep:                             # NAME:SPEC of an installed transport plugin
+        from .transports import plugins
+        if scheme in plugins():
+            return scheme, {"spec": rest}
     raise UsageError("target %r is not a form cxl-mi knows: use %s" % (target, FORMS))

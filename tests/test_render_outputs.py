@@ -73,7 +73,7 @@ def test_list_refuses_raw_before_looking_for_anything(clean_cli, monkeypatch):
 
     def no_scan(*a, **k):
         raise AssertionError("scanned")
-    monkeypatch.setattr(list_cmd, "_scan", no_scan)
+    monkeypatch.setattr(list_cmd, "_detect", no_scan)
     res = invoke(["list", "-o", "raw"])
     assert res.exit_code == 2 and "list has no raw output" in both(res)
 

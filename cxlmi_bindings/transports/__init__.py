@@ -4,6 +4,12 @@
 Each entry maps a backend name to ``module:Class``; :func:`open_transport`
 imports the module the first time that backend is asked for, so a call that
 uses the emulator never pays for sockets or ioctls and the reverse.
+
+Other packages add backends through the ``cxl_mi.transports`` entry-point
+group (``NAME = "package.module:Class"``, a :class:`Transport` subclass):
+``NAME:SPEC`` then works as a target everywhere (``Class.from_target(SPEC)``
+opens it) and ``cxl-mi list`` shows what ``Class.detect()`` finds.  A built-in
+name cannot be taken over.
 """
 
 import importlib
@@ -20,12 +26,32 @@ BACKENDS = {
 }
 
 
+#: the entry-point group of transport plugins
+PLUGIN_GROUP = "cxl_mi.transports"
+
+
+def plugins():
+    """name -> ``module:Class`` of the installed transport plugins (built-in names win)."""
+    from .._plugins import entry_points
+    return {name: ep.value for name, ep in entry_points(PLUGIN_GROUP).items()
+            if name not in BACKENDS}
+
+
+def backends():
+    """Every backend name -> ``module:Class``: the built-in ones, then the plugins."""
+    found = dict(BACKENDS)
+    found.update(plugins())
+    return found
+
+
 def backend_class(name):
     try:
         path = BACKENDS[name]
     except KeyError:
-        raise ValueError("unknown transport backend %r (known: %s)"
-                         % (name, ", ".join(sorted(BACKENDS))))
+        path = plugins().get(name)
+        if path is None:
+            raise ValueError("unknown transport backend %r (known: %s)"
+                             % (name, ", ".join(sorted(backends()))))
     module, _, cls = path.partition(":")
     try:
         found = importlib.import_module(module)
@@ -43,5 +69,6 @@ def open_transport(name, **kwargs):
     return backend_class(name)(**kwargs)
 
 
-__all__ = ["Transport", "BACKENDS", "backend_class", "open_transport",
+__all__ = ["Transport", "BACKENDS", "PLUGIN_GROUP", "backends", "plugins", "backend_class",
+           "open_transport",
            "MCTP_TYPE_CCI", "MCTP_TYPE_FMAPI", "MCTP_TYPE_CONTROL"]

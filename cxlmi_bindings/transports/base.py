@@ -10,14 +10,34 @@ payload separately); framing, tunnels and decoding live above it.
 ``msg_type`` is the MCTP message type the message belongs to: 7 for FM-API
 commands and anything tunnelled, 8 for the rest.  Transports that are not MCTP
 ignore it.
+
+A backend implements :meth:`Transport.send` (abstract) and, for what it holds,
+:meth:`Transport._release`; closing, whatever asks for it (``close()``, a
+``with`` block, the garbage collector), is the base class's.  Its class method
+:meth:`Transport.detect` says which of its targets this machine has (``cxl-mi
+list`` asks every backend), and :meth:`Transport.from_target` opens one from
+the text after ``NAME:`` in a target string -- what a backend installed
+through the ``cxl_mi.transports`` entry-point group needs to be reachable as
+``NAME:...`` (see :mod:`cxlmi_bindings.transports`).
 """
+
+import abc
+import os
 
 MCTP_TYPE_CONTROL = 0x00
 MCTP_TYPE_FMAPI = 0x07
 MCTP_TYPE_CCI = 0x08
 
 
-class Transport:
+class Found(list):
+    """What :meth:`Transport.detect` found, with a ``note`` on how (or None)."""
+
+    def __init__(self, items=(), note=None):
+        super().__init__(items)
+        self.note = note
+
+
+class Transport(abc.ABC):
     #: short backend name, as in the registry below (``"mock"``, ``"ioctl"``…)
     name = "base"
     #: largest request/response payload this path can carry, in bytes
@@ -40,6 +60,7 @@ class Transport:
             end = self.deadline if end is None else min(end, self.deadline)
         return end
 
+    @abc.abstractmethod
     def send(self, message, msg_type, timeout):
         """Send ``message`` (bytes) and return the response message (bytes).
 
@@ -49,8 +70,53 @@ class Transport:
         """
         raise NotImplementedError
 
+    #: a file descriptor the backend holds (ioctl, fwctl, AF_MCTP), closed by _release
+    fd = None
+
     def close(self):
-        pass
+        """Let go of what the transport holds (again: nothing more to let go of)."""
+        self._release()
+
+    def _release(self):
+        """What closing means for this backend: by default, close :attr:`fd`.
+        Must be safe to call again (a transport may reconnect after it)."""
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            try:
+                self._close_fd(fd)
+            except OSError:
+                pass
+
+    def _close_fd(self, fd):
+        os.close(fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:       # at interpreter exit modules may be half gone
+            pass
+
+    @classmethod
+    def detect(cls, **options):
+        """The targets of this backend this machine has: a list of dicts, each with
+        ``target`` (what :meth:`Context.open` takes) and what else is known of it
+        (a :class:`Found` may add a note on how they were found).  Raises what
+        keeps it from looking (``cxl-mi list`` shows that as a note); ``[]`` for
+        backends whose targets cannot be found without being told."""
+        return []
+
+    @classmethod
+    def from_target(cls, spec, **options):
+        """A transport for the target string ``NAME:spec`` (plugin backends);
+        ``options`` are those given to :meth:`Context.open`."""
+        from ..errors import UsageError
+        raise UsageError("the %s transport takes no target string" % cls.name)
 
     def describe(self):
         """One line that names what this transport talks to."""

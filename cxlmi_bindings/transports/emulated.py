@@ -23,6 +23,22 @@ class EmulatedTransport(Transport):
     def describe(self):
         return "emulated %s" % self.profile
 
+    @classmethod
+    def detect(cls, **options):
+        """Every emulator profile, and whether this installation has its model."""
+        import importlib.util
+        from ..emulator.profiles import PROFILES
+        out = []
+        for name, (path, description) in PROFILES.items():
+            module = path.partition(":")[0]
+            try:
+                available = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                available = False
+            out.append({"target": "emu:%s" % name, "profile": name,
+                        "description": description, "available": available})
+        return out
+
     def send(self, message, msg_type, timeout):
         response = self.device.handle(bytes(message), msg_type)
         if response is None:

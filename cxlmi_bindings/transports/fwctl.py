@@ -295,16 +295,9 @@ class FwctlTransport(Transport):
     def describe(self):
         return "Linux fwctl %s" % self.path
 
-    def close(self):
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    @classmethod
+    def detect(cls, **options):
+        """The fwctl devices of CXL memory devices (``/dev/fwctl``, Linux 6.15+)."""
+        from .. import discovery
+        return list(discovery.scan_fwctl(**options))
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -497,16 +497,9 @@ class IoctlTransport(Transport):
     def describe(self):
         return "Linux CXL ioctl %s" % self.path
 
-    def close(self):
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    @classmethod
+    def detect(cls, **options):
+        """The kernel's CXL character devices (``/dev/cxl``) with their sysfs facts."""
+        from .. import discovery
+        return list(discovery.scan_devices(**options))
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

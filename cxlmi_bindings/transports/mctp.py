@@ -172,6 +172,25 @@ class MctpTransport(MctpControl, Transport):
     def describe(self):
         return "AF_MCTP net %d EID %d" % (self.net, self.eid)
 
+    @classmethod
+    def detect(cls, **options):
+        """The MCTP endpoints mctpd knows (D-Bus); without mctpd, those the kernel
+        has routes to that answer MCTP control (a guest, a small BMC image)."""
+        from .. import discovery
+        from .base import Found
+        try:
+            return Found(discovery.scan_mctp(**options))
+        except Exception as exc:
+            try:
+                kernel = discovery.scan_mctp_kernel()
+            except Exception:
+                kernel = []
+            if not kernel:
+                raise
+            hint = getattr(exc, "hint", None)
+            return Found(kernel, "%s%s; the MCTP endpoints listed are the kernel's routes "
+                                 "that answered" % (exc, " (%s)" % hint if hint else ""))
+
     def info(self):
         return {"transport": "mctp", "net": self.net, "eid": self.eid}
 
@@ -319,16 +338,5 @@ class MctpTransport(MctpControl, Transport):
             return CommandTimeout("%s: timed out" % where)
         return TransportError("%s: %s" % (where, os.strerror(code) if code else exc), code)
 
-    def close(self):
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            try:
-                self.sys.close(fd)
-            except OSError:
-                pass
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _close_fd(self, fd):
+        self.sys.close(fd)

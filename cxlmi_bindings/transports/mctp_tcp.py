@@ -123,14 +123,8 @@ class MctpTcpTransport(MctpControl, Transport):
             except OSError:
                 pass
 
-    def close(self):
+    def _release(self):
         self._drop()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _peer_gone(self):
         """Between requests: has the peer closed the connection?  Reads (and

@@ -14,39 +14,21 @@ import click
 from ..options import OUTPUTS, Invocation, guard
 
 
-def _scan(what, func_name, **kwargs):
-    """(items, note) from cxlmi_bindings.discovery.<func_name>, never raising."""
+def _detect(what, backend):
+    """(items, note) from the ``backend`` transport's ``detect()``, never raising."""
     try:
-        from cxlmi_bindings import discovery
-        func = getattr(discovery, func_name)
-    except (ImportError, AttributeError) as exc:
+        from cxlmi_bindings.transports import backend_class
+        found = backend_class(backend).detect()
+    except ImportError as exc:
         return [], "%s: discovery is not available in this installation (%s)" % (what, exc)
-    try:
-        return list(func(**kwargs)), None
     except Exception as exc:        # any failure to look is a note, not a crash
         hint = getattr(exc, "hint", None)
         note = "%s: %s" % (what, exc)
         if hint:
             note += " (%s)" % hint
         return [], note
-
-
-def _emulated():
-    try:
-        from cxlmi_bindings.emulator.profiles import PROFILES
-    except ImportError as exc:
-        return [], "emulated: profiles are not available (%s)" % exc
-    import importlib.util
-    out = []
-    for name, (path, description) in PROFILES.items():
-        module = path.partition(":")[0]
-        try:
-            available = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            available = False
-        out.append({"target": "emu:%s" % name, "profile": name, "description": description,
-                    "available": available})
-    return out, None
+    note = getattr(found, "note", None)
+    return list(found), ("%s: %s" % (what, note) if note else None)
 
 
 def _jsonable(d):
@@ -77,27 +59,24 @@ def command(ctx, output, as_json, no_mctp, no_devices):
     with guard(inv):
         inv.out.needs_no_raw("list has no raw output: use -o table or -o json")
         notes = []
-        devices, note = ([], None) if no_devices else _scan("/dev/cxl", "scan_devices")
-        if note:
-            notes.append(note)
-        fwctl, note = ([], None) if no_devices else _scan("fwctl", "scan_fwctl")
-        if note:
-            notes.append(note)
-        mctp, note = ([], None) if no_mctp else _scan("MCTP", "scan_mctp")
-        if note:
-            # no mctpd: the kernel's own MCTP routes, each endpoint asked what it speaks
-            kernel, _ = _scan("MCTP", "scan_mctp_kernel")
-            if kernel:
-                mctp = kernel
-                note += "; the MCTP endpoints listed are the kernel's routes that answered"
-            notes.append(note)
-        emulated, note = _emulated()
-        if note:
-            notes.append(note)
-        data = {"devices": [_jsonable(d) for d in devices],
-                "fwctl": [_jsonable(f) for f in fwctl],
-                "mctp": [_jsonable(m) for m in mctp],
-                "emulated": emulated, "notes": notes}
+
+        def detect(what, backend, skip=False):
+            items, note = ([], None) if skip else _detect(what, backend)
+            if note:
+                notes.append(note)
+            return [_jsonable(item) for item in items]
+
+        devices = detect("/dev/cxl", "ioctl", no_devices)
+        fwctl = detect("fwctl", "fwctl", no_devices)
+        mctp = detect("MCTP", "mctp", no_mctp)
+        emulated = detect("emulated", "emu")
+        data = {"devices": devices, "fwctl": fwctl, "mctp": mctp, "emulated": emulated}
+        from cxlmi_bindings.transports import plugins
+        others = {name: detect(name, name) for name in sorted(plugins())}
+        if others:
+            data["plugins"] = others        # transports other packages installed
+        data["notes"] = notes
+
         def doc():
             out = {"schema_version": 1, "command": "list"}
             out.update(data)
@@ -119,6 +98,9 @@ def command(ctx, output, as_json, no_mctp, no_devices):
                                                         " (not in this build)")]
                       for e in emulated]),
             ]
+            for name, items in sorted(others.items()):
+                shown.append(Rows("%s targets (a transport plugin)" % name, ["target"],
+                                  [[str(item.get("target", "?"))] for item in items]))
             return shown + [Note("note: " + n) for n in notes]
 
         inv.out.show(doc, sections, raw=None, title="")

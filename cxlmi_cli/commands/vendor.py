@@ -79,13 +79,8 @@ BUILDERS["vendor_specific"] = lambda entry: raw_command(entry.cli_name, entry)
 
 def plugin_entry_points():
     """name -> entry point of every installed ``cxl_mi.plugins`` plugin."""
-    from importlib import metadata
-    eps = metadata.entry_points()
-    if hasattr(eps, "select"):
-        selected = eps.select(group=PLUGIN_GROUP)
-    else:                                    # Python 3.9: a dict of lists
-        selected = eps.get(PLUGIN_GROUP, [])
-    return {ep.name: ep for ep in selected}
+    from cxlmi_bindings._plugins import entry_points
+    return entry_points(PLUGIN_GROUP)
 
 
 def load_plugin(ep):
