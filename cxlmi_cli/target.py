@@ -136,3 +136,22 @@ def complete(ctx, param, incomplete):
     items += ["emu:%s" % p for p in EMULATOR_PROFILES]
     items += ["mctp:", "tcp:"]
     return [CompletionItem(i) for i in items if i.startswith(incomplete)]
+
+
+def several(given):
+    """The TARGET arguments of a command that takes several (``exporter``, ``monitor``),
+    or CXLMI_TARGET's; each must parse (click usage errors, exit 2, otherwise)."""
+    import os
+    import click
+    from cxlmi_bindings import targets as _targets
+    from cxlmi_bindings.errors import UsageError
+    chosen = list(given) or ([os.environ["CXLMI_TARGET"]]
+                             if os.environ.get("CXLMI_TARGET") else [])
+    if not chosen:
+        raise click.UsageError("give at least one TARGET (or set CXLMI_TARGET)")
+    for t in chosen:
+        try:
+            _targets.parse(t)
+        except (UsageError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="TARGET")
+    return chosen

@@ -29,6 +29,27 @@ MCTP_TYPE_FMAPI = 0x07
 MCTP_TYPE_CCI = 0x08
 
 
+def open_node(path, not_found, hint, nodes):
+    """``os.open`` a kernel device node read-write; the errors a user can meet come back
+    as the library's: ``not_found`` (with ``hint``) for ENOENT, PermissionDenied
+    (``nodes``, e.g. "the CXL device nodes", are root-only), DeviceNotFound for a device
+    going away, TransportError for the rest."""
+    import errno
+    from ..errors import DeviceNotFound, PermissionDenied, TransportError
+    try:
+        return os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise DeviceNotFound("no %s: %s" % (path, not_found), exc.errno, hint=hint)
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise PermissionDenied("%s: permission denied" % path, exc.errno,
+                                   hint="run as root (%s are root-only)" % nodes)
+        if exc.errno in (errno.ENXIO, errno.ENODEV):
+            raise DeviceNotFound("%s: %s (the device is going away or unbound)"
+                                 % (path, exc.strerror), exc.errno)
+        raise TransportError("%s: %s" % (path, exc.strerror), exc.errno)
+
+
 class Found(list):
     """What :meth:`Transport.detect` found, with a ``note`` on how (or None)."""
 

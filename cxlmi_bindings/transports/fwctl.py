@@ -43,7 +43,7 @@ import struct
 from .. import cci
 from ..errors import (CommandTimeout, DeviceNotFound, NotSupported, PermissionDenied,
                       TransportError, UsageError)
-from .base import Transport
+from .base import Transport, open_node
 from .ioctl import _IOC_NONE, _ioc, _sys_ioctl
 
 DEV_ROOT = "/dev/fwctl"
@@ -113,24 +113,12 @@ class FwctlTransport(Transport):
     # -- opening -----------------------------------------------------------
 
     def _open(self):
-        try:
-            return os.open(self.path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                root = os.path.dirname(self.path)
-                why = UNAVAILABLE if not os.path.isdir(root) else \
-                    "no such fwctl device (`ls %s` lists the ones there are)" % root
-                raise DeviceNotFound("no %s: %s" % (self.path, why), exc.errno,
-                                     hint="`cxl-mi list` shows the fwctl devices; "
-                                          "/dev/cxl/memN reaches the device on any kernel")
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                raise PermissionDenied("%s: permission denied" % self.path, exc.errno,
-                                       hint="run as root (the fwctl device nodes are "
-                                            "root-only)")
-            if exc.errno in (errno.ENXIO, errno.ENODEV):
-                raise DeviceNotFound("%s: %s (the device is going away or unbound)"
-                                     % (self.path, exc.strerror), exc.errno)
-            raise TransportError("%s: %s" % (self.path, exc.strerror), exc.errno)
+        root = os.path.dirname(self.path)
+        why = UNAVAILABLE if not os.path.isdir(root) else \
+            "no such fwctl device (`ls %s` lists the ones there are)" % root
+        return open_node(self.path, why, "`cxl-mi list` shows the fwctl devices; "
+                         "/dev/cxl/memN reaches the device on any kernel",
+                         "the fwctl device nodes")
 
     def _info(self):
         buf = bytearray(INFO.pack(INFO.size, 0, 0, 0, 0))

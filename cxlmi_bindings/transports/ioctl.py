@@ -48,7 +48,7 @@ import struct
 from .. import cci
 from ..errors import (CommandTimeout, DeviceNotFound, NotSupported, PermissionDenied,
                       TransportError, UsageError)
-from .base import Transport
+from .base import Transport, open_node
 
 DEV_ROOT = "/dev/cxl"
 SYSFS_ROOT = "/sys/bus/cxl/devices"
@@ -238,23 +238,10 @@ class IoctlTransport(Transport):
     # -- opening -----------------------------------------------------------
 
     def _open(self):
-        try:
-            return os.open(self.path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise DeviceNotFound(
-                    "no %s: is the cxl_mem module loaded?" % self.path, exc.errno,
-                    hint="`ls %s` and `cxl list` show the CXL devices this kernel has; "
+        return open_node(self.path, "is the cxl_mem module loaded?",
+                         "`ls %s` and `cxl list` show the CXL devices this kernel has; "
                          "`modprobe cxl_mem` (with cxl_pci, cxl_acpi) loads the driver"
-                         % os.path.dirname(self.path))
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                raise PermissionDenied(
-                    "%s: permission denied" % self.path, exc.errno,
-                    hint="run as root (the CXL device nodes are root-only)")
-            if exc.errno in (errno.ENXIO, errno.ENODEV):
-                raise DeviceNotFound("%s: %s (the device is going away or unbound)"
-                                     % (self.path, exc.strerror), exc.errno)
-            raise TransportError("%s: %s" % (self.path, exc.strerror), exc.errno)
+                         % os.path.dirname(self.path), "the CXL device nodes")
 
     def _query_commands(self):
         buf = bytearray(QUERY_HEADER.pack(0, 0))

@@ -170,17 +170,8 @@ def command(targets, listen, textfile, interval, timeout, once):
     they are collected once, written (or printed to stdout) and the command exits.
     The CXLMI_TARGET variable is the target when none is given.
     """
-    from cxlmi_bindings import targets as _targets
-    from cxlmi_bindings.errors import UsageError
-    targets = list(targets) or ([os.environ["CXLMI_TARGET"]]
-                                if os.environ.get("CXLMI_TARGET") else [])
-    if not targets:
-        raise click.UsageError("give at least one TARGET (or set CXLMI_TARGET)")
-    for t in targets:
-        try:
-            _targets.parse(t)
-        except (UsageError, ValueError) as exc:
-            raise click.BadParameter(str(exc), param_hint="TARGET")
+    from ..target import several
+    targets = several(targets)
     address = parse_listen(listen or DEFAULT_LISTEN) if (listen or not textfile) else None
     if textfile and not os.path.isdir(textfile):
         raise click.BadParameter("%s is not a directory" % textfile, param_hint="--textfile")

@@ -13,7 +13,6 @@ exit 0; a second Ctrl-C stops at once.
 """
 
 import json
-import os
 import signal
 import sys
 import threading
@@ -27,18 +26,8 @@ LIVE_LINES = 12         # recent lines the live view shows under its table
 
 
 def _targets(given):
-    from cxlmi_bindings import targets as _targets
-    from cxlmi_bindings.errors import UsageError
-    targets = list(given) or ([os.environ["CXLMI_TARGET"]]
-                              if os.environ.get("CXLMI_TARGET") else [])
-    if not targets:
-        raise click.UsageError("give at least one TARGET (or set CXLMI_TARGET)")
-    for t in targets:
-        try:
-            _targets.parse(t)
-        except (UsageError, ValueError) as exc:
-            raise click.BadParameter(str(exc), param_hint="TARGET")
-    return targets
+    from ..target import several
+    return several(given)
 
 
 class _Stop:
