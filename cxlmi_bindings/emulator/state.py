@@ -284,3 +284,49 @@ def save(path, device):
     Raises OSError (nothing at ``path`` changed) or TypeError (not saveable)."""
     from .._files import atomic_write
     atomic_write(path, dumps(device), mode=0o600)
+
+
+class StateFile:
+    """The state file of a served device (``cxl-mi emulate --state FILE``): the device
+    it starts from, a check that it can be written before serving, and the saves --
+    each change before its reply, time-driven changes now and then, the last at exit."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def load(self, device):
+        """The device saved there, or ``device`` when there is none yet (StateError
+        for a file that is not a state file of this model; OSError if unreadable)."""
+        return load(self.path, device)
+
+    def check_writable(self):
+        """Raise the OSError writing the state there would meet (the file is left
+        as it is)."""
+        import os
+        import tempfile
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path),
+                                   suffix=".tmp",
+                                   dir=os.path.dirname(os.path.abspath(self.path)))
+        os.close(fd)
+        os.unlink(tmp)
+
+    def save(self, device, lock=None):
+        """Write the state durably (under ``lock``, the one the server serializes the
+        device with); raises OSError or TypeError with the file untouched."""
+        if lock is None:
+            save(self.path, device)
+            return
+        with lock:
+            save(self.path, device)
+
+    def try_save(self, device, lock=None):
+        """:meth:`save`, or False with a warning logged when it cannot be written now."""
+        try:
+            self.save(device, lock)
+        except (OSError, TypeError) as exc:
+            from .. import _log
+            _log.get("cxlmi.emulator").warning(
+                "cannot save the state to %s: %s", self.path,
+                getattr(exc, "strerror", None) or exc)
+            return False
+        return True

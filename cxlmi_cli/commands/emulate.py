@@ -41,45 +41,10 @@ def _parse_listen(text):
     return host, 0 if ephemeral else port
 
 
-def load_state(path, device):
-    """The device saved in ``path``, or ``device`` when there is nothing to load.
-    Raises ``StateError`` (a message naming the file and the fault) for a file that
-    is not a state file of this profile: see :mod:`cxlmi_bindings.emulator.state`."""
-    if not path:
-        return device
-    from cxlmi_bindings.emulator import state
-    return state.load(path, device)
-
-
-def save_state(path, device, lock=None):
-    """Write the state to ``path`` durably; False (the file untouched, a warning
-    logged) when it cannot be written now."""
-    if not path:
-        return True
-    try:
-        _save(path, device, lock)
-    except (OSError, TypeError) as exc:
-        import logging
-        logging.getLogger("cxlmi.emulator").warning(
-            "cannot save the state to %s: %s", path, getattr(exc, "strerror", None) or exc)
-        return False
-    return True
-
-
-def _save(path, device, lock=None):
-    from cxlmi_bindings.emulator import state
-    with lock or threading.RLock():
-        state.save(path, device)
-
-
 def check_writable(path):
-    """Raise the OSError that writing the state to ``path`` would meet (the file
-    itself is left as it is)."""
-    import tempfile
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
-                               dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    os.unlink(tmp)
+    """Raise the OSError that writing the state to ``path`` would meet."""
+    from cxlmi_bindings.emulator.state import StateFile
+    StateFile(path).check_writable()
 
 
 @click.command("emulate", context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,12 +95,14 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
     try:
         from cxlmi_bindings.emulator import profiles
         from cxlmi_bindings.emulator.server import Server
-        from cxlmi_bindings.emulator.state import StateError
+        from cxlmi_bindings.emulator.state import StateError, StateFile
         device = profiles.build(profile)
     except (ImportError, CxlmiError, OSError) as exc:
         raise click.exceptions.Exit(report(exc) or 3)
+    state = StateFile(state_file) if state_file else None
     try:
-        device = load_state(state_file, device)
+        if state is not None:
+            device = state.load(device)
     except StateError as exc:
         click.echo("cxl-mi: error: --state %s" % exc, err=True)
         raise click.exceptions.Exit(2)
@@ -168,12 +135,12 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
         return
     try:
         # with --state, a change is on disk before its reply goes out
-        durable = (lambda: _save(state_file, device)) if state_file else None
+        durable = (lambda: state.save(device)) if state is not None else None
         server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
                         idle_timeout=idle_timeout, message_timeout=message_timeout,
                         on_change=durable, peer=peer)
         serial = _serial_server(server, serial_path or serial_listen, bool(serial_listen))
-        _serve(server, device, profile, eid, state_file, serial)
+        _serve(server, device, profile, eid, state, serial)
     finally:
         if handler is not None:
             import logging
@@ -254,7 +221,7 @@ def _serial_server(server, path, listen):
     return serial
 
 
-def _serve(server, device, profile, eid, state_file, serial=None):
+def _serve(server, device, profile, eid, state, serial=None):
     host, port = server.host, server.port
     try:
         bound = server.start()
@@ -288,9 +255,9 @@ def _serve(server, device, profile, eid, state_file, serial=None):
             # changes made by requests are saved before their replies (on_change);
             # this catches what time changes: background operations ending
             time.sleep(1.0)
-            if state_file and (pending or server.stats["messages"] != saved):
+            if state is not None and (pending or server.stats["messages"] != saved):
                 saved = server.stats["messages"]
-                pending = not save_state(state_file, device, server.lock)
+                pending = not state.try_save(device, server.lock)
     except KeyboardInterrupt:
         pass
     finally:
@@ -299,7 +266,7 @@ def _serve(server, device, profile, eid, state_file, serial=None):
         server.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if state_file and not save_state(state_file, device, server.lock):
+        if state is not None and not state.try_save(device, server.lock):
             click.echo("cxl-mi: warning: the state at exit could not be saved; %s keeps "
-                       "the last state saved" % state_file, err=True)
+                       "the last state saved" % state.path, err=True)
     click.echo("stopped", err=True)
