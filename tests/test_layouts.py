@@ -663,6 +663,25 @@ EXTENSION_LAYOUTS = {
     # 0Ch resources available (2), 0Eh channel, 0Fh rank, 10h nibble mask (3), 13h bank
     # group, 14h bank, 15h row (3), 18h column (2), 1Ah component ID (16), 2Ah
     # sub-channel, 2Bh 37 reserved: 80 bytes.
+    # Event record data the emulator posts (after the common header): General Media
+    # (r3.1 table 8-45) 00h physical address (8; bit 0 volatile, bits 63:6 the address),
+    # 08h descriptor, 09h type, 0Ah transaction type, 0Bh validity (2), 0Dh channel,
+    # 0Eh rank, 0Fh device (3), 12h component ID (16), 22h 46 reserved.
+    "struct_cxlmi_gen_media_event_data": (80, {
+        "phys_addr": (0, 8), "descriptor": (8, 1), "type": (9, 1), "transaction_type": (10, 1),
+        "validity_flags": (11, 2), "channel": (13, 1), "rank": (14, 1),
+        "device": (15, 3, "u8", 3), "component_id": (18, 16, "u8", 16),
+        "rsvd": (34, 46, "u8", 46),
+    }),
+    # Dynamic Capacity (table 8-50): 00h event type, 01h validity, 02h host ID (2), 04h
+    # region index, 05h flags, 06h 2 reserved, 08h the extent (40), 30h 24 reserved, 48h
+    # extents available (4), 4Ch tags available (4).
+    "struct_cxlmi_dc_event_data": (80, {
+        "event_type": (0, 1), "validity_flags": (1, 1), "host_id": (2, 2),
+        "region_index": (4, 1), "flags": (5, 1), "rsvd1": (6, 2, "u8", 2),
+        "extent": (8, 40, "struct_cxlmi_dc_extent"), "rsvd2": (48, 24, "u8", 24),
+        "extents_available": (72, 4), "tags_available": (76, 4),
+    }),
     "struct_cxlmi_mem_sparing_event_data": (80, {
         "maint_op_class": (0, 1), "maint_op_subclass": (1, 1), "flags": (2, 1),
         "result": (3, 1), "validity_flags": (4, 2), "rsvd1": (6, 6, "u8", 6),

@@ -55,10 +55,10 @@ def reply_structures():
     from cxlmi_bindings.types import features
     for feature in features.FEATURES.values():
         visit(feature.read_cls)
-    # an event record's data by its UUID, for library users (to_dict(decoded=True) of
-    # types.get("mem_sparing_event_data").from_buffer_copy(record.data)); the CLI
-    # shows event data as bytes
-    visit(types.get("mem_sparing_event_data"))
+    # an event record's data by its UUID, for library users (types.event_data(record)
+    # .to_dict(decoded=True)); the CLI shows event data as bytes
+    for name in types.EVENT_DATA.values():
+        visit(types.get(name))
     return order
 
 

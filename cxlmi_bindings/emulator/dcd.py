@@ -36,13 +36,13 @@ INPUT.  See docs/emulator-dcd-mhd.md.
 """
 
 import ctypes
-import struct
 
 from .device import Reply, reply, INPUT, UNSUPPORTED, PADDR, RESOURCEEXHAUSTED, EXTLIST
 from .type3 import Type3
 from .t3_constants import CAPACITY_UNIT, EVENT_LOG_DC
 from .. import types, uuids as _uuids
 from ..types.fmapi import DC_REMOVAL_POLICY, DC_SELECTION_POLICY
+from ..types.generic import DC_EVENT_TYPE
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -51,11 +51,13 @@ DC_EVENT_LOG = EVENT_LOG_DC
 #: Dynamic Capacity Event Record UUID (CXL r3.1 table 8-50)
 DC_EVENT_UUID = _uuids.wire(_uuids.EVENT_RECORD["dynamic-capacity"])
 
-# Dynamic capacity event types (CXL r3.1 table 8-50)
-EVENT_ADD_CAPACITY = 0
-EVENT_RELEASE_CAPACITY = 1
-EVENT_FORCED_RELEASE = 2
-EVENT_REGION_CONFIG_UPDATED = 3
+# Dynamic capacity event types (CXL r3.1 table 8-50; the record's data layout is
+# types' dc_event_data)
+EVENT_ADD_CAPACITY, EVENT_RELEASE_CAPACITY, EVENT_FORCED_RELEASE, \
+    EVENT_REGION_CONFIG_UPDATED = (
+        DC_EVENT_TYPE[name] for name in ("add-capacity", "release-capacity",
+                                         "forced-capacity-release",
+                                         "region-configuration-updated"))
 
 # Initiate DC Add selection policies (5604h)
 POLICY_FREE, POLICY_CONTIGUOUS, POLICY_PRESCRIPTIVE, POLICY_SHARED = (
@@ -77,7 +79,6 @@ DSMAS_READ_ONLY = 1 << 6
 # Add DC Response flags
 RESPONSE_MORE = 1 << 0
 # DC event record flags
-EVENT_MORE = 1 << 0
 
 NO_TAG = bytes(16)
 HOST_ID = 0          # this model serves one host
@@ -308,16 +309,16 @@ class DCD(Type3):
     # ---------------------------------------------------------------- DC event log
     def _post_dc_event(self, event_type, extent=None, region_id=0, more=False):
         """Post a Dynamic Capacity Event Record to the Type 3 model's event log 4."""
-        data = bytearray(80)
-        data[0] = event_type
-        data[1] = 1                    # validity: host ID valid
-        struct.pack_into("<H", data, 2, HOST_ID)
-        data[4] = region_id
-        data[5] = EVENT_MORE if more else 0
+        cls = types.get("dc_event_data")
+        data = cls(event_type=event_type,
+                   validity_flags=cls.meaning("validity_flags").mask("host-id"),
+                   host_id=HOST_ID, region_index=region_id,
+                   flags=cls.meaning("flags").mask("more") if more else 0,
+                   extents_available=self.extents_available(),
+                   tags_available=self.tags_available())
         if extent is not None:
-            struct.pack_into("<QQ16sH", data, 8, extent.start, extent.length, extent.tag,
-                             extent.shared_seq)
-        struct.pack_into("<II", data, 72, self.extents_available(), self.tags_available())
+            data.extent.start_dpa, data.extent.len = extent.start, extent.length
+            data.extent.tag, data.extent.shared_seq = extent.tag, extent.shared_seq
         # severity informational: add_event leaves the flags of log 4 at 0
         return self.add_event(DC_EVENT_LOG, DC_EVENT_UUID, bytes(data))
 

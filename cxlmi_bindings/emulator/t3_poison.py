@@ -14,24 +14,28 @@ volatile poison), ``bg`` and ``clock`` (the framework), ``add_event()``
 ``now_ns()`` and ``debug()``.
 """
 
-import struct
 
 from .device import (Background, Reply, reply, INPUT, UNSUPPORTED, BUSY, PADDR, POISONLMT,
                      RESOURCEEXHAUSTED)
 from .t3_constants import (CACHELINE, EVENT_LOG_INFO, EVENT_LOG_WARNING, EVENT_LOG_FAILURE,
                            EVENT_FLAG_PERMANENT, GENERAL_MEDIA_EVENT_UUID)
 from .. import types
-from ..types.generic import MAINTENANCE_CLASS, MAINTENANCE_FLAGS, PPR_SUBCLASS, SPARING_SUBCLASS
+from ..types.generic import (GMER_DESCRIPTOR, GMER_TRANSACTION, GMER_TYPE, MAINTENANCE_CLASS,
+                             MAINTENANCE_FLAGS, PPR_SUBCLASS, SPARING_SUBCLASS)
 from ..types.memdev import (MEDIA_ERROR_SOURCE, POISON_CAPS, POISON_LIST_FLAGS, SCAN_MEDIA_FLAGS,
                             SCAN_MEDIA_RESULT_FLAGS)
 
-# General media event record: descriptor, type, transaction type.
-GMER_DESC_UNCORRECTABLE = 1 << 0
-GMER_DESC_THRESHOLD = 1 << 1
-GMER_DESC_POISON_LIST_OVERFLOW = 1 << 2
-GMER_TYPE_ECC = 0x00
-GMER_TRANS_UNKNOWN, GMER_TRANS_HOST_READ, GMER_TRANS_HOST_WRITE = 0, 1, 2
-GMER_TRANS_SCAN_MEDIA, GMER_TRANS_INJECT_POISON, GMER_TRANS_MEDIA_SCRUB = 3, 4, 5
+# General media event record (its data layout: types gen_media_event_data): descriptor,
+# type, transaction type.
+GMER_DESC_UNCORRECTABLE, GMER_DESC_THRESHOLD, GMER_DESC_POISON_LIST_OVERFLOW = (
+    1 << GMER_DESCRIPTOR[name] for name in ("uncorrectable", "threshold",
+                                            "poison-list-overflow"))
+GMER_TYPE_ECC = GMER_TYPE["ecc-error"]
+(GMER_TRANS_UNKNOWN, GMER_TRANS_HOST_READ, GMER_TRANS_HOST_WRITE, GMER_TRANS_SCAN_MEDIA,
+ GMER_TRANS_INJECT_POISON, GMER_TRANS_MEDIA_SCRUB) = (
+    GMER_TRANSACTION[name] for name in ("unknown", "host-read", "host-write",
+                                        "host-scan-media", "host-inject-poison",
+                                        "internal-media-scrub"))
 
 # Poison: media error record sources (address bits 2:0).
 SOURCE_UNKNOWN, SOURCE_EXTERNAL, SOURCE_INTERNAL, SOURCE_INJECTED, SOURCE_VENDOR = (
@@ -81,10 +85,12 @@ class PoisonMixin:
         return op is not None and not op.done and op.opcode == 0x4304
 
     def _media_event(self, log_id, dpa, descriptor, transaction, flags=0):
-        volatile = 1 if dpa < self.volatile_bytes else 0
-        data = struct.pack("<QBBBH", (dpa & ~0x3F) | volatile, descriptor, GMER_TYPE_ECC,
-                           transaction, 0)
-        return self.add_event(log_id, GENERAL_MEDIA_EVENT_UUID, data, flags)
+        cls = types.get("gen_media_event_data")
+        address = cls.meaning("phys_addr").encode(dpa_cacheline=dpa >> 6,
+                                                  volatile=int(dpa < self.volatile_bytes))
+        data = cls(phys_addr=address, descriptor=descriptor, type=GMER_TYPE_ECC,
+                   transaction_type=transaction)
+        return self.add_event(log_id, GENERAL_MEDIA_EVENT_UUID, bytes(data), flags)
 
     # ---------------------------------------------------------------- poison list
     def _poison_covers(self, dpa, length):

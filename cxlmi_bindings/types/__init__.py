@@ -305,3 +305,17 @@ def get(name):
     if name not in _layouts() and name != "struct_cxlmi_tunnel_info":
         raise KeyError(name)
     return _build(name)
+
+
+#: event record UUID name (``uuids.EVENT_RECORD``) -> the layout of its 80 data bytes
+EVENT_DATA = {"general-media": "gen_media_event_data", "dynamic-capacity": "dc_event_data",
+              "memory-sparing": "mem_sparing_event_data"}
+
+
+def event_data(record):
+    """An event record's data as the structure its UUID names (``to_dict(decoded=True)``
+    gives the names), or None for a record whose data layout this library lacks."""
+    from .. import uuids
+    kind = meaning.Uuid(uuids.EVENT_RECORD).decode(bytes(record.uuid))
+    name = EVENT_DATA.get(kind.get("name") if isinstance(kind, dict) else kind)
+    return get(name).from_buffer_copy(bytes(record.data)) if name else None

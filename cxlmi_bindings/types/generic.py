@@ -33,6 +33,21 @@ EVENT_CLEAR_FLAGS = {"clear-all": 0}
 INTERRUPT_MODE = {"none": 0, "msi": 1, "fw": 2, "reserved": 3}
 INTERRUPT_SETTING = [("mode", 0, 1, "enum INTERRUPT_MODE"), ("vector", 4, 7, None)]
 EVENT_RECORD_UUIDS = _uuids.EVENT_RECORD
+# What some event records carry in their 80 data bytes (the event record's UUID says
+# which): General Media (r3.1 table 8-45) and Dynamic Capacity (table 8-50).
+GMER_DESCRIPTOR = {"uncorrectable": 0, "threshold": 1, "poison-list-overflow": 2}
+GMER_TYPE = {"ecc-error": 0, "invalid-address": 1, "data-path-error": 2}
+GMER_TRANSACTION = {"unknown": 0, "host-read": 1, "host-write": 2, "host-scan-media": 3,
+                    "host-inject-poison": 4, "internal-media-scrub": 5,
+                    "internal-media-management": 6}
+GMER_VALID = {"channel": 0, "rank": 1, "device": 2, "component-id": 3}
+# bit 0: the DPA is volatile; bits 63:6: the DPA of the cache line, divided by 64
+GMER_ADDRESS = [("volatile", 0, 0, "bool"), ("dpa_cacheline", 6, 63, None)]
+DC_EVENT_TYPE = {"add-capacity": 0, "release-capacity": 1, "forced-capacity-release": 2,
+                 "region-configuration-updated": 3, "add-capacity-response": 4,
+                 "capacity-released": 5}
+DC_EVENT_VALID = {"host-id": 0}
+DC_EVENT_FLAGS = {"more": 0}
 
 # -- maintenance (06xxh) ----------------------------------------------------------------
 # Perform Maintenance (0600h): the operation class, then for post package repair
@@ -121,6 +136,28 @@ event_record:
     head_id u8
     reserved u8[11]                                  reserved
     data u8[80]
+gen_media_event_data:
+    phys_addr u64                                    packed GMER_ADDRESS
+    descriptor u8                                    flags GMER_DESCRIPTOR
+    type u8                                          enum GMER_TYPE
+    transaction_type u8                              enum GMER_TRANSACTION
+    validity_flags u16                               flags GMER_VALID
+    channel u8
+    rank u8
+    device u8[3]                                     le-int
+    component_id u8[16]
+    rsvd u8[46]                                      reserved
+dc_event_data:
+    event_type u8                                    enum DC_EVENT_TYPE
+    validity_flags u8                                flags DC_EVENT_VALID
+    host_id u16
+    region_index u8
+    flags u8                                         flags DC_EVENT_FLAGS
+    rsvd1 u8[2]                                      reserved
+    extent dc_extent
+    rsvd2 u8[24]                                     reserved
+    extents_available u32
+    tags_available u32
 cmd_get_event_records_req:
     event_log u8                                     enum EVENT_LOG
 cmd_get_event_records_rsp:
