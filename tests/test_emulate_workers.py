@@ -150,7 +150,8 @@ def test_the_worker_that_accepts_passes_connections_to_the_least_busy_one():
         counts = mmap.mmap(-1, 8)
         channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
         listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
-        workers = [_Worker(i, counts, channels, listener=listeners[i], shared=shared)
+        workers = [_Worker(i, os.getppid(), counts, channels, listener=listeners[i],
+                           shared=shared)
                    for i in range(2)]
         ctxs = []
         try:
@@ -170,3 +171,18 @@ def test_the_worker_that_accepts_passes_connections_to_the_least_busy_one():
             for sock in listeners + [s for pair in channels for s in pair]:
                 sock.close()
             shared.close()
+
+
+def test_workers_do_not_outlive_a_supervisor_killed_outright(pool):
+    proc, target = pool("--workers", "2")
+    kids = workers_of(proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists("/proc/%d" % p) and
+                                              open("/proc/%d/stat" % p).read().split()[2] != "Z"
+                                              for p in kids):
+        time.sleep(0.05)
+    alive = [p for p in kids if os.path.exists("/proc/%d" % p)
+             and open("/proc/%d/stat" % p).read().split()[2] != "Z"]
+    assert alive == []

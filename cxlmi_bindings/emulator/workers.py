@@ -74,21 +74,24 @@ class WorkerPool:
         return self.address
 
     def _fork(self, index):
+        parent = os.getpid()
         pid = os.fork()
         if pid:
             return pid
         status = 1
         try:
-            status = self._work(index)
+            status = self._work(index, parent)
         except BaseException:            # never return into the parent's code
             log.exception("worker %d failed", os.getpid())
         finally:
             os._exit(status)
 
-    def _work(self, index):
+    def _work(self, index, parent):
+        if not _die_with(parent):
+            return 0                     # the supervisor died before this worker began
         self.shared.attach()
-        server = _Worker(index, self._counts, self._channels, listener=self._listener,
-                         shared=self.shared, **self.server_options)
+        server = _Worker(index, parent, self._counts, self._channels,
+                         listener=self._listener, shared=self.shared, **self.server_options)
 
         def stop(signum, frame):
             server.stop()
@@ -161,12 +164,26 @@ class WorkerPool:
 _COUNT = struct.Struct("<I")
 
 
+def _die_with(parent):
+    """Ask Linux to send this process SIGTERM when ``parent`` dies (prctl
+    PR_SET_PDEATHSIG; elsewhere the worker notices within 0.1 s, by getppid);
+    False when it is already gone (then no signal would ever come)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)       # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    return os.getppid() == parent
+
+
 class _Worker(Server):
     """One of the pool's servers: passes a new connection on to the least busy worker."""
 
-    def __init__(self, index, counts, channels, **options):
+    def __init__(self, index, parent, counts, channels, **options):
         super().__init__(None, **options)
         self.index = index
+        self._parent = parent
         self._counts = counts
         self._inbox = channels[index][0]
         self._outboxes = [pair[1] for pair in channels]
@@ -180,6 +197,15 @@ class _Worker(Server):
 
     def _readers(self):
         return ((self._inbox, self._take),)
+
+    def _housekeeping(self, selector, now):
+        # a worker whose supervisor is gone (killed, even with SIGKILL) stops too,
+        # rather than serve on as an orphan nobody will stop
+        if os.getppid() != self._parent:
+            log.warning("worker %d: the supervising process is gone; stopping", os.getpid())
+            self._stopping.set()
+            return
+        super()._housekeeping(selector, now)
 
     def _hand_off(self, conn, peer):
         mine = self._count(self.index)
