@@ -50,6 +50,22 @@ def open_node(path, not_found, hint, nodes):
         raise TransportError("%s: %s" % (path, exc.strerror), exc.errno)
 
 
+def node_error(path, exc, what):
+    """The library's error for an OSError of an ioctl on a kernel device node."""
+    import errno
+    from ..errors import CommandTimeout, DeviceNotFound, PermissionDenied, TransportError
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        return PermissionDenied("%s: %s: %s" % (path, what, exc.strerror), code,
+                                hint="run as root")
+    if code == errno.ETIMEDOUT:
+        return CommandTimeout("%s: %s: the mailbox timed out" % (path, what))
+    if code in (errno.ENXIO, errno.ENODEV):
+        return DeviceNotFound("%s: %s: %s (the device is going away or unbound)"
+                              % (path, what, exc.strerror), code)
+    return TransportError("%s: %s: %s" % (path, what, exc.strerror or exc), code)
+
+
 class Found(list):
     """What :meth:`Transport.detect` found, with a ``note`` on how (or None)."""
 

@@ -41,9 +41,8 @@ import os
 import struct
 
 from .. import cci
-from ..errors import (CommandTimeout, DeviceNotFound, NotSupported, PermissionDenied,
-                      TransportError, UsageError)
-from .base import Transport, open_node
+from ..errors import NotSupported, PermissionDenied, TransportError, UsageError
+from .base import Transport, node_error, open_node
 from .ioctl import _IOC_NONE, _ioc, _sys_ioctl
 
 DEV_ROOT = "/dev/fwctl"
@@ -228,16 +227,7 @@ class FwctlTransport(Transport):
     # -- errors ------------------------------------------------------------
 
     def _oserror(self, exc, what):
-        code = exc.errno
-        if code in (errno.EACCES, errno.EPERM):
-            return PermissionDenied("%s: %s: %s" % (self.path, what, exc.strerror), code,
-                                    hint="run as root")
-        if code == errno.ETIMEDOUT:
-            return CommandTimeout("%s: %s: the mailbox timed out" % (self.path, what))
-        if code in (errno.ENXIO, errno.ENODEV):
-            return DeviceNotFound("%s: %s: %s (the device is going away or unbound)"
-                                  % (self.path, what, exc.strerror), code)
-        return TransportError("%s: %s: %s" % (self.path, what, exc.strerror or exc), code)
+        return node_error(self.path, exc, what)
 
     def _rpc_error(self, exc, opcode, scope):
         what = "%s (%04xh)" % (CARRIED[opcode], opcode)

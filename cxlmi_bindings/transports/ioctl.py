@@ -46,9 +46,8 @@ import platform
 import struct
 
 from .. import cci
-from ..errors import (CommandTimeout, DeviceNotFound, NotSupported, PermissionDenied,
-                      TransportError, UsageError)
-from .base import Transport, open_node
+from ..errors import CommandTimeout, NotSupported, PermissionDenied, TransportError, UsageError
+from .base import Transport, node_error, open_node
 
 DEV_ROOT = "/dev/cxl"
 SYSFS_ROOT = "/sys/bus/cxl/devices"
@@ -381,16 +380,7 @@ class IoctlTransport(Transport):
     # -- errors ------------------------------------------------------------
 
     def _oserror(self, exc, what):
-        code = exc.errno
-        if code in (errno.EACCES, errno.EPERM):
-            return PermissionDenied("%s: %s: %s" % (self.path, what, exc.strerror), code,
-                                    hint="run as root")
-        if code == errno.ETIMEDOUT:
-            return CommandTimeout("%s: %s: the mailbox timed out" % (self.path, what))
-        if code in (errno.ENXIO, errno.ENODEV):
-            return DeviceNotFound("%s: %s: %s (the device is going away or unbound)"
-                                  % (self.path, what, exc.strerror), code)
-        return TransportError("%s: %s: %s" % (self.path, what, exc.strerror or exc), code)
+        return node_error(self.path, exc, what)
 
     def _send_error(self, exc, opcode, entry, kcmd, what, in_size):
         code = exc.errno
