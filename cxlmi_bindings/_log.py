@@ -25,6 +25,12 @@ class LazyLogger:
         self._name = name
         self._logger = None
 
+    def isEnabledFor(self, level):
+        """Would a record of ``level`` go anywhere (False until logging is imported)?"""
+        if self._logger is None and "logging" not in sys.modules:
+            return False
+        return self.__getattr__("isEnabledFor")(level)
+
     def __getattr__(self, attr):
         logger = self._logger
         if logger is None:

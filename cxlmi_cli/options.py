@@ -254,7 +254,7 @@ class Invocation:
         ep = self.endpoint()
         log = _CLI_LOG
         log.info("%s (%04Xh) -> %s", entry.name, entry.opcode, self.where)
-        if request:
+        if request and log.isEnabledFor(10):    # DEBUG: the join costs, per firmware part too
             log.debug("request: %s", ", ".join(
                 "%s=%s" % (k, "***" if "passphrase" in k else v) for k, v in request.items()))
         try:

@@ -95,3 +95,14 @@ def test_a_json_error_object_is_written_by_the_json_format_only(capsys):
     assert capsys.readouterr().out == ""
     render.output(FakeInv(), "json").problem({"error": 1})
     assert json.loads(capsys.readouterr().out) == {"error": 1}
+
+
+def test_a_lazy_logger_says_nothing_is_enabled_without_importing_logging():
+    # the CLI asks before building a debug line it would throw away (one per
+    # firmware part); asking must not import logging
+    code = ("import sys; from cxlmi_bindings import _log\n"
+            "l = _log.get('t'); print(l.isEnabledFor(10), 'logging' in sys.modules)\n"
+            "import logging; logging.basicConfig(level=10); print(l.isEnabledFor(10))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, env=dict(__import__("os").environ, PYTHONPATH=ROOT))
+    assert out.stdout.split() == ["False", "False", "True"], out.stderr
