@@ -86,7 +86,7 @@ class PoisonMixin:
 
     def _media_event(self, log_id, dpa, descriptor, transaction, flags=0):
         cls = types.get("gen_media_event_data")
-        address = cls.meaning("phys_addr").encode(dpa_cacheline=dpa >> 6,
+        address = cls.meaning("phys_addr").encode(dpa=dpa >> 6,
                                                   volatile=int(dpa < self.volatile_bytes))
         data = cls(phys_addr=address, descriptor=descriptor, type=GMER_TYPE_ECC,
                    transaction_type=transaction)

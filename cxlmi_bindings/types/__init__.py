@@ -185,7 +185,9 @@ def to_dict(obj, decoded=False, bytes_as=None):
         for name, value in fields(obj):
             out[name] = to_dict(value, True, bytes_as)
             what = cls.meaning(name) if hasattr(cls, "_meanings_") else None
-            if what is not None and what.suffix is not None:
+            if getattr(what, "in_record", False):       # decoded with the rest of obj
+                out[name + what.suffix] = what.decode_in(obj, bytes_as)
+            elif what is not None and what.suffix is not None:
                 out[name + what.suffix] = what.decode(
                     bytes(value) if isinstance(value, ctypes.Array) else value)
         return out

@@ -41,8 +41,10 @@ GMER_TRANSACTION = {"unknown": 0, "host-read": 1, "host-write": 2, "host-scan-me
                     "host-inject-poison": 4, "internal-media-scrub": 5,
                     "internal-media-management": 6}
 GMER_VALID = {"channel": 0, "rank": 1, "device": 2, "component-id": 3}
-# bit 0: the DPA is volatile; bits 63:6: the DPA of the cache line, divided by 64
-GMER_ADDRESS = [("volatile", 0, 0, "bool"), ("dpa_cacheline", 6, 63, None)]
+# bit 0: the DPA is volatile; bits 63:6: the DPA of the cache line (in 64-byte units,
+# decoded as the DPA)
+GMER_DPA_UNIT = 64
+GMER_ADDRESS = [("volatile", 0, 0, "bool"), ("dpa", 6, 63, "units GMER_DPA_UNIT")]
 DC_EVENT_TYPE = {"add-capacity": 0, "release-capacity": 1, "forced-capacity-release": 2,
                  "region-configuration-updated": 3, "add-capacity-response": 4,
                  "capacity-released": 5}
@@ -135,7 +137,7 @@ event_record:
     ld_id u16
     head_id u8
     reserved u8[11]                                  reserved
-    data u8[80]
+    data u8[80]                                      event-data
 gen_media_event_data:
     phys_addr u64                                    packed GMER_ADDRESS
     descriptor u8                                    flags GMER_DESCRIPTOR

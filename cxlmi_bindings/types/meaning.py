@@ -416,6 +416,28 @@ class BlockSizes(Meaning):
         return ", ".join(human_size(v) for v in self.decode(value)) or "none"
 
 
+class EventData(Meaning):
+    """An event record's data: decoded by the layout its record's UUID names
+    (``types.EVENT_DATA``), so it needs the record, not only the bytes."""
+    kind = "event-data"
+    in_record = True
+
+    def describe(self):
+        return ("object: the data decoded by the record's UUID (general media, dynamic "
+                "capacity, memory sparing; their fields are listed below), null for others")
+
+    def decode(self, value):
+        return None                     # without its record the layout is unknown
+
+    def decode_in(self, record, bytes_as=None):
+        from . import event_data, to_dict
+        data = event_data(record)
+        return None if data is None else to_dict(data, True, bytes_as)
+
+    def text(self, value):
+        return "%d bytes" % len(bytes(value))
+
+
 class LittleEndianInt(Meaning):
     """An integer stored as a byte array (a 24-bit count, say)."""
     kind = "le-int"
@@ -458,6 +480,7 @@ _KINDS = {
     "celsius": (Celsius, 0), "percent": (Percent, 0), "uuid": (Uuid, 0),
     "opcode": (Opcode, 0), "return-code": (ReturnCode, 0), "id-bitmap": (IdBitmap, 0),
     "timestamp": (Timestamp, 0), "block-sizes": (BlockSizes, 0), "le-int": (LittleEndianInt, 0),
+    "event-data": (EventData, 0),
 }
 
 
