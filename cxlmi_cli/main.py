@@ -166,10 +166,12 @@ class _SigintGuard:
         if not self.armed:
             self.noted = True
             return
-        if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
-            # Raised here (a module lock's weakref callback, say), the interrupt
-            # would be "ignored" with a traceback printed; ask again in 10 ms, when
-            # the import machinery is done (a timer signal: no import, no thread).
+        if _importing(frame):
+            # Raised in the middle of an import, the interrupt would leave a module
+            # half made, be "ignored" with a traceback printed (a module lock's
+            # weakref callback) or turn into a RuntimeError (a class body's
+            # __set_name__, in rich's table module); ask again in 10 ms, when the
+            # import is done (a timer signal: no import, no thread).
             import signal
             signal.signal(signal.SIGALRM, self._handle)
             signal.setitimer(signal.ITIMER_REAL, 0.01)
@@ -193,6 +195,15 @@ class _SigintGuard:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
         except ValueError:          # not the main thread
             pass
+
+
+def _importing(frame):
+    """Is ``frame``, or a frame that called it, the import machinery at work?"""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = getattr(frame, "f_back", None)
+    return False
 
 
 def _flush_stdout():

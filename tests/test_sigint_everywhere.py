@@ -103,3 +103,20 @@ def test_an_interrupt_inside_the_import_machinery_is_raised_just_after_it():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         guard.finish(exiting=False)
+
+
+def test_an_interrupt_during_an_import_waits_for_the_import_to_finish():
+    # a class body of a module being imported (rich.table's dataclass, say): the
+    # interrupted frame is not importlib's own, but one that called it is
+    import types as pytypes
+    from cxlmi_cli.main import _importing
+
+    def frame(name, back=None):
+        return pytypes.SimpleNamespace(f_code=pytypes.SimpleNamespace(co_filename=name),
+                                       f_back=back)
+    importing = frame("/usr/lib/python3/dataclasses.py",
+                      frame("rich/table.py", frame("<frozen importlib._bootstrap>",
+                                                   frame("cxlmi_cli/render/table.py"))))
+    assert _importing(importing)
+    assert not _importing(frame("/usr/lib/python3/dataclasses.py", frame("cxlmi_cli/x.py")))
+    assert not _importing(None)
