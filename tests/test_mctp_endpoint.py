@@ -75,3 +75,18 @@ def test_get_endpoint_uuid_over_tcp_is_the_servers_component_uuid():
         with MctpTcpTransport(*server.address) as client:
             cc, data = client.control(mf.CTRL_GET_ENDPOINT_UUID)
     assert cc == mf.CC_SUCCESS and uuid.UUID(bytes=data) == endpoint_uuid(device) == server.uuid
+
+
+def test_a_cci_request_of_a_cxl_type_not_served_is_answered_unsupported():
+    seen = []
+
+    def handler(msg_type, message):
+        seen.append(msg_type)
+    ep = MctpEndpoint(handler, message_types=(mf.TYPE_FMAPI,))      # an FM-API-only endpoint
+    reply = ep.dispatch("t", request(mf.TYPE_CCI, cci.encode(0x0001, b"", tag=9)))
+    hdr = cci.decode_header(reply)
+    assert hdr.return_code == ReturnCode.UNSUPPORTED and hdr.tag == 9 and hdr.opcode == 0x0001
+    assert hdr.category == cci.CATEGORY_RESPONSE and seen == [] and ep.stats["unserved"] == 1
+    # a response of that type, or a type without a CCI format, still gets nothing
+    assert ep.dispatch("t", request(mf.TYPE_CCI, cci.encode(1, b"", category=1))) is None
+    assert ep.dispatch("t", request(0x7E, cci.encode(0x0001, b"", tag=1))) is None

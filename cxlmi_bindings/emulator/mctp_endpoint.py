@@ -94,8 +94,10 @@ class MctpEndpoint:
             with self.lock:
                 return self._control(who, msg)
         if msg.msg_type not in self.message_types:
-            # DSP0236 has no error response outside the control type: the
-            # requester learns what is served from Get Message Type Support.
+            # The CXL types share the CCI message format, so a CCI request of the type
+            # not served here (type 8 at an FM-API-only endpoint, say) is answered
+            # UNSUPPORTED; other types have no error reply (DSP0236 defines one only for
+            # control), so the requester learns from Get Message Type Support.
             self.stats["unserved"] += 1
             if self.peer is not None:
                 from .. import peers
@@ -105,6 +107,11 @@ class MctpEndpoint:
                                   "answering it with an error (peer %s)", who, msg.msg_type,
                                   self.peer.name)
                     return answer
+            answer = unsupported_cci(msg)
+            if answer is not None:
+                self.log.info("client %s: MCTP message type 0x%02x is not served here; "
+                              "answering its CCI request UNSUPPORTED", who, msg.msg_type)
+                return answer
             self.log.warning("client %s: ignoring MCTP message type 0x%02x (served: %s)", who,
                              msg.msg_type, ", ".join("0x%02x" % t for t in self.message_types))
             return None
@@ -246,6 +253,21 @@ def _opcode_may_change(opcode):
     except KeyError:
         return True
     return bool(entry.effects) or opcode == TUNNEL_OPCODE
+
+
+def unsupported_cci(msg):
+    """The UNSUPPORTED CCI reply to a CCI request of an unserved CXL message type, or
+    None when the message is not that."""
+    if msg.msg_type not in mf.CXL_TYPES:
+        return None
+    try:
+        hdr = cci.decode_header(msg.body)
+    except Exception:
+        return None
+    if hdr.category != cci.CATEGORY_REQUEST:
+        return None
+    return cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE,
+                      return_code=errors.ReturnCode.UNSUPPORTED)
 
 
 def internal_error(request):
