@@ -14,9 +14,7 @@ the server cleanly, saving the state, with exit status 0.
 """
 
 import os
-import signal
 import sys
-import threading
 import time
 
 import click
@@ -180,25 +178,18 @@ def _serve_workers(device, workers, host, port, profile, eid, state_file, option
         click.echo("cxl-mi: error: cannot listen on %s:%d: %s"
                    % (host, port, exc.strerror or exc), err=True)
         raise click.exceptions.Exit(3)
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous = signal.signal(signal.SIGTERM, _term)
-    try:
-        shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
-        click.echo("listening on tcp:%s:%d (emu:%s, EID %d, %d workers); Ctrl-C stops"
-                   % (shown, bound[1], profile, eid, workers))
-        sys.stdout.flush()
-        while True:
-            time.sleep(0.5)
-            pool.check()            # a worker that died is replaced
-    except KeyboardInterrupt:
-        pass
-    finally:
-        pool.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    from ..stopping import until_stopped
+    with until_stopped():
+        try:
+            shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
+            click.echo("listening on tcp:%s:%d (emu:%s, EID %d, %d workers); Ctrl-C stops"
+                       % (shown, bound[1], profile, eid, workers))
+            sys.stdout.flush()
+            while True:
+                time.sleep(0.5)
+                pool.check()            # a worker that died is replaced
+        finally:
+            pool.stop()
     click.echo("stopped", err=True)
 
 
@@ -233,40 +224,32 @@ def _serve(server, device, profile, eid, state, serial=None):
         raise click.exceptions.Exit(3)
     if serial is not None:
         serial.start()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        # before the "listening" line: whoever waits for it may send SIGTERM at once
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous = signal.signal(signal.SIGTERM, _term)
     saved = server.stats["messages"]
     pending = False         # a change that could not be saved yet: try again
-    try:
-        if serial is not None:
-            # before the "listening" line: whoever waits for that one may use the line at once
-            click.echo("serving MCTP over serial on %s (%s)"
-                       % (serial.path, "a Unix socket, waiting for a peer" if serial.listen
-                          else "connected"))
-        shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
-        click.echo("listening on tcp:%s:%d (emu:%s, EID %d); Ctrl-C stops"
-                   % (shown, bound[1], profile, eid))
-        sys.stdout.flush()
-        while True:
-            # changes made by requests are saved before their replies (on_change);
-            # this catches what time changes: background operations ending
-            time.sleep(1.0)
-            if state is not None and (pending or server.stats["messages"] != saved):
-                saved = server.stats["messages"]
-                pending = not state.try_save(device, server.lock)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if serial is not None:
-            serial.stop()
-        server.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if state is not None and not state.try_save(device, server.lock):
-            click.echo("cxl-mi: warning: the state at exit could not be saved; %s keeps "
-                       "the last state saved" % state.path, err=True)
+    from ..stopping import until_stopped
+    with until_stopped():
+        try:
+            if serial is not None:
+                # before the "listening" line: whoever waits for that one may use the line
+                click.echo("serving MCTP over serial on %s (%s)"
+                           % (serial.path, "a Unix socket, waiting for a peer" if serial.listen
+                              else "connected"))
+            shown = "[%s]" % bound[0] if ":" in bound[0] else bound[0]
+            click.echo("listening on tcp:%s:%d (emu:%s, EID %d); Ctrl-C stops"
+                       % (shown, bound[1], profile, eid))
+            sys.stdout.flush()
+            while True:
+                # changes made by requests are saved before their replies (on_change);
+                # this catches what time changes: background operations ending
+                time.sleep(1.0)
+                if state is not None and (pending or server.stats["messages"] != saved):
+                    saved = server.stats["messages"]
+                    pending = not state.try_save(device, server.lock)
+        finally:
+            if serial is not None:
+                serial.stop()
+            server.stop()
+            if state is not None and not state.try_save(device, server.lock):
+                click.echo("cxl-mi: warning: the state at exit could not be saved; %s "
+                           "keeps the last state saved" % state.path, err=True)
     click.echo("stopped", err=True)

@@ -15,7 +15,6 @@ imported when the command runs).
 """
 
 import os
-import signal
 import sys
 import threading
 import time
@@ -242,37 +241,30 @@ def _serve(collector, registry, address, textfile, interval):
             raise click.exceptions.Exit(3)
         threading.Thread(target=server.serve_forever, name="cxl-mi exporter http",
                          daemon=True).start()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous = signal.signal(signal.SIGTERM, _term)
     shown = {}
-    try:
-        if server is not None and not _loopback(address[0]):
-            click.echo("cxl-mi: warning: serving on %s, beyond loopback: anyone who can reach "
-                       "it reads the metrics" % address[0], err=True)
-        if server is not None:
-            host, port = server.server_address[:2]
-            shown_host = "[%s]" % host if ":" in host else host
-            click.echo("listening on http://%s:%d/metrics (%d target%s); Ctrl-C stops"
-                       % (shown_host, port, len(collector.targets),
-                          "" if len(collector.targets) == 1 else "s"))
-        if textfile:
-            click.echo("writing %s every %gs" % (os.path.join(textfile, TEXTFILE_NAME),
-                                                 interval))
-        sys.stdout.flush()
-        while True:
+    from ..stopping import until_stopped
+    with until_stopped():
+        try:
+            if server is not None and not _loopback(address[0]):
+                click.echo("cxl-mi: warning: serving on %s, beyond loopback: anyone who can reach "
+                           "it reads the metrics" % address[0], err=True)
+            if server is not None:
+                host, port = server.server_address[:2]
+                shown_host = "[%s]" % host if ":" in host else host
+                click.echo("listening on http://%s:%d/metrics (%d target%s); Ctrl-C stops"
+                           % (shown_host, port, len(collector.targets),
+                              "" if len(collector.targets) == 1 else "s"))
             if textfile:
-                _write(textfile, registry)      # collects when the cache is stale
-            _report(collector, shown)
-            time.sleep(interval if textfile else min(interval, 1.0))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+                click.echo("writing %s every %gs" % (os.path.join(textfile, TEXTFILE_NAME),
+                                                     interval))
+            sys.stdout.flush()
+            while True:
+                if textfile:
+                    _write(textfile, registry)      # collects when the cache is stale
+                _report(collector, shown)
+                time.sleep(interval if textfile else min(interval, 1.0))
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
     click.echo("stopped", err=True)
