@@ -462,3 +462,16 @@ def test_a_command_fwctl_does_not_carry_is_exit_3_naming_the_memdev(cli_on_fwctl
     res = invoke(["memdev", "get-health-info", "fwctl:0"])
     assert res.exit_code == 3, both(res)
     assert "fwctl carries only" in res.stderr and "mem0" in res.stderr
+
+
+def test_a_response_or_a_closed_node_is_refused_before_the_kernel(tree):
+    from cxlmi_bindings.errors import TransportError, UsageError
+    kernel = FakeFwctl()
+    t = open_node(tree, kernel)
+    asked = len(kernel.rpcs)
+    with pytest.raises(UsageError, match="fwctl transport: message category 1 is not a request"):
+        t.send(cci.encode(0x0500, struct.pack("<IH2x", 64, 0), category=cci.CATEGORY_RESPONSE))
+    t.close()
+    with pytest.raises(TransportError, match="transport is closed"):
+        t.send(cci.encode(0x0500, struct.pack("<IH2x", 64, 0)))
+    assert len(kernel.rpcs) == asked

@@ -66,6 +66,20 @@ def node_error(path, exc, what):
     return TransportError("%s: %s: %s" % (path, what, exc.strerror or exc), code)
 
 
+def node_request(transport, message):
+    """``(header, payload)`` of the request a kernel-node transport (ioctl, fwctl) is
+    asked to send; refused when the node is closed or the message is not a request."""
+    from .. import cci
+    from ..errors import TransportError, UsageError
+    if transport.fd is None:
+        raise TransportError("%s: transport is closed" % transport.path)
+    hdr = cci.decode_header(message)
+    if hdr.category != cci.CATEGORY_REQUEST:
+        raise UsageError("%s transport: message category %d is not a request"
+                         % (transport.name, hdr.category))
+    return hdr, bytes(message[cci.HEADER_SIZE:])
+
+
 class Found(list):
     """What :meth:`Transport.detect` found, with a ``note`` on how (or None)."""
 

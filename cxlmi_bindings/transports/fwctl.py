@@ -42,7 +42,7 @@ import struct
 
 from .. import cci
 from ..errors import NotSupported, PermissionDenied, TransportError, UsageError
-from .base import Transport, node_error, open_node
+from .base import Transport, node_error, node_request, open_node
 from .ioctl import _IOC_NONE, _ioc, _sys_ioctl
 
 DEV_ROOT = "/dev/fwctl"
@@ -167,13 +167,7 @@ class FwctlTransport(Transport):
         return CXL_RPC_OUT.size
 
     def send(self, message, msg_type=None, timeout=None):
-        if self.fd is None:
-            raise TransportError("%s: transport is closed" % self.path)
-        hdr = cci.decode_header(message)
-        payload = bytes(message[cci.HEADER_SIZE:])
-        if hdr.category != cci.CATEGORY_REQUEST:
-            raise UsageError("fwctl transport: message category %d is not a request"
-                             % hdr.category)
+        hdr, payload = node_request(self, message)
         if hdr.opcode not in CARRIED:
             raise NotSupported(
                 "%s: fwctl carries only Get Supported Features, Get Feature and Set Feature "

@@ -47,7 +47,7 @@ import struct
 
 from .. import cci
 from ..errors import CommandTimeout, NotSupported, PermissionDenied, TransportError, UsageError
-from .base import Transport, node_error, open_node
+from .base import Transport, node_error, node_request, open_node
 
 DEV_ROOT = "/dev/cxl"
 SYSFS_ROOT = "/sys/bus/cxl/devices"
@@ -304,13 +304,7 @@ class IoctlTransport(Transport):
         return None, entry
 
     def send(self, message, msg_type=None, timeout=None):
-        if self.fd is None:
-            raise TransportError("%s: transport is closed" % self.path)
-        hdr = cci.decode_header(message)
-        payload = bytes(message[cci.HEADER_SIZE:])
-        if hdr.category != cci.CATEGORY_REQUEST:
-            raise UsageError("ioctl transport: message category %d is not a request"
-                             % hdr.category)
+        hdr, payload = node_request(self, message)
         if hdr.payload_length != len(payload):
             raise UsageError("ioctl transport: header announces %d payload bytes, message "
                              "carries %d" % (hdr.payload_length, len(payload)))
