@@ -229,3 +229,18 @@ def test_values_json_lacks_keep_their_type_through_a_round_trip():
     assert back.extra == dev.extra
     assert [type(back.extra[k]) for k in ("ids", "pair", "limit", "buf")] == [
         set, tuple, float, bytearray]
+
+
+def test_a_file_from_before_the_model_gained_an_attribute_loads_with_its_fresh_value():
+    from cxlmi_bindings.emulator import profiles, state
+    old = profiles.build("type3")
+    old.poison_list_max = 7                   # a value the file does carry
+    del old.sparing_repairs                   # as a cxl-mi before memory sparing wrote it
+    loaded = state.loads(state.dumps(old), profiles.build("type3"))
+    assert loaded.sparing_repairs == [] and loaded.poison_list_max == 7
+    from cxlmi_bindings import Context
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+    with Context() as ctx:                    # and memory sparing works on it
+        ep = ctx.open_transport(EmulatedTransport("t", device=loaded), "emu:type3")
+        ep.perform_maintenance_sparing(op_class=2, op_subclass=3, channel=0, rank=1)
+    assert [r["kind"] for r in loaded.sparing_repairs] == ["soft"]

@@ -21,7 +21,9 @@ Loading builds objects only of classes defined in ``cxlmi_bindings.emulator``
 and sets their attributes: nothing in the file is executed.  A file that is
 not JSON, is cut short, has another format or version, fails its checksum,
 holds another model or a value of the wrong shape is refused with
-:class:`StateError`, naming the file and what is wrong.
+:class:`StateError`, naming the file and what is wrong.  An attribute of the
+device a file lacks (written before the model gained it) takes the value a
+fresh device has.
 
 Writing (:func:`save`) goes through a temporary file created with ``O_EXCL``
 and mode 0600 in the same directory (the state holds the emulated
@@ -260,6 +262,11 @@ def loads(blob, device, where="state file"):
     loaded = _Decoder(where).value(tree)
     if type(loaded) is not type(device):
         raise StateError("%s: its state is not a %s" % (where, type(device).__name__))
+    # What a newer cxl-mi added to the model (sparing_repairs, say) is not in a file
+    # an older one wrote: it starts as a fresh device has it.
+    for name, value in vars(device).items():
+        if name not in vars(loaded):
+            setattr(loaded, name, value)
     return loaded
 
 

@@ -262,7 +262,7 @@ class PoisonMixin:
             where["nibble_mask"] = int.from_bytes(bytes(req.nibble_mask), "little")
         if "sub-channel-valid" in flags:
             where["sub_channel"] = req.sub_channel
-        repairs = self.__dict__.setdefault("sparing_repairs", [])   # older state files lack it
+        repairs = self.sparing_repairs
         left = self.SPARES - sum(1 for r in repairs if r["granularity"] == granularity)
         if "query-resources" in flags:
             self.maintenance_event(feature, ("query-resources",), res_avail=left, **where)

@@ -254,7 +254,7 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
             feature.current = bytes(feature.saved)
         # soft repairs and soft sparing last until a reset
         self.ppr_repairs = [r for r in self.ppr_repairs if r[1] != "soft"]
-        self.sparing_repairs = [r for r in self.__dict__.get("sparing_repairs", [])
+        self.sparing_repairs = [r for r in self.sparing_repairs
                                 if r["kind"] != "soft"]
         if self.user_passphrase is not None:
             self.locked = True
