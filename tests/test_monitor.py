@@ -15,7 +15,6 @@ import time
 
 import pytest
 
-from cxlmi_bindings.endpoint import Context
 from cxlmi_bindings.errors import TransportError
 from cxlmi_bindings.monitor import Monitor, changes, timestamp
 
@@ -24,24 +23,7 @@ from cli_helpers import both, invoke  # noqa: E402
 GENERAL_MEDIA = "general-media"
 
 
-class Devices:
-    """An opener handing out in-process emulated endpoints the test can reach into."""
-
-    def __init__(self):
-        self.ctx = Context()
-        self.eps = {}
-
-    def __call__(self, target, timeout):
-        ep = self.ctx.open(target)
-        ep.timeout_ms = int(timeout * 1000)
-        self.eps[target] = ep
-        return ep
-
-    def device(self, target):
-        return self.eps[target].transport.device
-
-    def close(self):
-        self.ctx.close()
+from test_exporter import Devices  # noqa: E402  (the exporter's tests' in-process opener)
 
 
 class Clock:
