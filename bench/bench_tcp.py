@@ -45,7 +45,7 @@ CTX = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
 
 def echo_handler(msg_type, message):
     hdr = cci.decode_header(message)
-    return cci.encode(hdr.opcode, message[cci.HEADER_SIZE:], tag=hdr.tag,
+    return cci.encode(hdr.opcode, memoryview(message)[cci.HEADER_SIZE:], tag=hdr.tag,
                       category=cci.CATEGORY_RESPONSE)
 
 

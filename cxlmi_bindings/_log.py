@@ -38,7 +38,12 @@ class LazyLogger:
                 return _nothing
             import logging
             logger = self._logger = logging.getLogger(self._name)
-        return getattr(logger, attr)
+        value = getattr(logger, attr)
+        if callable(value):
+            # the logger's own method from now on, without this lookup (a
+            # logger's level is looked at inside its methods, so this stays right)
+            self.__dict__[attr] = value
+        return value
 
 
 def get(name):

@@ -34,8 +34,10 @@ def encode(opcode, payload=b"", tag=0, category=CATEGORY_REQUEST,
         raise ValueError("CCI payload of %d bytes exceeds the 21-bit length field" % length)
     if background:
         length |= BACKGROUND_BIT
+    # bytes + any buffer is one copy (bytes(payload) first would be two)
     return _HDR.pack(category, tag & 0xFF, 0, opcode, length & 0xFFFF,
-                     length >> 16, return_code, vendor_status) + bytes(payload)
+                     length >> 16, return_code, vendor_status) + (
+        payload if isinstance(payload, (bytes, bytearray, memoryview)) else bytes(payload))
 
 
 class Header:

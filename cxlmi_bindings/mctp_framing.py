@@ -77,6 +77,9 @@ CTRL_GET_VERSION_SUPPORT = 0x04
 CTRL_GET_MESSAGE_TYPE_SUPPORT = 0x05
 CTRL_GET_VENDOR_MESSAGE_SUPPORT = 0x06
 CTRL_RESOLVE_ENDPOINT_ID = 0x07
+#: transport specific (DSP0236 leaves F0h-FFh to each binding): this binding's
+#: Set Transmission Unit, see :mod:`.mctp_sized`
+CTRL_SET_TRANSMISSION_UNIT = 0xF0
 
 CC_SUCCESS = 0x00
 CC_ERROR = 0x01
@@ -95,6 +98,7 @@ _CTRL_REQUEST_DATA = {
     CTRL_GET_MESSAGE_TYPE_SUPPORT: 0,
     CTRL_GET_VENDOR_MESSAGE_SUPPORT: 1,
     CTRL_RESOLVE_ENDPOINT_ID: 1,
+    CTRL_SET_TRANSMISSION_UNIT: 5,    # framing, unit (u32)
 }
 
 
@@ -123,6 +127,8 @@ def control_message_length(message):
         return 2 + 4
     if command == CTRL_GET_ENDPOINT_UUID:
         return 2 + 17
+    if command == CTRL_SET_TRANSMISSION_UNIT:
+        return 2 + 1 + 5
     if command == CTRL_GET_VERSION_SUPPORT and len(message) >= 4:
         return 2 + 2 + 4 * message[3]
     if command == CTRL_GET_MESSAGE_TYPE_SUPPORT and len(message) >= 4:
@@ -156,6 +162,9 @@ def packetize(msg_type, message, dst, src, tag, tag_owner, seq=0):
     return packets, seq
 
 
+_ZEROS = bytes(BTU)
+_SOM_EOM = SOM | EOM
+
 #: packets laid out or taken apart by one ``struct`` call (larger messages take
 #: several); the work per packet is then C, not Python
 BLOCK_PACKETS = 512
@@ -179,6 +188,13 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq=0):
     The same bytes as joining :func:`packetize`'s packets, made without a
     Python object per packet header.  Returns ``(data, next_seq)``.
     """
+    flags = (TAG_OWNER if tag_owner else 0) | (tag & TAG_MASK)
+    if len(message) < BTU:
+        # one packet (most commands): its bytes in one go
+        data = (bytes((HEADER_VERSION, dst & 0xFF, src & 0xFF,
+                       SOM | EOM | (seq & SEQ_MASK) << SEQ_SHIFT | flags, msg_type & 0xFF))
+                + message + _ZEROS[:BTU - 1 - len(message)])
+        return data, (seq + 1) & SEQ_MASK
     body = bytes((msg_type & 0xFF,)) + bytes(message)
     count = max(1, -(-len(body) // BTU))
     padded = body.ljust(count * BTU, b"\0")            # the last packet's padding
@@ -189,8 +205,7 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq=0):
                               *_chunks(n).unpack_from(padded, first * BTU))
     # the headers, one byte position at a time; the flags byte of packet i is
     # the pattern's (i mod 4)th byte, plus SOM on the first and EOM on the last
-    owner_tag = (TAG_OWNER if tag_owner else 0) | (tag & TAG_MASK)
-    pattern = bytes(((seq + i) & SEQ_MASK) << SEQ_SHIFT | owner_tag for i in range(4))
+    pattern = bytes(((seq + i) & SEQ_MASK) << SEQ_SHIFT | flags for i in range(4))
     flags = bytearray((pattern * (count // 4 + 1))[:count])
     flags[0] |= SOM
     flags[-1] |= EOM
@@ -345,6 +360,18 @@ class Reassembler:
 
     # -- the work ------------------------------------------------------------
     def feed(self, data):
+        if (len(data) == PACKET_SIZE and self._cur is None and not self._buf
+                and data[3] & _SOM_EOM == _SOM_EOM and data[0] & 0x0F == HEADER_VERSION
+                and data[4] in CXL_TYPES):
+            # the common case, a whole one-packet CCI message and nothing else, taken
+            # without the general machinery (the checks are the same)
+            total = cci.HEADER_SIZE + (int.from_bytes(data[10:13], "little") & cci.MAX_PAYLOAD)
+            if total < BTU and total < self.max_message:
+                self.packets += 1
+                self.messages += 1
+                flags = data[3]
+                return [Message(data[4], bytes(data[5:5 + total]), data[2], data[1],
+                                flags & TAG_MASK, 1 if flags & TAG_OWNER else 0)]
         events = []
         if data:
             self._buf += data

@@ -594,7 +594,7 @@ def test_stale_and_foreign_messages_are_dropped_while_waiting_for_the_reply():
 
     peer = FakePeer(chatty)
     try:
-        with MctpTcpTransport(*peer.address) as t:
+        with MctpTcpTransport(*peer.address, transmission_unit=64) as t:
             for _ in range(3):
                 assert call(t, 0x0001) == b"\x01\x02"
     finally:
@@ -621,7 +621,7 @@ def test_a_malformed_reply_is_a_protocol_error_and_the_next_request_reconnects()
 
     peer = FakePeer(sloppy)
     try:
-        with MctpTcpTransport(*peer.address) as t:
+        with MctpTcpTransport(*peer.address, transmission_unit=64) as t:
             with pytest.raises(ProtocolError, match="malformed"):
                 call(t, 0x0001)
             assert not t.connected
@@ -668,7 +668,7 @@ def test_a_peer_resetting_the_connection_after_the_request_is_exit_3_econnreset(
 
     peer = FakePeer(reset)
     try:
-        t = MctpTcpTransport(*peer.address)
+        t = MctpTcpTransport(*peer.address, transmission_unit=64)
         with pytest.raises(TransportError) as info:
             t.send(cci_request(1), 8, 3)
         err = info.value
@@ -706,11 +706,12 @@ def test_a_reset_in_the_middle_of_sending_on_a_fresh_connection_is_exit_3(server
                                                                         monkeypatch):
     import errno
     host, port = server.address
-    t = MctpTcpTransport(host, port, timeout=3, lazy=True)
+    # (the failures are injected per 68-byte packet: the baseline framing)
+    t = MctpTcpTransport(host, port, timeout=3, lazy=True, transmission_unit=64)
     real_connect = t._connect
 
-    def connect_to_a_failing_socket():
-        real_connect()
+    def connect_to_a_failing_socket(*args, **kwargs):
+        real_connect(*args, **kwargs)
         t._sock = FailingSends(t._sock, errno.ECONNRESET, good=1)
     monkeypatch.setattr(t, "_connect", connect_to_a_failing_socket)
     try:
@@ -729,7 +730,7 @@ def test_a_reset_in_the_middle_of_sending_on_a_fresh_connection_is_exit_3(server
 def test_a_broken_pipe_on_a_reused_connection_is_retried_once_on_a_new_one(server, device):
     import errno
     host, port = server.address
-    t = MctpTcpTransport(host, port, timeout=3)
+    t = MctpTcpTransport(host, port, timeout=3, transmission_unit=64)
     try:
         assert call(t, 0x0004) == (1).to_bytes(4, "little")
         t._sock = FailingSends(t._sock, errno.EPIPE)
@@ -746,11 +747,11 @@ def test_a_broken_pipe_on_a_reused_connection_is_retried_once_on_a_new_one(serve
 def test_a_send_failing_again_on_the_new_connection_is_not_retried_twice(server, monkeypatch):
     import errno
     host, port = server.address
-    t = MctpTcpTransport(host, port, timeout=3)
+    t = MctpTcpTransport(host, port, timeout=3, transmission_unit=64)
     real_connect = t._connect
 
-    def connect_to_a_failing_socket():
-        real_connect()
+    def connect_to_a_failing_socket(*args, **kwargs):
+        real_connect(*args, **kwargs)
         t._sock = FailingSends(t._sock, errno.EPIPE)
     try:
         assert call(t, 0x0001) == bytes(range(18))

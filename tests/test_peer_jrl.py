@@ -107,7 +107,9 @@ def replay():
 
 def jrl_endpoint(target, peer="jrl", timeout_ms=2000):
     ctx = Context(probe=False)
-    ep = ctx.open(target, peer=peer, timeout=2.0)
+    # the replayed peer never heard of Set Transmission Unit: a spec client would
+    # wait for its answer once and then send these bytes; the transcripts start there
+    ep = ctx.open(target, peer=peer, timeout=2.0, transmission_unit=64)
     ep.timeout_ms = timeout_ms
     return ctx, ep
 

@@ -115,7 +115,8 @@ class MctpEndpoint:
             self.log.warning("client %s: ignoring MCTP message type 0x%02x (served: %s)", who,
                              msg.msg_type, ", ".join("0x%02x" % t for t in self.message_types))
             return None
-        self.log.debug("client %s: %r", who, msg)
+        if self.log.isEnabledFor(10):       # DEBUG, without importing logging here
+            self.log.debug("client %s: %r", who, msg)
         if self.peer is not None:
             return self._dispatch_peer(who, msg)
         return self._handle(who, msg)

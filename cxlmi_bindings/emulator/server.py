@@ -24,6 +24,10 @@ packet costs the message it belongs to, a truncated packet is dropped when the
 client goes quiet (so the stream realigns), a disconnect mid-message costs
 only that message.
 
+A client may ask, with the binding's Set Transmission Unit, for sized packets
+(:mod:`cxlmi_bindings.mctp_sized`): its connection then carries each message as
+one packet up to ``max_message`` bytes instead of 68-byte pieces.
+
 One thread serves every client (a selector, non-blocking sockets), so a slow
 or hostile client cannot starve the others or cost a thread: connections are
 bounded (``max_clients``: when full, a newcomer takes the slot of the client
@@ -50,6 +54,7 @@ import time
 
 from .. import _log
 from .. import mctp_framing as mf
+from .. import mctp_sized as ms
 from .mctp_endpoint import MctpEndpoint
 
 log = _log.get("cxlmi.emulator")
@@ -85,7 +90,7 @@ class Server:
         self.idle_timeout = idle_timeout
         self.max_output = max_output
         self.stats = {"connections": 0, "framing_errors": 0, "refused": 0, "timeouts": 0,
-                      "evicted": 0}
+                      "evicted": 0, "unit_requests": 0}
         #: answers every whole message; its counters land in ``stats`` too
         self.endpoint = MctpEndpoint(handler, eid=eid, message_types=message_types,
                                      uuid=uuid, on_change=on_change, logger=self.log,
@@ -103,6 +108,8 @@ class Server:
         self._clients_lock = threading.Lock()
         self._wake = None                  # written to by stop() to end a select() at once
         self._refusing = False
+        self._rbuf = bytearray(RECV_SIZE)  # every recv lands here (one buffer, not one per read)
+        self._rview = memoryview(self._rbuf)
 
     # The endpoint's attributes, as they were before it was split out.
     device = property(lambda self: self.endpoint.device)
@@ -168,14 +175,14 @@ class Server:
                     self._housekeeping(selector, now)
                     due = now + period
                 for key, mask in selector.select(max(due - now, 0.0)):
-                    if key.data == "accept":
+                    if type(key.data) is _Client:     # the common case first
+                        self._ready(selector, key.data, mask)
+                    elif key.data == "accept":
                         self._accept(selector, listener)
                     elif key.data == "wake":
                         _drain(wake_r)
-                    elif callable(key.data):
-                        key.data(selector)
                     else:
-                        self._ready(selector, key.data, mask)
+                        key.data(selector)
         finally:
             self._stopping.set()
             self._serving.clear()
@@ -353,19 +360,22 @@ class Server:
     def _ready(self, selector, client, mask):
         if mask & selectors.EVENT_WRITE:
             self._flush(selector, client)
-        if mask & selectors.EVENT_READ and client.sock is not None:
+            if client.sock is None:
+                return
+        if mask & selectors.EVENT_READ:
             self._read(selector, client)
 
     def _read(self, selector, client):
+        rx = client.rx
+        view = rx.want() if client.unit else None      # a large sized packet, read in place
         try:
-            data = client.sock.recv(RECV_SIZE)
+            count = client.sock.recv_into(self._rview if view is None else view)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._close(selector, client, exc.strerror or str(exc))
             return
-        rx = client.rx
-        if not data:
+        if not count:
             why = None
             if rx.buffered or rx.in_message:
                 why = ("disconnected in the middle of a message (%d bytes of a packet "
@@ -375,17 +385,24 @@ class Server:
         now = time.monotonic()
         client.last_io = now
         try:
-            for ev in rx.feed(data):
-                if isinstance(ev, mf.FramingError):
+            events = rx.filled(count) if view is not None else rx.feed(self._rview[:count])
+            for i, ev in enumerate(events):
+                if type(ev) is not mf.Message:
                     self._framing_error(client.who, ev)
+                    if getattr(rx, "broken", False):
+                        self._close(selector, client, "the stream cannot be followed any "
+                                    "more; disconnected", "warning")
+                        return
                     continue
-                if ev is None:
+                if (ev.msg_type == mf.TYPE_CONTROL and len(ev.body) >= 2 and ev.tag_owner
+                        and ev.body[0] & mf.CTRL_RQ
+                        and ev.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT):
+                    # the binding's own command: it changes this connection's framing
+                    self._set_unit(client, ev, settled=i == len(events) - 1 and not rx.buffered)
                     continue
                 reply = self.endpoint.dispatch(client.who, ev)
                 if reply is not None:
-                    out, client.seq = mf.frame(ev.msg_type, reply, ev.src, self.eid, ev.tag, 0,
-                                               client.seq)
-                    client.out += out
+                    self._reply(client, ev, reply)
         except Exception:  # a bug here must not take the other clients down
             self.log.exception("client %s: unexpected error; closing its connection",
                                client.who)
@@ -398,6 +415,57 @@ class Server:
             client.started = None
         if client.out:
             self._flush(selector, client)
+
+    def _reply(self, client, ev, reply):
+        """Frame ``reply`` for the client; written at once when nothing is queued
+        before it (the rest, if the socket takes only part, is queued)."""
+        if client.unit:
+            parts, client.seq = ms.frame(ev.msg_type, reply, ev.src, self.eid, ev.tag, 0,
+                                         client.seq, client.unit)
+        else:
+            data, client.seq = mf.frame(ev.msg_type, reply, ev.src, self.eid, ev.tag, 0,
+                                        client.seq)
+            parts = [data]
+        if not client.out:
+            try:
+                sent = (client.sock.send(parts[0]) if len(parts) == 1
+                        else client.sock.sendmsg(parts))
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0                    # _flush meets the error and closes
+            parts = ms.trim([memoryview(p).cast("B") for p in parts], sent) if sent else parts
+        for part in parts:
+            client.out += part
+
+    def _set_unit(self, client, ev, settled):
+        """Set Transmission Unit: answer, then switch both directions of this
+        connection to sized packets of the agreed unit."""
+        body = ev.body
+        inst = body[0] & mf.CTRL_INSTANCE_MASK
+        asked = ms.parse_unit(body[2:])
+        if asked is None:
+            cc, data = mf.CC_INVALID_LENGTH, b""
+        elif asked[0] != ms.FRAMING_SIZED or asked[1] < mf.BTU:
+            cc, data = mf.CC_INVALID_DATA, b""
+        elif not settled:
+            # bytes after the request would be read in the wrong framing: the
+            # requester is to wait for the answer before it sends more
+            cc, data = mf.CC_NOT_READY, b""
+        else:
+            unit = min(asked[1], max(mf.BTU, self.max_message))
+            cc, data = mf.CC_SUCCESS, ms.unit_request(unit)
+        self.stats["unit_requests"] += 1
+        if ev.body[0] & mf.CTRL_DATAGRAM:
+            return
+        self._reply(client, ev, bytes((inst, mf.CTRL_SET_TRANSMISSION_UNIT, cc)) + data)
+        if cc == mf.CC_SUCCESS:
+            client.unit = unit
+            client.rx = ms.SizedReassembler(unit, self.max_message)
+            self.log.info("client %s: sized packets of up to %d bytes", client.who, unit)
+        else:
+            self.log.info("client %s: Set Transmission Unit refused (completion code 0x%02x)",
+                          client.who, cc)
 
     def _flush(self, selector, client):
         out = client.out
@@ -445,7 +513,7 @@ def listen(host, port, backlog=128):
 
 class _Client:
     """One connection's state in the serving thread."""
-    __slots__ = ("sock", "who", "rx", "seq", "out", "last_io", "started", "events")
+    __slots__ = ("sock", "who", "rx", "seq", "out", "last_io", "started", "events", "unit")
 
     def __init__(self, sock, peer, rx, now):
         self.sock = sock
@@ -456,6 +524,7 @@ class _Client:
         self.last_io = now             # the last byte read from it or taken by its socket
         self.started = None            # when the message in progress began to arrive
         self.events = selectors.EVENT_READ
+        self.unit = 0                  # sized packets of this unit once agreed (0: 68-byte)
 
 
 def _drain(sock):

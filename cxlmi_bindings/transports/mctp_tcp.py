@@ -6,6 +6,13 @@ Talks to anything that frames MCTP the way the open-source CXL emulators do
 ``docs/mctp-over-tcp.md``): ``cxl-mi emulate --listen``, or a CXL switch
 emulator in the wild.
 
+On each new connection the transport asks the peer, with the binding's Set
+Transmission Unit (:mod:`cxlmi_bindings.mctp_sized`), for packets as large as
+a whole CCI message; a peer that agrees (``cxl-mi emulate``) gets every message
+as one sized packet, any other keeps the 68-byte packets, and a peer profile
+other than the spec is never asked.  ``transmission_unit=64`` keeps the
+baseline.
+
 One request is in flight at a time per transport.  Each request gets the next
 MCTP message tag (mod 8) with the tag owner bit set; the reply is the first
 message back with that tag and tag owner clear.  Anything else that arrives
@@ -18,10 +25,12 @@ again.
 import errno as _errno
 import select
 import socket
+import struct
 import time
 
 from .. import _log
 from .. import mctp_framing as mf
+from .. import mctp_sized as ms
 from ..errors import (CommandTimeout, DeviceNotFound, ProtocolError, TransportError,
                       from_oserror)
 from ..targets import DEFAULT_TCP_PORT
@@ -40,6 +49,20 @@ RECV_SIZE = 1 << 16
 DEFAULT_MAX_PAYLOAD = 1 << 20
 #: the EID this end uses as its source unless told otherwise
 DEFAULT_OWN_EID = 0x10
+#: seconds a peer gets to answer Set Transmission Unit (one that stays silent
+#: keeps the baseline framing; a peer that follows DSP0236 answers at once)
+NEGOTIATE_TIMEOUT = 1.0
+_TIMEVAL = struct.Struct("@ll")
+
+
+def _timeval(seconds):
+    """SO_RCVTIMEO's value for ``seconds`` (None: wait for ever); never the all-zero
+    timeval, which also means for ever."""
+    if seconds is None:
+        return _TIMEVAL.pack(0, 0)
+    sec = int(seconds)
+    return _TIMEVAL.pack(sec, max(1, int((seconds - sec) * 1e6)) if sec == 0 else
+                         int((seconds - sec) * 1e6))
 
 
 class MctpTcpTransport(MctpControl, Transport):
@@ -50,9 +73,17 @@ class MctpTcpTransport(MctpControl, Transport):
     def __init__(self, host="127.0.0.1", port=DEFAULT_TCP_PORT, timeout=DEFAULT_TIMEOUT,
                  eid=8, own_eid=DEFAULT_OWN_EID, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
                  max_payload=DEFAULT_MAX_PAYLOAD, lazy=False, max_message=mf.MAX_CXL_MESSAGE,
-                 control_eid=mf.EID_NULL, peer=None):
+                 control_eid=mf.EID_NULL, peer=None, transmission_unit=None):
         from .. import peers
         self.peer = peers.get(peer)
+        #: the packet payload size asked of the peer on each connection (64, the
+        #: baseline, asks nothing); peer profiles other than the spec keep 64
+        if transmission_unit is None:
+            transmission_unit = ms.DEFAULT_UNIT if self.peer.is_spec else mf.BTU
+        self.transmission_unit = max(mf.BTU, int(transmission_unit))
+        #: the unit of the current connection (64 until a peer agrees to more)
+        self.unit = mf.BTU
+        self._unit_refused = False
         #: where MCTP control requests go: the null EID by default (DSP0236's
         #: physical addressing, answered by an endpoint whatever EID it has or
         #: lacks: one whose EID was never assigned drops requests to any other)
@@ -68,6 +99,7 @@ class MctpTcpTransport(MctpControl, Transport):
         self.max_message = max_message
         self._sock = None
         self._rx = None
+        self._poll = None
         self._seq = 0
         self._tag = 0
         self._instance = 0
@@ -87,11 +119,16 @@ class MctpTcpTransport(MctpControl, Transport):
     def connected(self):
         return self._sock is not None
 
-    def _connect(self):
+    def _connect(self, timeout=None, again=False):
+        """Connect; ``timeout`` also bounds the Set Transmission Unit exchange
+        and, when connecting ``again`` after it, the connection itself."""
         where = self._where()
         hint = "is `cxl-mi emulate --listen %s` running?" % where
+        connect_timeout = self.connect_timeout
+        if again and timeout:
+            connect_timeout = min(connect_timeout, timeout)
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
         except ConnectionRefusedError:
             raise DeviceNotFound("%s: connection refused" % where, _errno.ECONNREFUSED, hint)
         except socket.gaierror as exc:
@@ -99,7 +136,7 @@ class MctpTcpTransport(MctpControl, Transport):
                                  hint="check the host name in tcp:HOST[:PORT]")
         except socket.timeout:
             raise CommandTimeout("%s: no answer to the connection request within %gs"
-                                 % (where, self.connect_timeout), hint)
+                                 % (where, connect_timeout), hint)
         except OSError as exc:
             err = from_oserror(exc, where)
             if err.hint is None:
@@ -109,10 +146,58 @@ class MctpTcpTransport(MctpControl, Transport):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        # Blocking from here on, the waits bounded by the kernel (SO_RCVTIMEO per
+        # reply, SO_SNDTIMEO once): a Python-level timeout costs a poll() before
+        # every send and recv.
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.timeout))
+        self._rcvtimeo = None
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
         self._sock = sock
         self._rx = mf.Reassembler(self.max_message, self.peer.lost_last_byte)
         self._seq = 0
+        self.unit = mf.BTU
         log.debug("connected to %s", where)
+        if self.transmission_unit > mf.BTU and not self._unit_refused:
+            self._negotiate(timeout)
+
+    def _negotiate(self, timeout=None):
+        """Ask for sized packets of ``transmission_unit`` bytes (Set Transmission
+        Unit); a refusal or silence keeps the baseline, and is not asked again."""
+        want = min(self.transmission_unit, self.max_message)
+        inst = self._instance
+        self._instance = (self._instance + 1) & mf.CTRL_INSTANCE_MASK
+        request = bytes((mf.CTRL_RQ | inst, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(want)
+        tag = self._tag
+        self._tag = (self._tag + 1) & mf.TAG_MASK
+        data, self._seq = mf.frame(mf.TYPE_CONTROL, request, self.control_eid, self.own_eid,
+                                   tag, 1, self._seq)
+        wait = min(timeout or self.timeout or NEGOTIATE_TIMEOUT, NEGOTIATE_TIMEOUT)
+        try:
+            self._sock.sendall(data)
+            reply = self._receive(tag, mf.TYPE_CONTROL, wait)
+        except (TransportError, OSError) as exc:
+            # silence, a hang-up or a garbled answer: a peer that does not know the
+            # command; a new connection carries on in the baseline framing
+            self._unit_refused = True
+            log.info("%s did not take Set Transmission Unit (%s); using 64-byte packets",
+                     self._where(), exc)
+            self._drop()                # a late answer must not meet the next request
+            self._connect(wait, again=True)
+            return
+        agreed = None
+        if (len(reply) >= 3 and reply[1] == mf.CTRL_SET_TRANSMISSION_UNIT
+                and reply[0] & mf.CTRL_INSTANCE_MASK == inst and reply[2] == mf.CC_SUCCESS):
+            agreed = ms.parse_unit(reply[3:])
+        if agreed is None or agreed[0] != ms.FRAMING_SIZED or not mf.BTU <= agreed[1] <= want:
+            self._unit_refused = True
+            log.debug("%s keeps 64-byte packets (Set Transmission Unit answered %s)",
+                      self._where(), bytes(reply).hex())
+            return
+        self.unit = agreed[1]
+        self._rx = ms.SizedReassembler(self.unit, self.max_message)
+        log.debug("%s: sized packets of up to %d bytes", self._where(), self.unit)
 
     def _drop(self):
         sock, self._sock = self._sock, None
@@ -132,13 +217,12 @@ class MctpTcpTransport(MctpControl, Transport):
         sock = self._sock
         while True:
             try:
-                readable, _, _ = select.select([sock], [], [], 0)
+                if not self._poll.poll(0):
+                    return False
             except (OSError, ValueError):
                 return True
-            if not readable:
-                return False
             try:
-                data = sock.recv(65536)
+                data = sock.recv(65536, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return False
             except OSError:
@@ -163,7 +247,7 @@ class MctpTcpTransport(MctpControl, Transport):
         retried = False
         while True:
             if self._sock is None:
-                self._connect()
+                self._connect(timeout)
                 fresh = True
             else:
                 fresh = False
@@ -172,13 +256,23 @@ class MctpTcpTransport(MctpControl, Transport):
                              self._where())
                     self._drop()
                     self.reconnects += 1
-                    self._connect()
+                    self._connect(timeout)
                     fresh = True
             # all packets in one write: one syscall and one TCP segment train
-            data, next_seq = mf.frame(msg_type, message, dst, self.own_eid, tag, 1,
-                                      self._seq)
             try:
-                self._sock.sendall(data)
+                if self.unit > mf.BTU:
+                    parts, next_seq = ms.frame(msg_type, message, dst, self.own_eid, tag, 1,
+                                               self._seq, self.unit)
+                    ms.send_parts(self._sock, parts)
+                else:
+                    data, next_seq = mf.frame(msg_type, message, dst, self.own_eid, tag, 1,
+                                              self._seq)
+                    self._sock.sendall(data)
+            except BlockingIOError:
+                self._drop()
+                raise CommandTimeout("%s: the peer took no bytes for %gs" % (self._where(),
+                                                                              self.timeout),
+                                     "the component may be busy or stuck; check the emulator log")
             except OSError as exc:
                 self._drop()
                 if not fresh and not retried and exc.errno in (
@@ -197,6 +291,7 @@ class MctpTcpTransport(MctpControl, Transport):
 
     def _receive(self, tag, msg_type, timeout):
         sock = self._sock
+        rx = self._rx
         deadline = self.wait_until(timeout)
         if timeout is None and deadline is not None:
             timeout = max(0.0, deadline - time.monotonic())     # what the message names
@@ -208,21 +303,32 @@ class MctpTcpTransport(MctpControl, Transport):
                     raise CommandTimeout(
                         "%s: no reply within %gs" % (self._where(), timeout),
                         "the component may be busy; raise the timeout or check the emulator log")
-                sock.settimeout(left)
-            else:
-                sock.settimeout(None)
+                # set again only when the last value would wait past the deadline by
+                # more than a few percent (a setsockopt per reply is a syscall)
+                last = self._rcvtimeo
+                if last is None or not 0.95 * last <= left <= last:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(left))
+                    self._rcvtimeo = left
+            elif self._rcvtimeo is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(None))
+                self._rcvtimeo = None
+            view = rx.want() if self.unit > mf.BTU else None
             try:
-                data = sock.recv(RECV_SIZE)
-            except socket.timeout:
+                if view is not None:
+                    count = sock.recv_into(view)
+                else:
+                    data = sock.recv(RECV_SIZE)
+                    count = len(data)
+            except BlockingIOError:         # SO_RCVTIMEO ran out: the deadline decides
                 continue
             except OSError as exc:
                 self._drop()
                 raise self._os_error(exc, "receiving")
-            if not data:
+            if not count:
                 self._drop()
                 raise TransportError("%s closed the connection before replying" % self._where(),
                                      hint="see the emulator's log; the next request reconnects")
-            for ev in self._rx.feed(data):
+            for ev in (rx.filled(count) if view is not None else rx.feed(data)):
                 if isinstance(ev, mf.FramingError):
                     self._drop()
                     raise ProtocolError("%s: malformed reply: %s" % (self._where(), ev),

@@ -275,14 +275,18 @@ def _build(cls_name):
                 fields.append((fname, ctype * int(count)))
                 if ctype in _BYTE_TYPES:
                     bytefields[fname] = ctype * int(count)
-        cls = type(cls_name, (Struct,), {
+        namespace = {
             "_pack_": 1,
             "_fields_": fields,
             "_flex_": flex,
             "_bytefields_": bytefields,
             "_meanings_": meanings,
             "__module__": "cxlmi_bindings",
-        })
+        }
+        if not bytefields:
+            # nothing to pad: ctypes' own setattr, not a Python call per field
+            namespace["__setattr__"] = ctypes.LittleEndianStructure.__setattr__
+        cls = type(cls_name, (Struct,), namespace)
     _BUILT[cls_name] = cls
     return cls
 

@@ -1,0 +1,306 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Sized packets over MCTP over TCP: the framing, Set Transmission Unit between
+the client transport and the emulator's server, and the fallbacks to 68-byte
+packets for peers that do not take it."""
+
+import hashlib
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from cxlmi_bindings import Context, cci
+from cxlmi_bindings import mctp_framing as mf
+from cxlmi_bindings import mctp_sized as ms
+from cxlmi_bindings.emulator import profiles
+from cxlmi_bindings.emulator.server import Server
+from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
+
+
+def echo(msg_type, message):
+    hdr = cci.decode_header(message)
+    return cci.encode(hdr.opcode, memoryview(message)[cci.HEADER_SIZE:], tag=hdr.tag,
+                      category=cci.CATEGORY_RESPONSE)
+
+
+def wire(parts):
+    return b"".join(bytes(p) for p in parts)
+
+
+def reassemble(rx, data, chunk):
+    """Feed ``data`` as a socket would deliver it ``chunk`` bytes at a time, reading a
+    large packet in place when the reassembler asks for that."""
+    events, at = [], 0
+    while at < len(data):
+        view = rx.want()
+        if view is not None:
+            n = min(len(view), chunk, len(data) - at)
+            view[:n] = data[at:at + n]
+            events += rx.filled(n)
+        else:
+            n = min(chunk, len(data) - at)
+            events += rx.feed(data[at:at + n])
+        at += n
+    return events
+
+
+# --- framing ------------------------------------------------------------------------
+
+def test_a_sized_packet_is_its_size_the_transport_header_the_type_and_the_message():
+    msg = cci.encode(0x0001, b"", tag=3)
+    parts, nxt = ms.frame(8, msg, 0x08, 0x10, 5, 1, 2, unit=4096)
+    data = wire(parts)
+    assert nxt == 3
+    assert data[:4] == (4 + 1 + len(msg)).to_bytes(4, "little")
+    assert data[4:8] == bytes((0x01, 0x08, 0x10, 0x80 | 0x40 | (2 << 4) | 0x08 | 5))
+    assert data[8] == 8 and data[9:] == msg            # no padding
+
+
+def test_a_message_longer_than_the_unit_is_cut_into_full_packets_and_a_short_last():
+    msg = cci.encode(0x0002, bytes(range(256)) * 2)    # 1 + 524 bytes, unit 200
+    data = wire(ms.frame(8, msg, 8, 16, 1, 1, 3, unit=200)[0])
+    sizes, flags, at = [], [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "little")
+        sizes.append(size - 4)
+        flags.append(data[at + 7])
+        at += 4 + size
+    assert sizes == [200, 200, 125]
+    assert [f & 0xC0 for f in flags] == [0x80, 0x00, 0x40]
+    assert [(f >> 4) & 3 for f in flags] == [3, 0, 1]
+
+
+@pytest.mark.parametrize("unit", [64, 200, 4096, ms.DEFAULT_UNIT])
+@pytest.mark.parametrize("size", [0, 50, 63, 64, 5000, 70000, 1 << 20])
+def test_every_message_comes_back_whole_however_the_stream_is_cut(unit, size):
+    msg = cci.encode(0x0001, os.urandom(size), tag=9)
+    data = wire(ms.frame(7, msg, 8, 16, 6, 0, 1, unit)[0])
+    for chunk in (7, 65536, len(data)):
+        rx = ms.SizedReassembler(unit, max_message=mf.MAX_CXL_MESSAGE)
+        (ev,) = reassemble(rx, data, chunk)
+        assert isinstance(ev, mf.Message)
+        assert bytes(ev.body) == msg
+        assert (ev.msg_type, ev.src, ev.dst, ev.tag, ev.tag_owner) == (7, 16, 8, 6, 0)
+        assert not rx.in_message and not rx.buffered
+
+
+def test_a_size_outside_the_unit_breaks_the_stream_for_good():
+    rx = ms.SizedReassembler(4096)
+    bad = (4096 + 5).to_bytes(4, "little") + bytes((1, 8, 16, 0xC8)) + b"\x08"
+    (err,) = rx.feed(bad)
+    assert isinstance(err, mf.FramingError) and "cannot be followed" in str(err)
+    assert rx.broken
+    good = wire(ms.frame(8, cci.encode(1, b""), 8, 16, 1, 1, 0, 4096)[0])
+    assert rx.feed(good) == []                         # nothing more is believed
+
+
+def test_a_sequence_gap_costs_its_message_and_the_next_one_arrives():
+    msg = cci.encode(0x0002, bytes(600))
+    parts, _ = ms.frame(8, msg, 8, 16, 1, 1, 0, unit=200)
+    data = wire(parts[:2] + parts[4:])                 # the second packet lost
+    nxt = wire(ms.frame(8, cci.encode(1, b"", tag=2), 8, 16, 2, 1, 0, 200)[0])
+    rx = ms.SizedReassembler(200)
+    events = rx.feed(data + nxt)
+    assert [type(e) for e in events] == [mf.FramingError, mf.Message]
+    assert "sequence number" in str(events[0]) and events[1].tag == 2
+
+
+def test_a_message_larger_than_accepted_is_dropped_and_the_stream_goes_on():
+    big = wire(ms.frame(8, cci.encode(1, bytes(5000)), 8, 16, 1, 1, 0, 1000)[0])
+    small = wire(ms.frame(8, cci.encode(1, b"ok"), 8, 16, 2, 1, 1, 1000)[0])
+    rx = ms.SizedReassembler(1000, max_message=2000)
+    events = rx.feed(big + small)
+    assert [type(e) for e in events] == [mf.FramingError, mf.Message]
+    assert "more than the 2000 accepted" in str(events[0])
+    assert events[1].body.endswith(b"ok")
+
+
+def test_a_cxl_message_shorter_than_its_cci_header_is_dropped():
+    rx = ms.SizedReassembler(1000)
+    (err,) = rx.feed(wire(ms.frame(8, b"\x00\x01", 8, 16, 1, 1, 0, 1000)[0]))
+    assert "shorter than its CCI header" in str(err)
+
+
+# --- Set Transmission Unit against the emulator's server ------------------------------
+
+@pytest.fixture
+def server():
+    srv = Server(echo, port=0)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_the_client_and_the_emulator_agree_on_sized_packets_and_carry_1_mib(server):
+    with MctpTcpTransport(*server.address, timeout=10) as t:
+        assert t.unit == server.max_message            # as big as the server takes
+        assert server.stats["unit_requests"] == 1
+        for size in (0, 4096, 1 << 20):
+            payload = os.urandom(size)
+            reply = t.send(cci.encode(0x0001, payload, tag=4), 8)
+            assert bytes(cci.check_response(reply, 4, 0x0001)[-1]) == payload
+        assert server.stats["framing_errors"] == 0
+
+
+def test_transmission_unit_64_keeps_the_baseline_framing(server):
+    with MctpTcpTransport(*server.address, transmission_unit=64) as t:
+        assert t.unit == mf.BTU
+        reply = t.send(cci.encode(0x0001, bytes(5000), tag=1), 8)
+        assert len(cci.check_response(reply, 1, 0x0001)[-1]) == 5000
+    assert server.stats["unit_requests"] == 0           # nothing was asked
+
+
+def test_a_peer_profile_is_never_asked(server):
+    with MctpTcpTransport(*server.address, peer="jrl") as t:
+        assert t.unit == mf.BTU and t.transmission_unit == mf.BTU
+
+
+def test_a_full_emulated_device_works_through_sized_packets():
+    srv = Server(profiles.build("type3"), port=0)
+    srv.start()
+    try:
+        with Context() as ctx:
+            ep = ctx.open("tcp:%s:%d" % srv.address)
+            assert ep.transport.unit > mf.BTU
+            assert ep.identify().serial_num == srv.device.serial
+            data = os.urandom(1024)
+            ep.memdev_set_lsa(offset=0, data=data)
+            assert bytes(ep.memdev_get_lsa(offset=0, length=1024)) == data
+    finally:
+        srv.stop()
+
+
+class Peer:
+    """A hand-written MCTP-over-TCP peer (baseline framing only) that answers CCI
+    echoes and handles Set Transmission Unit as ``on_unit(conn, msg)`` says."""
+
+    def __init__(self, on_unit):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = self.sock.getsockname()
+        self.on_unit = on_unit
+        self.connections = 0
+        self.asked = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        rx, seq = mf.Reassembler(), 0
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                for msg in rx.feed(data):
+                    if msg.msg_type == mf.TYPE_CONTROL:
+                        self.asked += 1
+                        answer = self.on_unit(msg)
+                        if answer == "hang up":
+                            return
+                        if answer is None:
+                            continue
+                        out, seq = mf.frame(0, answer, msg.src, 8, msg.tag, 0, seq)
+                    else:
+                        out, seq = mf.frame(msg.msg_type, echo(msg.msg_type, msg.body),
+                                            msg.src, 8, msg.tag, 0, seq)
+                    conn.sendall(out)
+
+    def close(self):
+        self.sock.close()
+
+
+def unsupported(msg):
+    return bytes((msg.body[0] & 0x1F, msg.body[1], mf.CC_UNSUPPORTED_CMD))
+
+
+@pytest.mark.parametrize("behaviour", ["unsupported", "silent", "hang up"])
+def test_a_peer_that_does_not_take_the_command_keeps_68_byte_packets(behaviour):
+    answer = {"unsupported": unsupported, "silent": lambda msg: None,
+              "hang up": lambda msg: "hang up"}[behaviour]
+    peer = Peer(answer)
+    try:
+        start = time.monotonic()
+        t = MctpTcpTransport(*peer.address, timeout=5)
+        took = time.monotonic() - start
+        reply = t.send(cci.encode(0x0001, bytes(3000), tag=2), 8)
+        assert len(cci.check_response(reply, 2, 0x0001)[-1]) == 3000
+        assert t.unit == mf.BTU and peer.asked == 1
+        # silence costs the short negotiation wait once, not the command timeout
+        assert took < 3
+        t._drop()                                   # a new connection: not asked again
+        t.send(cci.encode(0x0001, b"", tag=3), 8)
+        assert peer.asked == 1
+        assert peer.connections == (1 if behaviour == "unsupported" else 2) + 1
+        t.close()
+    finally:
+        peer.close()
+
+
+def test_the_server_refuses_the_switch_while_more_bytes_follow_the_request(server):
+    sock = socket.create_connection(server.address)
+    try:
+        request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
+        first, seq = mf.frame(0, request, 0, 0x10, 1, 1, 0)
+        second, seq = mf.frame(8, cci.encode(1, b"", tag=5), 8, 0x10, 2, 1, seq)
+        sock.sendall(first + second)                 # did not wait for the answer
+        rx, events = mf.Reassembler(), []
+        while len(events) < 2:
+            events += rx.feed(sock.recv(4096))
+        control, answer = events
+        assert control.body[1:3] == bytes((mf.CTRL_SET_TRANSMISSION_UNIT, mf.CC_NOT_READY))
+        assert answer.tag == 2                       # still 68-byte packets both ways
+    finally:
+        sock.close()
+
+
+def test_the_server_answers_a_bad_request_and_keeps_the_baseline(server):
+    sock = socket.create_connection(server.address)
+    try:
+        # (a request cut short reads as zeros: the baseline pads its one packet)
+        for data in (b"", bytes((2, 0, 16, 0, 0)), ms.unit_request(32)):
+            request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + data
+            sock.sendall(mf.frame(0, request, 0, 0x10, 1, 1, 0)[0])
+            (reply,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+            assert reply.body[2] == mf.CC_INVALID_DATA
+        sock.sendall(mf.frame(8, cci.encode(1, b"", tag=7), 8, 0x10, 2, 1, 0)[0])
+        (reply,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert reply.tag == 2                        # still 68-byte packets
+    finally:
+        sock.close()
+
+
+def test_firmware_goes_through_sized_packets_and_arrives_intact():
+    device = profiles.build("type3")
+    received = hashlib.sha256()
+
+    def handler(msg_type, message):
+        # Transfer FW (0201h): its data starts 128 bytes into the request payload
+        if cci.decode_header(message).opcode == 0x0201:
+            received.update(bytes(message[cci.HEADER_SIZE + 128:]))
+        return device.handle(message, msg_type)
+
+    srv = Server(handler, port=0)
+    srv.start()
+    try:
+        image = b"SIZED-1.0".ljust(16, b"\0") + os.urandom((3 << 20) + 112)
+        with Context() as ctx:
+            ep = ctx.open("tcp:%s:%d" % srv.address)
+            assert ep.transport.unit > mf.BTU
+            ep.transfer_firmware(image, slot=2)
+        assert received.digest() == hashlib.sha256(image).digest()
+        assert device.fw_slots[1].startswith("SIZED-1.0")
+        assert srv.stats["framing_errors"] == 0
+    finally:
+        srv.stop()
