@@ -50,7 +50,9 @@ def echo_handler(msg_type, message):
 
 
 def _mctp_server(kind, conn):
+    from cxlmi_bindings import _memory
     from cxlmi_bindings.emulator.server import Server
+    _memory.keep_freed_memory()              # as `cxl-mi emulate` does
     if kind == "type3-workers":              # as `cxl-mi emulate --workers CPUS`
         from cxlmi_bindings.emulator import profiles
         from cxlmi_bindings.emulator.workers import WorkerPool

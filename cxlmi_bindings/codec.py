@@ -99,6 +99,10 @@ def build(cls, fields=None, count_field=None):
     return obj
 
 
+#: a byte tail at least this long is not copied through a sized structure
+_BIG_TAIL = 4096
+
+
 def encode_request(entry, request):
     """Request payload bytes for ``entry``, laid out as the spec puts them on the wire."""
     if request is None:
@@ -112,6 +116,18 @@ def encode_request(entry, request):
             if request:
                 raise UsageError("%s takes no request fields" % entry.name)
             return b""
+        flex = entry.req_cls._flex_
+        tail = request.get(flex[0]) if flex is not None else None
+        if (flex is not None and flex[1] is ctypes.c_uint8 and len(request.get(flex[0]) or b"")
+                >= _BIG_TAIL and isinstance(tail, (bytes, bytearray, memoryview))):
+            # a large byte tail (a firmware part, LSA data) is appended to the fixed
+            # part once, not copied into a structure and then out of it
+            fields = dict(request)
+            fields[flex[0]] = b""
+            if entry.req_count and entry.req_count not in fields:
+                fields[entry.req_count] = len(tail)
+            head = build(entry.req_cls, fields, entry.req_count)
+            return request_to_wire(entry, bytes(head) + tail)
         request = build(entry.req_cls, request, entry.req_count)
     if isinstance(request, ctypes.Structure):
         return request_to_wire(entry, bytes(request))

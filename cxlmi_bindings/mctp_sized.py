@@ -46,6 +46,9 @@ DEFAULT_UNIT = mf.MAX_CXL_MESSAGE
 DIRECT = 1 << 14
 #: below this many bytes a message is joined into one buffer for one send
 JOIN_BELOW = 4096
+_SOM_EOM = mf.SOM | mf.EOM
+#: size field, transport header, type byte and a CCI header
+_SMALLEST_CCI = SIZE_FIELD + 4 + 1 + cci.HEADER_SIZE
 
 
 def unit_request(unit):
@@ -187,49 +190,65 @@ class SizedReassembler:
         return events
 
     def feed(self, data):
+        """Take ``data`` (any bytes-like, which may be reused once this returns);
+        returns the events it completed."""
+        if (len(data) >= _SMALLEST_CCI and not self._buf and self._cur is None
+                and data[7] & _SOM_EOM == _SOM_EOM and data[4] & 0x0F == mf.HEADER_VERSION
+                and data[8] in mf.CXL_TYPES and not self.broken):
+            # the common case, one whole packet holding a whole CCI message and
+            # nothing else, taken without the general machinery (same checks)
+            size = int.from_bytes(data[0:4], "little")
+            total = cci.HEADER_SIZE + (int.from_bytes(data[14:17], "little") & cci.MAX_PAYLOAD)
+            if size + SIZE_FIELD == len(data) == 9 + total and size <= 4 + self.unit \
+                    and 1 + total <= self.max_message:
+                self.packets += 1
+                self.messages += 1
+                flags = data[7]
+                return [mf.Message(data[8], bytes(data[9:]), data[6], data[5],
+                                   flags & mf.TAG_MASK, 1 if flags & mf.TAG_OWNER else 0)]
         events = []
-        if self.broken:
+        if self.broken or not data:
             return events
-        buf = self._buf
-        if data:
-            buf += data
-        off, end = 0, len(buf)
+        if self._buf:
+            self._buf += data
+            data = bytes(self._buf)
+            self._buf.clear()
+        view = memoryview(data).cast("B")
+        off, end = 0, len(view)
         while end - off >= SIZE_FIELD + 4:
-            size = int.from_bytes(buf[off:off + SIZE_FIELD], "little")
+            size = int.from_bytes(view[off:off + SIZE_FIELD], "little")
             if not 5 <= size <= 4 + self.unit:
                 self.broken = True
-                dropped = end - off
-                buf.clear()
                 self._cur = None
                 events.append(self._error("sized packet announces %d bytes, outside 5..%d; "
                                           "the stream cannot be followed" % (size, 4 + self.unit),
-                                          dropped))
+                                          end - off))
                 return events
-            header = bytes(buf[off + SIZE_FIELD:off + SIZE_FIELD + 4])
+            header = bytes(view[off + SIZE_FIELD:off + SIZE_FIELD + 4])
             start = off + SIZE_FIELD + 4
             stop = off + SIZE_FIELD + size
             if stop <= end:
                 if header[3] & mf.SOM:
-                    self._packet(header, buf[start], buf[start + 1:stop], events)
+                    self._packet(header, view[start], bytes(view[start + 1:stop]), events)
                 else:
-                    self._packet(header, None, buf[start:stop], events)
+                    self._packet(header, None, bytes(view[start:stop]), events)
                 off = stop
                 continue
             # an incomplete packet: a large one is read in place from here on
             som = header[3] & mf.SOM
             if size - 4 >= DIRECT and (not som or end > start):
                 if som:
-                    msg_type, start = buf[start], start + 1
+                    msg_type, start = view[start], start + 1
                 else:
                     msg_type = None
                 target = bytearray(stop - start)
                 have = end - start
-                target[:have] = buf[start:end]
+                target[:have] = view[start:end]
                 self._direct = [target, have, header, msg_type]
                 off = end
             break
-        if off:
-            del buf[:off]
+        if off < end:
+            self._buf += view[off:end]             # the start of a packet: kept for later
         return events
 
     # -- packets ---------------------------------------------------------------

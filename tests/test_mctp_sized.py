@@ -117,6 +117,17 @@ def test_a_message_larger_than_accepted_is_dropped_and_the_stream_goes_on():
     assert events[1].body.endswith(b"ok")
 
 
+def test_a_one_packet_message_is_held_to_the_length_its_cci_header_announces():
+    msg = bytearray(cci.encode(0x0001, bytes(range(40)), tag=1))
+    rx = ms.SizedReassembler(1000)
+    msg[5] = 50                                      # announces 50 payload bytes, carries 40
+    (err,) = rx.feed(wire(ms.frame(8, bytes(msg), 8, 16, 1, 1, 0, 1000)[0]))
+    assert isinstance(err, mf.FramingError) and "announces 62" in str(err)
+    msg[5] = 30                                      # announces 30: the rest is not its
+    (ev,) = rx.feed(wire(ms.frame(8, bytes(msg), 8, 16, 1, 1, 1, 1000)[0]))
+    assert ev.body == bytes(msg[:cci.HEADER_SIZE + 30])
+
+
 def test_a_cxl_message_shorter_than_its_cci_header_is_dropped():
     rx = ms.SizedReassembler(1000)
     (err,) = rx.feed(wire(ms.frame(8, b"\x00\x01", 8, 16, 1, 1, 0, 1000)[0]))
@@ -304,3 +315,27 @@ def test_firmware_goes_through_sized_packets_and_arrives_intact():
         assert srv.stats["framing_errors"] == 0
     finally:
         srv.stop()
+
+
+# --- the copies a large message costs ---------------------------------------------------
+
+def test_a_large_byte_tail_encodes_to_the_bytes_the_structure_gives():
+    from cxlmi_bindings import codec, registry
+    for name, fields in (("transfer_fw", {"action": 1, "slot": 0, "offset": 0}),
+                         ("memdev_set_lsa", {"offset": 64})):
+        entry = registry.get(name)
+        data = os.urandom(8192)
+        fast = codec.encode_request(entry, dict(fields, data=data))
+        through = bytes(codec.build(entry.req_cls, dict(fields, data=data), entry.req_count))
+        assert fast == through
+        assert fast.endswith(data) and len(fast) == entry.req_cls.fixed_size() + 8192
+
+
+def test_the_programs_keep_freed_memory_on_glibc():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "from cxlmi_bindings import _memory; "
+                          "print(_memory.keep_freed_memory())"],
+                         capture_output=True, text=True, check=True).stdout
+    import platform
+    assert out.strip() == ("True" if platform.libc_ver()[0] == "glibc" else "False")

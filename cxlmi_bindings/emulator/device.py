@@ -119,7 +119,7 @@ class Device:
         except CxlmiError:
             log.warning("dropping a message too short for a CCI header (%d bytes)", len(message))
             return None
-        payload = bytes(message[cci.HEADER_SIZE:])
+        payload = bytes(memoryview(message)[cci.HEADER_SIZE:])      # one copy, whatever the type
         if hdr.category != cci.CATEGORY_REQUEST:
             log.warning("dropping a non-request message (category %d)", hdr.category)
             return None

@@ -100,6 +100,8 @@ class MctpTcpTransport(MctpControl, Transport):
         self._sock = None
         self._rx = None
         self._poll = None
+        self._rbuf = bytearray(RECV_SIZE)
+        self._rview = memoryview(self._rbuf)
         self._seq = 0
         self._tag = 0
         self._instance = 0
@@ -316,6 +318,9 @@ class MctpTcpTransport(MctpControl, Transport):
             try:
                 if view is not None:
                     count = sock.recv_into(view)
+                elif self.unit > mf.BTU:
+                    count = sock.recv_into(self._rbuf)      # one buffer, not one per recv
+                    data = self._rview[:count]
                 else:
                     data = sock.recv(RECV_SIZE)
                     count = len(data)

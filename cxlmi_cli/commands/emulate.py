@@ -121,6 +121,8 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
             raise click.exceptions.Exit(classify(exc).exit_code
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
     handler = _warnings_to_stderr()
+    from cxlmi_bindings import _memory
+    _memory.keep_freed_memory()               # messages up to 1 MiB, one after another
     if workers > 1:
         try:
             _serve_workers(device, workers, host, port, profile, eid, state_file,

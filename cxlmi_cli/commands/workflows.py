@@ -355,8 +355,9 @@ def _transfer_body(inv, entry, request, file=None, activate=None, chunk_size=Non
         size = _regular_size(source)          # None for a pipe: read until it ends
     except OSError as exc:
         raise _usage("cannot read %s: %s" % (file, exc.strerror or exc))
-    from cxlmi_bindings import workflows
+    from cxlmi_bindings import _memory, workflows
     from cxlmi_bindings.errors import Interrupted
+    _memory.keep_freed_memory()               # the parts are MiB-sized, one after another
     with source:
         if size == 0:
             raise _usage("%s is empty" % file)
