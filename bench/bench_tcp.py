@@ -148,6 +148,19 @@ class PlainEcho:
 
 # --------------------------------------------------------------------- timing
 
+#: turns each side of a comparison gets
+ROUNDS = 3
+
+
+def wire_size(transport, payload):
+    """The bytes a CCI message with ``payload`` bytes is on ``transport``'s wire."""
+    msg = cci.encode(0x0001, bytes(payload))
+    if transport.unit > mf.BTU:
+        from cxlmi_bindings import mctp_sized as ms
+        return sum(len(p) for p in ms.frame(8, msg, 8, 16, 0, 1, 0, transport.unit)[0])
+    return len(mf.frame(8, msg, 8, 16, 0, 1)[0])
+
+
 def per_call(fn, seconds):
     """Median seconds per call of ``fn`` over batches filling about ``seconds``."""
     fn()
@@ -312,35 +325,43 @@ def main(argv=None):
 
     rows = []                # (label, value text, ratio or None, budget text, ok)
 
-    def compare(label, mctp_s, plain_s, budget):
+    def compare(label, mctp_fn, plain_size, budget):
+        """Time ``mctp_fn`` against a plain echo of ``plain_size`` bytes, in turns
+        (three rounds each, medians), so a change in the machine's state during
+        the run weighs on both sides alike."""
+        e = PlainEcho(plain.address, plain_size)
+        try:
+            mctp_s, plain_s = [], []
+            for _ in range(ROUNDS):
+                mctp_s.append(per_call(mctp_fn, args.seconds / ROUNDS))
+                plain_s.append(per_call(e.round_trip, args.seconds / ROUNDS))
+        finally:
+            e.close()
+        mctp_s, plain_s = statistics.median(mctp_s), statistics.median(plain_s)
         ratio = mctp_s / plain_s
+        ok = None if budget is None else ratio <= budget
         rows.append((label, "%9.1f µs  plain %7.1f µs" % (mctp_s * 1e6, plain_s * 1e6),
-                     ratio, "<= %.1fx" % budget, ratio <= budget))
+                     ratio, "" if budget is None else "<= %.1fx" % budget, ok))
 
     plain = Child(_plain_echo_server)
     type3 = Child(_mctp_server, "type3")
     echo = Child(_mctp_server, "echo")
     try:
-        def plain_rate(size):
-            e = PlainEcho(plain.address, size)
-            try:
-                return per_call(e.round_trip, args.seconds)
-            finally:
-                e.close()
-
         with Context() as ctx:
             ep = ctx.open("tcp:%s:%d" % type3.address)
-            mctp = per_call(ep.identify, args.seconds)
-        # identify: one 68-byte packet each way
-        compare("identify over tcp:", mctp, plain_rate(mf.PACKET_SIZE), 1.4)
+            # identify: its request and reply are a packet each way
+            compare("identify over tcp:", ep.identify, wire_size(ep.transport, 0), 1.4)
 
-        with MctpTcpTransport(*echo.address, timeout=30) as t:
-            for label, size in (("0 B echo", 0), ("4 KiB echo", 4096),
-                                ("64 KiB echo", 65536), ("1 MiB echo", 1 << 20)):
-                msg = cci.encode(0x0001, bytes(size))
-                wire = len(mf.frame(8, msg, 8, 16, 0, 1)[0])
-                mctp = per_call(lambda: t.send(msg, 8), args.seconds)
-                compare(label, mctp, plain_rate(wire), 1.5)
+        # as cxl-mi ends talk (sized packets), then as any peer gets (68-byte packets)
+        for unit, budget in ((None, 1.5), (mf.BTU, None)):
+            with MctpTcpTransport(*echo.address, timeout=30, transmission_unit=unit) as t:
+                tail = "" if unit is None else ", 68 B pkts"
+                for label, size in (("0 B echo", 0), ("4 KiB echo", 4096),
+                                    ("64 KiB echo", 65536), ("1 MiB echo", 1 << 20)):
+                    if unit is not None and size == 0:
+                        continue
+                    msg = cci.encode(0x0001, bytes(size))
+                    compare(label + tail, lambda: t.send(msg, 8), wire_size(t, size), budget)
     finally:
         for child in (plain, type3, echo):
             child.close()
@@ -351,7 +372,10 @@ def main(argv=None):
         try:
             rates = []
             for n in (1, 2, 4, 8, 32):
-                rate = clients_rate(type3.address, n, args.seconds)
+                # the median of a few runs: with more processes than cores, one run
+                # can lose a good part of a second to how the scheduler placed them
+                rate = statistics.median(clients_rate(type3.address, n, args.seconds)
+                                         for _ in range(ROUNDS))
                 if n == 1:
                     ok, budget, ratio = True, "", None
                 elif n == 2:
@@ -376,7 +400,7 @@ def main(argv=None):
         print("%-22s %-34s %7s  %-20s %s" % (label, value, "" if ratio is None else
                                              "%.2fx" % ratio, budget,
                                              "" if not budget else ("PASS" if ok else "FAIL")))
-    failed = [r for r in rows if r[3] and not r[4]]
+    failed = [r for r in rows if r[3] and r[4] is False]
     print("RESULT: %s" % ("FAIL (%d)" % len(failed) if failed else "PASS"))
     return 1 if failed and args.strict else 0
 

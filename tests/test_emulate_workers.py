@@ -186,3 +186,19 @@ def test_workers_do_not_outlive_a_supervisor_killed_outright(pool):
     alive = [p for p in kids if os.path.exists("/proc/%d" % p)
              and open("/proc/%d/stat" % p).read().split()[2] != "Z"]
     assert alive == []
+
+
+def test_a_read_on_one_worker_sees_a_write_answered_by_another(pool):
+    # Readers take no lock while their copy is current; the write's generation
+    # bump is what sends the other worker back to the shared state.
+    proc, target = pool("--workers", "2")
+    with Context() as one, Context() as two:
+        a, b = one.open(target), two.open(target)
+        time.sleep(0.2)
+        assert sorted(sockets_of(pid) for pid in workers_of(proc)) == [1, 1]
+        for round_ in range(5):
+            data = bytes([round_ + 1]) * 64
+            assert bytes(b.memdev_get_lsa(offset=0, length=64)) != data   # b's copy is current
+            a.memdev_set_lsa(offset=0, data=data)
+            assert bytes(b.memdev_get_lsa(offset=0, length=64)) == data
+            a, b = b, a                              # and the other way round

@@ -6,8 +6,10 @@ one device through a state file (the format of :mod:`.state`), an advisory
 lock on a file beside it and a generation counter in memory shared by the
 workers (an anonymous shared mapping made before they are forked):
 
-- a request that cannot change the device takes the lock shared; if the
-  generation moved since this worker last looked, it loads the state first;
+- a request that cannot change the device runs on this worker's copy as it is
+  when the generation has not moved since the worker last looked (no lock: a
+  change whose reply went out has moved it already); otherwise it takes the
+  lock shared and loads the state first;
 - a request that may change it takes the lock exclusive, loads the state if
   the generation moved, runs, writes the state and bumps the generation before
   the lock is let go.
@@ -38,6 +40,7 @@ class SharedDevice:
         self._gen = mmap.mmap(-1, _GEN.size)        # MAP_SHARED | MAP_ANONYMOUS
         self._seen = 0
         self._lock_fd = None
+        self._locked = False
         self.loads = 0                               # how often another worker's change was taken
         self._write()                                # the state every worker starts from
 
@@ -63,9 +66,13 @@ class SharedDevice:
         :meth:`release` after it.  (Two plain calls, not a context manager:
         this runs on every request and a generator-based one costs more than
         the lock itself.)"""
+        if not may_change and _GEN.unpack_from(self._gen)[0] == self._seen:
+            self._locked = False          # current, and nothing to publish: no lock
+            return
         if self._lock_fd is None:
             self.attach()
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX if may_change else fcntl.LOCK_SH)
+        self._locked = True
         try:
             if _GEN.unpack_from(self._gen)[0] != self._seen:
                 with open(self.path, "rb") as f:
@@ -73,11 +80,14 @@ class SharedDevice:
                 self._seen = self.generation
                 self.loads += 1
         except BaseException:
+            self._locked = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             raise
 
     def release(self):
-        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        if self._locked:
+            self._locked = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def commit(self):
         """Publish this worker's device to the others (under the exclusive lock)."""
