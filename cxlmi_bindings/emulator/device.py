@@ -27,7 +27,7 @@ by a model or unsupported on purpose (see docs/emulator.md).
 import ctypes
 import time
 
-from .. import _log, cci, codec, registry, tunnel
+from .. import _log, cci, codec, registry, tunnel, types
 from .. import errors
 from ..errors import CxlmiError
 
@@ -80,6 +80,28 @@ class Background:
         self.percent_at_end = 100   # less when aborted part way
 
 
+_METHODS = {}
+
+
+def _method(name):
+    """The model's method for registry command ``name`` (the string made once)."""
+    method = _METHODS.get(name)
+    if method is None:
+        method = _METHODS[name] = "cmd_" + name
+    return method
+
+
+class _RequestHeader:
+    """What a model needs of a request's CCI header, read without cci.Header's
+    checks (``handle`` has made them)."""
+    __slots__ = ("tag", "opcode", "payload_length")
+
+    def __init__(self, message):
+        self.tag = message[1]
+        self.opcode = message[3] | message[4] << 8
+        self.payload_length = (message[5] | message[6] << 8 | message[7] << 16) & cci.MAX_PAYLOAD
+
+
 class Device:
     """Base of every emulated component."""
 
@@ -114,15 +136,15 @@ class Device:
 
     def handle(self, message, msg_type=None):
         """Answer one request message with one response message."""
-        try:
-            hdr = cci.decode_header(message)
-        except CxlmiError:
+        if len(message) < cci.HEADER_SIZE:
             log.warning("dropping a message too short for a CCI header (%d bytes)", len(message))
             return None
-        payload = bytes(memoryview(message)[cci.HEADER_SIZE:])      # one copy, whatever the type
-        if hdr.category != cci.CATEGORY_REQUEST:
-            log.warning("dropping a non-request message (category %d)", hdr.category)
+        if message[0]:          # a category other than request, in either nibble
+            log.warning("dropping a non-request message (category %d)",
+                        cci.decode_header(message).category)
             return None
+        hdr = _RequestHeader(message)
+        payload = bytes(memoryview(message)[cci.HEADER_SIZE:])      # one copy, whatever the type
         if hdr.payload_length != len(payload):
             return self._respond(hdr, PAYLOADLEN)
         if self.bg is not None and not self.bg.done:
@@ -149,7 +171,7 @@ class Device:
         entry = self._entry_for(opcode, payload)
         if entry is None:
             return UNSUPPORTED, b""
-        handler = getattr(self, "cmd_" + entry.name)
+        handler = getattr(self, _method(entry.name))
         if self.bg is not None and not self.bg.done and entry.bg and opcode != 0x0002:
             self._progress()
             if not self.bg.done:
@@ -166,7 +188,7 @@ class Device:
 
     def _entry_for(self, opcode, payload):
         entry = registry.BY_OPCODE.get(opcode)
-        if entry is None or not callable(getattr(self, "cmd_" + entry.name, None)):
+        if entry is None or not callable(getattr(self, _method(entry.name), None)):
             return None
         return entry
 
@@ -256,7 +278,6 @@ class Device:
         return not self.bg.done
 
     def cmd_bg_op_status(self):
-        from .. import types
         rsp = types.get("cmd_bg_op_status_rsp")()
         if self.bg is not None:
             percent = self._progress()
@@ -281,7 +302,6 @@ class Device:
 
     # ---------------------------------------------------------------- common commands
     def cmd_identify(self):
-        from .. import types
         return types.get("cmd_identify_rsp")(
             vendor_id=self.vendor_id, device_id=self.device_id,
             subsys_vendor_id=self.subsys_vendor_id, subsys_id=self.subsys_id,
@@ -289,18 +309,15 @@ class Device:
             component_type=self.component_type)
 
     def cmd_get_response_msg_limit(self):
-        from .. import types
         return types.get("cmd_get_response_msg_limit_rsp")(limit=self.response_msg_limit)
 
     def cmd_set_response_msg_limit(self, req):
-        from .. import types
         if not 8 <= req.limit <= 20:
             raise Reply(INPUT, "response message limit must be 2^8..2^20")
         self.response_msg_limit = min(req.limit, self.max_msg_size)
         return types.get("cmd_set_response_msg_limit_rsp")(limit=self.response_msg_limit)
 
     def cmd_get_timestamp(self):
-        from .. import types
         now = 0
         if self.timestamp_base is not None:
             host_ns, at = self.timestamp_base
@@ -325,7 +342,6 @@ class Device:
 
     def cel_bytes(self):
         """The Command Effects Log: Get Log (CEL) reply entries, one per opcode."""
-        from .. import types
         entry = types.get("cmd_get_log_cel_rsp")
         return b"".join(bytes(entry(opcode=op, command_effect=eff))
                         for op, eff in self.command_effects())
