@@ -15,6 +15,11 @@ interpreter, so the figures hold on any machine:
                                      interpreter); through emu: for comparison
   1 GiB firmware through tcp:        peak RSS of cxl-mi < 80 MB (--skip-big leaves it out)
 
+The message rows run as cxl-mi ends talk (sized packets, agreed with Set
+Transmission Unit), then, without budget, in the 68-byte packets every other
+peer gets.  Each comparison takes turns, three rounds a side, and compares the
+medians; each client row is the median of three runs.
+
 The plain echo is two processes on loopback with TCP_NODELAY: the client
 sends the bytes in one write and reads them back; the server reads them all
 and writes them back in one write.  The MCTP side runs the emulator's server

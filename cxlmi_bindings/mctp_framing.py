@@ -3,7 +3,7 @@
 
 The stream is a sequence of fixed 68-byte packets: a 4-byte MCTP transport
 header (DSP0236) followed by 64 bytes of payload, the baseline transmission
-unit.
+unit (until both ends agree on sized packets: :mod:`.mctp_sized`).
 
     byte 0   bits 3:0 header version (1); bits 7:4 reserved
     byte 1   destination EID
