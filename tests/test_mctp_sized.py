@@ -185,7 +185,8 @@ def test_a_full_emulated_device_works_through_sized_packets():
 
 class Peer:
     """A hand-written MCTP-over-TCP peer (baseline framing only) that answers CCI
-    echoes and handles Set Transmission Unit as ``on_unit(conn, msg)`` says."""
+    echoes, other control commands with *unsupported*, and Set Transmission Unit
+    as ``on_unit(msg)`` says."""
 
     def __init__(self, on_unit):
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -216,8 +217,11 @@ class Peer:
                     return
                 for msg in rx.feed(data):
                     if msg.msg_type == mf.TYPE_CONTROL:
-                        self.asked += 1
-                        answer = self.on_unit(msg)
+                        if msg.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT:
+                            self.asked += 1
+                            answer = self.on_unit(msg)
+                        else:
+                            answer = unsupported(msg)
                         if answer == "hang up":
                             return
                         if answer is None:
@@ -339,3 +343,65 @@ def test_the_programs_keep_freed_memory_on_glibc():
                          capture_output=True, text=True, check=True).stdout
     import platform
     assert out.strip() == ("True" if platform.libc_ver()[0] == "glibc" else "False")
+
+
+def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnects():
+    state = {"connections": 0}
+
+    def serve(conn):
+        rx, seq, sized = mf.Reassembler(), 0, None
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for msg in (sized or rx).feed(data):
+                if msg.msg_type == mf.TYPE_CONTROL:
+                    answer = bytes((msg.body[0] & 0x1F, msg.body[1], 0)) + ms.unit_request(4096)
+                    out, seq = mf.frame(0, answer, msg.src, 8, msg.tag, 0, seq)
+                    conn.sendall(out)
+                    sized = ms.SizedReassembler(4096)
+                elif state["connections"] == 1:          # the first connection gets garbage
+                    conn.sendall((1 << 30).to_bytes(4, "little") + bytes(20))
+                else:
+                    parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
+                    conn.sendall(wire(parts))
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def accept():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            state["connections"] += 1
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        from cxlmi_bindings.errors import ProtocolError
+        t = MctpTcpTransport(*listener.getsockname(), timeout=3)
+        assert t.unit == 4096
+        with pytest.raises(ProtocolError, match="cannot be followed"):
+            t.send(cci.encode(0x0001, b"", tag=1), 8)
+        assert not t.connected
+        reply = t.send(cci.encode(0x0001, b"again", tag=2), 8)
+        assert bytes(cci.check_response(reply, 2, 0x0001)[-1]) == b"again"
+        assert t.unit == 4096 and state["connections"] == 2
+        t.close()
+    finally:
+        listener.close()
+
+
+def test_the_cli_timeout_bounds_the_wait_for_a_silent_peer():
+    from cxlmi_cli.target import open_endpoint
+    peer = Peer(lambda msg: None)                    # never answers Set Transmission Unit
+    try:
+        start = time.monotonic()
+        ep = open_endpoint("tcp:%s:%d" % peer.address, timeout=0.3, probe=False)
+        took = time.monotonic() - start
+        assert ep.transport.unit == mf.BTU and peer.asked == 1
+        assert took < 0.8, took                      # the 0.3 s, not a second
+        ep.close()
+    finally:
+        peer.close()

@@ -175,7 +175,9 @@ class MctpTcpTransport(MctpControl, Transport):
         self._tag = (self._tag + 1) & mf.TAG_MASK
         data, self._seq = mf.frame(mf.TYPE_CONTROL, request, self.control_eid, self.own_eid,
                                    tag, 1, self._seq)
-        wait = min(timeout or self.timeout or NEGOTIATE_TIMEOUT, NEGOTIATE_TIMEOUT)
+        # bounded like the connection itself (the CLI's --timeout sets connect_timeout)
+        wait = min(NEGOTIATE_TIMEOUT, timeout or self.timeout or NEGOTIATE_TIMEOUT,
+                   self.connect_timeout or NEGOTIATE_TIMEOUT)
         try:
             self._sock.sendall(data)
             reply = self._receive(tag, mf.TYPE_CONTROL, wait)
