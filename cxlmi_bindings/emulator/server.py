@@ -70,8 +70,9 @@ DEFAULT_IDLE_TIMEOUT = 300.0
 EVICT_SILENT = 1.0
 #: reply bytes that may wait for a client that is not reading
 DEFAULT_MAX_OUTPUT = 4 << 20
-#: bytes asked of one recv (more would make each recv allocate a large block)
-RECV_SIZE = 1 << 16
+#: bytes one recv may take (into the server's one buffer): a whole 64 KiB message
+#: in one go when it is all there
+RECV_SIZE = 1 << 18
 
 class Server:
     def __init__(self, handler, host="127.0.0.1", port=DEFAULT_PORT, eid=8,

@@ -26,6 +26,7 @@ import errno as _errno
 import select
 import socket
 import struct
+import threading
 import time
 
 from .. import _log
@@ -53,6 +54,20 @@ DEFAULT_OWN_EID = 0x10
 #: keeps the baseline framing; a peer that follows DSP0236 answers at once)
 NEGOTIATE_TIMEOUT = 1.0
 _TIMEVAL = struct.Struct("@ll")
+#: what one recv of sized packets may take: a whole 64 KiB message in one go
+#: when it is all there (a smaller buffer costs a second read and a copy)
+SIZED_RECV_SIZE = 1 << 18
+_per_thread = threading.local()
+
+
+def _receive_buffer():
+    """This thread's receive buffer for sized packets: one per thread, not one
+    per transport (a fleet monitor holds many), since a thread waits for one
+    reply at a time and the reassembler copies out what it keeps."""
+    view = getattr(_per_thread, "view", None)
+    if view is None:
+        view = _per_thread.view = memoryview(bytearray(SIZED_RECV_SIZE))
+    return view
 
 
 def _timeval(seconds):
@@ -100,8 +115,6 @@ class MctpTcpTransport(MctpControl, Transport):
         self._sock = None
         self._rx = None
         self._poll = None
-        self._rbuf = bytearray(RECV_SIZE)
-        self._rview = memoryview(self._rbuf)
         self._seq = 0
         self._tag = 0
         self._instance = 0
@@ -321,8 +334,9 @@ class MctpTcpTransport(MctpControl, Transport):
                 if view is not None:
                     count = sock.recv_into(view)
                 elif self.unit > mf.BTU:
-                    count = sock.recv_into(self._rbuf)      # one buffer, not one per recv
-                    data = self._rview[:count]
+                    buf = _receive_buffer()
+                    count = sock.recv_into(buf)
+                    data = buf[:count]
                 else:
                     data = sock.recv(RECV_SIZE)
                     count = len(data)
