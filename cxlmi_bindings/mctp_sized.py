@@ -44,8 +44,9 @@ DEFAULT_UNIT = mf.MAX_CXL_MESSAGE
 #: a packet payload at least this big is read straight into its own buffer
 #: instead of through the stream buffer
 DIRECT = 1 << 14
-#: below this many bytes a message is joined into one buffer for one send
-JOIN_BELOW = 4096
+#: below this many bytes a message is joined into one buffer for one send (a
+#: copy that costs less than handing the kernel two buffers)
+JOIN_BELOW = 16384
 _SOM_EOM = mf.SOM | mf.EOM
 #: size field, transport header, type byte and a CCI header
 _SMALLEST_CCI = SIZE_FIELD + 4 + 1 + cci.HEADER_SIZE
@@ -76,6 +77,8 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq, unit):
                                msg_type & 0xFF)
         if size < JOIN_BELOW:
             return [head + message], (seq + 1) & mf.SEQ_MASK
+        if not isinstance(message, (bytes, bytearray)):
+            message = memoryview(message).cast("B")      # so len() counts bytes
         return [head, message], (seq + 1) & mf.SEQ_MASK
     view = memoryview(message).cast("B")
     parts = []
@@ -106,7 +109,10 @@ def send_parts(sock, parts):
     if len(parts) == 1:
         sock.sendall(parts[0])
         return
-    views = [memoryview(p).cast("B") for p in parts]
+    sent = sock.sendmsg(parts)
+    if sent == sum(map(len, parts)):
+        return                              # the usual case: the kernel took it all
+    views = trim([memoryview(p).cast("B") for p in parts], sent)
     while views:
         sent = sock.sendmsg(views[:512])
         views = trim(views, sent)

@@ -435,7 +435,7 @@ class Server:
                 sent = 0
             except OSError:
                 sent = 0                    # _flush meets the error and closes
-            if len(parts) == 1 and sent == len(parts[0]):
+            if sent == sum(map(len, parts)):
                 return                      # the usual case: all of it went
             parts = ms.trim([memoryview(p).cast("B") for p in parts], sent) if sent else parts
         for part in parts:
