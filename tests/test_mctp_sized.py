@@ -18,6 +18,8 @@ from cxlmi_bindings.emulator import profiles
 from cxlmi_bindings.emulator.server import Server
 from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
+from test_mctp_tcp import FakePeer
+
 
 def echo(msg_type, message):
     hdr = cci.decode_header(message)
@@ -183,57 +185,37 @@ def test_a_full_emulated_device_works_through_sized_packets():
         srv.stop()
 
 
-class Peer:
+class Peer(FakePeer):
     """A hand-written MCTP-over-TCP peer (baseline framing only) that answers CCI
     echoes, other control commands with *unsupported*, and Set Transmission Unit
-    as ``on_unit(msg)`` says."""
+    as ``on_unit(msg)`` says (``"hang up"``, None for silence, or the answer)."""
 
     def __init__(self, on_unit):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.address = self.sock.getsockname()
         self.on_unit = on_unit
         self.connections = 0
         self.asked = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__(self._serve)
 
     def _serve(self, conn):
+        self.connections += 1
         rx, seq = mf.Reassembler(), 0
-        with conn:
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                for msg in rx.feed(data):
-                    if msg.msg_type == mf.TYPE_CONTROL:
-                        if msg.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT:
-                            self.asked += 1
-                            answer = self.on_unit(msg)
-                        else:
-                            answer = unsupported(msg)
-                        if answer == "hang up":
-                            return
-                        if answer is None:
-                            continue
-                        out, seq = mf.frame(0, answer, msg.src, 8, msg.tag, 0, seq)
-                    else:
-                        out, seq = mf.frame(msg.msg_type, echo(msg.msg_type, msg.body),
-                                            msg.src, 8, msg.tag, 0, seq)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for msg in rx.feed(data):
+                if msg.msg_type != mf.TYPE_CONTROL:
+                    answer = echo(msg.msg_type, msg.body)
+                elif msg.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT:
+                    self.asked += 1
+                    answer = self.on_unit(msg)
+                    if answer == "hang up":
+                        return
+                else:
+                    answer = unsupported(msg)
+                if answer is not None:
+                    out, seq = mf.frame(msg.msg_type, answer, msg.src, 8, msg.tag, 0, seq)
                     conn.sendall(out)
-
-    def close(self):
-        self.sock.close()
 
 
 def unsupported(msg):
@@ -349,6 +331,7 @@ def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnect
     state = {"connections": 0}
 
     def serve(conn):
+        state["connections"] += 1
         rx, seq, sized = mf.Reassembler(), 0, None
         while True:
             data = conn.recv(65536)
@@ -366,21 +349,10 @@ def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnect
                     parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
                     conn.sendall(wire(parts))
 
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def accept():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            state["connections"] += 1
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    peer = FakePeer(serve)
     try:
         from cxlmi_bindings.errors import ProtocolError
-        t = MctpTcpTransport(*listener.getsockname(), timeout=3)
+        t = MctpTcpTransport(*peer.address, timeout=3)
         assert t.unit == 4096
         with pytest.raises(ProtocolError, match="cannot be followed"):
             t.send(cci.encode(0x0001, b"", tag=1), 8)
@@ -390,7 +362,7 @@ def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnect
         assert t.unit == 4096 and state["connections"] == 2
         t.close()
     finally:
-        listener.close()
+        peer.close()
 
 
 def test_the_cli_timeout_bounds_the_wait_for_a_silent_peer():
