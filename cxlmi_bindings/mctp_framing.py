@@ -339,6 +339,10 @@ class Reassembler:
         """True between a start-of-message packet and its end."""
         return self._cur is not None
 
+    def pending(self):
+        """Bytes of a packet or a message are waiting for the rest."""
+        return bool(self._buf) or self._cur is not None
+
     def discard_partial(self):
         """Drop the bytes of an incomplete packet (a peer that wrote part of a
         packet and went quiet) so the next packet starts on a boundary.

@@ -50,6 +50,9 @@ JOIN_BELOW = 16384
 _SOM_EOM = mf.SOM | mf.EOM
 #: size field, transport header, type byte and a CCI header
 _SMALLEST_CCI = SIZE_FIELD + 4 + 1 + cci.HEADER_SIZE
+#: the same, as far as one-packet reassembly looks: size, header version, EIDs,
+#: flags, message type, and the CCI payload length (bits 15:0, then 23:16)
+_ONE = struct.Struct("<IBBBBB5xHB")
 
 
 def unit_request(unit):
@@ -164,6 +167,10 @@ class SizedReassembler:
     def in_message(self):
         return self._cur is not None or self._direct is not None
 
+    def pending(self):
+        """Bytes of a packet or a message are waiting for the rest."""
+        return bool(self._buf) or self._cur is not None or self._direct is not None
+
     def discard_partial(self):
         # A sized packet may take a while to arrive whole; a client that stops in
         # the middle of one meets the message and idle timeouts instead, since
@@ -198,20 +205,19 @@ class SizedReassembler:
     def feed(self, data):
         """Take ``data`` (any bytes-like, which may be reused once this returns);
         returns the events it completed."""
-        if (len(data) >= _SMALLEST_CCI and not self._buf and self._cur is None
-                and data[7] & _SOM_EOM == _SOM_EOM and data[4] & 0x0F == mf.HEADER_VERSION
-                and data[8] in mf.CXL_TYPES and not self.broken):
+        if len(data) >= _SMALLEST_CCI and not self._buf and self._cur is None:
             # the common case, one whole packet holding a whole CCI message and
             # nothing else, taken without the general machinery (same checks)
-            size = int.from_bytes(data[0:4], "little")
-            total = cci.HEADER_SIZE + (int.from_bytes(data[14:17], "little") & cci.MAX_PAYLOAD)
-            if size + SIZE_FIELD == len(data) == 9 + total and size <= 4 + self.unit \
-                    and 1 + total <= self.max_message:
+            size, version, dst, src, flags, msg_type, len_lo, len_hi = _ONE.unpack_from(data)
+            total = cci.HEADER_SIZE + ((len_lo | len_hi << 16) & cci.MAX_PAYLOAD)
+            if (size + SIZE_FIELD == len(data) == 9 + total and flags & _SOM_EOM == _SOM_EOM
+                    and version & 0x0F == mf.HEADER_VERSION and msg_type in mf.CXL_TYPES
+                    and size <= 4 + self.unit and 1 + total <= self.max_message
+                    and not self.broken):
                 self.packets += 1
                 self.messages += 1
-                flags = data[7]
-                return [mf.Message(data[8], bytes(data[9:]), data[6], data[5],
-                                   flags & mf.TAG_MASK, 1 if flags & mf.TAG_OWNER else 0)]
+                return [mf.Message(msg_type, bytes(data[9:]), src, dst, flags & mf.TAG_MASK,
+                                   1 if flags & mf.TAG_OWNER else 0)]
         events = []
         if self.broken or not data:
             return events

@@ -409,7 +409,7 @@ class Server:
                                client.who)
             self._close(selector, client, None)
             return
-        if rx.buffered or rx.in_message:
+        if rx.pending():
             if client.started is None:
                 client.started = now
         else:
