@@ -205,6 +205,16 @@ class SizedReassembler:
     def feed(self, data):
         """Take ``data`` (any bytes-like, which may be reused once this returns);
         returns the events it completed."""
+        if self._direct is not None:
+            # a large packet is being read in place: these bytes go there first
+            view = memoryview(data).cast("B")
+            room = self.want()
+            take = min(len(room), len(view))
+            room[:take] = view[:take]
+            events = self.filled(take)
+            if take < len(view):
+                events += self.feed(view[take:])
+            return events
         if len(data) >= _SMALLEST_CCI and not self._buf and self._cur is None:
             # the common case, one whole packet holding a whole CCI message and
             # nothing else, taken without the general machinery (same checks)

@@ -79,9 +79,12 @@ def test_a_message_longer_than_the_unit_is_cut_into_full_packets_and_a_short_las
 def test_every_message_comes_back_whole_however_the_stream_is_cut(unit, size):
     msg = cci.encode(0x0001, os.urandom(size), tag=9)
     data = wire(ms.frame(7, msg, 8, 16, 6, 0, 1, unit)[0])
-    for chunk in (7, 65536, len(data)):
+    for chunk, in_place in ((7, True), (65536, True), (len(data), True), (7000, False)):
         rx = ms.SizedReassembler(unit, max_message=mf.MAX_CXL_MESSAGE)
-        (ev,) = reassemble(rx, data, chunk)
+        if in_place:
+            (ev,) = reassemble(rx, data, chunk)
+        else:                                        # feed() alone works as well
+            (ev,) = [e for i in range(0, len(data), chunk) for e in rx.feed(data[i:i + chunk])]
         assert isinstance(ev, mf.Message)
         assert bytes(ev.body) == msg
         assert (ev.msg_type, ev.src, ev.dst, ev.tag, ev.tag_owner) == (7, 16, 8, 6, 0)
@@ -377,3 +380,38 @@ def test_the_cli_timeout_bounds_the_wait_for_a_silent_peer():
         ep.close()
     finally:
         peer.close()
+
+
+def test_replies_to_a_client_that_reads_late_are_queued_and_arrive_whole(server):
+    # the server writes what the socket takes and queues the rest of each sized
+    # reply; a client that reads late must still get every byte, in order
+    sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
+    try:
+        request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(1 << 20)
+        data, seq = mf.frame(0, request, 0, 0x10, 0, 1, 0)
+        sock.sendall(data)
+        (reply,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert reply.body[2] == mf.CC_SUCCESS
+        unit = ms.parse_unit(reply.body[3:])[1]
+        payloads = [os.urandom(65536) for _ in range(24)]
+
+        def send_all():
+            s = seq
+            for i, payload in enumerate(payloads):
+                parts, s = ms.frame(8, cci.encode(0x0001, payload, tag=i), 8, 0x10, i & 7, 1,
+                                    s, unit)
+                sock.sendall(wire(parts))
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        time.sleep(0.3)                              # replies pile up meanwhile
+        rx, got = ms.SizedReassembler(unit, mf.MAX_CXL_MESSAGE), []
+        while len(got) < len(payloads):
+            chunk = sock.recv(1 << 16)
+            assert chunk, "the server closed the connection"
+            got += rx.feed(chunk)
+        sender.join(10)
+        assert [bytes(cci.check_response(m.body, i, 0x0001)[-1]) for i, m in enumerate(got)] \
+            == payloads
+        assert server.stats["framing_errors"] == 0
+    finally:
+        sock.close()
