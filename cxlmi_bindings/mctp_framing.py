@@ -343,6 +343,15 @@ class Reassembler:
         """Bytes of a packet or a message are waiting for the rest."""
         return bool(self._buf) or self._cur is not None
 
+    #: never: a bad packet costs its message, the stream goes on (see
+    #: :class:`~.mctp_sized.SizedReassembler`, which shares this interface)
+    broken = False
+
+    def want(self):
+        """Always ``None``: 68-byte packets are never read in place (the
+        interface of :meth:`.mctp_sized.SizedReassembler.want`)."""
+        return None
+
     def discard_partial(self):
         """Drop the bytes of an incomplete packet (a peer that wrote part of a
         packet and went quiet) so the next packet starts on a boundary.

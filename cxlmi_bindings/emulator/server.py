@@ -368,7 +368,7 @@ class Server:
 
     def _read(self, selector, client):
         rx = client.rx
-        view = rx.want() if client.unit else None      # a large sized packet, read in place
+        view = rx.want()                    # a large sized packet, read in place
         try:
             count = client.sock.recv_into(self._rview if view is None else view)
         except (BlockingIOError, InterruptedError):
@@ -390,7 +390,7 @@ class Server:
             for i, ev in enumerate(events):
                 if type(ev) is not mf.Message:
                     self._framing_error(client.who, ev)
-                    if getattr(rx, "broken", False):
+                    if rx.broken:
                         self._close(selector, client, "the stream cannot be followed any "
                                     "more; disconnected", "warning")
                         return

@@ -42,8 +42,6 @@ log = _log.get("cxlmi.transport.tcp")
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
-#: bytes asked of one recv (more would make each recv allocate a large block)
-RECV_SIZE = 1 << 16
 #: MCTP over TCP carries a message of any size the peer reassembles: what bounds a
 #: command's payload is the component's own limit (Identify's max message size),
 #: up to the 1 MiB a CCI mailbox can have
@@ -54,19 +52,19 @@ DEFAULT_OWN_EID = 0x10
 #: keeps the baseline framing; a peer that follows DSP0236 answers at once)
 NEGOTIATE_TIMEOUT = 1.0
 _TIMEVAL = struct.Struct("@ll")
-#: what one recv of sized packets may take: a whole 64 KiB message in one go
-#: when it is all there (a smaller buffer costs a second read and a copy)
-SIZED_RECV_SIZE = 1 << 18
+#: what one recv may take: a whole 64 KiB sized message in one go when it is all
+#: there (a smaller buffer costs a second read and a copy)
+RECV_SIZE = 1 << 18
 _per_thread = threading.local()
 
 
 def _receive_buffer():
-    """This thread's receive buffer for sized packets: one per thread, not one
+    """This thread's receive buffer: one per thread, not one
     per transport (a fleet monitor holds many), since a thread waits for one
     reply at a time and the reassembler copies out what it keeps."""
     view = getattr(_per_thread, "view", None)
     if view is None:
-        view = _per_thread.view = memoryview(bytearray(SIZED_RECV_SIZE))
+        view = _per_thread.view = memoryview(bytearray(RECV_SIZE))
     return view
 
 
@@ -329,17 +327,14 @@ class MctpTcpTransport(MctpControl, Transport):
             elif self._rcvtimeo is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(None))
                 self._rcvtimeo = None
-            view = rx.want() if self.unit > mf.BTU else None
+            view = rx.want()                 # a large sized packet, read in place
             try:
                 if view is not None:
                     count = sock.recv_into(view)
-                elif self.unit > mf.BTU:
+                else:
                     buf = _receive_buffer()
                     count = sock.recv_into(buf)
                     data = buf[:count]
-                else:
-                    data = sock.recv(RECV_SIZE)
-                    count = len(data)
             except BlockingIOError:         # SO_RCVTIMEO ran out: the deadline decides
                 continue
             except OSError as exc:
