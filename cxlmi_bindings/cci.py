@@ -63,6 +63,12 @@ class Header:
                    self.background, self.return_code, self.vendor_status))
 
 
+def payload_length(message, at=0):
+    """The 21-bit payload length of the CCI header at ``message[at:]``, unchecked
+    (for reassembly, which needs the length before it has the whole message)."""
+    return int.from_bytes(message[at + 5:at + 8], "little") & MAX_PAYLOAD
+
+
 def decode_header(message):
     if len(message) < HEADER_SIZE:
         raise ProtocolError("CCI message of %d bytes is shorter than its %d-byte header"

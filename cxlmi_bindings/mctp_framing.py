@@ -378,7 +378,7 @@ class Reassembler:
                 and data[4] in CXL_TYPES):
             # the common case, a whole one-packet CCI message and nothing else, taken
             # without the general machinery (the checks are the same)
-            total = cci.HEADER_SIZE + (int.from_bytes(data[10:13], "little") & cci.MAX_PAYLOAD)
+            total = cci.HEADER_SIZE + cci.payload_length(data, 5)
             if total < BTU and total < self.max_message:
                 self.packets += 1
                 self.messages += 1

@@ -304,8 +304,7 @@ class SizedReassembler:
                                        "dropped" % len(payload), SIZE_FIELD + 4 + 1 + len(payload)))
                 return
             if msg_type in mf.CXL_TYPES:
-                total = cci.HEADER_SIZE + (int.from_bytes(payload[5:8], "little")
-                                           & cci.MAX_PAYLOAD)
+                total = cci.HEADER_SIZE + cci.payload_length(payload)
                 if 1 + total > self.max_message:
                     self._cur = None if flags & mf.EOM else self._swallow(header, tag, owner, seq)
                     out.append(self._error("message announces %d bytes, more than the %d "

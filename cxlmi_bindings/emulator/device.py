@@ -91,17 +91,6 @@ def _method(name):
     return method
 
 
-class _RequestHeader:
-    """What a model needs of a request's CCI header, read without cci.Header's
-    checks (``handle`` has made them)."""
-    __slots__ = ("tag", "opcode", "payload_length")
-
-    def __init__(self, message):
-        self.tag = message[1]
-        self.opcode = message[3] | message[4] << 8
-        self.payload_length = (message[5] | message[6] << 8 | message[7] << 16) & cci.MAX_PAYLOAD
-
-
 class Device:
     """Base of every emulated component."""
 
@@ -136,14 +125,14 @@ class Device:
 
     def handle(self, message, msg_type=None):
         """Answer one request message with one response message."""
-        if len(message) < cci.HEADER_SIZE:
+        try:
+            hdr = cci.decode_header(message)
+        except CxlmiError:
             log.warning("dropping a message too short for a CCI header (%d bytes)", len(message))
             return None
-        if message[0]:          # a category other than request, in either nibble
-            log.warning("dropping a non-request message (category %d)",
-                        cci.decode_header(message).category)
+        if hdr.category != cci.CATEGORY_REQUEST:
+            log.warning("dropping a non-request message (category %d)", hdr.category)
             return None
-        hdr = _RequestHeader(message)
         payload = bytes(memoryview(message)[cci.HEADER_SIZE:])      # one copy, whatever the type
         if hdr.payload_length != len(payload):
             return self._respond(hdr, PAYLOADLEN)
