@@ -249,7 +249,7 @@ def test_a_peer_that_does_not_take_the_command_keeps_68_byte_packets(behaviour):
 
 
 def test_the_server_refuses_the_switch_while_more_bytes_follow_the_request(server):
-    sock = socket.create_connection(server.address)
+    sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
     try:
         request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
         first, seq = mf.frame(0, request, 0, 0x10, 1, 1, 0)
@@ -266,7 +266,7 @@ def test_the_server_refuses_the_switch_while_more_bytes_follow_the_request(serve
 
 
 def test_the_server_answers_a_bad_request_and_keeps_the_baseline(server):
-    sock = socket.create_connection(server.address)
+    sock = socket.create_connection(server.address, timeout=10)
     try:
         # (a request cut short reads as zeros: the baseline pads its one packet)
         for data in (b"", bytes((2, 0, 16, 0, 0)), ms.unit_request(32)):
@@ -384,8 +384,12 @@ def test_the_cli_timeout_bounds_the_wait_for_a_silent_peer():
 
 def test_replies_to_a_client_that_reads_late_are_queued_and_arrive_whole(server):
     # the server writes what the socket takes and queues the rest of each sized
-    # reply; a client that reads late must still get every byte, in order
-    sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
+    # reply; a client that reads late must still get every byte, in order.  A small
+    # receive buffer here makes the server's writes stop part way through replies.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)                                            # a fault fails, not hangs
+    sock.connect(server.address)
     try:
         request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(1 << 20)
         data, seq = mf.frame(0, request, 0, 0x10, 0, 1, 0)
@@ -393,7 +397,7 @@ def test_replies_to_a_client_that_reads_late_are_queued_and_arrive_whole(server)
         (reply,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
         assert reply.body[2] == mf.CC_SUCCESS
         unit = ms.parse_unit(reply.body[3:])[1]
-        payloads = [os.urandom(65536) for _ in range(24)]
+        payloads = [os.urandom(1 << 20) for _ in range(8)]    # more than the socket buffers
 
         def send_all():
             s = seq
