@@ -128,3 +128,14 @@ def test_activate_without_yes_or_a_terminal_is_refused_before_anything_is_sent(d
     res = invoke(["generic", "transfer-fw", "emu:type3", str(path), "--activate", "online"])
     assert res.exit_code == 2 and "refusing without --yes" in res.stderr
     assert "nothing was sent" in res.stderr and device.sent == []
+
+
+def test_transfer_fw_keeps_freed_memory_for_its_parts(device, monkeypatch):
+    # the parts are MiB-sized, one after another: the program (not the library)
+    # asks glibc to keep freed blocks instead of faulting them back in per part
+    from cxlmi_bindings import _memory
+    asked = []
+    monkeypatch.setattr(_memory, "keep_freed_memory", lambda: asked.append(True))
+    res = invoke(["generic", "transfer-fw", "emu:type3", "-", "--json"], input=package(3000))
+    assert res.exit_code == 0, both(res)
+    assert asked == [True]
