@@ -44,6 +44,9 @@ DEFAULT_UNIT = mf.MAX_CXL_MESSAGE
 #: a packet payload at least this big is read straight into its own buffer
 #: instead of through the stream buffer
 DIRECT = 1 << 14
+#: buffers handed to one sendmsg (the kernel takes at most IOV_MAX, 1024 on Linux;
+#: a small agreed unit makes a large message many packets, two buffers each)
+IOV_LIMIT = 512
 #: below this many bytes a message is joined into one buffer for one send (a
 #: copy that costs less than handing the kernel two buffers)
 JOIN_BELOW = 16384
@@ -108,16 +111,16 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq, unit):
 
 def send_parts(sock, parts):
     """Write every buffer of ``parts`` on a blocking socket (``sendmsg`` may take
-    part of them)."""
+    part of them, and takes at most :data:`IOV_LIMIT` buffers at a time)."""
     if len(parts) == 1:
         sock.sendall(parts[0])
         return
-    sent = sock.sendmsg(parts)
+    sent = sock.sendmsg(parts[:IOV_LIMIT])
     if sent == sum(map(len, parts)):
         return                              # the usual case: the kernel took it all
     views = trim([memoryview(p).cast("B") for p in parts], sent)
     while views:
-        sent = sock.sendmsg(views[:512])
+        sent = sock.sendmsg(views[:IOV_LIMIT])
         views = trim(views, sent)
 
 

@@ -419,3 +419,13 @@ def test_replies_to_a_client_that_reads_late_are_queued_and_arrive_whole(server)
         assert server.stats["framing_errors"] == 0
     finally:
         sock.close()
+
+
+def test_a_small_unit_cuts_a_large_message_into_more_buffers_than_one_sendmsg_takes(server):
+    # unit 100: a 1 MiB message is 10,486 packets, two buffers each, both ways
+    with MctpTcpTransport(*server.address, timeout=10, transmission_unit=100) as t:
+        assert t.unit == 100
+        payload = os.urandom(1 << 20)
+        reply = t.send(cci.encode(0x0001, payload, tag=3), 8)
+        assert bytes(cci.check_response(reply, 3, 0x0001)[-1]) == payload
+    assert server.stats["framing_errors"] == 0

@@ -430,7 +430,7 @@ class Server:
         if not client.out:
             try:
                 sent = (client.sock.send(parts[0]) if len(parts) == 1
-                        else client.sock.sendmsg(parts))
+                        else client.sock.sendmsg(parts[:ms.IOV_LIMIT]))
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
