@@ -294,3 +294,21 @@ def test_permission_denied_on_the_state_file_maps_to_exit_4_at_the_seam(tmp_path
     assert res.stderr == ("cxl-mi: error: --state %s: cannot write the state there: "
                           "Permission denied\n" % state)
     assert not os.path.exists(state)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_emulate_keeps_freed_memory_before_it_serves(monkeypatch, workers):
+    # its messages are up to 1 MiB, one after another: glibc is asked to keep the
+    # freed blocks (the serving itself is stubbed; what is checked is the order)
+    from cli_helpers import runner
+    from cxlmi_bindings import _memory
+    from cxlmi_cli.commands import emulate
+    from cxlmi_cli.main import cli
+    calls = []
+    monkeypatch.setattr(_memory, "keep_freed_memory", lambda: calls.append("keep"))
+    monkeypatch.setattr(emulate, "_serve", lambda *a: calls.append("serve"))
+    monkeypatch.setattr(emulate, "_serve_workers", lambda *a: calls.append("serve"))
+    res = runner().invoke(cli, ["emulate", "--profile", "type3", "--listen", "127.0.0.1:0",
+                                "--workers", str(workers)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert calls == ["keep", "serve"]

@@ -281,6 +281,25 @@ def test_the_server_answers_a_bad_request_and_keeps_the_baseline(server):
         sock.close()
 
 
+def test_set_transmission_unit_sent_as_a_datagram_gets_no_answer_and_no_switch(server):
+    sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
+    try:
+        request = bytes((mf.CTRL_RQ | mf.CTRL_DATAGRAM | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) \
+            + ms.unit_request(4096)
+        sock.sendall(mf.frame(0, request, 0, 0x10, 1, 1, 0)[0])
+        deadline = time.monotonic() + 10
+        while server.stats["unit_requests"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)                         # read alone, as a settled request
+        assert server.stats["unit_requests"] == 1
+        sock.sendall(mf.frame(8, cci.encode(1, b"", tag=7), 8, 0x10, 2, 1, 1)[0])
+        # the first thing back answers the CCI request, in a 68-byte packet
+        (reply,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert reply.msg_type == 8 and reply.tag == 2
+        assert server.stats["framing_errors"] == 0
+    finally:
+        sock.close()
+
+
 def test_firmware_goes_through_sized_packets_and_arrives_intact():
     device = profiles.build("type3")
     received = hashlib.sha256()

@@ -547,6 +547,49 @@ def test_a_silent_peer_times_out_and_the_connection_is_dropped():
         peer.close()
 
 
+def test_a_peer_that_stops_reading_times_out_the_send_and_the_connection_is_dropped(
+        monkeypatch):
+    # The peer accepts and then reads nothing.  With small socket buffers on both
+    # ends a 1 MiB request cannot all be written; SO_SNDTIMEO (the transport's
+    # timeout) ends the write instead of leaving the caller blocked for ever.
+    stop = threading.Event()
+    peer = FakePeer(lambda conn: stop.wait(10))
+    connect = socket.create_connection
+
+    def small_buffers(*args, **kwargs):
+        sock = connect(*args, **kwargs)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return sock
+    monkeypatch.setattr(socket, "create_connection", small_buffers)
+    peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # accepted ones inherit
+    outcome = {}
+
+    def request():
+        t = MctpTcpTransport(*peer.address, timeout=0.5, transmission_unit=64)
+        start = time.monotonic()
+        try:
+            t.send(cci.encode(0x0001, bytes(1 << 20), tag=1), 8)
+        except Exception as exc:             # noqa: BLE001 (examined below)
+            outcome["error"] = exc
+        outcome["took"] = time.monotonic() - start
+        outcome["connected"] = t.connected
+        t.close()
+
+    worker = threading.Thread(target=request, daemon=True)
+    try:
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), "the write blocked past the transport's timeout"
+    finally:
+        stop.set()
+        peer.close()
+    err = outcome["error"]
+    assert isinstance(err, CommandTimeout), repr(err)
+    assert "the peer took no bytes for 0.5s" in str(err)
+    assert err.exit_code == 5
+    assert 0.4 < outcome["took"] < 5 and not outcome["connected"]
+
+
 def test_connection_refused_names_the_emulator_command():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
