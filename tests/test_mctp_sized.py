@@ -16,6 +16,7 @@ from cxlmi_bindings import mctp_framing as mf
 from cxlmi_bindings import mctp_sized as ms
 from cxlmi_bindings.emulator import profiles
 from cxlmi_bindings.emulator.server import Server
+from cxlmi_bindings.errors import CommandTimeout, TransportError
 from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
 from test_mctp_tcp import FakePeer
@@ -448,3 +449,413 @@ def test_a_small_unit_cuts_a_large_message_into_more_buffers_than_one_sendmsg_ta
         reply = t.send(cci.encode(0x0001, payload, tag=3), 8)
         assert bytes(cci.check_response(reply, 3, 0x0001)[-1]) == payload
     assert server.stats["framing_errors"] == 0
+
+
+# --- what the mutation run found untested ----------------------------------------------
+
+def sized_packet(payload, flags, seq=0, tag=1, src=16, dst=8, size=None):
+    """One hand-made sized packet (``size`` overrides the size field)."""
+    size = 4 + len(payload) if size is None else size
+    return size.to_bytes(4, "little") + bytes((1, dst, src, flags | (seq & 3) << 4 | 0x08 | tag)) \
+        + bytes(payload)
+
+
+def test_a_one_packet_message_moves_the_sequence_number_on_by_one_at_any_size():
+    # below JOIN_BELOW the packet is one joined buffer, above it a header and the message
+    for size in (0, 100, ms.JOIN_BELOW - 2, ms.JOIN_BELOW - 1, 70000):
+        parts, nxt = ms.frame(8, bytes(size), 8, 16, 1, 1, 3, unit=1 << 20)
+        assert nxt == 0, size
+        data = wire(parts)
+        assert int.from_bytes(data[:4], "little") == len(data) - 4 == 4 + 1 + size
+
+
+def test_the_one_packet_shortcut_applies_every_check_of_the_general_path():
+    msg = cci.encode(0x0001, b"whole", tag=1)
+    # a first packet that already holds the whole CCI message still waits for its EOM
+    rx = ms.SizedReassembler(1000)
+    assert rx.feed(sized_packet(b"\x08" + msg, mf.SOM, seq=0)) == []
+    (ev,) = rx.feed(sized_packet(b"pad", mf.EOM, seq=1))
+    assert isinstance(ev, mf.Message) and ev.body == msg
+    # a bad header version costs the packet
+    rx = ms.SizedReassembler(1000)
+    bad = bytearray(sized_packet(b"\x08" + msg, mf.SOM | mf.EOM))
+    bad[4] = 0x02
+    (err,) = rx.feed(bytes(bad))
+    assert isinstance(err, mf.FramingError) and "header version 2" in str(err)
+    # a packet larger than the unit loses the boundaries even when it is one message
+    rx = ms.SizedReassembler(64)
+    (err,) = rx.feed(wire(ms.frame(8, cci.encode(1, bytes(100)), 8, 16, 1, 1, 0, 4096)[0]))
+    assert isinstance(err, mf.FramingError) and "outside 5..68" in str(err) and rx.broken
+
+
+def test_a_size_field_of_4_announces_no_payload_and_breaks_the_stream():
+    rx = ms.SizedReassembler(4096)
+    good = wire(ms.frame(8, cci.encode(1, b""), 8, 16, 1, 1, 0, 4096)[0])
+    (err,) = rx.feed(sized_packet(b"", mf.SOM | mf.EOM, size=4) + good)
+    assert isinstance(err, mf.FramingError) and "announces 4 bytes" in str(err)
+    assert rx.broken
+
+
+@pytest.mark.parametrize("cut", [8, 9, 10])
+def test_a_large_packet_cut_right_after_its_header_or_type_byte_arrives_whole(cut):
+    msg = cci.encode(0x0001, os.urandom(40000), tag=4)
+    data = wire(ms.frame(8, msg, 8, 16, 2, 1, 0, 1 << 20)[0])
+    rx = ms.SizedReassembler(1 << 20, mf.MAX_CXL_MESSAGE)
+    assert rx.feed(data[:cut]) == []
+    (ev,) = reassemble(rx, data[cut:], 65536)
+    assert bytes(ev.body) == msg and not rx.pending()
+
+
+def test_a_new_message_before_the_end_of_one_in_progress_costs_only_the_old_one():
+    old = ms.frame(8, cci.encode(2, bytes(600)), 8, 16, 1, 1, 0, 200)[0]
+    new = cci.encode(1, b"new", tag=2)
+    rx = ms.SizedReassembler(200)
+    events = rx.feed(wire(old[:4]) + wire(ms.frame(8, new, 8, 16, 2, 1, 2, 200)[0]))
+    assert [type(e) for e in events] == [mf.FramingError, mf.Message]
+    assert "start of a new message (tag 2)" in str(events[0])
+    assert events[1].body == new and rx.errors == 1
+
+
+def test_a_cxl_first_packet_shorter_than_a_cci_header_costs_its_message_quietly():
+    rx = ms.SizedReassembler(1000)
+    good = cci.encode(1, b"next", tag=2)
+    events = rx.feed(sized_packet(b"\x08\x00\x01\x02\x03", mf.SOM, seq=0)
+                     + sized_packet(bytes(40), 0, seq=1) + sized_packet(bytes(3), mf.EOM, seq=2)
+                     + wire(ms.frame(8, good, 8, 16, 2, 1, 0, 1000)[0]))
+    assert [type(e) for e in events] == [mf.FramingError, mf.Message]
+    assert "shorter than its CCI header" in str(events[0]) and events[1].body == good
+
+
+def test_a_packet_from_another_source_inside_a_message_costs_the_message():
+    parts, _ = ms.frame(8, cci.encode(2, bytes(300)), 8, 16, 1, 1, 0, 200)
+    second = bytearray(wire(parts[2:]))
+    second[6] = 17                                     # same tag and owner, source 17
+    rx = ms.SizedReassembler(200)
+    events = rx.feed(wire(parts[:2]) + bytes(second))
+    assert [type(e) for e in events] == [mf.FramingError]
+    assert "packet of another message (src 0x11 tag 1)" in str(events[0])
+
+
+def test_a_cxl_message_at_the_accepted_size_may_carry_bytes_past_its_cci_length():
+    # the CCI header bounds the message; bytes after it are dropped, not counted
+    msg = cci.encode(2, bytes(300), tag=1)
+    rx = ms.SizedReassembler(200, max_message=1 + len(msg))
+    (ev,) = rx.feed(wire(ms.frame(8, msg + b"xx", 8, 16, 1, 1, 0, 200)[0]))
+    assert isinstance(ev, mf.Message) and ev.body == msg
+
+
+def test_a_control_message_of_known_layout_is_held_to_it_in_sized_packets_too():
+    get_eid = bytes((0x05, mf.CTRL_GET_ENDPOINT_ID, 0, 8, 0, 0))
+    rx = ms.SizedReassembler(1000)
+    (ev,) = rx.feed(wire(ms.frame(0, get_eid + b"trailing", 0x10, 8, 1, 0, 0, 1000)[0]))
+    assert ev.msg_type == 0 and ev.body == get_eid
+
+
+# the server side, on a hand-driven connection
+
+def sized_client(address, unit=1 << 20, rcvbuf=None):
+    """A raw client connection switched to sized packets; returns it and the unit."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(10)                                            # a fault fails, not hangs
+    sock.connect(address)
+    request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(unit)
+    sock.sendall(mf.frame(0, request, 0, 0x10, 0, 1, 0)[0])
+    (reply,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+    assert reply.body[2] == mf.CC_SUCCESS
+    return sock, ms.parse_unit(reply.body[3:])[1]
+
+
+def read_sized(sock, unit):
+    rx = ms.SizedReassembler(unit, mf.MAX_CXL_MESSAGE)
+    while True:
+        data = sock.recv(1 << 16)
+        assert data, "the server closed the connection"
+        for ev in rx.feed(data):
+            assert isinstance(ev, mf.Message), ev
+            return ev
+
+
+def test_the_server_closes_a_connection_whose_sized_packets_cannot_be_followed(server):
+    sock, unit = sized_client(server.address)
+    try:
+        sock.sendall((unit + 5).to_bytes(4, "little") + bytes((1, 8, 0x10, 0xC8)))
+        sock.settimeout(3)
+        assert sock.recv(4096) == b""                 # closed, not left hanging
+        assert server.stats["framing_errors"] == 1
+    finally:
+        sock.close()
+
+
+def test_the_server_answers_sized_from_its_own_eid_to_the_requester(server):
+    sock, unit = sized_client(server.address)
+    try:
+        parts, _ = ms.frame(8, cci.encode(1, b"eid", tag=6), 8, 0x10, 3, 1, 1, unit)
+        sock.sendall(wire(parts))
+        ev = read_sized(sock, unit)
+        assert (ev.src, ev.dst, ev.tag, ev.tag_owner) == (8, 0x10, 3, 0)
+        assert bytes(cci.check_response(ev.body, 6, 0x0001)[-1]) == b"eid"
+    finally:
+        sock.close()
+
+
+def test_the_server_grants_a_unit_of_exactly_64_and_then_reads_sized_packets_of_64(server):
+    sock, unit = sized_client(server.address, unit=mf.BTU)
+    try:
+        assert unit == mf.BTU
+        payload = bytes(range(200))
+        sock.sendall(wire(ms.frame(8, cci.encode(1, payload, tag=2), 8, 0x10, 1, 1, 1, unit)[0]))
+        ev = read_sized(sock, unit)
+        assert bytes(cci.check_response(ev.body, 2, 0x0001)[-1]) == payload
+        assert server.stats["framing_errors"] == 0
+    finally:
+        sock.close()
+
+
+def test_the_server_refuses_the_switch_while_part_of_a_packet_follows_the_request(server):
+    sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
+    try:
+        request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
+        first, seq = mf.frame(0, request, 0, 0x10, 1, 1, 0)
+        second, seq = mf.frame(8, cci.encode(1, b"", tag=5), 8, 0x10, 2, 1, seq)
+        sock.sendall(first + second[:20])            # a packet begun, not ended
+        (control,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert control.body[1:3] == bytes((mf.CTRL_SET_TRANSMISSION_UNIT, mf.CC_NOT_READY))
+        sock.sendall(second[20:])
+        (answer,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert answer.tag == 2 and answer.msg_type == 8    # still 68-byte packets
+    finally:
+        sock.close()
+
+
+def test_a_second_switch_is_refused_while_a_large_sized_packet_is_being_read(server):
+    sock, unit = sized_client(server.address)
+    try:
+        request = bytes((mf.CTRL_RQ | 2, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
+        again = wire(ms.frame(0, request, 0, 0x10, 1, 1, 1, unit)[0])
+        big = wire(ms.frame(8, cci.encode(1, bytes(40000), tag=3), 8, 0x10, 3, 1, 0, unit)[0])
+        sock.sendall(again + big[:100])              # the large packet is read in place
+        ev = read_sized(sock, unit)
+        assert ev.body[1:3] == bytes((mf.CTRL_SET_TRANSMISSION_UNIT, mf.CC_NOT_READY))
+        sock.sendall(big[100:])
+        ev = read_sized(sock, unit)                  # the old unit still holds
+        assert len(cci.check_response(ev.body, 3, 0x0001)[-1]) == 40000
+    finally:
+        sock.close()
+
+
+def test_a_client_trickling_a_large_sized_packet_meets_the_message_timeout():
+    # partial_timeout passes between its bytes, but a sized packet is never dropped
+    # part way: the message deadline must still run from the packet's first byte
+    with Server(echo, port=0, partial_timeout=0.05, message_timeout=0.5) as srv:
+        sock, unit = sized_client(srv.address)
+        try:
+            big = wire(ms.frame(8, cci.encode(1, bytes(40000), tag=3), 8, 0x10, 3, 1, 1, unit)[0])
+            start = time.monotonic()
+            sock.sendall(big[:100])
+            closed = False
+            for b in big[100:130]:                     # a byte every 0.1 s, for 3 s at most
+                time.sleep(0.1)
+                try:
+                    sock.sendall(bytes((b,)))
+                except OSError:
+                    closed = True
+                    break
+                if srv.stats["timeouts"]:
+                    break
+            assert srv.stats["timeouts"] == 1 or closed
+            assert time.monotonic() - start < 2.0
+            sock.settimeout(3)
+            try:
+                assert sock.recv(4096) == b""
+            except ConnectionResetError:
+                pass
+        finally:
+            sock.close()
+
+
+def test_a_slow_reader_taking_a_large_reply_is_not_closed_as_idle():
+    # the server's writes, not only its reads, count as the connection's activity
+    with Server(echo, port=0, idle_timeout=0.3) as srv:
+        sock, unit = sized_client(srv.address, rcvbuf=4096)
+        try:
+            # small buffers on both ends: the reply waits in the server's queue and
+            # leaves it only as fast as this client reads
+            (client,) = srv._clients.values()
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            payload = os.urandom(1 << 20)
+            sock.sendall(wire(ms.frame(8, cci.encode(1, payload, tag=1), 8, 0x10, 1, 1, 1,
+                                       unit)[0]))
+            rx, events, start = ms.SizedReassembler(unit, mf.MAX_CXL_MESSAGE), [], time.monotonic()
+            while not events:
+                data = sock.recv(8192)
+                assert data, "closed after %.1fs" % (time.monotonic() - start)
+                events += rx.feed(data)
+                time.sleep(0.004)                    # slowly: most of a second in all
+            assert bytes(cci.check_response(events[0].body, 1, 0x0001)[-1]) == payload
+            assert time.monotonic() - start > srv.idle_timeout
+        finally:
+            sock.close()
+
+
+# the client side, against hand-written peers
+
+class UnitPeer(Peer):
+    """A Peer that also remembers the unit each Set Transmission Unit asked for."""
+
+    def __init__(self, on_unit):
+        self.units = []
+
+        def note(msg):
+            self.units.append(ms.parse_unit(msg.body[2:])[1])
+            return on_unit(msg)
+        super().__init__(note)
+
+
+def grant(body_after_cc, cc=mf.CC_SUCCESS, command=mf.CTRL_SET_TRANSMISSION_UNIT, shift=0):
+    return lambda msg: bytes(((msg.body[0] + shift) & 0x1F, command, cc)) + body_after_cc
+
+
+def test_the_client_asks_for_no_more_than_its_largest_message():
+    peer = UnitPeer(unsupported)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=5, transmission_unit=1 << 20,
+                              max_message=5000) as t:
+            assert t.unit == mf.BTU
+        assert peer.units == [5000]
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("answer", [
+    grant(ms.unit_request(4096), command=0x42),                     # another command
+    grant(ms.unit_request(4096), shift=1),                          # another instance
+    grant(ms.unit_request(4096), cc=0x01),                          # an error, with data
+    grant(bytes((2,)) + (4096).to_bytes(4, "little")),              # another framing
+    grant(ms.unit_request(8192)),                                   # more than asked
+], ids=["command", "instance", "completion-code", "framing", "larger-unit"])
+def test_a_grant_that_does_not_answer_the_request_keeps_68_byte_packets(answer):
+    peer = UnitPeer(answer)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=5, transmission_unit=4096) as t:
+            assert t.unit == mf.BTU and t.connected
+            reply = t.send(cci.encode(0x0001, bytes(300), tag=2), 8)
+            assert len(cci.check_response(reply, 2, 0x0001)[-1]) == 300
+        assert peer.units == [4096] and peer.connections == 1
+    finally:
+        peer.close()
+
+
+def test_after_a_peer_hangs_up_on_the_command_the_transport_is_connected_again():
+    peer = Peer(lambda msg: "hang up")
+    try:
+        t = MctpTcpTransport(*peer.address, timeout=5)
+        assert t.connected and t.unit == mf.BTU     # connected, as a non-lazy transport is
+        t.close()
+    finally:
+        peer.close()
+
+
+def test_a_message_begun_between_requests_is_completed_and_dropped_with_the_next_reply():
+    unasked = wire(ms.frame(8, cci.encode(0x0001, b"unasked", tag=0), 0x10, 8, 5, 1, 0, 4096)[0])
+    state = {"requests": 0}
+
+    def serve(conn):
+        rx, seq, sized = mf.Reassembler(), 0, None
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for msg in (sized or rx).feed(data):
+                if msg.msg_type == mf.TYPE_CONTROL:
+                    answer = bytes((msg.body[0] & 0x1F, msg.body[1], 0)) + ms.unit_request(4096)
+                    out, seq = mf.frame(0, answer, msg.src, 8, msg.tag, 0, seq)
+                    conn.sendall(out)
+                    sized = ms.SizedReassembler(4096)
+                    continue
+                state["requests"] += 1
+                parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
+                if state["requests"] == 1:
+                    conn.sendall(wire(parts))
+                    time.sleep(0.05)
+                    conn.sendall(unasked[:10])       # a message begun, not ended
+                else:
+                    conn.sendall(unasked[10:] + wire(parts))
+
+    peer = FakePeer(serve)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3) as t:
+            assert t.unit == 4096
+            t.send(cci.encode(0x0001, b"first", tag=1), 8)
+            time.sleep(0.2)                          # the ten bytes are waiting now
+            reply = t.send(cci.encode(0x0001, b"second", tag=2), 8)
+            assert bytes(cci.check_response(reply, 2, 0x0001)[-1]) == b"second"
+            assert t.reconnects == 0
+    finally:
+        peer.close()
+
+
+def test_a_shorter_timeout_after_a_longer_one_is_kept():
+    def first_only(conn):
+        rx, seq, n = mf.Reassembler(), 0, 0
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for msg in rx.feed(data):
+                n += 1
+                if n == 1:
+                    out, seq = mf.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq)
+                    conn.sendall(out)
+
+    peer = FakePeer(first_only)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=10, transmission_unit=64) as t:
+            t.send(cci.encode(0x0001, b"", tag=1), 8)            # waits up to 10 s
+            start = time.monotonic()
+            with pytest.raises(CommandTimeout):
+                t.send(cci.encode(0x0001, b"", tag=2), 8, 0.3)
+            assert time.monotonic() - start < 2.0
+    finally:
+        peer.close()
+
+
+def test_a_peer_that_hangs_up_before_replying_leaves_the_transport_disconnected():
+    def hang_up(conn):
+        conn.recv(65536)
+
+    peer = FakePeer(hang_up)
+    try:
+        t = MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64)
+        for tag in (1, 2):
+            with pytest.raises(TransportError, match="closed the connection"):
+                t.send(cci.encode(0x0001, b"", tag=tag), 8)
+            assert not t.connected
+        assert t.reconnects == 0                     # each request connected afresh
+        t.close()
+    finally:
+        peer.close()
+
+
+def test_a_message_the_peer_originates_with_the_request_tag_is_not_the_reply():
+    def ask_back(conn):
+        rx, seq = mf.Reassembler(), 0
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            for msg in rx.feed(data):
+                hdr = cci.decode_header(msg.body)
+                own = cci.encode(0x0001, b"a request of the peer's", tag=hdr.tag)
+                out, seq = mf.frame(8, own, msg.src, 8, msg.tag, 1, seq)     # tag owner set
+                reply, seq = mf.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq)
+                conn.sendall(out + reply)
+
+    peer = FakePeer(ask_back)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
+            reply = t.send(cci.encode(0x0001, b"mine", tag=4), 8)
+            assert bytes(cci.check_response(reply, 4, 0x0001)[-1]) == b"mine"
+    finally:
+        peer.close()
