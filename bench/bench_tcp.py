@@ -160,7 +160,7 @@ ROUNDS = 3
 def wire_size(transport, payload):
     """The bytes a CCI message with ``payload`` bytes is on ``transport``'s wire."""
     msg = cci.encode(0x0001, bytes(payload))
-    if transport.unit > mf.BTU:
+    if transport.sized:
         from cxlmi_bindings import mctp_sized as ms
         return sum(len(p) for p in ms.frame(8, msg, 8, 16, 0, 1, 0, transport.unit)[0])
     return len(mf.frame(8, msg, 8, 16, 0, 1)[0])

@@ -76,7 +76,8 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq, unit):
     written in order (one ``sendmsg``); the message's bytes are not copied
     unless it is small."""
     flags = (mf.TAG_OWNER if tag_owner else 0) | (tag & mf.TAG_MASK)
-    size = len(message) + 1                         # the type byte and the message
+    # the type byte and the message (nbytes: a view's len() counts its items)
+    size = (message.nbytes if isinstance(message, memoryview) else len(message)) + 1
     if size <= unit:
         head = _HEAD_TYPE.pack(4 + size, mf.HEADER_VERSION, dst & 0xFF, src & 0xFF,
                                mf.SOM | mf.EOM | (seq & mf.SEQ_MASK) << mf.SEQ_SHIFT | flags,

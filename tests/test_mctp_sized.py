@@ -629,16 +629,18 @@ def test_the_server_refuses_the_switch_while_part_of_a_packet_follows_the_reques
         sock.close()
 
 
-def test_a_second_switch_is_refused_while_a_large_sized_packet_is_being_read(server):
+@pytest.mark.parametrize("cut", [9, 100])
+def test_a_second_switch_is_refused_while_a_large_sized_packet_is_being_read(server, cut):
+    # 9 bytes: the packet's size, header and type byte, and none of its payload yet
     sock, unit = sized_client(server.address)
     try:
         request = bytes((mf.CTRL_RQ | 2, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
         again = wire(ms.frame(0, request, 0, 0x10, 1, 1, 1, unit)[0])
         big = wire(ms.frame(8, cci.encode(1, bytes(40000), tag=3), 8, 0x10, 3, 1, 0, unit)[0])
-        sock.sendall(again + big[:100])              # the large packet is read in place
+        sock.sendall(again + big[:cut])              # the large packet is read in place
         ev = read_sized(sock, unit)
         assert ev.body[1:3] == bytes((mf.CTRL_SET_TRANSMISSION_UNIT, mf.CC_NOT_READY))
-        sock.sendall(big[100:])
+        sock.sendall(big[cut:])
         ev = read_sized(sock, unit)                  # the old unit still holds
         assert len(cci.check_response(ev.body, 3, 0x0001)[-1]) == 40000
     finally:
@@ -859,3 +861,35 @@ def test_a_message_the_peer_originates_with_the_request_tag_is_not_the_reply():
             assert bytes(cci.check_response(reply, 4, 0x0001)[-1]) == b"mine"
     finally:
         peer.close()
+
+
+def test_a_peer_that_grants_exactly_64_gets_sized_packets_of_64():
+    # a grant of the smallest unit is still a switch to sized packets
+    srv = Server(echo, port=0, max_message=mf.BTU)   # grants min(asked, 64)
+    srv.start()
+    try:
+        with MctpTcpTransport(*srv.address, timeout=5, transmission_unit=4096) as t:
+            assert (t.unit, t.sized) == (mf.BTU, True)
+            for tag in (1, 2):
+                reply = t.send(cci.encode(0x0001, b"small", tag=tag), 8)
+                assert bytes(cci.check_response(reply, tag, 0x0001)[-1]) == b"small"
+            assert t.reconnects == 0
+        assert srv.stats["unit_requests"] == 1 and srv.stats["framing_errors"] == 0
+    finally:
+        srv.stop()
+
+
+def test_a_client_whose_largest_message_is_64_bytes_does_not_ask(server):
+    with MctpTcpTransport(*server.address, timeout=5, max_message=mf.BTU) as t:
+        reply = t.send(cci.encode(0x0001, b"hi", tag=1), 8)
+        assert bytes(cci.check_response(reply, 1, 0x0001)[-1]) == b"hi"
+        assert (t.unit, t.sized) == (mf.BTU, False)
+    assert server.stats["unit_requests"] == 0 and server.stats["framing_errors"] == 0
+
+
+def test_a_view_of_wide_items_is_framed_by_its_bytes():
+    message = cci.encode(0x0001, bytes(range(200)) * 2, tag=1)     # 412 bytes
+    wide = memoryview(message).cast("I")                           # 103 items
+    for unit in (64, 4096):
+        data = wire(ms.frame(8, wide, 8, 16, 1, 1, 0, unit)[0])
+        assert data == wire(ms.frame(8, message, 8, 16, 1, 1, 0, unit)[0])

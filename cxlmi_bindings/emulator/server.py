@@ -399,7 +399,7 @@ class Server:
                         and ev.body[0] & mf.CTRL_RQ
                         and ev.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT):
                     # the binding's own command: it changes this connection's framing
-                    self._set_unit(client, ev, settled=i == len(events) - 1 and not rx.buffered)
+                    self._set_unit(client, ev, settled=i == len(events) - 1 and not rx.pending())
                     continue
                 reply = self.endpoint.dispatch(client.who, ev)
                 if reply is not None:

@@ -96,6 +96,8 @@ class MctpTcpTransport(MctpControl, Transport):
         self.transmission_unit = max(mf.BTU, int(transmission_unit))
         #: the unit of the current connection (64 until a peer agrees to more)
         self.unit = mf.BTU
+        #: the current connection uses sized packets (a peer may grant 64 itself)
+        self.sized = False
         self._unit_refused = False
         #: where MCTP control requests go: the null EID by default (DSP0236's
         #: physical addressing, answered by an endpoint whatever EID it has or
@@ -171,8 +173,10 @@ class MctpTcpTransport(MctpControl, Transport):
         self._rx = mf.Reassembler(self.max_message, self.peer.lost_last_byte)
         self._seq = 0
         self.unit = mf.BTU
+        self.sized = False
         log.debug("connected to %s", where)
-        if self.transmission_unit > mf.BTU and not self._unit_refused:
+        # nothing to gain from asking for 64 (a message cap of 64 bytes, say)
+        if min(self.transmission_unit, self.max_message) > mf.BTU and not self._unit_refused:
             self._negotiate(timeout)
 
     def _negotiate(self, timeout=None):
@@ -211,6 +215,7 @@ class MctpTcpTransport(MctpControl, Transport):
                       self._where(), bytes(reply).hex())
             return
         self.unit = agreed[1]
+        self.sized = True
         self._rx = ms.SizedReassembler(self.unit, self.max_message)
         log.debug("%s: sized packets of up to %d bytes", self._where(), self.unit)
 
@@ -275,7 +280,7 @@ class MctpTcpTransport(MctpControl, Transport):
                     fresh = True
             # all packets in one write: one syscall and one TCP segment train
             try:
-                if self.unit > mf.BTU:
+                if self.sized:
                     parts, next_seq = ms.frame(msg_type, message, dst, self.own_eid, tag, 1,
                                                self._seq, self.unit)
                     ms.send_parts(self._sock, parts)
