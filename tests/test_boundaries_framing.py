@@ -206,6 +206,21 @@ def test_a_message_of_unknown_length_may_grow_to_exactly_max_message(max_message
     assert not rx.in_message
 
 
+@pytest.mark.parametrize("payload_len,accepted", [(9, True), (10, False)])
+def test_a_one_packet_cci_message_of_exactly_max_message_is_accepted_and_one_byte_more_is_not(
+        payload_len, accepted):
+    # a single whole packet alone in one feed: the reassembler's quick path
+    rx = mf.Reassembler(max_message=1 + 12 + 9)
+    msg = cci_message(payload_len)
+    ev = only(rx.feed(pkt(b"\x08" + msg)))
+    if accepted:
+        assert isinstance(ev, mf.Message) and ev.body == msg
+    else:
+        assert isinstance(ev, mf.FramingError)
+        assert str(ev) == "message announces 23 bytes, more than the 22 accepted; dropped"
+        assert (rx.messages, rx.errors) == (0, 1)
+
+
 def test_the_default_limit_is_a_1_mib_cci_payload():
     assert mf.DEFAULT_MAX_MESSAGE == 1 + 12 + (1 << 20)
     assert mf.MAX_CXL_MESSAGE == 1 + 12 + (1 << 21) - 1
@@ -279,6 +294,32 @@ def test_in_message_is_true_between_the_first_and_the_last_packet():
     assert not rx.in_message
 
 
+def test_pending_is_true_between_the_packets_of_a_message_even_with_no_bytes_buffered():
+    rx = mf.Reassembler()
+    assert not rx.pending()
+    packets = stream(bytes((8,)) + cci_message(150))
+    rx.feed(packets[0])
+    assert rx.buffered == 0 and rx.pending()
+    rx.feed(packets[1][:5])
+    assert rx.pending()
+    rx.feed(packets[1][5:] + packets[2])
+    assert rx.buffered == 0 and not rx.pending()
+
+
+def test_a_whole_packet_behind_a_partial_one_is_read_in_stream_order():
+    # 10 bytes of one packet wait; the next 68 bytes, though a well-formed packet of
+    # their own, are that packet's rest and the start of the next one
+    first, second = pkt(b"\x08" + cci_message(3, tag=1)), pkt(b"\x08" + cci_message(5, tag=2),
+                                                              seq=1)
+    chunked, whole = mf.Reassembler(), mf.Reassembler()
+    assert chunked.feed(first[:10]) == []
+    events = chunked.feed(second)
+    expected = whole.feed(first[:10] + second)
+    assert [str(e) for e in events] == [str(e) for e in expected]
+    assert not any(isinstance(e, mf.Message) and e.tag == 2 for e in events)
+    assert chunked.buffered == whole.buffered == 10
+
+
 def test_reset_forgets_the_partial_packet_and_message_but_not_the_counters():
     rx = mf.Reassembler()
     packets = stream(bytes((8,)) + cci_message(150))
@@ -332,6 +373,14 @@ def test_a_bad_version_drops_the_packet_and_any_message_in_progress(before):
     assert ev.dropped == PKT * (1 + before)
     assert str(ev) == "bad MCTP header version 2 (byte 0x02); packet dropped"
     assert not rx.in_message and rx.errors == 1
+
+
+def test_a_lone_whole_cci_packet_with_a_bad_version_is_dropped_too():
+    rx = mf.Reassembler()
+    ev = only(rx.feed(pkt(b"\x08" + cci_message(3), version=2)))
+    assert isinstance(ev, mf.FramingError)
+    assert str(ev) == "bad MCTP header version 2 (byte 0x02); packet dropped"
+    assert (rx.messages, rx.errors, rx.packets) == (0, 1, 1)
 
 
 def test_a_reserved_bit_in_the_version_byte_is_not_a_bad_version():

@@ -10,14 +10,21 @@ device, SIGTERM leaves no process behind, and --state still makes changes
 durable.
 """
 
+import mmap
 import os
+import selectors
 import signal
+import socket
+import struct
 import threading
 import time
 
 import pytest
 
 from cxlmi_bindings import Context
+from cxlmi_bindings.emulator import profiles
+from cxlmi_bindings.emulator.shared_state import SharedDevice
+from cxlmi_bindings.emulator.workers import WorkerPool, _Worker
 
 from test_emulate_processes import servers  # noqa: F401  (a fixture)
 
@@ -202,3 +209,141 @@ def test_a_read_on_one_worker_sees_a_write_answered_by_another(pool):
             a.memdev_set_lsa(offset=0, data=data)
             assert bytes(b.memdev_get_lsa(offset=0, length=64)) == data
             a, b = b, a                              # and the other way round
+
+
+# --- the pieces of a pool, driven directly in this process -------------------------
+
+def _two_workers(tmp, parent=None):
+    shared = SharedDevice(profiles.build("type3"), os.path.join(tmp, "s.json"))
+    counts = mmap.mmap(-1, 8)
+    channels = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    workers = [_Worker(i, os.getppid() if parent is None else parent, counts, channels,
+                       listener=listeners[i], shared=shared)
+               for i in range(2)]
+    socks = listeners + [s for pair in channels for s in pair]
+    return workers, counts, socks, shared
+
+
+def test_a_worker_keeps_a_connection_when_no_other_serves_fewer_clients(tmp_path):
+    # only worker 1 listens on the clients' port: on a tie it keeps the connection,
+    # the next one (it then serves more) goes to worker 0
+    workers, counts, socks, shared = _two_workers(str(tmp_path))
+    ctxs = []
+    try:
+        for w in workers:
+            w.start()
+        target = "tcp:127.0.0.1:%d" % socks[1].getsockname()[1]
+        for expected in ([0, 1], [1, 1]):
+            ctx = Context()
+            ctx.open(target).identify()
+            ctxs.append(ctx)
+            assert [w.clients for w in workers] == expected
+    finally:
+        for ctx in ctxs:
+            ctx.close()
+        for w in workers:
+            w.stop()
+        for sock in socks:
+            sock.close()
+        shared.close()
+
+
+def test_a_hand_off_counts_the_connection_for_its_receiver_and_closes_the_senders_copy(
+        tmp_path):
+    workers, counts, socks, shared = _two_workers(str(tmp_path))
+    pairs = []
+    try:
+        struct.pack_into("<II", counts, 0, 1, 0)        # worker 0 serves one, worker 1 none
+        pairs.append(socket.socketpair())
+        conn = pairs[-1][0]
+        assert workers[0]._hand_off(conn, ("127.0.0.1", 4000))
+        assert conn.fileno() == -1                      # only worker 1's copy is left
+        assert struct.unpack_from("<II", counts) == (1, 1)   # before worker 1 took it
+        pairs.append(socket.socketpair())
+        assert not workers[0]._hand_off(pairs[-1][0], ("127.0.0.1", 4001))   # a tie now
+        data, fds, _, _ = socket.recv_fds(socks[4], 512, 1)       # worker 1's inbox
+        assert data == b'["127.0.0.1", 4000]' and len(fds) == 1
+        os.close(fds[0])
+    finally:
+        for pair in pairs:
+            for s in pair:
+                s.close()
+        for sock in socks:
+            sock.close()
+        shared.close()
+
+
+def test_a_worker_publishes_its_count_when_a_client_leaves(tmp_path):
+    workers, counts, socks, shared = _two_workers(str(tmp_path))
+    a, b = socket.socketpair()
+    selector = selectors.DefaultSelector()
+    try:
+        workers[1]._admit(selector, a, ("127.0.0.1", 4000))
+        assert struct.unpack_from("<II", counts) == (0, 1)
+        (client,) = workers[1]._clients.values()
+        workers[1]._close(selector, client, None)
+        assert struct.unpack_from("<II", counts) == (0, 0)
+    finally:
+        selector.close()
+        b.close()
+        for sock in socks:
+            sock.close()
+        shared.close()
+
+
+def test_a_worker_whose_supervisor_is_not_its_parent_stops_by_itself(tmp_path):
+    workers, counts, socks, shared = _two_workers(str(tmp_path), parent=os.getppid() + 1)
+    try:
+        thread = threading.Thread(target=workers[0].serve_forever, daemon=True)
+        thread.start()
+        thread.join(2)
+        assert not thread.is_alive()
+    finally:
+        workers[0].stop()
+        for sock in socks:
+            sock.close()
+        shared.close()
+
+
+def test_check_replaces_a_dead_worker_and_forgets_its_clients(tmp_path):
+    pool = WorkerPool(profiles.build("type3"), 2)
+    pool.start()
+    try:
+        struct.pack_into("<I", pool._counts, 0, 5)       # worker 0 had five clients
+        dead = pool.pids[0]
+        os.kill(dead, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        replaced = 0
+        while not replaced and time.monotonic() < deadline:
+            replaced = pool.check()
+            time.sleep(0.02)
+        assert replaced == 1 and pool.restarts == 1
+        assert pool.pids[0] != dead and len(pool.pids) == 2
+        assert struct.unpack_from("<I", pool._counts, 0)[0] == 0
+        assert pool.check() == 0 and pool.restarts == 1
+    finally:
+        pool.stop()
+
+
+def test_a_read_of_a_current_copy_takes_no_lock_and_loads_nothing(tmp_path):
+    shared = SharedDevice(profiles.build("type3"), str(tmp_path / "s.json"))
+    try:
+        shared.forget()                                # as after a failed request
+        shared.acquire(False)
+        assert shared._locked and shared.loads == 1     # loaded under the shared lock
+        shared.release()
+        for _ in range(3):
+            shared.acquire(False)
+            assert not shared._locked
+            shared.release()
+        assert shared.loads == 1
+        shared.acquire(True)
+        shared.commit()
+        shared.release()
+        assert shared.generation == 1
+        shared.acquire(False)                          # its own change: nothing to load
+        assert not shared._locked and shared.loads == 1
+        shared.release()
+    finally:
+        shared.close()

@@ -90,3 +90,21 @@ def test_a_cci_request_of_a_cxl_type_not_served_is_answered_unsupported():
     # a response of that type, or a type without a CCI format, still gets nothing
     assert ep.dispatch("t", request(mf.TYPE_CCI, cci.encode(1, b"", category=1))) is None
     assert ep.dispatch("t", request(0x7E, cci.encode(0x0001, b"", tag=1))) is None
+
+
+def test_a_reply_shorter_than_a_cci_header_is_answered_internal():
+    ep = MctpEndpoint(lambda t, m: b"\x01\x02\x03\x04\x05")
+    reply = ep.dispatch("t", request(mf.TYPE_CCI, cci.encode(0x0001, b"", tag=6)))
+    hdr = cci.decode_header(reply)
+    assert hdr.return_code == ReturnCode.INTERNAL and hdr.tag == 6 and hdr.opcode == 0x0001
+    header_only = cci.encode(0x0001, b"", tag=6, category=cci.CATEGORY_RESPONSE)
+    ep = MctpEndpoint(lambda t, m: header_only)                 # 12 bytes are enough
+    assert ep.dispatch("t", request(mf.TYPE_CCI, cci.encode(0x0001, b"", tag=6))) == header_only
+
+
+def test_a_control_message_too_short_for_its_command_is_ignored():
+    ep = MctpEndpoint(lambda t, m: None)
+    assert ep.dispatch("t", request(mf.TYPE_CONTROL, b"\x81")) is None
+    assert ep.dispatch("t", request(mf.TYPE_CONTROL, b"")) is None
+    assert ep.stats["control"] == 2
+    assert ep.dispatch("t", request(mf.TYPE_CONTROL, b"\x81\x02")) == b"\x01\x02\x00\x08\x00\x00"

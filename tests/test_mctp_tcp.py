@@ -839,3 +839,35 @@ def test_a_connection_nobody_accepts_times_out_after_the_connect_timeout():
         listener.close()
     assert info.value.exit_code == 5
     assert "no answer to the connection request within 0.3s" in str(info.value)
+
+
+def test_stop_ends_every_client_connection_at_once(device):
+    srv = Server(device, port=0)
+    r = Raw(srv.start())
+    try:
+        assert r.request(0x0001) == bytes(range(18))
+        srv.stop()
+        assert srv.clients == 0
+        r.sock.settimeout(1.0)
+        try:
+            assert r.sock.recv(4096) == b""             # the end of the stream, not silence
+        except ConnectionResetError:
+            pass
+    finally:
+        r.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_listening_on_a_port_in_use_fails_and_leaves_no_socket_open():
+    from cxlmi_bindings.emulator.server import listen
+    busy = listen("127.0.0.1", 0)
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(OSError) as failed:
+            listen("127.0.0.1", busy.getsockname()[1])
+        # the traceback keeps listen()'s frame, and the socket in it, alive: only an
+        # explicit close() has given its descriptor back by now
+        assert len(os.listdir("/proc/self/fd")) == before
+        del failed
+    finally:
+        busy.close()

@@ -257,3 +257,141 @@ def test_cxl_mi_emulate_takes_the_limits_from_its_options():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_every_burst_of_refusals_is_logged_once_and_each_recovery_once(caplog, monkeypatch):
+    from cxlmi_bindings.emulator import server as server_module
+    monkeypatch.setattr(server_module, "EVICT_SILENT", 60.0)
+    caplog.set_level(logging.INFO, logger="cxlmi.emulator")
+    with Server(echo, port=0, max_clients=1) as srv:
+        for burst in (1, 2):
+            held = socket.create_connection(srv.address)
+            assert wait_for(lambda: srv.clients == 1)
+            extra = socket.create_connection(srv.address)
+            assert closed_by_peer(extra)
+            held.close()
+            extra.close()
+            assert wait_for(lambda: srv.clients == 0)
+            assert identify_ok(srv.address)
+            messages = [r.getMessage() for r in caplog.records]
+            assert sum("the most allowed" in m for m in messages) == burst
+            assert sum("accepting connections again" in m for m in messages) == burst
+        assert srv.stats["refused"] == 2
+
+
+def test_a_dropped_partial_packet_does_not_leave_the_message_deadline_running():
+    # 10 bytes, then quiet: they are dropped after partial_timeout; the client, now
+    # between messages, must not be cut off when message_timeout passes
+    with Server(echo, port=0, partial_timeout=0.2, message_timeout=0.8) as srv:
+        sock = socket.create_connection(srv.address)
+        sock.sendall(mf.frame(8, cci.encode(0x0001, b"", tag=1), 8, 0x20, 1, 1)[0][:10])
+        assert wait_for(lambda: srv.stats["framing_errors"] == 1, 2)
+        time.sleep(1.0)
+        assert srv.stats["timeouts"] == 0 and srv.clients == 1
+        data, _ = mf.frame(8, cci.encode(0x0001, b"x", tag=2), 8, 0x20, 2, 1)
+        sock.sendall(data)
+        sock.settimeout(3)
+        rx = mf.Reassembler()
+        events = []
+        while not events:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed the connection"
+            events = rx.feed(chunk)
+        assert cci.check_response(events[0].body, 2, 0x0001)[-1] == b"x"
+        sock.close()
+
+
+def test_a_partial_timeout_of_0_never_drops_a_packet_that_arrives_slowly():
+    with Server(echo, port=0, partial_timeout=0) as srv:
+        sock = socket.create_connection(srv.address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data, _ = mf.frame(8, cci.encode(0x0001, b"slow", tag=3), 8, 0x20, 3, 1)
+        sock.sendall(data[:30])
+        time.sleep(0.4)
+        sock.sendall(data[30:])
+        sock.settimeout(3)
+        rx = mf.Reassembler()
+        events = []
+        while not events:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed the connection"
+            events = rx.feed(chunk)
+        assert cci.check_response(events[0].body, 3, 0x0001)[-1] == b"slow"
+        assert srv.stats["framing_errors"] == 0
+        sock.close()
+
+
+def test_replies_beyond_max_output_disconnect_a_client_that_does_not_read(caplog):
+    caplog.set_level(logging.WARNING, logger="cxlmi.emulator")
+    with Server(echo, port=0, max_output=16384) as srv:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(srv.address)
+        assert wait_for(lambda: srv.clients == 1)
+        request, seq = b"", 0
+        for tag in range(12):                      # 3.6 MB of replies, more than the
+            data, seq = mf.frame(8, cci.encode(0x0001, bytes(300000), tag=tag), 8, 0x20,
+                                 tag, 1, seq)      # kernel's buffers hold
+            request += data
+        sock.settimeout(0.5)
+        try:
+            sock.sendall(request)
+        except (socket.timeout, OSError):
+            pass
+        assert wait_for(lambda: srv.clients == 0, 3)   # long before idle_timeout
+        assert any("bytes of replies unread; disconnected" in r.getMessage()
+                   for r in caplog.records)
+        sock.close()
+
+
+def test_a_client_slowly_reading_a_long_reply_is_not_idle():
+    # the request arrives at once; then only the reply moves, for longer than
+    # idle_timeout, and that progress keeps the connection.  Small kernel buffers
+    # (accepted sockets take the listener's) keep most of the reply in the server.
+    from cxlmi_bindings.emulator.server import listen
+    listener = listen("127.0.0.1", 0)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    with Server(echo, listener=listener, idle_timeout=0.3) as srv:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(srv.address)
+        data, _ = mf.frame(8, cci.encode(0x0001, bytes(400000), tag=4), 8, 0x20, 4, 1)
+        sock.settimeout(3)
+        sock.sendall(data)
+        rx = mf.Reassembler()
+        events, started = [], time.monotonic()
+        while not events:
+            chunk = sock.recv(4096)
+            assert chunk, "closed after %.1fs" % (time.monotonic() - started)
+            events = rx.feed(chunk)
+            time.sleep(0.005)
+        assert time.monotonic() - started > 0.4     # the reading outlasted idle_timeout
+        assert len(cci.check_response(events[0].body, 4, 0x0001)[-1]) == 400000
+        sock.close()
+    listener.close()
+
+
+def test_a_client_waiting_for_its_replies_to_be_read_is_not_taken_for_a_stalled_one(
+        monkeypatch):
+    # its next message is unfinished only because the server stopped reading it while
+    # its replies wait: when full, a newcomer is refused rather than given its slot
+    from cxlmi_bindings.emulator import server as server_module
+    from cxlmi_bindings.emulator.server import listen
+    monkeypatch.setattr(server_module, "EVICT_SILENT", 60.0)
+    listener = listen("127.0.0.1", 0)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    with Server(echo, listener=listener, max_clients=1, partial_timeout=5) as srv:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(srv.address)
+        data, seq = mf.frame(8, cci.encode(0x0001, bytes(200000), tag=1), 8, 0x20, 1, 1)
+        sock.sendall(data + mf.frame(8, cci.encode(0x0001, b""), 8, 0x20, 2, 1, seq)[0][:10])
+        assert wait_for(lambda: [(c.started is not None, len(c.out) > 0)
+                                 for c in list(srv._clients.values())] == [(True, True)])
+        newcomer = socket.create_connection(srv.address)
+        assert closed_by_peer(newcomer)
+        assert (srv.stats["refused"], srv.stats["evicted"], srv.clients) == (1, 0, 1)
+        newcomer.close()
+        sock.close()
+    listener.close()
+
