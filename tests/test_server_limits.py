@@ -395,3 +395,44 @@ def test_a_client_waiting_for_its_replies_to_be_read_is_not_taken_for_a_stalled_
         sock.close()
     listener.close()
 
+
+def test_a_client_evicted_while_its_own_bytes_wait_in_the_same_batch_does_not_stop_the_server():
+    # The server is busy in a slow handler while a newcomer connects and then the
+    # stalled client sends more: both events come back from one select(), the
+    # listener's first.  Admitting the newcomer evicts the stalled client; its
+    # waiting event must then be passed over, not read from a closed client.
+    def slow_echo(msg_type, message):
+        time.sleep(0.3)
+        hdr = cci.decode_header(message)
+        return cci.encode(hdr.opcode, b"", tag=hdr.tag, category=cci.CATEGORY_RESPONSE)
+
+    srv = Server(slow_echo, port=0, max_clients=2, partial_timeout=5)
+    address = srv.start()
+    socks = []
+    try:
+        def connect():
+            socks.append(socket.create_connection(address, timeout=10))
+            return socks[-1]
+        stalled = connect()
+        stalled.sendall(mf.frame(8, cci.encode(0x0001, bytes(500)), 8, 0x20, 1, 1)[0][:100])
+        time.sleep(0.2)
+        busy = connect()
+        busy.sendall(mf.frame(8, cci.encode(0x0001, b"", tag=2), 8, 0x20, 2, 1)[0])
+        time.sleep(0.1)                                  # the server is in slow_echo now
+        connect()                                        # the listener is ready first,
+        time.sleep(0.05)
+        stalled.sendall(bytes(10))                       # then the stalled client
+        (reply,) = mf.Reassembler().feed(busy.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert reply.tag == 2
+        deadline = time.monotonic() + 5
+        while not srv.stats["evicted"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert srv.stats["evicted"] == 1
+        assert srv._thread.is_alive() and srv._serving.is_set()
+        busy.sendall(mf.frame(8, cci.encode(0x0001, b"", tag=3), 8, 0x20, 3, 1)[0])
+        (reply,) = mf.Reassembler().feed(busy.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert reply.tag == 3                            # still serving
+    finally:
+        for sock in socks:
+            sock.close()
+        srv.stop()

@@ -359,6 +359,9 @@ class Server:
                     client.started = None
 
     def _ready(self, selector, client, mask):
+        if client.sock is None:
+            # closed earlier in this batch of events (evicted for a newcomer)
+            return
         if mask & selectors.EVENT_WRITE:
             self._flush(selector, client)
             if client.sock is None:
