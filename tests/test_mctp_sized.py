@@ -49,6 +49,16 @@ def reassemble(rx, data, chunk):
     return events
 
 
+def messages(conn):
+    """The messages arriving on a peer's connection in 68-byte packets, until EOF."""
+    rx = mf.Reassembler()
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        yield from rx.feed(data)
+
+
 # --- framing ------------------------------------------------------------------------
 
 def test_a_sized_packet_is_its_size_the_transport_header_the_type_and_the_message():
@@ -202,24 +212,20 @@ class Peer(FakePeer):
 
     def _serve(self, conn):
         self.connections += 1
-        rx, seq = mf.Reassembler(), 0
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            for msg in rx.feed(data):
-                if msg.msg_type != mf.TYPE_CONTROL:
-                    answer = echo(msg.msg_type, msg.body)
-                elif msg.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT:
-                    self.asked += 1
-                    answer = self.on_unit(msg)
-                    if answer == "hang up":
-                        return
-                else:
-                    answer = unsupported(msg)
-                if answer is not None:
-                    out, seq = mf.frame(msg.msg_type, answer, msg.src, 8, msg.tag, 0, seq)
-                    conn.sendall(out)
+        seq = 0
+        for msg in messages(conn):
+            if msg.msg_type != mf.TYPE_CONTROL:
+                answer = echo(msg.msg_type, msg.body)
+            elif msg.body[1] == mf.CTRL_SET_TRANSMISSION_UNIT:
+                self.asked += 1
+                answer = self.on_unit(msg)
+                if answer == "hang up":
+                    return
+            else:
+                answer = unsupported(msg)
+            if answer is not None:
+                out, seq = mf.frame(msg.msg_type, answer, msg.src, 8, msg.tag, 0, seq)
+                conn.sendall(out)
 
 
 def unsupported(msg):
@@ -249,19 +255,20 @@ def test_a_peer_that_does_not_take_the_command_keeps_68_byte_packets(behaviour):
         peer.close()
 
 
-def test_the_server_refuses_the_switch_while_more_bytes_follow_the_request(server):
+@pytest.mark.parametrize("cut", [None, 20], ids=["a whole packet", "part of a packet"])
+def test_the_server_refuses_the_switch_while_more_bytes_follow_the_request(server, cut):
     sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
     try:
         request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
         first, seq = mf.frame(0, request, 0, 0x10, 1, 1, 0)
         second, seq = mf.frame(8, cci.encode(1, b"", tag=5), 8, 0x10, 2, 1, seq)
-        sock.sendall(first + second)                 # did not wait for the answer
-        rx, events = mf.Reassembler(), []
-        while len(events) < 2:
-            events += rx.feed(sock.recv(4096))
-        control, answer = events
+        sock.sendall(first + second[:cut])           # did not wait for the answer
+        (control,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
         assert control.body[1:3] == bytes((mf.CTRL_SET_TRANSMISSION_UNIT, mf.CC_NOT_READY))
-        assert answer.tag == 2                       # still 68-byte packets both ways
+        if cut is not None:
+            sock.sendall(second[cut:])
+        (answer,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
+        assert answer.tag == 2 and answer.msg_type == 8    # still 68-byte packets both ways
     finally:
         sock.close()
 
@@ -350,11 +357,11 @@ def test_the_programs_keep_freed_memory_on_glibc():
     assert out.strip() == ("True" if platform.libc_ver()[0] == "glibc" else "False")
 
 
-def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnects():
-    state = {"connections": 0}
-
+def switching_peer(on_request):
+    """A peer script that grants sized packets of 4096 bytes to Set Transmission
+    Unit, then hands every other message to ``on_request(conn, msg, seq)``, which
+    answers it (or not) and returns the next sequence number."""
     def serve(conn):
-        state["connections"] += 1
         rx, seq, sized = mf.Reassembler(), 0, None
         while True:
             data = conn.recv(65536)
@@ -366,11 +373,25 @@ def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnect
                     out, seq = mf.frame(0, answer, msg.src, 8, msg.tag, 0, seq)
                     conn.sendall(out)
                     sized = ms.SizedReassembler(4096)
-                elif state["connections"] == 1:          # the first connection gets garbage
-                    conn.sendall((1 << 30).to_bytes(4, "little") + bytes(20))
                 else:
-                    parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
-                    conn.sendall(wire(parts))
+                    seq = on_request(conn, msg, seq)
+    return serve
+
+
+def test_a_broken_sized_reply_is_a_protocol_error_and_the_next_request_reconnects():
+    state = {"connections": 0}
+
+    def answer(conn, msg, seq):
+        if state["connections"] == 1:                # the first connection gets garbage
+            conn.sendall((1 << 30).to_bytes(4, "little") + bytes(20))
+            return seq
+        parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
+        conn.sendall(wire(parts))
+        return seq
+
+    def serve(conn):
+        state["connections"] += 1
+        switching_peer(answer)(conn)
 
     peer = FakePeer(serve)
     try:
@@ -613,22 +634,6 @@ def test_the_server_grants_a_unit_of_exactly_64_and_then_reads_sized_packets_of_
         sock.close()
 
 
-def test_the_server_refuses_the_switch_while_part_of_a_packet_follows_the_request(server):
-    sock = socket.create_connection(server.address, timeout=10)    # a fault fails, not hangs
-    try:
-        request = bytes((mf.CTRL_RQ | 1, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(4096)
-        first, seq = mf.frame(0, request, 0, 0x10, 1, 1, 0)
-        second, seq = mf.frame(8, cci.encode(1, b"", tag=5), 8, 0x10, 2, 1, seq)
-        sock.sendall(first + second[:20])            # a packet begun, not ended
-        (control,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
-        assert control.body[1:3] == bytes((mf.CTRL_SET_TRANSMISSION_UNIT, mf.CC_NOT_READY))
-        sock.sendall(second[20:])
-        (answer,) = mf.Reassembler().feed(sock.recv(mf.PACKET_SIZE, socket.MSG_WAITALL))
-        assert answer.tag == 2 and answer.msg_type == 8    # still 68-byte packets
-    finally:
-        sock.close()
-
-
 @pytest.mark.parametrize("cut", [9, 100])
 def test_a_second_switch_is_refused_while_a_large_sized_packet_is_being_read(server, cut):
     # 9 bytes: the packet's size, header and type byte, and none of its payload yet
@@ -763,29 +768,18 @@ def test_a_message_begun_between_requests_is_completed_and_dropped_with_the_next
     unasked = wire(ms.frame(8, cci.encode(0x0001, b"unasked", tag=0), 0x10, 8, 5, 1, 0, 4096)[0])
     state = {"requests": 0}
 
-    def serve(conn):
-        rx, seq, sized = mf.Reassembler(), 0, None
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            for msg in (sized or rx).feed(data):
-                if msg.msg_type == mf.TYPE_CONTROL:
-                    answer = bytes((msg.body[0] & 0x1F, msg.body[1], 0)) + ms.unit_request(4096)
-                    out, seq = mf.frame(0, answer, msg.src, 8, msg.tag, 0, seq)
-                    conn.sendall(out)
-                    sized = ms.SizedReassembler(4096)
-                    continue
-                state["requests"] += 1
-                parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
-                if state["requests"] == 1:
-                    conn.sendall(wire(parts))
-                    time.sleep(0.05)
-                    conn.sendall(unasked[:10])       # a message begun, not ended
-                else:
-                    conn.sendall(unasked[10:] + wire(parts))
+    def answer(conn, msg, seq):
+        state["requests"] += 1
+        parts, seq = ms.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq, 4096)
+        if state["requests"] == 1:
+            conn.sendall(wire(parts))
+            time.sleep(0.05)
+            conn.sendall(unasked[:10])               # a message begun, not ended
+        else:
+            conn.sendall(unasked[10:] + wire(parts))
+        return seq
 
-    peer = FakePeer(serve)
+    peer = FakePeer(switching_peer(answer))
     try:
         with MctpTcpTransport(*peer.address, timeout=3) as t:
             assert t.unit == 4096
@@ -800,16 +794,10 @@ def test_a_message_begun_between_requests_is_completed_and_dropped_with_the_next
 
 def test_a_shorter_timeout_after_a_longer_one_is_kept():
     def first_only(conn):
-        rx, seq, n = mf.Reassembler(), 0, 0
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            for msg in rx.feed(data):
-                n += 1
-                if n == 1:
-                    out, seq = mf.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq)
-                    conn.sendall(out)
+        for n, msg in enumerate(messages(conn)):
+            if n == 0:
+                out, _ = mf.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, 0)
+                conn.sendall(out)
 
     peer = FakePeer(first_only)
     try:
@@ -842,17 +830,13 @@ def test_a_peer_that_hangs_up_before_replying_leaves_the_transport_disconnected(
 
 def test_a_message_the_peer_originates_with_the_request_tag_is_not_the_reply():
     def ask_back(conn):
-        rx, seq = mf.Reassembler(), 0
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            for msg in rx.feed(data):
-                hdr = cci.decode_header(msg.body)
-                own = cci.encode(0x0001, b"a request of the peer's", tag=hdr.tag)
-                out, seq = mf.frame(8, own, msg.src, 8, msg.tag, 1, seq)     # tag owner set
-                reply, seq = mf.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq)
-                conn.sendall(out + reply)
+        seq = 0
+        for msg in messages(conn):
+            hdr = cci.decode_header(msg.body)
+            own = cci.encode(0x0001, b"a request of the peer's", tag=hdr.tag)
+            out, seq = mf.frame(8, own, msg.src, 8, msg.tag, 1, seq)     # tag owner set
+            reply, seq = mf.frame(8, echo(8, msg.body), msg.src, 8, msg.tag, 0, seq)
+            conn.sendall(out + reply)
 
     peer = FakePeer(ask_back)
     try:
