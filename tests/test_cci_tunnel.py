@@ -410,3 +410,9 @@ def test_unwrap_of_a_reply_with_no_tunnel_header_is_a_protocol_error():
         tunnel.unwrap(reply, Tunnel.switch(0), [1])
     with pytest.raises(CxlmiError):
         tunnel.unwrap(b"", Tunnel.switch(0), [1])
+
+
+def test_the_reassembly_length_leaves_out_the_background_bit():
+    msg = cci.encode(IDENTIFY, b"\x01\x02\x03", category=1, background=True)
+    assert cci.payload_length(msg) == 3
+    assert cci.payload_length(bytes(5) + msg, at=5) == 3

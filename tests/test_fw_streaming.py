@@ -139,3 +139,23 @@ def test_transfer_fw_keeps_freed_memory_for_its_parts(device, monkeypatch):
     res = invoke(["generic", "transfer-fw", "emu:type3", "-", "--json"], input=package(3000))
     assert res.exit_code == 0, both(res)
     assert asked == [True]
+
+
+class ShortReads(io.BytesIO):
+    """A stream that hands out less than asked (a raw pipe between writes)."""
+
+    def read(self, size=-1):
+        return super().read(min(size, 700) if size and size > 0 else size)
+
+
+def test_part_offsets_are_where_each_parts_bytes_start_even_after_a_short_read():
+    data = package(3000)
+    parts = list(W._package_parts(ShortReads(data), 1024, "fw.bin"))
+    offsets, total = [], 0
+    for off, chunk, _, _ in parts:
+        offsets.append(total)
+        total += len(chunk)
+        assert off == offsets[-1]
+    assert b"".join(p[1] for p in parts) == data
+    assert [p[2] for p in parts] == [True] + [False] * (len(parts) - 1)
+    assert [p[3] for p in parts] == [False] * (len(parts) - 1) + [True]

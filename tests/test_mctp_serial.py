@@ -314,3 +314,31 @@ def test_a_middle_packet_without_its_start_is_dropped():
     reasm = ms.PacketReassembler()
     (err,) = reasm.feed(pkts[1])
     assert "without start of message" in str(err) and reasm.errors == 1
+
+
+def test_the_oldest_message_in_progress_goes_first_when_too_many_are_open():
+    request = cci.encode(0x0401, bytes(150))
+    reasm = ms.PacketReassembler()
+    firsts = [ms.packets(mf.TYPE_CCI, request, 8, src, 1, 1)[0] for src in range(1, 66)]
+    for pkts in firsts[:64]:
+        assert reasm.feed(pkts[0]) == []
+    (err,) = reasm.feed(firsts[64][0])                 # the 65th: src 0x01 makes room
+    assert "from src 0x01 tag 1 dropped" in str(err)
+    # the newest is still being reassembled, the oldest is not
+    (msg,) = [ev for p in firsts[64][1:] for ev in reasm.feed(p)]
+    assert msg.src == 65 and msg.body == request
+    assert "without start of message" in str(reasm.feed(firsts[0][1])[0])
+
+
+def test_an_escape_followed_by_0x20_is_not_taken_for_a_zero_byte():
+    frame = ms.encode_frame(_pkt(6, fill=0x00))
+    stuffed = frame[:5] + b"\x7d\x20" + frame[6:]        # one packet byte 0x00 as 7d 20
+    assert [e.kind for e in _errors(ms.FrameDecoder().feed(stuffed))] == ["escape"]
+
+
+def test_a_dropped_frame_counts_every_stream_byte_it_cost():
+    frame = bytearray(ms.encode_frame(_pkt(6)))
+    frame[-2] ^= 0xFF
+    dec = ms.FrameDecoder()
+    (err,) = dec.feed(bytes(frame))
+    assert err.kind == "fcs" and err.dropped == len(frame)

@@ -299,3 +299,78 @@ def test_emulate_refuses_a_regular_file_as_listening_socket(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "exists and is not a socket" in proc.stderr
     assert regular.read_text() == "keep me"
+
+
+def test_a_message_to_the_broadcast_eid_is_answered(served):
+    server, line = served
+    line.send(mf.TYPE_CONTROL, b"\x80\x02", dst=0xFF)
+    assert line.receive().body[3] == 8
+    assert server.stats["not_for_us"] == 0
+
+
+class ShortWrites:
+    """``os`` for the serial server, but a write takes at most 16 bytes (a busy line)."""
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd, data):
+        return os.write(fd, bytes(data[:16]))
+
+
+def test_a_line_taking_a_few_bytes_per_write_still_gets_every_byte_of_the_reply(served,
+                                                                                 monkeypatch):
+    from cxlmi_bindings.emulator import serial_server
+    server, line = served
+    monkeypatch.setattr(serial_server, "os", ShortWrites())
+    line.send(mf.TYPE_CCI, cci.encode(IDENTIFY, b"", tag=7), tag=4)
+    hdr = cci.decode_header(line.receive().body)
+    assert (hdr.opcode, hdr.tag, hdr.return_code) == (IDENTIFY, 7, 0)
+    assert line.decoder.errors == dict.fromkeys(ms.ERROR_KINDS, 0)
+
+
+def test_noise_bytes_are_counted_once_each(served):
+    server, line = served
+    for noise in (b"noise", b"more"):          # two reads of line noise before any frame
+        line.sock.sendall(noise)
+        time.sleep(0.1)
+    line.send(mf.TYPE_CONTROL, b"\x80\x02")
+    assert line.receive().body[3] == 8
+    assert server.stats["noise_bytes"] == 9
+
+
+class StuckOnce(ShortWrites):
+    """``os`` for the serial server: the first write finds the line full."""
+
+    def __init__(self):
+        self.stuck = True
+
+    def write(self, fd, data):
+        if self.stuck:
+            self.stuck = False
+            raise BlockingIOError(11, "line full")
+        return os.write(fd, data)
+
+
+class LeapingClock:
+    """``time`` for the serial server: each reading is 11 seconds after the last."""
+
+    def __init__(self):
+        self.now = time.monotonic()
+
+    def monotonic(self):
+        self.now += 11.0
+        return self.now
+
+
+def test_a_reply_the_line_takes_nothing_of_for_ten_seconds_is_dropped(served, monkeypatch):
+    from cxlmi_bindings.emulator import serial_server
+    server, line = served
+    monkeypatch.setattr(serial_server, "os", StuckOnce())
+    monkeypatch.setattr(serial_server, "time", LeapingClock())
+    line.send(mf.TYPE_CONTROL, b"\x80\x02", tag=2)
+    assert line.silent()
+    line.send(mf.TYPE_CONTROL, b"\x80\x02", tag=3)
+    reply = line.receive()
+    assert reply.tag == 3 and server.stats["replies"] == 2

@@ -347,6 +347,19 @@ def test_a_large_byte_tail_encodes_to_the_bytes_the_structure_gives():
         assert fast.endswith(data) and len(fast) == entry.req_cls.fixed_size() + 8192
 
 
+def test_a_large_byte_tail_fills_in_its_count_field_as_the_structure_does():
+    from cxlmi_bindings import codec, registry
+    entry = registry.get("fmapi_send_ld_cxlio_mem_request")
+    fields = {"port_id": 2, "ld_id": 3, "field_1": bytes((0xF0, 0x8F)),
+              "transaction_addr": 0x1000}
+    data = os.urandom(4096)
+    fast = codec.encode_request(entry, dict(fields, transaction_data=data))
+    through = codec.request_to_wire(entry, bytes(codec.build(
+        entry.req_cls, dict(fields, transaction_data=data), entry.req_count)))
+    assert fast == through and fast.endswith(data)
+    assert int.from_bytes(fast[6:8], "little") == 4096
+
+
 def test_the_programs_keep_freed_memory_on_glibc():
     import subprocess
     import sys

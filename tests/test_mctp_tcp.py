@@ -871,3 +871,259 @@ def test_listening_on_a_port_in_use_fails_and_leaves_no_socket_open():
         del failed
     finally:
         busy.close()
+
+
+# --- the client transport: receive checks, control replies, timeouts -------------------------
+
+def test_a_tag_owner_message_or_another_tag_is_never_taken_for_the_reply():
+    def decoys(conn):
+        seq = 0
+        while True:
+            req = read_message(conn)
+            if req is None:
+                return
+            hdr = cci.decode_header(req.body)
+            out = []
+            for tag, owner, payload in (((req.tag + 1) & 7, 0, b"\x0b"), (req.tag, 1, b"\x0c"),
+                                        (req.tag, 0, b"\x0a")):
+                answer = cci.encode(hdr.opcode, payload, tag=hdr.tag, category=1)
+                packets, seq = mf.packetize(8, answer, req.src, 8, tag, owner, seq)
+                out += packets
+            conn.sendall(b"".join(out))
+
+    peer = FakePeer(decoys)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
+            assert call(t, 0x0001) == b"\x0a"
+            assert call(t, 0x0001) == b"\x0a"
+    finally:
+        peer.close()
+
+
+def test_a_reply_of_another_message_type_is_a_protocol_error_and_drops_the_connection():
+    def wrong_type(conn):
+        req = read_message(conn)
+        hdr = cci.decode_header(req.body)
+        answer = cci.encode(hdr.opcode, b"\x01", tag=hdr.tag, category=1)
+        conn.sendall(b"".join(mf.packetize(7, answer, req.src, 8, req.tag, 0)[0]))
+        read_message(conn)
+
+    peer = FakePeer(wrong_type)
+    try:
+        t = MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64)
+        with pytest.raises(ProtocolError, match="MCTP type 8 message came back as type 7"):
+            call(t, 0x0001)
+        assert not t.connected
+        t.close()
+    finally:
+        peer.close()
+
+
+def control_peer(answer):
+    """A peer that answers each MCTP control request with ``answer(request body)``."""
+    def script(conn):
+        seq = 0
+        while True:
+            req = read_message(conn)
+            if req is None:
+                return
+            packets, seq = mf.packetize(0, answer(req.body), req.src, 8, req.tag, 0, seq)
+            conn.sendall(b"".join(packets))
+    return FakePeer(script)
+
+
+# (a vendor command 0x42, whose layout is unknown: the padding stays, the reply is 63 bytes)
+@pytest.mark.parametrize("fault, match", [
+    (lambda body: bytes((0x80 | body[0] & 0x1F, body[1], 0, 1)), "does not answer command 0x42"),
+    (lambda body: bytes((body[0] & 0x1F, 0x43, 0, 1)), "does not answer command 0x42"),
+    (lambda body: bytes(((body[0] + 1) & 0x1F, body[1], 0, 1)),
+     "carries instance 1, the request 0"),
+])
+def test_a_control_reply_with_rq_set_another_command_or_instance_is_a_protocol_error(fault, match):
+    peer = control_peer(fault)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
+            with pytest.raises(ProtocolError, match=match):
+                t.control(0x42)
+    finally:
+        peer.close()
+
+
+def test_a_control_reply_shorter_than_its_completion_code_is_a_protocol_error(monkeypatch):
+    t = MctpTcpTransport("127.0.0.1", 1, lazy=True, transmission_unit=64)
+    # (a 68-byte packet always carries 63 message bytes; a sized packet can carry 2)
+    monkeypatch.setattr(t, "_send", lambda *args: b"\x00\x02")
+    with pytest.raises(ProtocolError, match="control reply of 2 bytes is too short"):
+        t.control(mf.CTRL_GET_ENDPOINT_ID)
+
+
+def test_with_control_any_tag_a_stale_tag_request_from_the_peer_is_still_not_the_reply():
+    def requests_first(conn):
+        seq = 0
+        while True:
+            req = read_message(conn)
+            if req is None:
+                return
+            own = bytes((0x80 | 7, mf.CTRL_GET_ENDPOINT_ID))        # the peer asks us
+            reply = bytes((req.body[0] & 0x1F, req.body[1], 0, 8, 0, 0))
+            out = []
+            for body in (own, reply):
+                packets, seq = mf.packetize(0, body, req.src, 8, (req.tag + 2) & 7, 0, seq)
+                out += packets
+            conn.sendall(b"".join(out))
+
+    peer = FakePeer(requests_first)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64, peer="jrl") as t:
+            assert t.control(mf.CTRL_GET_ENDPOINT_ID) == (0, b"\x08\x00\x00")
+    finally:
+        peer.close()
+
+
+def test_a_short_timeout_after_a_long_one_on_the_same_connection_is_kept():
+    def once(conn):
+        req = read_message(conn)
+        hdr = cci.decode_header(req.body)
+        answer = cci.encode(hdr.opcode, b"\x01", tag=hdr.tag, category=1)
+        conn.sendall(b"".join(mf.packetize(8, answer, req.src, 8, req.tag, 0)[0]))
+        while conn.recv(4096):
+            pass
+
+    peer = FakePeer(once)
+    try:
+        t = MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64)
+        assert reply_payload(t.send(cci_request(1, tag=1), 8, 5.0), 1, 1) == b"\x01"
+        start = time.monotonic()
+        with pytest.raises(CommandTimeout):
+            t.send(cci_request(1, tag=2), 8, 0.3)
+        assert time.monotonic() - start < 2
+        t.close()
+    finally:
+        peer.close()
+
+
+def test_the_reply_timeout_ends_close_to_the_deadline_not_after_it():
+    def silent(conn):
+        while conn.recv(4096):
+            pass
+
+    peer = FakePeer(silent)
+    try:
+        t = MctpTcpTransport(*peer.address, transmission_unit=64)
+        start = time.monotonic()
+        with pytest.raises(CommandTimeout, match="no reply within 0.2s"):
+            t.send(cci_request(1), 8, 0.2)
+        assert 0.15 < time.monotonic() - start < 0.55
+        t.close()
+    finally:
+        peer.close()
+
+
+def test_another_connect_error_keeps_its_errno_and_gets_the_emulator_hint(monkeypatch):
+    import errno
+
+    def unreachable(*args, **kwargs):
+        raise OSError(errno.EHOSTUNREACH, os.strerror(errno.EHOSTUNREACH))
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    with pytest.raises(TransportError) as info:
+        MctpTcpTransport("127.0.0.1", 4321)
+    assert info.value.errno == errno.EHOSTUNREACH
+    assert str(info.value) == "127.0.0.1:4321: %s" % os.strerror(errno.EHOSTUNREACH)
+    assert info.value.hint == "is `cxl-mi emulate --listen 127.0.0.1:4321` running?"
+
+
+def test_a_first_connection_waits_the_connect_timeout_not_the_request_timeout(server,
+                                                                              monkeypatch):
+    waits = []
+    connect = socket.create_connection
+
+    def recording(address, timeout=None, *args, **kwargs):
+        waits.append(timeout)
+        return connect(address, timeout, *args, **kwargs)
+    monkeypatch.setattr(socket, "create_connection", recording)
+    t = MctpTcpTransport(*server.address, lazy=True, connect_timeout=4.0, transmission_unit=64)
+    try:
+        assert call(t, 0x0001) == bytes(range(18))
+    finally:
+        t.close()
+    assert waits == [4.0]
+
+
+def test_so_rcvtimeo_values_never_mean_wait_for_ever_unless_asked():
+    from cxlmi_bindings.transports.mctp_tcp import _TIMEVAL, _timeval
+    assert _timeval(None) == _TIMEVAL.pack(0, 0)
+    assert _timeval(1e-9) == _TIMEVAL.pack(0, 1)
+    assert _timeval(0.25) == _TIMEVAL.pack(0, 250000)
+    assert _timeval(2.5) == _TIMEVAL.pack(2, 500000)
+
+
+def test_each_control_request_carries_the_next_instance_id():
+    instances = []
+
+    def answer(body):
+        instances.append(body[0] & 0x1F)
+        return bytes((body[0] & 0x1F, body[1], 0, 8, 0, 0))
+    peer = control_peer(answer)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
+            for _ in range(3):
+                assert t.control(mf.CTRL_GET_ENDPOINT_ID) == (0, b"\x08\x00\x00")
+    finally:
+        peer.close()
+    assert instances == [0, 1, 2]
+
+
+def test_a_peer_that_hangs_up_leaves_the_transport_disconnected_until_the_next_request():
+    state = {"connections": 0}
+
+    def hang_up_once(conn):
+        state["connections"] += 1
+        while True:
+            req = read_message(conn)
+            if req is None or state["connections"] == 1:
+                return
+            hdr = cci.decode_header(req.body)
+            answer = cci.encode(hdr.opcode, b"\x05", tag=hdr.tag, category=1)
+            conn.sendall(b"".join(mf.packetize(8, answer, req.src, 8, req.tag, 0)[0]))
+
+    peer = FakePeer(hang_up_once)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
+            with pytest.raises(TransportError, match="closed the connection before replying"):
+                call(t, 0x0001)
+            assert not t.connected
+            assert call(t, 0x0001) == b"\x05"
+            assert t.reconnects == 0 and state["connections"] == 2
+    finally:
+        peer.close()
+
+
+def test_the_start_of_a_message_that_arrived_between_requests_is_kept_for_its_rest():
+    # the peer's own (tag owner) message is split: its first packet comes after a
+    # reply, the rest ahead of the next reply; neither is a malformed reply
+    def split_message(conn):
+        seq = 0
+        notice = cci.encode(0x0102, bytes(150), tag=9)      # 3 packets
+        pieces, _ = mf.packetize(8, notice, 0x10, 8, 6, 1, 0)
+        for n in range(2):
+            req = read_message(conn)
+            if req is None:
+                return
+            hdr = cci.decode_header(req.body)
+            answer = cci.encode(hdr.opcode, bytes((n,)), tag=hdr.tag, category=1)
+            packets, seq = mf.packetize(8, answer, req.src, 8, req.tag, 0, seq)
+            conn.sendall(b"".join(pieces[1:] + packets if n else packets))
+            if not n:
+                time.sleep(0.05)
+                conn.sendall(pieces[0])
+        read_message(conn)
+
+    peer = FakePeer(split_message)
+    try:
+        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
+            assert call(t, 0x0001) == b"\x00"
+            time.sleep(0.2)                  # the stray packet is read between requests
+            assert call(t, 0x0001) == b"\x01"
+            assert t.reconnects == 0
+    finally:
+        peer.close()

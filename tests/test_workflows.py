@@ -547,3 +547,11 @@ def test_progress_is_drawn_on_a_terminal_only(device, fw, monkeypatch):
     json.loads(res.stdout)                                         # stdout stays JSON
     res = invoke(["memdev", "sanitize", "emu:type3", "--yes", "--wait"])
     assert res.exit_code == 0 and "sanitize" in res.stderr and "100" in res.stderr
+
+
+def test_only_the_full_and_end_parts_name_the_slot(device, fw):
+    device()
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000), "--slot", "3"])
+    assert res.exit_code == 0, both(res)
+    parts = names(device.sent, "transfer_fw")
+    assert [(p["action"], p["slot"]) for p in parts] == [(1, 0), (2, 0), (3, 3)]
