@@ -58,6 +58,18 @@ def _set_field(obj, name, value):
         raise UsageError("%s: %s" % (name, exc))
 
 
+def _count_tail(fields, count_field, fname, n):
+    """Fill in the count field from a tail of ``n`` entries, or check the one given:
+    the count goes on the wire as given, so it must describe the tail."""
+    if not count_field:
+        return
+    if count_field not in fields:
+        fields[count_field] = n
+    elif n and fields[count_field] != n:
+        raise UsageError("%s=%r but %s has %d entries" % (
+            count_field, fields[count_field], fname, n))
+
+
 def build(cls, fields=None, count_field=None):
     """Instantiate ``cls`` from a dict, sizing the flexible tail from its value."""
     fields = dict(fields or {})
@@ -78,12 +90,7 @@ def build(cls, fields=None, count_field=None):
         if isinstance(tail, str):
             tail = tail.encode()
         n = len(tail)
-        if count_field and count_field not in fields:
-            fields[count_field] = n
-        elif count_field and n and fields[count_field] != n:
-            # The count goes on the wire as given: it must describe the tail.
-            raise UsageError("%s=%r but %s has %d entries" % (
-                count_field, fields[count_field], fname, n))
+        _count_tail(fields, count_field, fname, n)
         obj = cls.sized(n)()
         if n:
             if isinstance(tail, (bytes, bytearray, memoryview)):
@@ -124,8 +131,7 @@ def encode_request(entry, request):
             # part once, not copied into a structure and then out of it
             fields = dict(request)
             fields[flex[0]] = b""
-            if entry.req_count and entry.req_count not in fields:
-                fields[entry.req_count] = len(tail)
+            _count_tail(fields, entry.req_count, flex[0], len(tail))
             head = build(entry.req_cls, fields, entry.req_count)
             return request_to_wire(entry, bytes(head) + tail)
         request = build(entry.req_cls, request, entry.req_count)

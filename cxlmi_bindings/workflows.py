@@ -528,7 +528,15 @@ def package_parts(f, chunk, name):
     the package: a 1 GiB image costs what two parts cost."""
     def read():
         try:
-            return f.read(chunk)
+            data = f.read(chunk)
+            # an unbuffered stream (a pipe) may return less before its end, and a
+            # part short of the others would move every later offset
+            while data and len(data) < chunk:
+                more = f.read(chunk - len(data))
+                if not more:
+                    break
+                data += more
+            return data
         except OSError as exc:
             raise _usage("cannot read %s: %s" % (name, exc.strerror or exc))
     data, off = read(), 0

@@ -151,6 +151,9 @@ class ShortReads(io.BytesIO):
 def test_part_offsets_are_where_each_parts_bytes_start_even_after_a_short_read():
     data = package(3000)
     parts = list(W._package_parts(ShortReads(data), 1024, "fw.bin"))
+    # whole parts however the stream hands its bytes out: offsets go on the
+    # wire in 128-byte units, so a short middle part would move all that follow
+    assert [len(p[1]) for p in parts] == [1024, 1024, 3000 - 2048]
     offsets, total = [], 0
     for off, chunk, _, _ in parts:
         offsets.append(total)
@@ -159,3 +162,13 @@ def test_part_offsets_are_where_each_parts_bytes_start_even_after_a_short_read()
     assert b"".join(p[1] for p in parts) == data
     assert [p[2] for p in parts] == [True] + [False] * (len(parts) - 1)
     assert [p[3] for p in parts] == [False] * (len(parts) - 1) + [True]
+
+
+def test_a_package_from_a_stream_of_short_reads_transfers_whole():
+    from cxlmi_bindings import workflows
+    data = package(5000)
+    dev = build("type3")
+    with Context() as ctx:
+        ep = ctx.open_transport(EmulatedTransport("test", device=dev), "emu:type3")
+        done = workflows.transfer_firmware(ep, ShortReads(data), slot=2, chunk_size=1024)
+    assert (done.bytes, done.parts) == (len(data), 5)

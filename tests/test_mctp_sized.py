@@ -16,7 +16,7 @@ from cxlmi_bindings import mctp_framing as mf
 from cxlmi_bindings import mctp_sized as ms
 from cxlmi_bindings.emulator import profiles
 from cxlmi_bindings.emulator.server import Server
-from cxlmi_bindings.errors import CommandTimeout, TransportError
+from cxlmi_bindings.errors import CommandTimeout, TransportError, UsageError
 from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
 from test_mctp_tcp import FakePeer
@@ -358,6 +358,14 @@ def test_a_large_byte_tail_fills_in_its_count_field_as_the_structure_does():
         entry.req_cls, dict(fields, transaction_data=data), entry.req_count)))
     assert fast == through and fast.endswith(data)
     assert int.from_bytes(fast[6:8], "little") == 4096
+
+
+def test_a_large_byte_tail_refuses_a_count_that_does_not_describe_it():
+    from cxlmi_bindings import codec, registry
+    entry = registry.get("fmapi_get_phys_port_state")
+    for size in (4095, 4096):            # the structure's path, then the large-tail one
+        with pytest.raises(UsageError, match="num_ports=2 but ports has %d entries" % size):
+            codec.encode_request(entry, {"num_ports": 2, "ports": bytes(size)})
 
 
 def test_the_programs_keep_freed_memory_on_glibc():
