@@ -19,7 +19,7 @@ from cxlmi_bindings.emulator.server import Server
 from cxlmi_bindings.errors import CommandTimeout, TransportError, UsageError
 from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
-from test_mctp_tcp import FakePeer
+from test_mctp_tcp import FakePeer, messages
 
 
 def echo(msg_type, message):
@@ -47,16 +47,6 @@ def reassemble(rx, data, chunk):
             events += rx.feed(data[at:at + n])
         at += n
     return events
-
-
-def messages(conn):
-    """The messages arriving on a peer's connection in 68-byte packets, until EOF."""
-    rx = mf.Reassembler()
-    while True:
-        data = conn.recv(65536)
-        if not data:
-            return
-        yield from rx.feed(data)
 
 
 # --- framing ------------------------------------------------------------------------

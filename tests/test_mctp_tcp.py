@@ -519,6 +519,16 @@ class FakePeer:
         self.sock.close()
 
 
+def messages(conn):
+    """The messages arriving on a fake peer's connection in 68-byte packets, until EOF."""
+    rx = mf.Reassembler()
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        yield from rx.feed(data)
+
+
 def read_message(conn):
     rx = mf.Reassembler()
     while True:
@@ -527,6 +537,15 @@ def read_message(conn):
             return None
         for ev in rx.feed(data):
             return ev
+
+
+def answer_one(conn, msg_type=8):
+    """Read one request and answer it with the one payload byte 01h, in MCTP
+    message type ``msg_type``."""
+    req = read_message(conn)
+    hdr = cci.decode_header(req.body)
+    answer = cci.encode(hdr.opcode, b"\x01", tag=hdr.tag, category=1)
+    conn.sendall(b"".join(mf.packetize(msg_type, answer, req.src, 8, req.tag, 0)[0]))
 
 
 def test_a_silent_peer_times_out_and_the_connection_is_dropped():
@@ -622,14 +641,14 @@ def test_the_client_reconnects_once_when_the_connection_dropped_between_requests
 def test_stale_and_foreign_messages_are_dropped_while_waiting_for_the_reply():
     def chatty(conn):
         seq = 0
-        while True:
-            req = read_message(conn)
-            if req is None:
-                return
+        for req in messages(conn):
             hdr = cci.decode_header(req.body)
-            answer = cci.encode(hdr.opcode, b"\x01\x02", tag=hdr.tag, category=1)
             out = []
-            for tag, owner in (((req.tag + 3) & 7, 0), (req.tag, 1), (req.tag, 0)):
+            # another tag, then the request's tag with the owner bit (a message the
+            # peer originates), then the reply: each with its own payload
+            for tag, owner, payload in (((req.tag + 3) & 7, 0, b"\x0b"), (req.tag, 1, b"\x0c"),
+                                        (req.tag, 0, b"\x01\x02")):
+                answer = cci.encode(hdr.opcode, payload, tag=hdr.tag, category=1)
                 packets, seq = mf.packetize(8, answer, req.src, 8, tag, owner, seq)
                 out += packets
             for p in out:
@@ -875,37 +894,9 @@ def test_listening_on_a_port_in_use_fails_and_leaves_no_socket_open():
 
 # --- the client transport: receive checks, control replies, timeouts -------------------------
 
-def test_a_tag_owner_message_or_another_tag_is_never_taken_for_the_reply():
-    def decoys(conn):
-        seq = 0
-        while True:
-            req = read_message(conn)
-            if req is None:
-                return
-            hdr = cci.decode_header(req.body)
-            out = []
-            for tag, owner, payload in (((req.tag + 1) & 7, 0, b"\x0b"), (req.tag, 1, b"\x0c"),
-                                        (req.tag, 0, b"\x0a")):
-                answer = cci.encode(hdr.opcode, payload, tag=hdr.tag, category=1)
-                packets, seq = mf.packetize(8, answer, req.src, 8, tag, owner, seq)
-                out += packets
-            conn.sendall(b"".join(out))
-
-    peer = FakePeer(decoys)
-    try:
-        with MctpTcpTransport(*peer.address, timeout=3, transmission_unit=64) as t:
-            assert call(t, 0x0001) == b"\x0a"
-            assert call(t, 0x0001) == b"\x0a"
-    finally:
-        peer.close()
-
-
 def test_a_reply_of_another_message_type_is_a_protocol_error_and_drops_the_connection():
     def wrong_type(conn):
-        req = read_message(conn)
-        hdr = cci.decode_header(req.body)
-        answer = cci.encode(hdr.opcode, b"\x01", tag=hdr.tag, category=1)
-        conn.sendall(b"".join(mf.packetize(7, answer, req.src, 8, req.tag, 0)[0]))
+        answer_one(conn, msg_type=7)
         read_message(conn)
 
     peer = FakePeer(wrong_type)
@@ -960,10 +951,7 @@ def test_a_control_reply_shorter_than_its_completion_code_is_a_protocol_error(mo
 def test_with_control_any_tag_a_stale_tag_request_from_the_peer_is_still_not_the_reply():
     def requests_first(conn):
         seq = 0
-        while True:
-            req = read_message(conn)
-            if req is None:
-                return
+        for req in messages(conn):
             own = bytes((0x80 | 7, mf.CTRL_GET_ENDPOINT_ID))        # the peer asks us
             reply = bytes((req.body[0] & 0x1F, req.body[1], 0, 8, 0, 0))
             out = []
@@ -982,10 +970,7 @@ def test_with_control_any_tag_a_stale_tag_request_from_the_peer_is_still_not_the
 
 def test_a_short_timeout_after_a_long_one_on_the_same_connection_is_kept():
     def once(conn):
-        req = read_message(conn)
-        hdr = cci.decode_header(req.body)
-        answer = cci.encode(hdr.opcode, b"\x01", tag=hdr.tag, category=1)
-        conn.sendall(b"".join(mf.packetize(8, answer, req.src, 8, req.tag, 0)[0]))
+        answer_one(conn)
         while conn.recv(4096):
             pass
 
