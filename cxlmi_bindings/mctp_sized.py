@@ -76,16 +76,15 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq, unit):
     written in order (one ``sendmsg``); the message's bytes are not copied
     unless it is small."""
     flags = (mf.TAG_OWNER if tag_owner else 0) | (tag & mf.TAG_MASK)
-    # the type byte and the message (nbytes: a view's len() counts its items)
-    size = (message.nbytes if isinstance(message, memoryview) else len(message)) + 1
+    if not isinstance(message, (bytes, bytearray)):
+        message = memoryview(message).cast("B")      # so len() counts bytes
+    size = len(message) + 1                         # the type byte and the message
     if size <= unit:
         head = _HEAD_TYPE.pack(4 + size, mf.HEADER_VERSION, dst & 0xFF, src & 0xFF,
                                mf.SOM | mf.EOM | (seq & mf.SEQ_MASK) << mf.SEQ_SHIFT | flags,
                                msg_type & 0xFF)
         if size < JOIN_BELOW:
             return [head + message], (seq + 1) & mf.SEQ_MASK
-        if not isinstance(message, (bytes, bytearray)):
-            message = memoryview(message).cast("B")      # so len() counts bytes
         return [head, message], (seq + 1) & mf.SEQ_MASK
     view = memoryview(message).cast("B")
     parts = []
@@ -110,19 +109,23 @@ def frame(msg_type, message, dst, src, tag, tag_owner, seq, unit):
             return parts, seq
 
 
+def write(sock, parts):
+    """One write of ``parts`` (a ``sendmsg`` of at most :data:`IOV_LIMIT` buffers);
+    returns what the socket did not take, as byte views (empty when it took all,
+    the usual case)."""
+    sent = sock.send(parts[0]) if len(parts) == 1 else sock.sendmsg(parts[:IOV_LIMIT])
+    if sent == sum(map(len, parts)):
+        return []
+    return trim([memoryview(p).cast("B") for p in parts], sent)
+
+
 def send_parts(sock, parts):
-    """Write every buffer of ``parts`` on a blocking socket (``sendmsg`` may take
-    part of them, and takes at most :data:`IOV_LIMIT` buffers at a time)."""
+    """Write every buffer of ``parts`` on a blocking socket."""
     if len(parts) == 1:
         sock.sendall(parts[0])
         return
-    sent = sock.sendmsg(parts[:IOV_LIMIT])
-    if sent == sum(map(len, parts)):
-        return                              # the usual case: the kernel took it all
-    views = trim([memoryview(p).cast("B") for p in parts], sent)
-    while views:
-        sent = sock.sendmsg(views[:IOV_LIMIT])
-        views = trim(views, sent)
+    while parts:
+        parts = write(sock, parts)
 
 
 def trim(views, sent):

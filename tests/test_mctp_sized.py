@@ -15,7 +15,7 @@ from cxlmi_bindings import Context, cci
 from cxlmi_bindings import mctp_framing as mf
 from cxlmi_bindings import mctp_sized as ms
 from cxlmi_bindings.emulator import profiles
-from cxlmi_bindings.emulator.server import Server
+from cxlmi_bindings.emulator.server import Server, _Client
 from cxlmi_bindings.errors import CommandTimeout, TransportError, UsageError
 from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
 
@@ -888,3 +888,25 @@ def test_a_view_of_wide_items_is_framed_by_its_bytes():
     for unit in (64, 4096):
         data = wire(ms.frame(8, wide, 8, 16, 1, 1, 0, unit)[0])
         assert data == wire(ms.frame(8, message, 8, 16, 1, 1, 0, unit)[0])
+
+
+class RefusingSocket:
+    """A socket whose buffer is full: every write would block."""
+
+    def send(self, data):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    sendmsg = send
+
+
+@pytest.mark.parametrize("unit,size", [(0, 10), (4096, 10), (1 << 20, 20000)])
+def test_a_reply_the_socket_takes_none_of_is_queued_whole(unit, size):
+    # nothing went, nothing lost: the whole framed reply waits for the socket
+    srv = Server(echo, port=0)
+    client = _Client(RefusingSocket(), ("127.0.0.1", 1), mf.Reassembler(), 0.0)
+    client.unit = unit
+    reply = cci.encode(0x0001, os.urandom(size), tag=1, category=cci.CATEGORY_RESPONSE)
+    srv._reply(client, mf.Message(8, b"", 0x10, 8, 2, 1), reply)
+    framed = (wire(ms.frame(8, reply, 0x10, srv.eid, 2, 0, 0, unit)[0]) if unit
+              else mf.frame(8, reply, 0x10, srv.eid, 2, 0, 0)[0])
+    assert bytes(client.out) == framed

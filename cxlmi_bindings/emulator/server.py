@@ -432,15 +432,11 @@ class Server:
             parts = [data]
         if not client.out:
             try:
-                sent = (client.sock.send(parts[0]) if len(parts) == 1
-                        else client.sock.sendmsg(parts[:ms.IOV_LIMIT]))
-            except (BlockingIOError, InterruptedError):
-                sent = 0
+                parts = ms.write(client.sock, parts)
             except OSError:
-                sent = 0                    # _flush meets the error and closes
-            if sent == sum(map(len, parts)):
+                pass                        # all queued; _flush meets a real error and closes
+            if not parts:
                 return                      # the usual case: all of it went
-            parts = ms.trim([memoryview(p).cast("B") for p in parts], sent) if sent else parts
         for part in parts:
             client.out += part
 

@@ -175,14 +175,15 @@ class MctpTcpTransport(MctpControl, Transport):
         self.unit = mf.BTU
         self.sized = False
         log.debug("connected to %s", where)
-        # nothing to gain from asking for 64 (a message cap of 64 bytes, say)
-        if min(self.transmission_unit, self.max_message) > mf.BTU and not self._unit_refused:
+        if not self._unit_refused:
             self._negotiate(timeout)
 
     def _negotiate(self, timeout=None):
         """Ask for sized packets of ``transmission_unit`` bytes (Set Transmission
         Unit); a refusal or silence keeps the baseline, and is not asked again."""
         want = min(self.transmission_unit, self.max_message)
+        if want <= mf.BTU:
+            return          # 64 gains nothing (transmission_unit=64, a 64-byte message cap)
         inst = self._instance
         self._instance = (self._instance + 1) & mf.CTRL_INSTANCE_MASK
         request = bytes((mf.CTRL_RQ | inst, mf.CTRL_SET_TRANSMISSION_UNIT)) + ms.unit_request(want)
