@@ -29,11 +29,11 @@ def servers():
     """Start `python -m cxlmi_cli emulate ...`; every one is killed at teardown."""
     started = []
 
-    def start(*args):
+    def start(*args, env=None):
         proc = subprocess.Popen(
             [sys.executable, "-m", "cxlmi_cli", "emulate", "--listen", "127.0.0.1:0"]
-            + list(args), cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+            + list(args), cwd=ROOT, env=dict(ENV, **(env or {})), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
         started.append(proc)
         line = _readline(proc, 20)
         m = re.search(r"listening on tcp:127\.0\.0\.1:(\d+)", line)

@@ -34,8 +34,8 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs
 @pytest.fixture
 def pool(servers):
     """`cxl-mi emulate --profile type3 ARGS...` (the servers fixture kills it at teardown)."""
-    def start(*args):
-        return servers("--profile", "type3", *args)
+    def start(*args, **options):
+        return servers("--profile", "type3", *args, **options)
     return start
 
 
@@ -180,8 +180,9 @@ def test_the_worker_that_accepts_passes_connections_to_the_least_busy_one():
             shared.close()
 
 
-def test_workers_do_not_outlive_a_supervisor_killed_outright(pool):
-    proc, target = pool("--workers", "2")
+def test_workers_do_not_outlive_a_supervisor_killed_outright(pool, tmp_path):
+    proc, target = pool("--workers", "2", env={"TMPDIR": str(tmp_path)})
+    assert [p.name[:15] for p in tmp_path.iterdir()] == ["cxl-mi-workers."]
     kids = workers_of(proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
@@ -193,6 +194,8 @@ def test_workers_do_not_outlive_a_supervisor_killed_outright(pool):
     alive = [p for p in kids if os.path.exists("/proc/%d" % p)
              and open("/proc/%d/stat" % p).read().split()[2] != "Z"]
     assert alive == []
+    # nor does the private state the supervisor could not remove itself
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_read_on_one_worker_sees_a_write_answered_by_another(pool):

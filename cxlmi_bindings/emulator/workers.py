@@ -98,6 +98,10 @@ class WorkerPool:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)       # Ctrl-C reaches the whole process group
         server.serve_forever()
+        if self._tmpdir and os.getppid() != parent:
+            # the supervisor died without stop() (SIGKILL, the OOM killer): its
+            # private state would be left in the temporary directory for good
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
         return 0
 
     def check(self):
