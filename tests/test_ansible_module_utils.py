@@ -100,3 +100,40 @@ def test_the_command_runs_with_the_modules_own_python():
     assert cxl.target_argv("mem0", port=2, ld=1, mhd=False, timeout=2.5) == \
         ["mem0", "--port", "2", "--ld", "1", "--timeout", "2.5"]
     assert cxl.target_argv("emu:mhd", mhd=True) == ["emu:mhd", "--mhd"]
+
+
+def test_only_a_true_changing_option_makes_a_read_a_change():
+    events = registry.get("get_event_records")
+    assert not cxl.changes(events, {"clear": False})
+    assert not cxl.changes(events, {"clear": None})
+
+
+def test_option_values_zero_underscores_and_bad_positionals():
+    assert cxl.option_argv({"offset": 0, "chunk_size": "4K", "count": 0.5}) == \
+        ["--chunk-size=4K", "--count=0.5", "--offset=0"]
+    fw = cxl.cli_command(registry.get("transfer_fw"))
+    for bad in (True, False, {"path": "x"}):
+        with pytest.raises(ValueError) as exc:
+            cxl.args_argv(fw, {"file": bad})
+        assert "args.file" in str(exc.value) and "FILE" in str(exc.value)
+
+
+def test_port_and_ld_zero_are_tunnels_too():
+    assert cxl.target_argv("emu:switch", port=0, ld=0) == \
+        ["emu:switch", "--port", "0", "--ld", "0"]
+
+
+def test_a_cli_json_error_becomes_the_message_and_the_details():
+    doc = {"error": {"type": "DeviceError", "message": "memdev_sanitize: BUSY",
+                     "hint": "wait for the background operation", "return_code": 8,
+                     "return_code_name": "BUSY", "exit_code": 1}}
+    message, details = cxl.error_details(doc, 1)
+    assert message == "memdev_sanitize: BUSY (hint: wait for the background operation)"
+    assert details == {"error": doc["error"], "rc": 1, "exit_code": 1, "return_code": 8,
+                       "return_code_name": "BUSY"}
+    # the exit code the CLI names wins over the process's; without a JSON error, the process's
+    _, details = cxl.error_details({"error": {"message": "x", "exit_code": 5}}, 1)
+    assert (details["exit_code"], details["rc"]) == (5, 1)
+    message, details = cxl.error_details({"result": None}, 3)
+    assert message == "cxl-mi failed with exit code 3"
+    assert details["exit_code"] == 3 and details["return_code"] is None

@@ -81,6 +81,14 @@ def test_sysfs_facts_of_absent_device_are_none(tmp_path):
     assert all(v is None for v in facts.values())
 
 
+
+def test_a_sysfs_number_in_hex_without_0x_is_read_as_hex(tmp_path):
+    _write(tmp_path / "mem4" / "serial", "c0ffee")
+    _write(tmp_path / "mem4" / "payload_max", "nonsense")
+    facts = discovery.sysfs_facts("mem4", str(tmp_path))
+    assert facts["serial"] == 0xC0FFEE
+    assert facts["payload_max"] is None
+
 # -- mctpd over D-Bus --------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -214,3 +222,25 @@ def test_importing_these_modules_loads_neither_jeepney_nor_fcntl():
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_scan_mctp_skips_an_endpoint_without_network_or_eid(private_bus, mctpd):
+    service, root, objects = fx.layout_v2()
+    objects[root + "/networks/1/endpoints/13"] = {
+        fx.EP: {"NetworkId": ("u", 1), "SupportedMessageTypes": ("ay", bytes([0, 8]))}}
+    objects[root + "/networks/1/endpoints/14"] = {
+        fx.EP: {"EID": ("y", 14), "SupportedMessageTypes": ("ay", bytes([0, 8]))}}
+    mctpd((service, root, objects))
+    assert _keys(discovery.scan_mctp(bus=private_bus.address)) == [(1, 10), (1, 11), (2, 20)]
+
+
+def test_scan_mctp_prefers_mctpd2_where_both_layouts_list_an_endpoint(private_bus, mctpd):
+    mctpd(fx.layout_v1())
+    mctpd(fx.layout_v2())
+    found = discovery.scan_mctp(bus=private_bus.address)
+    # 1:8 is mctpd 2's own EID (left out), 1:10 is in both, the rest in one each
+    assert _keys(found) == [(1, 10), (1, 11), (2, 20), (2, 30)]
+    by_key = {(e["net"], e["eid"]): e for e in found}
+    assert by_key[(1, 10)]["api"] == "mctpd-2"
+    assert by_key[(1, 10)]["object_path"].startswith("/au/com/codeconstruct/mctp1/")
+    assert by_key[(2, 30)]["api"] == "mctpd-1"

@@ -21,6 +21,7 @@ prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from cxlmi_bindings import Context, Tunnel, cci  # noqa: E402
+from cxlmi_bindings.errors import TransportError  # noqa: E402
 from cxlmi_bindings.metrics import METRICS, Collector, IDENTITY  # noqa: E402
 from cxlmi_cli.commands import exporter  # noqa: E402
 
@@ -633,3 +634,197 @@ def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(mo
 def test_only_loopback_addresses_count_as_loopback():
     assert all(exporter._loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
     assert not any(exporter._loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "example"))
+
+
+# ------------------------------------------------------------------ more values
+
+def test_a_temperature_or_life_the_device_does_not_implement_is_no_sample(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    dev = devices.device("emu:type3")
+    dev.temperature, dev.life_used = 0xFFFF, 0xFF        # "not implemented" (r3.1 8.2.9.9.3.2)
+    c.refresh()
+    names = by_name(c.samples())
+    assert "cxl_temperature_celsius" not in names and "cxl_life_used_ratio" not in names
+    assert "cxl_dirty_shutdowns_total" in names
+
+
+def test_corrected_error_alert_levels_are_per_memory(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    ep = devices.eps["emu:type3"]
+    ep.memdev_set_alert_config(
+        valid_alert_actions=0x18, enable_alert_actions=0x18,      # corrected volatile, persistent
+        corrected_volatile_mem_error_programmable_warning_threshold=10,
+        corrected_persistent_mem_error_programmable_warning_threshold=10)
+    devices.device("emu:type3").set_health(corrected_volatile_errors=0,
+                                           corrected_persistent_errors=12)
+    c.refresh()
+    s = c.samples()
+    assert value(s, "cxl_alert_level", indicator="corrected_persistent_errors") == 1
+    assert value(s, "cxl_alert_level", indicator="corrected_volatile_errors") == 0
+
+
+def test_a_dirty_shutdown_state_is_1(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    assert value(c.samples(), "cxl_shutdown_state_dirty") == 0
+    devices.device("emu:type3").shutdown_dirty = True
+    c.refresh()
+    assert value(c.samples(), "cxl_shutdown_state_dirty") == 1
+
+
+def test_the_next_partition_is_the_one_set_for_the_next_reset(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    ep = devices.eps["emu:type3"]
+    ep.memdev_set_partition_info(volatile_capacity=2, flags=0)      # at the next reset
+    part = ep.memdev_get_partition_info()
+    assert part.next_vmem and part.next_vmem != part.active_vmem
+    c.refresh()
+    s = c.samples()
+    for name, kind in (("volatile", "vmem"), ("persistent", "pmem")):
+        assert value(s, "cxl_partition_next_bytes", partition=name) == \
+            getattr(part, "next_" + kind) * 256 * 1024 * 1024
+        assert value(s, "cxl_partition_active_bytes", partition=name) == \
+            getattr(part, "active_" + kind) * 256 * 1024 * 1024
+
+
+def test_the_poison_list_covers_the_whole_media_over_several_replies(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
+    room = (dev.payload_max() - 32) // 16          # records one Get Poison List reply holds
+    addresses = [n * 0x1000 for n in range(room)] + [dev.media_size() - 64]   # the last line
+    for dpa in addresses:
+        ep.memdev_inject_poison(inject_poison_phy_addr=dpa)
+    c.refresh()
+    s = c.samples()
+    assert value(s, "cxl_poison_list_records") == len(addresses) == room + 1
+    assert value(s, "cxl_poison_list_bytes") == 64 * len(addresses)
+    assert value(s, "cxl_poison_list_overflow") == 0
+    dev.poison_overflow_ts = 1                     # the device lost track of some
+    c.refresh()
+    assert value(c.samples(), "cxl_poison_list_overflow") == 1
+
+
+def test_event_log_more_records_and_overflow_are_per_log(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    dev = devices.device("emu:type3")
+    ident = devices.eps["emu:type3"].memdev_identify()
+    for _ in range(dev.event_logs[0].size):        # more than one reply holds, no overflow
+        dev.add_event(0, b"\x11" * 16)
+    for _ in range(dev.event_logs[3].size + 2):    # two lost
+        dev.add_event(3, b"\x44" * 16)
+    dev.add_event(4, b"\x55" * 16)
+    c.refresh()
+    s = c.samples()
+    assert value(s, "cxl_event_log_more_records", log="info") == 1
+    assert 0 < value(s, "cxl_event_log_records", log="info") < dev.event_logs[0].size
+    assert value(s, "cxl_event_log_overflow_records", log="info") == 0
+    assert value(s, "cxl_event_log_more_records", log="fatal") == 0
+    assert value(s, "cxl_event_log_overflow_records", log="fatal") == 2
+    assert value(s, "cxl_event_log_records", log="dynamic_capacity") == 1
+    for log, field in (("info", "info"), ("warning", "warning"), ("failure", "failure"),
+                       ("fatal", "fatal"), ("dynamic_capacity", "dc")):
+        assert value(s, "cxl_event_log_capacity_records", log=log) == \
+            getattr(ident, field + "_event_log_size"), log
+
+
+def test_switch_vcss_active_vppbs_presence_and_supported_lds(devices):
+    c = Collector(["emu:switch"], opener=devices)
+    s = c.samples()
+    ep = devices.eps["emu:switch"]
+    sw = ep.fmapi_identify_sw_device()
+    assert value(s, "cxl_switch_vcss") == sw.num_vcs == 1
+    assert value(s, "cxl_switch_vppbs", state="active") == sw.num_active_vppb
+    assert sw.num_active_vppb != sw.num_total_vppb
+    ports = ep.fmapi_get_phys_port_state(ports=list(range(sw.num_physical_ports))).ports
+    for p in ports:
+        port = str(p.port_id)
+        assert value(s, "cxl_port_present", port=port) == bool(p.link_state & (1 << 2))
+        assert value(s, "cxl_port_supported_logical_devices", port=port) == \
+            p.supported_ld_count
+    assert value(s, "cxl_port_present", port="1") == 1                 # the SLD
+    assert value(s, "cxl_port_present", port="5") == 0                 # nothing attached
+    assert value(s, "cxl_port_supported_logical_devices", port="0") == 0   # the USP
+
+
+def test_firmware_slots_staged_and_the_last_slot(devices):
+    c = Collector(["emu:type3"], opener=devices)
+    c.samples()
+    dev = devices.device("emu:type3")
+    dev.fw_slots[1:] = ["EMU FW 2.0.0", "EMU FW 3.0.0"]
+    dev.fw_staged = 3
+    c.refresh()
+    s = c.samples()
+    assert value(s, "cxl_firmware_slots") == 3
+    assert value(s, "cxl_firmware_active_slot") == 1
+    assert value(s, "cxl_firmware_staged_slot") == 3
+    slots = sorted((labels["slot"], labels["revision"], labels["active"], labels["staged"])
+                   for n, labels, v in s if n == "cxl_firmware_slot_info")
+    assert slots == [("1", "EMU FW 1.0.0", "true", "false"),
+                     ("2", "EMU FW 2.0.0", "false", "false"),
+                     ("3", "EMU FW 3.0.0", "false", "true")]
+
+
+def test_a_broken_connection_is_down_and_reopened_at_the_next_collection(devices):
+    clock = Clock()
+    c = Collector(["emu:type3"], interval=1, opener=devices, clock=clock)
+    assert value(c.samples(), "cxl_up") == 1
+
+    def broken(*args, **kwargs):
+        raise TransportError("connection reset by peer")
+    devices.eps["emu:type3"].transport.send = broken
+    clock.now += 2
+    s = c.samples()
+    assert value(s, "cxl_up") == 0 and value(s, "cxl_scrape_errors_total") == 1
+    assert "connection reset by peer" in c.errors()["emu:type3"]
+    assert {n for n, labels, v in s} == {"cxl_up", "cxl_scrape_duration_seconds",
+                                         "cxl_scrape_errors_total",
+                                         "cxl_last_scrape_timestamp_seconds"}
+    clock.now += 2
+    s = c.samples()
+    assert devices.opened == ["emu:type3", "emu:type3"]       # a new connection
+    assert value(s, "cxl_up") == 1 and value(s, "cxl_temperature_celsius") == 35
+
+
+def test_a_kernel_switch_is_asked_no_memory_device_commands(monkeypatch):
+    from cxlmi_bindings import discovery
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+    sent = []
+
+    class KernelSwitch(EmulatedTransport):
+        name = "ioctl"
+        devname = "switch0"
+
+        def send(self, message, msg_type, timeout):
+            sent.append(cci.decode_header(message).opcode)
+            return EmulatedTransport.send(self, message, msg_type, timeout)
+
+    monkeypatch.setattr(discovery, "sysfs_facts", lambda devname: {"serial": 0x5357})
+    ctx = Context()
+    try:
+        c = Collector(["switch0"], opener=lambda target, timeout: ctx.open_transport(
+            KernelSwitch("switch"), target, probe=False))
+        s = c.samples()
+    finally:
+        ctx.close()
+    assert not [op for op in sent if 0x4000 <= op < 0x5000], sorted(hex(op) for op in sent)
+    assert {labels["type"] for n, labels, v in s if "type" in labels} == {"switch"}
+    assert value(s, "cxl_up") == 1
+
+
+def test_a_switch_with_firmware_info_names_its_firmware_in_device_info(devices):
+    from cxlmi_bindings.emulator.device import reply
+
+    def opener(target, timeout):
+        ep = devices(target, timeout)
+        ep.transport.device.cmd_get_fw_info = lambda: reply(
+            "get_fw_info", slots_supported=2, slot_info=0x01, fw_rev1=b"SW FW 4.2")
+        return ep
+    s = Collector(["emu:switch"], opener=opener).samples()
+    (info,) = [labels for n, labels, v in s if n == "cxl_device_info"]
+    assert info["firmware"] == "SW FW 4.2" and info["type"] == "switch"
+    assert value(s, "cxl_firmware_active_slot") == 1

@@ -86,3 +86,29 @@ def test_scan_mctp_kernel_asks_every_routed_eid_and_keeps_the_cxl_ones(monkeypat
     every = discovery.scan_mctp_kernel(timeout=0.2, cxl_only=False, syscalls=FakeSyscalls())
     assert [(e["eid"], e["message_types"], e["uuid"]) for e in every] == [
         (8, [7, 8], str(FakeSyscalls.UUID8)), (9, [1], None)]
+
+
+class OddSyscalls(FakeSyscalls):
+    """11 answers Get Message Type Support with an error completion code (and stray bytes),
+    12 speaks only FM-API (type 7)."""
+
+    def sendto(self, fd, data, addr):
+        _, net, eid, msg_type, tag = af_mctp.unpack_sockaddr(addr)
+        reply_to = af_mctp.pack_sockaddr(net, eid, 0, 1)
+        if eid == 11 and data == b"\x80\x05":
+            self.queue.append((b"\x00\x05\x01\x02\x07\x08", reply_to))
+        elif eid == 12 and data == b"\x80\x05":
+            self.queue.append((b"\x00\x05\x00\x01\x07", reply_to))
+        else:
+            self.queue.append((b"\x00\x03\x05", reply_to))      # UUID unsupported
+        self.sent.append((eid, bytes(data)))
+        return len(data)
+
+
+def test_scan_mctp_kernel_trusts_only_successful_replies_and_keeps_fmapi_only(monkeypatch):
+    monkeypatch.setattr(nl, "remote_endpoints",
+                        lambda: [(1, 11, "mctpserial0"), (1, 12, "mctpserial0")])
+    every = discovery.scan_mctp_kernel(timeout=0.2, cxl_only=False, syscalls=OddSyscalls())
+    assert [(e["eid"], e["message_types"]) for e in every] == [(11, []), (12, [7])]
+    found = discovery.scan_mctp_kernel(timeout=0.2, syscalls=OddSyscalls())
+    assert [(e["target"], e["fmapi"], e["cci"]) for e in found] == [("mctp:1,12", True, False)]

@@ -373,3 +373,244 @@ def test_the_doc_lists_every_kind_of_line():
     section = text.split("## Monitor\n", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
     assert documented == list(KINDS)
+
+
+# ------------------------------------------------------------------ more of the library
+
+def _same_device_opener(devices, target="emu:type3"):
+    """An opener that reopens the device it first opened (as a TCP server's device outlives
+    the connections to it), through a fresh endpoint each time."""
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+    state = {"up": True, "device": None, "opened": 0}
+
+    def opener(t, timeout):
+        if not state["up"]:
+            raise OSError("connection refused")
+        state["opened"] += 1
+        if state["device"] is None:
+            ep = devices(target, timeout)
+            state["device"] = ep.transport.device
+            return ep
+        ep = devices.ctx.open_transport(EmulatedTransport("type3", device=state["device"]),
+                                        t, probe=False)
+        ep.timeout_ms = int(timeout * 1000)
+        return ep
+    return opener, state
+
+
+def _break(monitor, n=0):
+    def broken(*args, **kwargs):
+        raise TransportError("connection reset by peer")
+    monitor.targets[n].ep.transport.send = broken
+
+
+def test_a_target_that_comes_back_starts_its_backoff_from_the_shortest_delay(devices):
+    clock = Clock()
+    opener, state = _same_device_opener(devices)
+    m = Monitor(["tcp:127.0.0.1:7"], opener=opener, clock=clock, min_backoff=1,
+                max_backoff=60)
+    lines(m)
+    state["up"] = False
+    _break(m)
+    assert [(x["kind"], x["retry_in"]) for x in lines(m)] == [("gone", 1)]
+    for step in (1, 2, 4):              # three more failures: the delay is 8 s now
+        clock.now += step
+        assert lines(m) == []
+    state["up"] = True
+    clock.now += 8
+    assert [x["kind"] for x in lines(m)] == ["back"]
+    _break(m)                           # a new outage: the first retry is 1 s away again
+    assert [(x["kind"], x["retry_in"]) for x in lines(m)] == [("gone", 1)]
+
+
+def test_the_default_shortest_retry_is_the_timeout_when_that_is_under_a_second():
+    def refused(target, timeout):
+        raise OSError("connection refused")
+    for timeout, retry in ((0.3, 0.3), (5, 1)):
+        m = Monitor(["tcp:127.0.0.1:7"], opener=refused, timeout=timeout)
+        (gone,) = lines(m)
+        assert (gone["kind"], gone["retry_in"]) == ("gone", retry)
+
+
+def test_a_target_named_twice_is_watched_once(devices):
+    m = Monitor(["emu:type3", "emu:type3"], opener=devices)
+    out = lines(m)
+    assert [x["kind"] for x in out] == ["up", "health", "alert_config"]
+    assert devices.opened == ["emu:type3"]
+
+
+def test_an_error_that_persists_is_one_error_line(devices):
+    from cxlmi_bindings.emulator.device import INTERNAL, Reply
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+
+    def broken(*args):
+        raise Reply(INTERNAL, "the sensor hub is down")
+    dev.cmd_memdev_get_health_info = broken
+    errors = kinds(lines(m), "error")
+    assert len(errors) == 1 and "memdev_get_health_info" in errors[0]["error"]
+    assert lines(m) == []               # the same error: nothing new to say
+    del dev.cmd_memdev_get_health_info
+    assert lines(m) == []               # cleared silently, health the same as before
+    dev.cmd_memdev_get_health_info = broken
+    assert len(kinds(lines(m), "error")) == 1      # and when it comes again, it is said again
+
+
+def test_the_serial_and_ids_of_the_up_line_are_zero_padded(devices):
+    def opener(target, timeout):
+        ep = devices(target, timeout)
+        ep.transport.device.serial = 0x42
+        return ep
+    m = Monitor(["emu:type3"], opener=opener)
+    (up,) = kinds(lines(m), "up")
+    ident = devices.eps["emu:type3"].identify()
+    assert up["serial"] == "0x0000000000000042"
+    assert up["vendor_id"] == "%04x" % ident.vendor_id and len(up["vendor_id"]) == 4
+
+
+def test_a_device_replaced_while_away_comes_back_with_its_new_identity(devices):
+    clock = Clock()
+    serials = iter([0x1111, 0x2222])
+    state = {"up": True}
+
+    def opener(target, timeout):
+        if not state["up"]:
+            raise OSError("connection refused")
+        ep = devices.ctx.open("emu:type3")
+        ep.transport.device.serial = next(serials)
+        devices.eps[target] = ep
+        return ep
+    m = Monitor(["tcp:127.0.0.1:7"], opener=opener, clock=clock, min_backoff=1)
+    assert kinds(lines(m), "up")[0]["serial"] == "0x%016x" % 0x1111
+    state["up"] = False
+    _break(m)
+    assert [x["kind"] for x in lines(m)] == ["gone"]
+    state["up"] = True
+    clock.now += 1
+    (back,) = kinds(lines(m), "back")
+    assert back["serial"] == "0x%016x" % 0x2222
+
+
+def test_a_new_operation_replacing_a_running_one_is_seen_running(devices):
+    clock = Clock()
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
+    dev.clock = clock
+    ep.memdev_scan_media(scan_media_physaddr=0, scan_media_physaddr_length=(1 << 28) // 64,
+                         scan_media_flags=1)
+    assert [b["state"] for b in kinds(lines(m), "background")] == ["running"]
+    clock.now += 600                    # the scan ends, and a sanitize starts before the poll
+    ep.memdev_sanitize()
+    assert ep.bg_op_status().status & 1
+    out = kinds(lines(m), "background")
+    assert [(b["state"], b["command"]) for b in out] == [("running", "memdev_sanitize")]
+
+
+def test_records_a_device_does_not_clear_are_reported_once_and_the_drain_stops(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    dev.cmd_clear_event_records = lambda req: None       # says SUCCESS, clears nothing
+    for n in range(dev.event_logs[0].size):             # more than one reply holds
+        dev.add_event(0, b"\x11" * 16, data=bytes([n]))
+    out = lines(m)
+    handles = [e["handle"] for e in kinds(out, "event")]
+    assert handles and len(handles) == len(set(handles))
+    assert len(handles) < dev.event_logs[0].size         # the first reply's, once
+    (error,) = kinds(out, "error")
+    assert "info event log" in error["error"] and "came back" in error["error"]
+
+
+def test_a_batch_is_cleared_in_as_many_requests_as_clear_event_records_needs(devices,
+                                                                            monkeypatch):
+    import cxlmi_bindings.monitor as monitor
+    monkeypatch.setattr(monitor, "CLEAR_MAX_HANDLES", 2)
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    for n in range(5):
+        dev.add_event(0, b"\x11" * 16, data=bytes([n]))
+    assert len(kinds(lines(m), "event")) == 5
+    assert dev.event_logs[0].records == []
+    assert lines(m) == []
+
+
+def test_a_connection_lost_while_clearing_is_gone_and_the_records_come_again(devices):
+    clock = Clock()
+    opener, state = _same_device_opener(devices)
+    m = Monitor(["tcp:127.0.0.1:7"], opener=opener, clock=clock, min_backoff=1)
+    lines(m)
+    ep = m.targets[0].ep
+    dev = ep.transport.device
+    dev.add_event(0, b"\x11" * 16)
+
+    def lost(**kwargs):
+        raise TransportError("connection reset by peer")
+    ep.clear_event_records = lost
+    out = lines(m)
+    assert [x["kind"] for x in out] == ["event", "gone"]
+    assert len(dev.event_logs[0].records) == 1          # not cleared: it comes again
+    clock.now += 1
+    again = lines(m)
+    assert [x["kind"] for x in again] == ["back", "event"]
+    assert again[1]["handle"] == out[0]["handle"]
+    assert dev.event_logs[0].records == []              # cleared, as ever: it was no refusal
+    assert lines(m) == []
+
+
+def test_stop_ends_the_round_before_the_next_target(devices):
+    eps = {}
+
+    def opener(target, timeout):
+        eps[target] = devices.ctx.open("emu:type3")
+        return eps[target]
+    m = Monitor(["tcp:127.0.0.1:7", "tcp:127.0.0.1:8"], opener=opener)
+    lines(m)
+    for ep in eps.values():
+        ep.transport.device.add_event(0, b"\x11" * 16)
+    stop = []
+    got = []
+    for line in m.poll(should_stop=lambda: bool(stop)):
+        got.append(line)
+        stop.append(True)
+    assert [(x["target"], x["kind"]) for x in got] == [("tcp:127.0.0.1:7", "event")]
+    assert len(eps["tcp:127.0.0.1:8"].transport.device.event_logs[0].records) == 1
+    rest = lines(m)
+    assert [(x["target"], x["kind"]) for x in rest] == [("tcp:127.0.0.1:8", "event")]
+
+
+def test_stop_ends_the_round_before_the_next_log(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    dev.add_event(0, b"\x11" * 16)
+    dev.add_event(1, b"\x22" * 16)
+    stop = []
+    got = []
+    for line in m.poll(should_stop=lambda: bool(stop)):
+        got.append(line)
+        stop.append(True)
+    assert [(x["kind"], x["log"]) for x in got] == [("event", "info")]
+    assert len(dev.event_logs[1].records) == 1
+    assert [x["log"] for x in kinds(lines(m), "event")] == ["warning"]
+
+
+def test_dynamic_capacity_event_records_are_reported(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    handle = dev.add_event(4, b"\x55" * 16)
+    (event,) = kinds(lines(m), "event")
+    assert (event["log"], event["event_log"], event["handle"]) == \
+        ("dynamic_capacity", 4, handle)
+    assert dev.event_logs[4].records == []
+
+
+def test_every_switch_port_is_asked_when_it_takes_several_requests(devices, monkeypatch):
+    import cxlmi_bindings.monitor as monitor
+    monkeypatch.setattr(monitor, "PORTS_PER_QUERY", 3)
+    m = Monitor(["emu:switch"], opener=devices)
+    ports = kinds(lines(m), "port")
+    assert [p["port"] for p in ports] == sorted(devices.device("emu:switch").ports)

@@ -258,3 +258,63 @@ def test_port_tunnels_the_walk_to_the_mld_behind_it(clean_cli, dot_program):
     svg = subprocess.run([dot_program, "-Tsvg"], input=graph.encode(), capture_output=True,
                          timeout=60)
     assert svg.returncode == 0, svg.stderr.decode()
+
+
+def _count_opcodes(dev):
+    """Record the opcode of every request ``dev`` (an emulated device) is sent."""
+    from cxlmi_bindings import cci
+    opcodes = []
+    handle = dev.handle
+
+    def record(message, msg_type):
+        opcodes.append(cci.decode_header(message).opcode)
+        return handle(message, msg_type)
+    dev.handle = record
+    return opcodes
+
+
+def test_pages_stop_at_the_last_vppb_and_the_last_ld(monkeypatch):
+    """No request starts past the end: a device may refuse one (Invalid Input)."""
+    import cxlmi_bindings.topology as T
+    monkeypatch.setattr(T, "VPPBS_PER_REQUEST", 3)
+    monkeypatch.setattr(T, "LDS_PER_REQUEST", 2)
+    with Context() as ctx:
+        sw = ctx.open("emu:switch")
+        opcodes = _count_opcodes(sw.transport.device)
+        T.vcss(sw, [0])
+        assert opcodes.count(0x5200) == 3               # vPPBs 0-2, 3-5, 6-7
+        mld_ep = ctx.open("emu:mld")
+        opcodes = _count_opcodes(mld_ep.transport.device)
+        info = T.mld(mld_ep)
+        assert [ld["ld_id"] for ld in info["lds"]] == [0, 1, 2, 3]
+        assert opcodes.count(0x5401) == 2               # LDs 0-1, 2-3
+
+
+def test_a_switch_that_fails_identify_switch_device_is_that_error(monkeypatch):
+    from cxlmi_bindings.emulator.device import INTERNAL, Reply
+    from cxlmi_bindings.errors import DeviceError
+
+    def broken(*args):
+        raise Reply(INTERNAL, "the switch firmware is restarting")
+    with Context() as ctx:
+        ep = ctx.open("emu:switch")
+        ep.transport.device.cmd_fmapi_identify_sw_device = broken
+        with pytest.raises(DeviceError) as err:
+            topology(ep)
+    assert err.value.name == "INTERNAL"
+    assert "no switch and no MLD" not in str(err.value)
+
+
+def test_an_mld_that_fails_get_ld_info_is_that_error_not_no_fabric():
+    from cxlmi_bindings.emulator.device import INTERNAL, Reply
+    from cxlmi_bindings.errors import DeviceError
+
+    def broken(*args):
+        raise Reply(INTERNAL, "the LD table is being rebuilt")
+    with Context() as ctx:
+        ep = ctx.open("emu:mld")
+        ep.transport.device.cmd_fmapi_get_ld_info = broken
+        with pytest.raises(DeviceError) as err:
+            topology(ep)
+    assert err.value.name == "INTERNAL"
+    assert "no switch and no MLD" not in str(err.value)

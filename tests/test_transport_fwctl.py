@@ -407,6 +407,18 @@ def test_discovery_lists_the_cxl_fwctl_devices_only_in_natural_order(tree):
                                                          ("fwctl:10", "mem3")]
 
 
+
+def test_discovery_takes_only_fwctl_nodes_named_fwctl_and_a_number(tree):
+    dev, sysfs = tree
+    mem0 = os.path.realpath(os.path.join(sysfs, "fwctl0", "device"))
+    for name in ("fwctl", "fwctlx", "fwctl0.old"):
+        with open(os.path.join(dev, name), "wb"):
+            pass
+        os.makedirs(os.path.join(sysfs, name))
+        os.symlink(mem0, os.path.join(sysfs, name, "device"))   # even of a CXL memdev
+    got = discovery.scan_fwctl(dev, sysfs)
+    assert [f["devname"] for f in got] == ["fwctl0", "fwctl10"]
+
 @pytest.fixture
 def cli_on_fwctl(tree, monkeypatch):
     from cxlmi_cli import commands as cli_commands
