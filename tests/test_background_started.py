@@ -30,3 +30,17 @@ def test_the_cli_still_says_started_in_the_background():
     import json
     doc = json.loads(res.stdout)
     assert doc["background"] is True and doc["result"] is None
+
+
+def test_return_code_1_with_a_reply_payload_is_that_reply_decoded():
+    # only an empty reply says "started"; a reply that carries data is decoded
+    import struct
+    with Context() as ctx:
+        ep = ctx.open_mock()
+        ident = struct.pack("<HHHHQBB", 0x1DE5, 0x0001, 0x1DE5, 0x0002, 0x1111, 11, 3)
+        assert cxlmi.cxlmi_mock_set_response(ep, 0x00, 0x01, 1, ident, len(ident)) == 0
+        got = ep.identify()
+        assert not isinstance(got, cxlmi.BackgroundStarted)
+        assert (got.serial_num, got.component_type, ep.last_return_code) == (0x1111, 3, 1)
+        assert cxlmi.cxlmi_mock_set_response(ep, 0x00, 0x01, 1) == 0
+        assert ep.identify() == cxlmi.BackgroundStarted("identify", 0x0001)

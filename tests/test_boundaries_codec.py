@@ -88,6 +88,9 @@ def test_a_byte_tail_may_be_bytes_or_text():
         struct.pack("<II", 4, 0) + b"hi"
     assert codec.encode_request(lsa, {"offset": 4, "data": bytearray(b"z")}) == \
         struct.pack("<II", 4, 0) + b"z"
+    # text is UTF-8 and the tail is its bytes, not its characters
+    assert codec.encode_request(lsa, {"offset": 4, "data": "\u00e9t\u00e9"}) == \
+        struct.pack("<II", 4, 0) + b"\xc3\xa9t\xc3\xa9"
 
 
 def test_a_structured_tail_given_as_bytes_is_refused():

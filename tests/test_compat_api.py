@@ -322,6 +322,11 @@ def test_timeouts_get_and_set(ep):
     assert cxlmi.cxlmi_endpoint_get_timeout(ep) == 1234
     assert cxlmi.cxlmi_endpoint_set_timeout(ep, -1) == -1
     assert cxlmi.cxlmi_endpoint_get_timeout(ep) == 1234
+    from cxlmi_bindings.endpoint import MAX_TIMEOUT_MS as top
+    assert cxlmi.cxlmi_endpoint_set_timeout(ep, top) == 0
+    assert cxlmi.cxlmi_endpoint_get_timeout(ep) == top
+    assert cxlmi.cxlmi_endpoint_set_timeout(ep, top + 1) == -1
+    assert cxlmi.cxlmi_endpoint_get_timeout(ep) == top
 
 
 def test_fmapi_can_be_disabled_and_enabled(ep):
@@ -750,5 +755,68 @@ def test_vendor_specific_takes_a_reply_of_exactly_ret_size_as_libcxlmi_does(ep):
     assert arena.raw[:80] == b"\x5A" * 80
     # and the checks libcxlmi makes on the arguments
     assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0x4000, None, 0, None, 0) == -1
+    sent = ep.transport.commands_sent
+    assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xBFFF, None, 0, None, 0) == -1
+    assert "opcode 0xbfff is not vendor-specific (C000h-FFFFh)" in str(ep.last_error)
+    assert ep.transport.commands_sent == sent
     assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 4, None, 0) == -1
     assert cxlmi.cxlmi_cmd_vendor_specific(ep, None, 0xC0DE, None, 0, view, 0) == -1
+
+def test_a_bytes_request_is_sized_by_its_count_field(ep):
+    # Clear Event Records as bytes: the head says 3 handles, so 6 + 3 x 2 bytes go
+    # out; bytes past them are not sent, too few are refused before sending
+    head = bytes((2, 0, 3, 0, 0, 0))
+    handles = struct.pack("<3H", 0x10, 0x20, 0x30)
+    queue(ep, 0x0101)
+    assert cxlmi.cxlmi_cmd_clear_event_records(ep, None, head + handles + b"\xEE" * 4) == 0
+    assert last_payload(ep) == (0x0101, head + handles)
+    sent = ep.transport.commands_sent
+    assert cxlmi.cxlmi_cmd_clear_event_records(ep, None, head + handles[:4]) == -1
+    assert isinstance(ep.last_error, cxlmi.UsageError)
+    assert str(ep.last_error) == "request holds 10 bytes, 12 needed"
+    assert ep.transport.commands_sent == sent
+
+
+def test_an_array_gets_only_its_own_length_whatever_buffer_it_sits_in(ep):
+    arena = ctypes.create_string_buffer(96)
+    ctypes.memset(arena, 0x5A, 96)
+    out = (ctypes.c_char * 16).from_buffer(arena)
+    req = cxlmi.struct_cxlmi_cmd_get_log_req(uuid=cxlmi.CXLMI_LOG_UUID_CEL, offset=0, length=64)
+    reply = bytes(range(1, 65))
+    queue(ep, 0x0401, reply)
+    assert cxlmi.cxlmi_cmd_get_log(ep, None, req, out) == 0
+    assert arena.raw[:16] == reply[:16]
+    assert arena.raw[16:96] == b"\x5A" * 80
+
+
+def test_a_bytearray_output_keeps_its_length(ep):
+    out = bytearray(16)
+    req = cxlmi.struct_cxlmi_cmd_get_log_req(uuid=cxlmi.CXLMI_LOG_UUID_CEL, offset=0, length=64)
+    reply = bytes(range(1, 65))
+    queue(ep, 0x0401, reply)
+    assert cxlmi.cxlmi_cmd_get_log(ep, None, req, out) == 0
+    assert out == bytearray(reply[:16])
+    queue(ep, 0x0001, IDENT_A)
+    out = bytearray(8)
+    assert cxlmi.cxlmi_cmd_identify(ep, None, out) == 0
+    assert out == bytearray(IDENT_A[:8])
+
+
+def test_a_structure_inside_the_callers_structure_gets_the_room_after_its_offset(ep):
+    # struct { u64 tag; get_event_records_rsp rsp; u8 room[248]; }: the reply header
+    # sits at 8, so 280 bytes are its own: the 32-byte head and one 128-byte record
+    rsp_t = cxlmi.struct_cxlmi_cmd_get_event_records_rsp
+
+    class Holder(ctypes.Structure):
+        _fields_ = [("tag", ctypes.c_uint64), ("rsp", rsp_t), ("room", ctypes.c_uint8 * 248)]
+    size = ctypes.sizeof(Holder)
+    arena, view = arena_view(size)
+    holder = Holder.from_buffer(view)
+    reply = event_records_reply(3)
+    queue(ep, 0x0100, reply)
+    req = cxlmi.struct_cxlmi_cmd_get_event_records_req(event_log=0)
+    assert cxlmi.cxlmi_cmd_get_event_records(ep, None, req, holder.rsp) == 0
+    assert holder.rsp.record_count == 1
+    assert arena.raw[:8] == b"\x5A" * 8                               # the tag is the caller's
+    assert arena.raw[40:168] == reply[32:160]                          # record 0, whole
+    assert arena.raw[168:size + 64] == b"\x5A" * (size + 64 - 168)    # nothing after it

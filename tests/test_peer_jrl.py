@@ -204,6 +204,36 @@ def test_a_tunnelled_command_goes_in_the_type_byte_form(replay):
     assert (info.memory_size, info.ld_count, info.qos_telemetry_capability) == (1 << 30, 4, 1)
 
 
+def test_a_tunnelled_reply_without_the_peers_type_byte_is_malformed(replay):
+    # the inner reply announced by the same length, behind 07h instead of 08h
+    bad = TUNNEL_REPLY.replace(bytes.fromhex("18 00 00 00 08 10 01"),
+                               bytes.fromhex("18 00 00 00 07 10 01"), 1)
+    assert bad != TUNNEL_REPLY
+    peer = replay((TUNNEL_REQUEST, bad))
+    ctx, ep = jrl_endpoint(peer.target)
+    with ctx, pytest.raises(ProtocolError) as info:
+        ep.fmapi_get_ld_info(tunnel=Tunnel.switch(1))
+    peer.check()
+    assert str(info.value) == ("tunnel level 1 (port/LD 1): the inner reply does not start "
+                               "with MCTP type 0x08")
+
+
+def test_an_explicit_mctp_type_wins_over_the_peer_profiles(replay):
+    # the jrl profile sends generic commands as type 7; mctp_type=8 overrides it
+    request = IDENTIFY_REQUEST.replace(bytes.fromhex("01 08 10 C8 07"),
+                                       bytes.fromhex("01 08 10 C8 08"), 1)
+    reply = IDENTIFY_REPLY.replace(bytes.fromhex("01 10 00 C0 07"),
+                                   bytes.fromhex("01 10 00 C0 08"), 1)
+    peer = replay((request, reply))
+    with Context(probe=False) as ctx:
+        ep = ctx.open(peer.target, peer="jrl", mctp_type=8, timeout=2.0,
+                      transmission_unit=64)
+        ep.timeout_ms = 2000
+        assert ep.mctp_type == 8
+        assert ep.identify().serial_num == 0x0102030405060708
+    peer.check()
+
+
 def test_a_spec_client_sends_the_spec_tunnel_form(replay):
     # the default wire bytes: no type byte, size 12; the peer's reply is then refused
     spec_request = pkt("01 08 10 C8 07" "00 02 00 00 53 10 00 00 00 00 00 00"

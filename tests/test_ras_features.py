@@ -219,6 +219,15 @@ def test_ecs_per_fru_change(served, clean_cli):
     assert feature(device, "ecs").current[9:13] == b"\x01\x0d\x00\x00"
 
 
+def test_an_ecs_fru_past_the_last_is_refused_before_set_feature(served, clean_cli):
+    device, target, seen = served
+    before = bytes(feature(device, "ecs").current)
+    res = run(["set", target, "ecs", "--threshold", "4096", "--fru", "3"])
+    assert res.exit_code == 2, both(res)
+    assert "ecs: FRU 3, the device has 3 (0..2); nothing was changed" in res.stderr
+    assert SET_FEATURE not in seen.opcodes and seen.opcodes      # it read, it did not write
+    assert feature(device, "ecs").current == before
+
 def test_resetting_an_ecs_counter_zeroes_it_and_does_not_stick(served, clean_cli):
     device, target, _ = served
     ecs = feature(device, "ecs")
@@ -237,6 +246,7 @@ REFUSED_BEFORE_SENDING = [
     (["sppr", "--sparing-event-record", "maybe"], "takes yes or no"),
     (["hppr", "--bogus", "1"], "hppr has no attribute bogus"),
     (["patrol-scrub", "--enabled", "yes", "--fru", "1"], "--fru is for ecs"),
+    (["patrol-scrub", "--enabled", "yes", "--fru", "0"], "--fru is for ecs"),
     (["patrol-scrub"], "nothing to set"),
     (["flux-capacitor", "--x", "1"], "no Feature called 'flux-capacitor'"),
 ]
@@ -261,6 +271,11 @@ def test_another_set_feature_version_is_refused_before_set_feature(served, clean
     assert "Set Feature version 2, cxl-mi writes version 3" in res.stderr
     assert SET_FEATURE not in seen.opcodes and seen.opcodes     # it asked, it did not write
     assert feature(device, "sppr").current[19] == 0
+    feature(device, "sppr").set_version = 4                   # a newer one: the same
+    res = run(["set", target, "sppr", "--sparing-event-record", "yes"])
+    assert res.exit_code == 2, both(res)
+    assert "Set Feature version 4, cxl-mi writes version 3" in res.stderr
+    assert SET_FEATURE not in seen.opcodes
 
 
 def test_a_feature_the_device_marks_not_changeable_is_not_written(served, clean_cli):
@@ -409,3 +424,37 @@ def test_set_takes_the_name_alone_with_the_target_from_the_environment(served, m
     res = run(["set", target, "patrol-scrub", "stray", "--enabled", "no"])
     assert res.exit_code == 2 and "unexpected 'stray' after TARGET and NAME" in res.stderr
     assert feature(device, "patrol-scrub").current == b"\x03\x05\x01\x01"
+
+
+def test_the_library_reads_the_selection_asked_for_window_by_window(monkeypatch):
+    with Context() as ctx:
+        ep = ctx.open("emu:type3")
+        scrub = feature(ep.transport.device, "patrol-scrub")
+        asked = []
+
+        def call(name, request):
+            asked.append((name, dict(request)))
+            return ep.call(name, request)
+        F.write(call, "patrol-scrub", F.check_changes("patrol-scrub", {"scrub_cycle_hours": 7}))
+        entry = F.find(call, "patrol-scrub")
+        del asked[:]
+        monkeypatch.setattr(F, "WINDOW", 3)     # the 4-byte Feature in two windows
+        _, current, _ = F.read(call, "patrol-scrub", entry=entry)
+        _, default, _ = F.read(call, "patrol-scrub", selection="default", entry=entry)
+    assert current == scrub.current and current[1] == 7
+    assert default == scrub.default and default != current
+    assert [(r["offset"], r["count"], r["selection"]) for _, r in asked] == [
+        (0, 3, 0), (3, 1, 0), (0, 3, 1), (3, 1, 1)]
+
+
+def test_a_feature_read_stops_at_an_empty_reply():
+    with Context() as ctx:
+        ep = ctx.open("emu:type3")
+        asked = []
+
+        def call(name, request):                # a device that answers with no data
+            asked.append(name)
+            assert len(asked) < 5, "read_raw kept asking"
+            return ep.call(name, request)[:0]
+        assert F.read_raw(call, "patrol-scrub", 4) == b""
+    assert asked == ["get_feature"]

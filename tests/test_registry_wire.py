@@ -464,6 +464,49 @@ def test_vendor_specific_carries_any_opcode_and_raw_bytes(opcode, payload, reply
     cxlmi.cxlmi_free_ctx(ctx)
 
 
+def test_vendor_specific_sends_an_fm_api_opcode_as_fm_api():
+    ctx, ep = new_ep()
+    queue(ep, 0x5400, 0, bytes(11))
+    assert ep.vendor_specific(0x5400) == bytes(11)
+    check_wire(ep.transport, 0x5400, b"", 7)            # Get LD Info: type 7
+    queue(ep, 0x4000, 0, b"")
+    assert ep.vendor_specific(0x4000) == b""
+    check_wire(ep.transport, 0x4000, b"", 8)
+    cxlmi.cxlmi_endpoint_disable_fmapi(ep)
+    with pytest.raises(cxlmi.NotSupported) as info:     # refused, as a named command is
+        ep.vendor_specific(0x5400)
+    assert "FM-API commands are not enabled" in str(info.value)
+    assert ep.transport.last_command[:2] == (0x40, 0x00)
+    cxlmi.cxlmi_free_ctx(ctx)
+
+
+def test_request_fields_go_as_a_request_or_as_keywords_not_both():
+    ctx, ep = new_ep()
+    with pytest.raises(UsageError) as info:
+        ep.call("memdev_get_lsa", {"offset": 0}, length=4)
+    assert str(info.value) == "give request fields either as a request or as keywords"
+    assert ep.transport.last_command is None            # nothing went out
+    queue(ep, 0x4102, 0, b"\x01\x02\x03\x04")
+    assert ep.call("memdev_get_lsa", offset=8, length=4) == b"\x01\x02\x03\x04"
+    check_wire(ep.transport, 0x4102, struct.pack("<II", 8, 4), 8)
+    cxlmi.cxlmi_free_ctx(ctx)
+
+
+def test_get_vcs_info_through_ep_call_reads_the_page_its_request_asked_for():
+    # start at vPPB 2, at most 3 per block: a VCS of 6 vPPBs carries 3, one of 4
+    # carries 2; without the request the first block would claim all 6
+    ctx, ep = new_ep()
+    blocks = [bytes((vcs, 1, 0x20 + vcs, total)) + b"".join(
+        bytes((2, 0x40 + i, i, 0)) for i in range(n)) for vcs, total, n in ((0, 6, 3), (1, 4, 2))]
+    queue(ep, 0x5200, 0, bytes((2, 0, 0, 0)) + b"".join(blocks))
+    got = ep.fmapi_get_vcs_info(start_vppb=2, vppb_list_limit=3, vcs_id_list=[0, 1])
+    check_wire(ep.transport, 0x5200, bytes((2, 3, 2, 0, 1)), 7)
+    assert [b.vcs_id for b in got.vcs_info_list] == [0, 1]
+    assert [[v.bound_port_id for v in b.vppbs] for b in got.vcs_info_list] == [
+        [0x40, 0x41, 0x42], [0x40, 0x41]]
+    cxlmi.cxlmi_free_ctx(ctx)
+
+
 def _default_args(entry):
     """A valid all-zero request for the error and message-type tests."""
     values = None

@@ -60,6 +60,50 @@ def test_every_builtin_backend_answers_detect_with_a_list():
     assert transports.backend_class("mock").detect() == []
 
 
+def test_a_backend_that_carries_no_tunnels_is_refused_one_before_sending():
+    from cxlmi_bindings import Context, NotSupported, Tunnel
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+    class Direct(EmulatedTransport):
+        name = "direct"
+        tunnels = False
+        sent = 0
+
+        def send(self, message, msg_type, timeout):
+            self.sent += 1
+            return super().send(message, msg_type, timeout)
+
+    with Context() as ctx:
+        ep = ctx.open_transport(Direct("switch"), "direct:switch")
+        with pytest.raises(NotSupported) as err:
+            ep.fmapi_get_ld_info(tunnel=Tunnel.switch(2))
+        assert str(err.value) == "emulated switch cannot carry tunnelled commands"
+        assert ep.transport.sent == 0
+        assert ep.fmapi_identify_sw_device().num_physical_ports > 0    # direct FM-API goes
+        assert ep.transport.sent == 1
+
+
+def test_the_endpoints_timeout_reaches_the_backend_in_seconds():
+    from cxlmi_bindings import Context
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+    class Timed(EmulatedTransport):
+        name = "timed"
+
+        def send(self, message, msg_type, timeout):
+            self.timeouts = getattr(self, "timeouts", []) + [timeout]
+            return super().send(message, msg_type, timeout)
+
+    with Context() as ctx:
+        ep = ctx.open_transport(Timed("type3"), "timed:type3")
+        ep.identify()
+        ep.timeout_ms = 1500
+        ep.identify()
+        ep.timeout_ms = 0                   # no timeout: wait as long as it takes
+        ep.identify()
+        assert ep.transport.timeouts == [5.0, 1.5, None]
+
+
 PLUGIN = '''
 from cxlmi_bindings.transports.emulated import EmulatedTransport
 

@@ -377,6 +377,20 @@ def test_other_opcodes_are_not_sent_and_point_at_the_memdev(tree):
     assert "(mem0)" in err.value.hint and kernel.rpcs == []
 
 
+def test_fm_api_cannot_be_enabled_on_fwctl(tree):
+    import cxlmi_bindings as cxlmi
+    kernel = FakeFwctl()
+    with Context() as ctx:
+        ep = endpoint(ctx, open_node(tree, kernel))
+        assert not cxlmi.cxlmi_endpoint_has_fmapi(ep)
+        assert cxlmi.cxlmi_endpoint_enable_fmapi(ep) is False     # as libcxlmi on ioctl
+        assert not cxlmi.cxlmi_endpoint_has_fmapi(ep)
+        with pytest.raises(NotSupported) as err:
+            ep.fmapi_identify_sw_device()
+    assert "FM-API commands are not enabled on this endpoint" in str(err.value)
+    assert kernel.rpcs == []
+
+
 def test_a_reply_longer_than_the_buffer_is_asked_again_in_full(tree):
     kernel = FakeFwctl(extra_out=64)
     with Context() as ctx:

@@ -530,3 +530,44 @@ def test_a_control_request_nobody_answers_times_out():
     with pytest.raises(CommandTimeout) as info:
         t.get_endpoint_id(0.01)
     assert "MCTP control command 0x02" in str(info.value)
+
+
+def test_open_transport_with_probe_off_sends_nothing_in_a_probing_context():
+    from cxlmi_bindings import Context
+    fake = FakeSys(control_peer([7, 8]))
+    with Context(probe=True) as ctx:
+        ep = ctx.open_transport(mod.MctpTransport(NET, EID, syscalls=fake), "mctp:1,8",
+                                probe=False)
+        assert fake.sent == [] and ep.component_type is None
+        assert ep.probe() is None                        # asked for, it probes
+        types = [mod.unpack_sockaddr(addr)[3] for _, _, addr in fake.sent]
+        assert types == [0, 8] and ep.component_type == 0x00
+
+
+def test_generic_commands_stay_type_8_when_get_message_type_support_goes_unanswered():
+    from cxlmi_bindings import Context
+    cci_peer = answering(payload=bytes(18))
+
+    def peer(data, addr):
+        if mod.unpack_sockaddr(addr)[3] == 0:
+            return []                                    # no control answer
+        return cci_peer(data, addr)
+    fake = FakeSys(peer)
+    ctx = Context(probe=False)
+    ep = ctx.open_transport(mod.MctpTransport(NET, EID, syscalls=fake), "mctp:1,8",
+                            probe=False)
+    ep.timeout_ms = 50
+    assert ep.identify().component_type == 0x00
+    types = [mod.unpack_sockaddr(addr)[3] for _, _, addr in fake.sent]
+    assert types == [0, 8] and ep.mctp_type == 8
+
+
+def test_an_mctp_endpoint_opens_once_per_context():
+    from cxlmi_bindings import Context
+    with Context(probe=False) as ctx:
+        ctx.open("mctp:1,8", syscalls=FakeSys())
+        with pytest.raises(UsageError) as info:
+            ctx.open("mctp:1,8", syscalls=FakeSys())
+        assert str(info.value) == "MCTP endpoint 1:8 is already open in this context"
+        ctx.open("mctp:1,9", syscalls=FakeSys())         # another EID is another endpoint
+        assert [ep.target_key for ep in ctx.endpoints] == [("mctp", 1, 8), ("mctp", 1, 9)]
