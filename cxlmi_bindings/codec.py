@@ -36,7 +36,11 @@ def _set_field(obj, name, value):
         if isinstance(value, ctypes.Array):
             setattr(obj, name, value)
             return
-        values = list(value)
+        try:
+            values = list(value)
+        except TypeError:
+            raise UsageError("%s: expected a list of at most %d values, got %s"
+                             % (name, len(current), type(value).__name__))
         if len(values) > len(current):
             raise UsageError("%s: at most %d values, got %d" % (name, len(current), len(values)))
         for i, val in enumerate(values):
@@ -44,7 +48,10 @@ def _set_field(obj, name, value):
                 for key, sub in val.items():
                     _set_field(current[i], key, sub)
             else:
-                current[i] = val
+                try:
+                    current[i] = val
+                except (TypeError, ValueError) as exc:
+                    raise UsageError("%s[%d]: %s" % (name, i, exc))
         return
     if isinstance(current, ctypes.Array) and current._type_ is ctypes.c_uint8:
         data = value.encode() if isinstance(value, str) else bytes(value)
@@ -89,7 +96,11 @@ def build(cls, fields=None, count_field=None):
             tail = []
         if isinstance(tail, str):
             tail = tail.encode()
-        n = len(tail)
+        try:
+            n = len(tail)
+        except TypeError:
+            raise UsageError("%s: expected a list of entries, got %s"
+                             % (fname, type(tail).__name__))
         _count_tail(fields, count_field, fname, n)
         obj = cls.sized(n)()
         if n:
@@ -125,8 +136,8 @@ def encode_request(entry, request):
             return b""
         flex = entry.req_cls._flex_
         tail = request.get(flex[0]) if flex is not None else None
-        if (flex is not None and flex[1] is ctypes.c_uint8 and len(request.get(flex[0]) or b"")
-                >= _BIG_TAIL and isinstance(tail, (bytes, bytearray, memoryview))):
+        if (flex is not None and flex[1] is ctypes.c_uint8
+                and isinstance(tail, (bytes, bytearray, memoryview)) and len(tail) >= _BIG_TAIL):
             # a large byte tail (a firmware part, LSA data) is appended to the fixed
             # part once, not copied into a structure and then out of it
             fields = dict(request)

@@ -148,6 +148,23 @@ def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_field():
     assert str(info.value).startswith("offset: ")
 
 
+@pytest.mark.parametrize("name,fields,text", [
+    ("get_feature", {"feature_id": 5}, "feature_id: expected a list of at most 16 values, got int"),
+    ("get_feature", {"feature_id": None},
+     "feature_id: expected a list of at most 16 values, got NoneType"),
+    ("get_feature", {"feature_id": [1, "x"]}, "feature_id[1]: "),
+    ("clear_event_records", {"handles": ["x"]}, "handles[0]: "),
+    ("clear_event_records", {"handles": 5}, "handles: expected a list of entries, got int"),
+    ("memdev_set_lsa", {"data": 5}, "data: expected a list of entries, got int"),
+], ids=["int-for-an-array", "none-for-an-array", "str-in-an-array", "str-in-a-tail",
+        "int-for-a-tail", "int-for-a-byte-tail"])
+def test_a_value_of_the_wrong_type_for_an_array_is_a_usage_error_naming_the_field(
+        name, fields, text):
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry(name), fields)
+    assert str(info.value).startswith(text)
+
+
 def test_nested_structures_and_arrays_of_structures_take_dicts():
     disc = types.get("cmd_memdev_media_operations_discovery_req")
     raw = bytes(codec.build(disc, {"dpa_range_count": 2,

@@ -462,6 +462,11 @@ def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path)
     req.write_text("{not json")
     res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
     assert res.exit_code == 2 and "not JSON" in both(res)
+    req.write_text(json.dumps({"feature_id": 5, "offset": 0, "count": 4}))
+    res = invoke(["generic", "get-feature", "emu:type3", "--input", str(req)])
+    assert res.exit_code == 2, both(res)
+    assert "feature_id: expected a list of at most 16 values, got int" in res.stderr
+    assert "Traceback" not in both(res)
 
 
 def test_inject_poison_then_the_poison_list_shows_the_range(shared):
