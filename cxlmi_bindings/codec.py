@@ -52,6 +52,8 @@ def _set_field(obj, name, value):
                     current[i] = val
                 except (TypeError, ValueError) as exc:
                     raise UsageError("%s[%d]: %s" % (name, i, exc))
+                if type(val) is int and current[i] != val:
+                    raise UsageError("%s[%d]: %s" % (name, i, _out_of_range(val, current._type_)))
         return
     if isinstance(current, ctypes.Array) and current._type_ is ctypes.c_uint8:
         data = value.encode() if isinstance(value, str) else bytes(value)
@@ -63,6 +65,30 @@ def _set_field(obj, name, value):
         setattr(obj, name, value)
     except (TypeError, ValueError) as exc:
         raise UsageError("%s: %s" % (name, exc))
+    if type(value) is int and getattr(obj, name) != value:
+        # ctypes keeps the low bits of what does not fit: -1 would go out as all ones
+        raise UsageError("%s: %s" % (name, _out_of_range(value, _field_type(obj, name))))
+
+
+def _field_type(obj, name):
+    """(ctypes type, bit width or None) of field ``name`` of ``obj``."""
+    for klass in type(obj).__mro__:
+        for field in klass.__dict__.get("_fields_", ()):
+            if field[0] == name:
+                return field[1], (field[2] if len(field) > 2 else None)
+    return None, None
+
+
+def _out_of_range(value, ctype):
+    """The message for an integer that does not fit a field of ``ctype`` (a ctypes
+    integer type, or ``(type, bit width)`` for a bit field)."""
+    ctype, bits = ctype if isinstance(ctype, tuple) else (ctype, None)
+    if ctype is None:
+        return "%d does not fit the field" % value
+    bits = bits or 8 * ctypes.sizeof(ctype)
+    signed = ctype(-1).value == -1
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return "%d is out of range (%d..%d)" % (value, lo, hi)
 
 
 def _count_tail(fields, count_field, fname, n):

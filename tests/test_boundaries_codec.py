@@ -165,6 +165,30 @@ def test_a_value_of_the_wrong_type_for_an_array_is_a_usage_error_naming_the_fiel
     assert str(info.value).startswith(text)
 
 
+@pytest.mark.parametrize("name,fields,text", [
+    ("memdev_get_lsa", {"offset": -1, "length": 4}, "offset: -1 is out of range (0..4294967295)"),
+    ("memdev_get_lsa", {"offset": 1 << 32, "length": 4},
+     "offset: 4294967296 is out of range (0..4294967295)"),
+    ("get_feature", {"feature_id": [1, 256]}, "feature_id[1]: 256 is out of range (0..255)"),
+    ("clear_event_records", {"handles": [1, 70000]}, "handles[1]: 70000 is out of range (0..65535)"),
+    ("memdev_media_operations_discovery", {"discovery_osa": {"num_ops": -2}},
+     "num_ops: -2 is out of range (0..65535)"),
+], ids=["negative", "too-big", "array-element", "tail-entry", "nested-field"])
+def test_an_integer_that_does_not_fit_its_field_is_a_usage_error_not_its_low_bits(
+        name, fields, text):
+    # ctypes would keep the low bits: -1 going out as ffffffff, 70000 as 0x1170
+    with pytest.raises(UsageError) as info:
+        codec.encode_request(entry(name), fields)
+    assert str(info.value) == text
+
+
+def test_the_largest_and_smallest_values_that_fit_go_out_as_given():
+    wire = codec.encode_request(entry("memdev_get_lsa"), {"offset": (1 << 32) - 1, "length": 0})
+    assert wire == struct.pack("<II", (1 << 32) - 1, 0)
+    wire = codec.encode_request(entry("clear_event_records"), {"handles": [0xFFFF, 0]})
+    assert wire[-4:] == struct.pack("<HH", 0xFFFF, 0)
+
+
 def test_nested_structures_and_arrays_of_structures_take_dicts():
     disc = types.get("cmd_memdev_media_operations_discovery_req")
     raw = bytes(codec.build(disc, {"dpa_range_count": 2,
