@@ -24,6 +24,7 @@ import pytest
 from cxlmi_bindings import Context
 from cxlmi_bindings.emulator import profiles
 from cxlmi_bindings.emulator.shared_state import SharedDevice
+from cxlmi_bindings.emulator import workers as workers_module
 from cxlmi_bindings.emulator.workers import WorkerPool, _Worker
 
 from test_emulate_processes import servers  # noqa: F401  (a fixture)
@@ -307,6 +308,23 @@ def test_a_worker_whose_supervisor_is_not_its_parent_stops_by_itself(tmp_path):
         for sock in socks:
             sock.close()
         shared.close()
+
+
+def test_a_worker_told_to_stop_while_it_starts_ends_cleanly(monkeypatch):
+    # SIGTERM can come before the worker has a server (its supervisor stopped or died
+    # at once): the worker must still leave through its own clean-up, not be ended
+    # by the signal's default action
+    def die_with_sigterm(parent):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return True
+    monkeypatch.setattr(workers_module, "_die_with", die_with_sigterm)
+    pool = WorkerPool(profiles.build("type3"), 1)
+    pool.start()
+    try:
+        _, status = os.waitpid(pool.pids[0], 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    finally:
+        pool.stop()
 
 
 def test_check_replaces_a_dead_worker_and_forgets_its_clients(tmp_path):

@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -244,6 +245,21 @@ def test_a_thousand_slow_connections_neither_starve_a_real_emulator_nor_grow_it(
             s.close()
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_server_stopped_before_it_serves_does_not_serve():
+    # serve_forever() after stop() (a signal that came first) returns at once; it
+    # used to bind a new port and serve on it
+    srv = Server(lambda msg_type, message: None, port=0)
+    address = srv.bind()
+    srv.stop()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert srv._listener is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=2).close()
 
 
 def test_cxl_mi_emulate_takes_the_limits_from_its_options():

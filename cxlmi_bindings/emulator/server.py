@@ -154,6 +154,8 @@ class Server:
         calling thread is interrupted); every client connection is closed on
         the way out."""
         if self._listener is None:
+            if self._stopping.is_set():
+                return                   # stop() came first (it closed the listener)
             self.bind()
         listener = self._listener
         listener.setblocking(False)

@@ -81,27 +81,34 @@ class WorkerPool:
         status = 1
         try:
             status = self._work(index, parent)
+        except _Stopped:
+            status = 0                   # stopped while starting
         except BaseException:            # never return into the parent's code
             log.exception("worker %d failed", os.getpid())
         finally:
+            if self._tmpdir and os.getppid() != parent:
+                # the supervisor died without stop() (SIGKILL, the OOM killer), maybe
+                # before this worker even began: its private state would stay for good
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
             os._exit(status)
 
     def _work(self, index, parent):
+        server = None
+
+        def stop(signum, frame):
+            if server is None:
+                raise _Stopped()         # still starting: the default action would
+            server.stop()                # end the process without _fork's clean-up
+        # first of all: SIGTERM comes as soon as _die_with asks for it, if the
+        # supervisor is already gone
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)       # Ctrl-C reaches the whole process group
         if not _die_with(parent):
             return 0                     # the supervisor died before this worker began
         self.shared.attach()
         server = _Worker(index, parent, self._counts, self._channels,
                          listener=self._listener, shared=self.shared, **self.server_options)
-
-        def stop(signum, frame):
-            server.stop()
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)       # Ctrl-C reaches the whole process group
-        server.serve_forever()
-        if self._tmpdir and os.getppid() != parent:
-            # the supervisor died without stop() (SIGKILL, the OOM killer): its
-            # private state would be left in the temporary directory for good
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
+        server.serve_forever()           # at once over when stop() came before it
         return 0
 
     def check(self):
@@ -166,6 +173,10 @@ class WorkerPool:
 
 
 _COUNT = struct.Struct("<I")
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT reached a worker before its server existed."""
 
 
 def _die_with(parent):
