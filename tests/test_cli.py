@@ -18,7 +18,8 @@ import click
 import pytest
 
 from cxlmi_bindings.endpoint import Context
-from cxlmi_bindings.errors import CommandTimeout, PermissionDenied, TransportError, NotSupported
+from cxlmi_bindings.errors import (CommandTimeout, NotSupported, PermissionDenied,
+                                    TransportError, UsageError)
 from cxlmi_bindings.transports.emulated import EmulatedTransport
 
 import cxlmi_cli.options as cli_options
@@ -242,6 +243,59 @@ def test_nothing_listening_on_a_tcp_target_is_exit_3():
     assert "refused" in res.stderr
 
 
+class RefusingPlugin:
+    """A transport plugin that does not take the text after its name."""
+
+    @classmethod
+    def from_target(cls, spec, **options):
+        raise ValueError("no device %r here" % spec)
+
+
+def test_a_transport_plugin_refusing_its_target_text_is_a_usage_error(monkeypatch):
+    from cxlmi_bindings import transports
+    monkeypatch.setattr(transports, "plugins",
+                        lambda: {"acme": "%s:RefusingPlugin" % __name__})
+    res = invoke(["identify", "acme:nine"])
+    assert res.exit_code == 2, both(res)
+    assert "cxl-mi: error: acme:nine: no device 'nine' here" in res.stderr
+    assert no_traceback(res)
+
+
+@pytest.mark.parametrize("args,target", [
+    (["--tcp", "127.0.0.1"], "tcp:127.0.0.1:2508"),         # the default port
+    (["--tcp", "[::1]:2600"], "tcp:[::1]:2600"),
+    (["tcp:[::1]:2600"], "tcp:[::1]:2600"),
+    (["tcp:127.0.0.1:65535"], "tcp:127.0.0.1:65535"),
+    (["--mctp", "0x1:0x8"], "mctp:1,8"),                    # hex, as every number takes
+    (["mctp:1,255"], "mctp:1,255"),
+])
+def test_target_forms_up_to_their_limits_are_accepted(args, target):
+    res = invoke(["identify"] + args + ["--dry-run", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert jdoc(res)["target"] == target
+
+
+@pytest.mark.parametrize("target,message", [
+    ("mctp:1,256", "EID 256 is out of range (0..255)"),
+    ("tcp:127.0.0.1:0", "port 0 is out of range (1..65535)"),
+    ("tcp:127.0.0.1:65536", "port 65536 is out of range (1..65535)"),
+    ("mctp:,8", "expected NET,EID"),
+    ("mem", "is not a form cxl-mi knows"),                  # a device name has a number
+])
+def test_target_values_past_their_limits_are_refused_naming_the_range(target, message):
+    res = invoke(["identify", target, "--dry-run"])
+    assert res.exit_code == 2, both(res)
+    assert message in res.stderr and no_traceback(res)
+
+
+def test_a_target_string_is_checked_when_it_is_resolved_before_anything_else():
+    with pytest.raises(UsageError) as err:
+        cli_target.resolve("usb:3")
+    assert "is not a form cxl-mi knows" in str(err.value)
+    assert cli_target.resolve(None, environ={"CXLMI_TARGET": " emu:mld "}) == "emu:mld"
+
+
+
 # ------------------------------------------------------------------------ tunnels
 
 def test_get_ld_info_through_switch_port_2_reports_the_mlds_4_lds():
@@ -284,6 +338,14 @@ def test_tunnel_ids_out_of_range_are_usage_errors():
     res = invoke(["memdev", "get-health-info", "emu:switch", "--port", "256"])
     assert res.exit_code == 2
     assert "256 is out of range" in both(res)
+
+
+@pytest.mark.parametrize("target,tunnel", [("emu:switch", ["--port", "0"]),
+                                           ("emu:mld", ["--ld", "0"])])
+def test_port_0_and_ld_0_are_tunnels_too(target, tunnel):
+    res = invoke(["memdev", "get-health-info", target] + tunnel + ["--dry-run", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert [level["hop"] for level in jdoc(res)["request"]["levels"]] == ["port/LD 0"]
 
 
 # ------------------------------------------------------------------------ values
@@ -349,6 +411,74 @@ def test_value_parsers_cover_lists_uuids_flags_and_powers_of_two():
     assert P.Log2Size(8, 20).parse("2K", None) == 11
     with pytest.raises(P.ValueProblem):
         P.parse_int("70000", 16)
+
+
+def _dry_fields(args, **kw):
+    res = invoke(args + ["--dry-run", "--json"], **kw)
+    assert res.exit_code == 0, both(res)
+    return jdoc(res)["request"]["fields"]
+
+
+def test_a_value_that_would_not_fit_its_field_is_refused_not_wrapped():
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--offset", "4G", "--length", "4"])
+    assert res.exit_code == 2
+    assert "--offset 4 GiB is too large for a 32-bit field" in both(res)
+    assert _dry_fields(["memdev", "get-lsa", "emu:type3", "--offset", "0xffffffff",
+                        "--length", "4"])["offset"] == 0xFFFFFFFF
+    res = invoke(["generic", "get-event-records", "emu:type3", "--input", "-"],
+                 input=json.dumps({"event_log": 256}))
+    assert res.exit_code == 2 and "256 is out of range for event_log (0..255)" in both(res)
+
+
+def test_sizes_refuse_fractions_of_a_byte_and_addresses_off_their_alignment():
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--length", "1.3K"])
+    assert res.exit_code == 2 and "'1.3K' is not a whole number of bytes" in both(res)
+    res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "0x41", "--yes"])
+    assert res.exit_code == 2 and "--address 65 B is not a multiple of 64 B" in both(res)
+
+
+def test_range_messages_name_the_option():
+    res = invoke(["generic", "activate-fw", "emu:type3", "--slot", "256", "--yes"])
+    assert "256 is out of range for --slot (0..255)" in res.stderr
+
+
+@pytest.mark.parametrize("text,n", [("20", 20), ("1M", 20), ("256", 8), ("8", 8)])
+def test_a_log2_size_takes_n_or_a_power_of_two_up_to_its_limit(text, n):
+    assert _dry_fields(["generic", "set-response-msg-limit", "emu:type3",
+                        "--limit", text])["limit"] == n
+
+
+@pytest.mark.parametrize("text,message", [("3K", "3 KiB is not a power of two"),
+                                          ("21", "2^21 is out of range for --limit (2^8..2^20)"),
+                                          ("2M", "2^21 is out of range")])
+def test_a_log2_size_refuses_other_sizes(text, message):
+    res = invoke(["generic", "set-response-msg-limit", "emu:type3", "--limit", text])
+    assert res.exit_code == 2 and message in both(res)
+
+
+def test_flags_take_none_and_lists_take_a_one_element_range():
+    fields = _dry_fields(["generic", "set-mctp-event-interrupt-policy", "emu:type3",
+                          "--logs", "none"])
+    assert fields["event_interrupt_settings"] == 0
+    res = invoke(["fmapi", "get-phys-port-state", "emu:switch", "--ports", "3-3", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert [p["port_id"] for p in jdoc(res)["result"]["ports"]] == [3]
+
+
+def test_structure_items_refuse_extra_parts_and_name_the_missing_ones():
+    fields = _dry_fields(["memdev", "add-dc-response", "emu:dcd", "--extent", "256M:256M"])
+    assert fields["extents"] == [{"start_dpa": 256 << 20, "len": 256 << 20}]
+    res = invoke(["memdev", "add-dc-response", "emu:dcd", "--extent", "0:256M:5"])
+    assert res.exit_code == 2
+    assert "'0:256M:5' has 3 parts, --extent takes at most 2 (START:LEN)" in both(res)
+    res = invoke(["memdev", "add-dc-response", "emu:dcd", "--extent", "0"])
+    assert res.exit_code == 2 and "'0' lacks len (expected START:LEN)" in both(res)
+
+
+def test_a_timestamp_without_a_zone_is_utc():
+    fields = _dry_fields(["generic", "set-timestamp", "emu:type3",
+                          "--timestamp", "2024-05-01T12:00:00"])
+    assert fields["timestamp"] == 1714564800 * 10 ** 9
 
 
 # ------------------------------------------------------------------------ output
@@ -420,6 +550,69 @@ def test_transport_failures_map_to_their_exit_codes(monkeypatch, exc, code):
     assert str(exc) in res.stderr and no_traceback(res)
 
 
+def test_a_cxl_error_says_what_to_do_next_and_names_the_registry_command(monkeypatch):
+    monkeypatch.setattr(cli_target, "open_endpoint",
+                        lambda target, timeout=None: Context().open_mock())    # UNSUPPORTED
+    res = invoke(["memdev", "get-health-info", "emu:type3"])
+    assert res.exit_code == 1
+    assert "(hint: the component does not implement this command; `cxl-mi generic " \
+           "get-log-cel TARGET` lists the ones it does)" in res.stderr
+    doc = jdoc(invoke(["memdev", "get-health-info", "emu:type3", "--json"]))
+    assert doc["command"] == "memdev_get_health_info" and doc["target"] == "emu:type3"
+    assert "get-log-cel" in doc["error"]["hint"]
+
+
+@pytest.mark.parametrize("exc,code,text", [
+    (OSError(errno.ECONNRESET, "Connection reset by peer"), 3,
+     "cxl-mi: error: Connection reset by peer\n"),
+    (PermissionError(errno.EACCES, "Permission denied"), 4, "Permission denied"),
+    (TimeoutError(), 5, "cxl-mi: error: timed out\n"),
+])
+def test_plain_os_errors_map_to_their_exit_codes_in_words(monkeypatch, exc, code, text):
+    def opener(target, timeout=None):
+        raise exc
+    monkeypatch.setattr(cli_target, "open_endpoint", opener)
+    res = invoke(["identify", "emu:type3"])
+    assert res.exit_code == code
+    assert text in res.stderr and no_traceback(res)
+
+
+@pytest.mark.parametrize("spelling", [["-o", "json"], ["--output", "json"], ["-ojson"],
+                                      ["--output=json"], ["--json"]])
+def test_a_parse_error_is_a_json_object_in_each_spelling_of_json_output(spelling):
+    res = invoke(["identify", "emu:type3", "--bogus"] + spelling)
+    assert res.exit_code == 2
+    err = jdoc(res)["error"]
+    assert err["type"] == "UsageError" and "--bogus" in err["message"]
+
+
+def test_a_parse_error_is_text_when_json_is_only_an_argument_or_o_has_no_value():
+    res = invoke(["identify", "emu:type3", "--bogus", "--", "--json"])
+    assert res.exit_code == 2 and res.stdout == "" and "--bogus" in res.stderr
+    res = invoke(["identify", "emu:type3", "-o"])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "'-o' requires an argument" in res.stderr
+
+
+def test_a_json_error_whose_reader_is_gone_keeps_its_exit_code():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r, w = os.pipe()
+    os.close(r)                     # `cxl-mi ... --json | true`: nobody reads stdout
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cxlmi_cli", "identify",
+                               "tcp:127.0.0.1:%d" % port, "--json"], stdout=w,
+                              stderr=subprocess.PIPE, cwd=ROOT, text=True, timeout=60,
+                              env=dict(os.environ, PYTHONPATH=ROOT))
+    finally:
+        os.close(w)
+    assert proc.returncode == 3, proc.stderr
+    assert "refused" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_ctrl_c_is_exit_130(monkeypatch):
     def interrupted(self, entry, request=None):
         raise KeyboardInterrupt
@@ -452,6 +645,13 @@ def test_input_json_gives_the_request_and_options_override_it(served, tmp_path):
     res = invoke(["memdev", "get-lsa", target, "--input", "-", "--offset", "130", "-o", "raw"],
                  input=json.dumps({"offset": 128, "length": 2}))
     assert res.stdout_bytes == bytes.fromhex("babe")
+
+
+def test_input_json_must_be_an_object_of_fields(tmp_path):
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps([0, 4]))
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
+    assert res.exit_code == 2 and "must hold a JSON object of request fields" in both(res)
 
 
 def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path):
@@ -583,6 +783,19 @@ def test_passphrases_are_prompted_for_without_echo_on_a_tty(shared, monkeypatch)
     assert "sesame" not in both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" in state["security_state_decoded"]
+
+
+def test_a_passphrase_file_of_32_bytes_and_a_crlf_is_the_32_bytes(shared, tmp_path):
+    shared(build("type3"))
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"x" * 32 + b"\r\n")
+    res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user",
+                  "--passphrase-file", os.devnull, "--new-passphrase-file", str(pw), "--yes"])
+    assert res.exit_code == 0, both(res)
+    pw.write_bytes(b"x" * 32)
+    res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", "user",
+                  "--passphrase-file", str(pw), "--yes"])
+    assert res.exit_code == 0, both(res)
 
 
 def test_a_passphrase_file_longer_than_32_bytes_is_refused(tmp_path):

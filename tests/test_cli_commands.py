@@ -1370,3 +1370,39 @@ def test_the_emulator_sweep_goes_red_when_one_value_in_any_reply_changes(
         return rc, bytes(data)
     missed = _sweep_misses(flipped, passfile, fwfile)
     assert set(missed) <= set(FAILS) | set(EFFECT), missed   # no reply payload to change there
+
+
+# ------------------------------------------------------------------------ defaults, required
+
+def test_activate_fw_goes_online_unless_told_otherwise():
+    res = invoke(["generic", "activate-fw", "emu:type3", "--slot", "2", "--dry-run", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert json.loads(res.stdout)["request"]["fields"]["action_decoded"] == "online"
+
+
+def test_a_ppb_command_needs_its_ppb_id():
+    res = invoke(["fmapi", "send-ppb-cxlio-config-request", "emu:switch", "--register", "0"])
+    assert res.exit_code == 2 and "needs --ppb-id" in res.stderr
+
+
+def test_bind_vppb_binds_the_port_itself_unless_an_ld_is_named():
+    res = invoke(["fmapi", "bind-vppb", "emu:switch", "--vcs-id", "0", "--vppb-id", "3",
+                  "--port-id", "4", "--dry-run", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert json.loads(res.stdout)["request"]["fields"]["ld_id"] == 0xFFFF
+
+
+def test_an_aer_status_bit_takes_the_whole_0_to_31():
+    args = ["fmapi", "generate-aer-event", "emu:switch", "--vppb-instance", "1",
+            "--severity", "uncorrectable", "--status-bit"]
+    res = invoke(args + ["31", "--dry-run", "--json"])
+    assert res.exit_code == 0, both(res)
+    fields = json.loads(res.stdout)["request"]["fields"]
+    assert fields["aer_error"] == 0x8000001F and fields["aer_error_decoded"]["status_bit"] == 31
+    assert invoke(args + ["32", "--dry-run"]).exit_code == 2
+
+
+def test_a_poison_list_address_must_be_a_multiple_of_64():
+    res = invoke(["memdev", "get-poison-list", "emu:type3", "--address", "0x41",
+                  "--length", "64"])
+    assert res.exit_code == 2 and "--address 65 B is not a multiple of 64 B" in res.stderr

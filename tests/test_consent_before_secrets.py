@@ -53,3 +53,12 @@ def test_on_a_terminal_the_confirmation_comes_before_the_passphrase(monkeypatch,
     res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user"], input="n\n")
     assert res.exit_code == 2 and "not confirmed; nothing was sent" in res.stderr
     assert "Passphrase:" not in both(res)
+
+
+def test_the_confirmation_text_never_shows_a_passphrase():
+    entry = registry.get("memdev_set_passphrase")
+    text = cli_options.describe_action("memdev set-passphrase", entry,
+                                       {"current_passphrase": b"old", "new_passphrase": b"sesame"},
+                                       "emu:type3")
+    assert text.startswith("memdev set-passphrase on emu:type3: ")
+    assert b"sesame".hex() not in text and b"old".hex() not in text

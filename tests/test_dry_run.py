@@ -186,6 +186,14 @@ def test_tunnelled_levels_are_the_real_wrapping(clean_cli, capture):
     assert (req["tag"], middle["tag"], outer["tag"]) == (1, 2, 3)
 
 
+def test_a_peers_type_byte_shows_in_its_level_and_not_in_the_message(clean_cli):
+    args = ["memdev", "get-health-info", "tcp:127.0.0.1:%d" % _closed_port(), "--port", "1"]
+    spec, jrl = _dry(args), _dry(args + ["--peer", "jrl"])
+    assert (jrl["message"], jrl["tag"]) == (spec["message"], spec["tag"])
+    (level,) = jrl["levels"]
+    assert level["message"].endswith("08" + jrl["message"])     # MCTP type 8, then the CCI
+
+
 def test_the_mhd_hop_is_the_ld_pool_cci(clean_cli):
     req = _dry(["memdev", "get-lsa", "emu:mhd", "--mhd", "--offset", "0", "--length", "4"])
     (level,) = req["levels"]

@@ -159,6 +159,14 @@ def test_cli_refuses_raw_and_dot_with_json_before_sending(clean_cli, monkeypatch
     assert res.exit_code == 2 and "--dot and --json" in res.stdout
 
 
+def test_a_refused_output_choice_is_a_json_error_naming_the_target(clean_cli):
+    res = invoke(["fmapi", "topology", "emu:switch", "--dot", "--json"])
+    assert res.exit_code == 2
+    doc = jdoc(res)
+    assert doc["target"] == "emu:switch" and doc["error"]["exit_code"] == 2
+    assert doc["error"]["message"] == "--dot and --json ask for different outputs: give one"
+
+
 def test_cli_on_a_plain_type3_says_there_is_no_fabric(clean_cli):
     res = invoke(["fmapi", "topology", "emu:type3"])
     assert res.exit_code == 1

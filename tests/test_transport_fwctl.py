@@ -284,6 +284,7 @@ def test_the_backend_registry_and_the_target_forms_reach_it(tree):
         assert targets.parse(text) == ("fwctl", {"devname": "fwctl0"})
     with pytest.raises(UsageError):
         targets.parse("fwctl:zero")
+    assert targets.parse("fwctl:01") == ("fwctl", {"devname": "fwctl1"})   # N is a number
     dev, sysfs = tree
     t = open_transport("fwctl", devname="fwctl0", dev_root=dev, sysfs_root=sysfs,
                        ioctl=FakeFwctl())
