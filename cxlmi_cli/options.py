@@ -67,13 +67,13 @@ class JsonInput(click.ParamType):
         if isinstance(value, dict):
             return value
         try:
-            with click.open_file(value, "r") as f:
+            with click.open_file(value, "rb") as f:
                 text = f.read()
         except OSError as exc:
             self.fail("cannot read %s: %s" % (value, exc.strerror or exc), param, ctx)
         import json
         try:
-            data = json.loads(text)
+            data = json.loads(text)     # bytes: a file that is no text is "not JSON" too
         except ValueError as exc:
             self.fail("%s is not JSON: %s" % (value, exc), param, ctx)
         if not isinstance(data, dict):

@@ -370,7 +370,11 @@ class Timestamp(_Type):
             when = when.replace(tzinfo=datetime.timezone.utc)
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
         delta = when - epoch
-        return (delta.days * 86400 + delta.seconds) * 10 ** 9 + delta.microseconds * 1000
+        ns = (delta.days * 86400 + delta.seconds) * 10 ** 9 + delta.microseconds * 1000
+        if not 0 <= ns < 1 << 64:       # the field would keep only the low 64 bits
+            raise ValueProblem("%r cannot be sent: the timestamp holds 1970-01-01 to "
+                               "2554-07-21 (nanoseconds since 1970 in 64 bits)" % (value,))
+        return ns
 
     def get_metavar(self, param, ctx=None):
         return "NS|now|ISO8601"

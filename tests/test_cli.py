@@ -475,6 +475,22 @@ def test_structure_items_refuse_extra_parts_and_name_the_missing_ones():
     assert res.exit_code == 2 and "'0' lacks len (expected START:LEN)" in both(res)
 
 
+@pytest.mark.parametrize("when", ["1960-01-01", "1969-12-31T23:59:59.5Z", "2554-07-22",
+                                  "9999-12-31"])
+def test_a_date_the_64_bit_timestamp_cannot_hold_is_refused_not_wrapped(when):
+    res = invoke(["generic", "set-timestamp", "emu:type3", "--timestamp", when, "--dry-run"])
+    assert res.exit_code == 2, both(res)
+    assert "%r cannot be sent: the timestamp holds 1970-01-01 to 2554-07-21" % when in both(res)
+
+
+def test_the_last_and_first_dates_the_timestamp_holds_are_taken():
+    last = _dry_fields(["generic", "set-timestamp", "emu:type3",
+                        "--timestamp", "2554-07-21T23:34:33Z"])["timestamp"]
+    assert last == 18446744073 * 10 ** 9
+    assert _dry_fields(["generic", "set-timestamp", "emu:type3",
+                        "--timestamp", "1970-01-01T00:00:00Z"])["timestamp"] == 0
+
+
 def test_a_timestamp_without_a_zone_is_utc():
     fields = _dry_fields(["generic", "set-timestamp", "emu:type3",
                           "--timestamp", "2024-05-01T12:00:00"])
@@ -652,6 +668,16 @@ def test_input_json_must_be_an_object_of_fields(tmp_path):
     req.write_text(json.dumps([0, 4]))
     res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
     assert res.exit_code == 2 and "must hold a JSON object of request fields" in both(res)
+
+
+def test_input_that_is_not_text_is_a_usage_error_not_a_traceback(tmp_path):
+    req = tmp_path / "req.json"
+    req.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff")
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(req)])
+    assert res.exit_code == 2 and "is not JSON" in both(res)
+    assert no_traceback(res)
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", "-"], input=b"\xd0\xff{}")
+    assert res.exit_code == 2 and "is not JSON" in both(res)
 
 
 def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path):
