@@ -27,7 +27,8 @@ FORMS = ("mem0 | /dev/cxl/mem0 | switch0 | fwctl:N | mctp:NET,EID | tcp:HOST[:PO
 
 def _int(text, what, lo, hi, target):
     try:
-        value = int(text, 0)
+        # plain digits are decimal even with a leading zero (int(x, 0) refuses '08')
+        value = int(text, 10) if text.strip().isdigit() else int(text, 0)
     except ValueError:
         raise UsageError("target %r: %s %r is not a number" % (target, what, text))
     if not lo <= value <= hi:

@@ -85,12 +85,19 @@ def classify(exc):
         return Problem("TransportError", "this target needs %s, which is not installed"
                        % exc.name, EXIT_TRANSPORT, "pip install 'cxl-mi[%s]'" % extra)
     if isinstance(exc, PermissionError):
-        return Problem("PermissionDenied", str(exc), EXIT_PERMISSION)
+        return Problem("PermissionDenied", _os_text(exc), EXIT_PERMISSION)
     if isinstance(exc, TimeoutError):
         return Problem("CommandTimeout", str(exc) or "timed out", EXIT_TIMEOUT)
     if isinstance(exc, OSError):
-        return Problem("TransportError", "%s" % (exc.strerror or exc), EXIT_TRANSPORT)
+        return Problem("TransportError", _os_text(exc), EXIT_TRANSPORT)
     return None
+
+
+def _os_text(exc):
+    """An OSError in words, without Python's '[Errno N]' but with the file it names."""
+    if not exc.strerror:
+        return str(exc)
+    return "%s: %s" % (exc.strerror, exc.filename) if exc.filename else exc.strerror
 
 
 class ReaderGone(Exception):

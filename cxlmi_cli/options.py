@@ -342,8 +342,9 @@ class Invocation:
                          "prompt on)" % (self.command_name, " new" if role == "new" else "",
                                          opt))
         if len(data) > 32:
-            raise _usage("%s: a passphrase holds at most 32 bytes, the file has %d"
-                         % (opt, len(data)))
+            source = "%s: the file" % opt if path else "the passphrase typed"
+            raise _usage("%s has %d bytes; a passphrase holds at most 32 (nothing was sent)"
+                         % (source, len(data)))
         return data
 
     # -- output -------------------------------------------------------------------------
@@ -371,10 +372,14 @@ def describe_action(command_name, entry, request, where):
     text = "%s on %s: %s" % (command_name, where, entry.summary if entry else "")
     if request:
         shown = []
+        cls = entry.req_cls if entry else None
         for key, value in request.items():
-            if "passphrase" in key:
+            if key.endswith("passphrase"):       # the secrets (passphrase_type is shown)
                 continue
-            if isinstance(value, (bytes, bytearray)):
+            what = _meaning(cls, key) if isinstance(value, int) else None
+            if what is not None and what.kind == "enum":
+                value = what.text(value)         # passphrase_type=user, not =1
+            elif isinstance(value, (bytes, bytearray)):
                 value = "%d bytes" % len(value) if len(value) > 16 else value.hex()
             elif isinstance(value, list):
                 value = "%d entries" % len(value)
@@ -384,6 +389,13 @@ def describe_action(command_name, entry, request, where):
         if shown:
             text += " (%s)" % ", ".join(shown)
     return text
+
+
+def _meaning(cls, field):
+    try:
+        return cls.meaning(field) if hasattr(cls, "meaning") else None
+    except KeyError:
+        return None
 
 
 def _usage(message, hint=None):

@@ -145,8 +145,8 @@ def several(given):
     import click
     from cxlmi_bindings import targets as _targets
     from cxlmi_bindings.errors import UsageError
-    chosen = list(given) or ([os.environ["CXLMI_TARGET"]]
-                             if os.environ.get("CXLMI_TARGET") else [])
+    env = os.environ.get("CXLMI_TARGET", "").strip()     # as resolve() takes it
+    chosen = list(given) or ([env] if env else [])
     if not chosen:
         raise click.UsageError("give at least one TARGET (or set CXLMI_TARGET)")
     for t in chosen:

@@ -268,6 +268,8 @@ def test_a_transport_plugin_refusing_its_target_text_is_a_usage_error(monkeypatc
     (["tcp:127.0.0.1:65535"], "tcp:127.0.0.1:65535"),
     (["--mctp", "0x1:0x8"], "mctp:1,8"),                    # hex, as every number takes
     (["mctp:1,255"], "mctp:1,255"),
+    (["mctp:1,08"], "mctp:1,08"),                           # a leading zero is still decimal
+    (["--mctp", "01:010"], "mctp:1,10"),                    # (and 010 is ten, not eight)
 ])
 def test_target_forms_up_to_their_limits_are_accepted(args, target):
     res = invoke(["identify"] + args + ["--dry-run", "--json"])
@@ -828,7 +830,18 @@ def test_a_passphrase_file_longer_than_32_bytes_is_refused(tmp_path):
     pw = tmp_path / "pw"
     pw.write_bytes(b"x" * 40)
     res = invoke(["memdev", "unlock", "emu:type3", "--passphrase-file", str(pw), "--yes"])
-    assert res.exit_code == 2 and "32 bytes" in res.stderr
+    assert res.exit_code == 2, both(res)
+    assert "--passphrase-file: the file has 40 bytes; a passphrase holds at most 32" \
+        in res.stderr
+
+
+def test_a_typed_passphrase_longer_than_32_bytes_is_refused_naming_no_file(monkeypatch):
+    monkeypatch.setattr(cli_options, "_stdin_is_tty", lambda: True)
+    res = invoke(["memdev", "unlock", "emu:type3", "--yes"], input="x" * 33 + "\n")
+    assert res.exit_code == 2, both(res)
+    assert "the passphrase typed has 33 bytes; a passphrase holds at most 32 (nothing was " \
+        "sent)" in res.stderr
+    assert "file" not in res.stderr
 
 
 # ------------------------------------------------------------------------ vendor

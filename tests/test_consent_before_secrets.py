@@ -62,3 +62,17 @@ def test_the_confirmation_text_never_shows_a_passphrase():
                                        "emu:type3")
     assert text.startswith("memdev set-passphrase on emu:type3: ")
     assert b"sesame".hex() not in text and b"old".hex() not in text
+
+
+@pytest.mark.parametrize("kind,code", [("user", 1), ("master", 0)])
+def test_the_confirmation_names_which_passphrase_it_changes(monkeypatch, clean_cli, kind, code):
+    # the one passphrase field that is no secret: a master passphrase changed by
+    # mistake for the user one is what the question is there to catch
+    entry = registry.get("memdev_disable_passphrase")
+    text = cli_options.describe_action("memdev disable-passphrase", entry,
+                                       {"passphrase_type": code, "passphrase": b"sesame"},
+                                       "emu:type3")
+    assert text.endswith("(passphrase_type=%s)" % kind) and b"sesame".hex() not in text
+    monkeypatch.setattr(cli_options, "_stdin_is_tty", lambda: True)
+    res = invoke(["memdev", "disable-passphrase", "emu:type3", "--type", kind], input="n\n")
+    assert res.exit_code == 2 and "(passphrase_type=%s)" % kind in res.stderr, res.stderr

@@ -218,3 +218,16 @@ def test_other_module_attributes_are_attribute_errors(monkeypatch):
     assert not hasattr(errors, "returncode")
     assert not hasattr(errors, "RETURNCODE")
     assert "ReturnCode" not in vars(errors)
+
+
+@pytest.mark.parametrize("exc,kind,message", [
+    (PermissionError(errno.EACCES, "Permission denied", "/dev/cxl/mem0"), "PermissionDenied",
+     "Permission denied: /dev/cxl/mem0"),
+    (OSError(errno.ENOENT, "No such file or directory", "/dev/cxl/mem9"), "TransportError",
+     "No such file or directory: /dev/cxl/mem9"),
+    (OSError(errno.EIO, "Input/output error"), "TransportError", "Input/output error"),
+])
+def test_a_system_error_reads_as_words_and_the_file_it_names(exc, kind, message):
+    from cxlmi_cli import errors as cli_errors
+    problem = cli_errors.classify(exc)
+    assert (problem.kind, problem.message) == (kind, message)

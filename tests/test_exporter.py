@@ -493,8 +493,10 @@ def test_a_bad_target_or_none_is_a_usage_error(monkeypatch):
     assert res.exit_code == 2 and "--listen" in both(res)
 
 
-def test_cxlmi_target_is_the_default_target(monkeypatch):
-    monkeypatch.setenv("CXLMI_TARGET", "emu:mld")
+@pytest.mark.parametrize("value", ["emu:mld", " emu:mld\n"])
+def test_cxlmi_target_is_the_default_target(monkeypatch, value):
+    # taken as every other command takes it: without the spaces around it
+    monkeypatch.setenv("CXLMI_TARGET", value)
     res = invoke(["exporter", "--once"])
     assert res.exit_code == 0 and 'cxl_up{target="emu:mld"} 1.0' in res.stdout
 
