@@ -45,8 +45,11 @@ def _set_field(obj, name, value):
             raise UsageError("%s: at most %d values, got %d" % (name, len(current), len(values)))
         for i, val in enumerate(values):
             if isinstance(val, dict):
+                item = current[i]
+                if not isinstance(item, ctypes.Structure):
+                    raise UsageError("%s[%d]: expected a number, got a dict" % (name, i))
                 for key, sub in val.items():
-                    _set_field(current[i], key, sub)
+                    _set_field(item, key, sub)
             else:
                 try:
                     current[i] = val

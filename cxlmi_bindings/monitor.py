@@ -328,8 +328,12 @@ class Monitor:
             if not rsp.flags & EVENT_FLAG_MORE or should_stop():
                 return
             previous = batch
+            said = len(g.errors)
             rsp = g.call("get_event_records", event_log=log_id)
             if rsp is None:
+                # the round's error line went out before this batch: say this one here
+                for error in g.errors[said:]:
+                    yield self._line(t, "error", error="%s event log: %s" % (log, error))
                 return
 
 

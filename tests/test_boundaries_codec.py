@@ -154,10 +154,12 @@ def test_a_value_of_the_wrong_type_is_a_usage_error_naming_the_field():
      "feature_id: expected a list of at most 16 values, got NoneType"),
     ("get_feature", {"feature_id": [1, "x"]}, "feature_id[1]: "),
     ("clear_event_records", {"handles": ["x"]}, "handles[0]: "),
+    ("clear_event_records", {"handles": [1, {"x": 2}]},
+     "handles[1]: expected a number, got a dict"),
     ("clear_event_records", {"handles": 5}, "handles: expected a list of entries, got int"),
     ("memdev_set_lsa", {"data": 5}, "data: expected a list of entries, got int"),
 ], ids=["int-for-an-array", "none-for-an-array", "str-in-an-array", "str-in-a-tail",
-        "int-for-a-tail", "int-for-a-byte-tail"])
+        "dict-in-a-tail-of-numbers", "int-for-a-tail", "int-for-a-byte-tail"])
 def test_a_value_of_the_wrong_type_for_an_array_is_a_usage_error_naming_the_field(
         name, fields, text):
     with pytest.raises(UsageError) as info:

@@ -523,6 +523,33 @@ def test_records_a_device_does_not_clear_are_reported_once_and_the_drain_stops(d
     assert "info event log" in error["error"] and "came back" in error["error"]
 
 
+def test_a_later_batch_the_device_refuses_is_an_error_line_and_its_records_come_next(devices):
+    from cxlmi_bindings.emulator.device import Reply
+    from cxlmi_bindings.errors import ReturnCode
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    for n in range(dev.event_logs[0].size):             # more than one reply holds
+        dev.add_event(0, b"\x11" * 16, data=bytes([n]))
+    real, calls = dev.cmd_get_event_records, []
+
+    def second_refused(req):
+        calls.append(req.event_log)
+        if calls.count(0) == 2:                           # the drain's second batch
+            raise Reply(ReturnCode.INTERNAL, "the log could not be read")
+        return real(req)
+    dev.cmd_get_event_records = second_refused
+    out = lines(m)
+    first = kinds(out, "event")
+    (error,) = kinds(out, "error")
+    assert error["error"].startswith("info event log: ") and "get_event_records" in error["error"]
+    assert 0 < len(first) < dev.event_logs[0].size
+    dev.cmd_get_event_records = real
+    rest = kinds(lines(m), "event")                    # the rest, at the next round
+    assert len(first) + len(rest) == dev.event_logs[0].size
+    assert {e["handle"] for e in first}.isdisjoint(e["handle"] for e in rest)
+
+
 def test_a_batch_is_cleared_in_as_many_requests_as_clear_event_records_needs(devices,
                                                                             monkeypatch):
     import cxlmi_bindings.monitor as monitor
