@@ -597,31 +597,38 @@ def test_a_port_in_use_is_exit_3():
     assert res.exit_code == 3 and "cannot listen on 127.0.0.1:" in res.stderr
 
 
-def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(monkeypatch):
-    """Through the Linux driver, a command without a kernel name would go RAW (refused by
-    distribution kernels, tainting the others): the exporter never sends one."""
-    from cxlmi_bindings import discovery, registry
+def _kernel_samples(monkeypatch, devname, profile, serial):
+    """The exporter's samples of ``devname`` reached as through the Linux driver (an
+    emulated ``profile`` behind a transport named ioctl, its sysfs serial ``serial``),
+    and the opcodes sent to it."""
+    from cxlmi_bindings import discovery
     from cxlmi_bindings.transports.emulated import EmulatedTransport
 
     sent = []
 
     class KernelLike(EmulatedTransport):
         name = "ioctl"
-        devname = "mem0"
 
         def send(self, message, msg_type, timeout):
             sent.append(cci.decode_header(message).opcode)
             return EmulatedTransport.send(self, message, msg_type, timeout)
-
+    KernelLike.devname = devname
     monkeypatch.setattr(discovery, "sysfs_facts",
-                        lambda devname: {"serial": 0xABCD} if devname == "mem0" else {})
+                        lambda name: {"serial": serial} if name == devname else {})
     ctx = Context()
     try:
-        c = Collector(["mem0"], opener=lambda target, timeout: ctx.open_transport(
-            KernelLike("type3"), target, probe=False))
-        s = c.samples()
+        c = Collector([devname], opener=lambda target, timeout: ctx.open_transport(
+            KernelLike(profile), target, probe=False))
+        return c.samples(), sent
     finally:
         ctx.close()
+
+
+def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(monkeypatch):
+    """Through the Linux driver, a command without a kernel name would go RAW (refused by
+    distribution kernels, tainting the others): the exporter never sends one."""
+    from cxlmi_bindings import registry
+    s, sent = _kernel_samples(monkeypatch, "mem0", "type3", 0xABCD)
     named = {e.opcode for e in registry.COMMANDS if e.linux_id and e.linux_id != 2}
     assert sent and set(sent) <= named, sorted(hex(o) for o in set(sent) - named)
     assert 0x4200 in sent and 0x0001 not in sent and 0x0100 not in sent
@@ -792,27 +799,7 @@ def test_a_broken_connection_is_down_and_reopened_at_the_next_collection(devices
 
 
 def test_a_kernel_switch_is_asked_no_memory_device_commands(monkeypatch):
-    from cxlmi_bindings import discovery
-    from cxlmi_bindings.transports.emulated import EmulatedTransport
-
-    sent = []
-
-    class KernelSwitch(EmulatedTransport):
-        name = "ioctl"
-        devname = "switch0"
-
-        def send(self, message, msg_type, timeout):
-            sent.append(cci.decode_header(message).opcode)
-            return EmulatedTransport.send(self, message, msg_type, timeout)
-
-    monkeypatch.setattr(discovery, "sysfs_facts", lambda devname: {"serial": 0x5357})
-    ctx = Context()
-    try:
-        c = Collector(["switch0"], opener=lambda target, timeout: ctx.open_transport(
-            KernelSwitch("switch"), target, probe=False))
-        s = c.samples()
-    finally:
-        ctx.close()
+    s, sent = _kernel_samples(monkeypatch, "switch0", "switch", 0x5357)
     assert not [op for op in sent if 0x4000 <= op < 0x5000], sorted(hex(op) for op in sent)
     assert {labels["type"] for n, labels, v in s if "type" in labels} == {"switch"}
     assert value(s, "cxl_up") == 1

@@ -175,14 +175,21 @@ def test_health_changes_say_what_changed_and_the_alert_event_follows(devices):
     assert events[0]["record"]["uuid_decoded"]["name"] == "memory-module"
 
 
-def test_background_operations_are_seen_running_and_completed(devices):
+def _scan_started(devices):
+    """A monitor that has had its first round, and a media scan started after it on
+    a device whose clock the test moves; returns (monitor, endpoint, clock)."""
     clock = Clock()
     m = Monitor(["emu:type3"], opener=devices)
     lines(m)
-    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
-    dev.clock = clock
+    ep = devices.eps["emu:type3"]
+    devices.device("emu:type3").clock = clock
     ep.memdev_scan_media(scan_media_physaddr=0, scan_media_physaddr_length=(1 << 28) // 64,
                          scan_media_flags=1)
+    return m, ep, clock
+
+
+def test_background_operations_are_seen_running_and_completed(devices):
+    m, ep, clock = _scan_started(devices)
     running = kinds(lines(m), "background")
     assert len(running) == 1 and running[0]["state"] == "running"
     assert running[0]["command"] == "memdev_scan_media" and running[0]["opcode"] == 0x4304
@@ -493,13 +500,7 @@ def test_a_device_replaced_while_away_comes_back_with_its_new_identity(devices):
 
 
 def test_a_new_operation_replacing_a_running_one_is_seen_running(devices):
-    clock = Clock()
-    m = Monitor(["emu:type3"], opener=devices)
-    lines(m)
-    ep, dev = devices.eps["emu:type3"], devices.device("emu:type3")
-    dev.clock = clock
-    ep.memdev_scan_media(scan_media_physaddr=0, scan_media_physaddr_length=(1 << 28) // 64,
-                         scan_media_flags=1)
+    m, ep, clock = _scan_started(devices)
     assert [b["state"] for b in kinds(lines(m), "background")] == ["running"]
     clock.now += 600                    # the scan ends, and a sanitize starts before the poll
     ep.memdev_sanitize()

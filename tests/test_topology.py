@@ -298,30 +298,19 @@ def test_pages_stop_at_the_last_vppb_and_the_last_ld(monkeypatch):
         assert opcodes.count(0x5401) == 2               # LDs 0-1, 2-3
 
 
-def test_a_switch_that_fails_identify_switch_device_is_that_error(monkeypatch):
+@pytest.mark.parametrize("profile,command", [
+    ("switch", "cmd_fmapi_identify_sw_device"),
+    ("mld", "cmd_fmapi_get_ld_info"),
+])
+def test_a_component_that_fails_its_fabric_command_is_that_error_not_no_fabric(profile, command):
     from cxlmi_bindings.emulator.device import INTERNAL, Reply
     from cxlmi_bindings.errors import DeviceError
 
     def broken(*args):
-        raise Reply(INTERNAL, "the switch firmware is restarting")
+        raise Reply(INTERNAL, "the firmware is restarting")
     with Context() as ctx:
-        ep = ctx.open("emu:switch")
-        ep.transport.device.cmd_fmapi_identify_sw_device = broken
-        with pytest.raises(DeviceError) as err:
-            topology(ep)
-    assert err.value.name == "INTERNAL"
-    assert "no switch and no MLD" not in str(err.value)
-
-
-def test_an_mld_that_fails_get_ld_info_is_that_error_not_no_fabric():
-    from cxlmi_bindings.emulator.device import INTERNAL, Reply
-    from cxlmi_bindings.errors import DeviceError
-
-    def broken(*args):
-        raise Reply(INTERNAL, "the LD table is being rebuilt")
-    with Context() as ctx:
-        ep = ctx.open("emu:mld")
-        ep.transport.device.cmd_fmapi_get_ld_info = broken
+        ep = ctx.open("emu:" + profile)
+        setattr(ep.transport.device, command, broken)
         with pytest.raises(DeviceError) as err:
             topology(ep)
     assert err.value.name == "INTERNAL"
