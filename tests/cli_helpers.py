@@ -41,3 +41,17 @@ def clean_cli(monkeypatch):
     cli_commands.reset()
     yield
     cli_commands.reset()
+
+
+def record_opcodes(dev):
+    """Record the opcode of every request ``dev`` (an emulated device) is sent, in the
+    list returned."""
+    from cxlmi_bindings import cci
+    opcodes = []
+    handle = dev.handle
+
+    def record(message, msg_type):
+        opcodes.append(cci.decode_header(message).opcode)
+        return handle(message, msg_type)
+    dev.handle = record
+    return opcodes

@@ -25,7 +25,7 @@ from cxlmi_bindings.errors import TransportError  # noqa: E402
 from cxlmi_bindings.metrics import METRICS, Collector, IDENTITY  # noqa: E402
 from cxlmi_cli.commands import exporter  # noqa: E402
 
-from cli_helpers import both, invoke  # noqa: E402
+from cli_helpers import both, invoke, record_opcodes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GiB = 1 << 30
@@ -264,14 +264,7 @@ def test_unsupported_commands_are_not_sent_again(devices):
     clock = Clock()
     c = Collector(["emu:switch"], interval=1, opener=devices, clock=clock)
     c.samples()
-    dev = devices.device("emu:switch")
-    opcodes = []
-    handle = dev.handle
-
-    def record(message, msg_type):
-        opcodes.append(cci.decode_header(message).opcode)
-        return handle(message, msg_type)
-    dev.handle = record
+    opcodes = record_opcodes(devices.device("emu:switch"))
     clock.now += 2
     c.samples()
     assert opcodes and 0x4200 not in opcodes and 0x0200 not in opcodes   # health, FW info

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from cli_helpers import clean_cli, invoke, jdoc  # noqa: F401  (fixture)
+from cli_helpers import clean_cli, invoke, jdoc, record_opcodes  # noqa: F401  (fixture)
 
 from cxlmi_bindings import Context, Tunnel
 from cxlmi_bindings.topology import topology
@@ -268,19 +268,6 @@ def test_port_tunnels_the_walk_to_the_mld_behind_it(clean_cli, dot_program):
     assert svg.returncode == 0, svg.stderr.decode()
 
 
-def _count_opcodes(dev):
-    """Record the opcode of every request ``dev`` (an emulated device) is sent."""
-    from cxlmi_bindings import cci
-    opcodes = []
-    handle = dev.handle
-
-    def record(message, msg_type):
-        opcodes.append(cci.decode_header(message).opcode)
-        return handle(message, msg_type)
-    dev.handle = record
-    return opcodes
-
-
 def test_pages_stop_at_the_last_vppb_and_the_last_ld(monkeypatch):
     """No request starts past the end: a device may refuse one (Invalid Input)."""
     import cxlmi_bindings.topology as T
@@ -288,11 +275,11 @@ def test_pages_stop_at_the_last_vppb_and_the_last_ld(monkeypatch):
     monkeypatch.setattr(T, "LDS_PER_REQUEST", 2)
     with Context() as ctx:
         sw = ctx.open("emu:switch")
-        opcodes = _count_opcodes(sw.transport.device)
+        opcodes = record_opcodes(sw.transport.device)
         T.vcss(sw, [0])
         assert opcodes.count(0x5200) == 3               # vPPBs 0-2, 3-5, 6-7
         mld_ep = ctx.open("emu:mld")
-        opcodes = _count_opcodes(mld_ep.transport.device)
+        opcodes = record_opcodes(mld_ep.transport.device)
         info = T.mld(mld_ep)
         assert [ld["ld_id"] for ld in info["lds"]] == [0, 1, 2, 3]
         assert opcodes.count(0x5401) == 2               # LDs 0-1, 2-3
