@@ -227,8 +227,24 @@ def _discard_stdout():
 
 
 def _command_from(args):
-    words = [a for a in args if not a.startswith("-")]
-    return " ".join(words[:2]) if words else "cxl-mi"
+    """The words of the command ``args`` name (``memdev get-lsa``), for the JSON error of
+    a mistake found while parsing them (docs/json-schema.md): only words that name
+    commands, not the target nor an option's value."""
+    cmd, path = cli, []
+    ctx = click.Context(cli, resilient_parsing=True)
+    for word in (a for a in args if not a.startswith("-")):
+        if not isinstance(cmd, click.Group):
+            break
+        try:
+            sub = cmd.get_command(ctx, word)
+        except Exception:          # a command that cannot be built: the words so far
+            sub = None
+        if sub is None:
+            if path:
+                break
+            continue                # before the first command: a global option's value
+        cmd, path = sub, path + [word]
+    return " ".join(path) or "cxl-mi"
 
 
 def _show_version(ctx, value):

@@ -604,6 +604,21 @@ def test_a_parse_error_is_a_json_object_in_each_spelling_of_json_output(spelling
     assert err["type"] == "UsageError" and "--bogus" in err["message"]
 
 
+@pytest.mark.parametrize("args,command", [
+    (["identify", "emu:type3", "--bogus"], "identify"),               # not the target
+    (["memdev", "get-health-info", "emu:type3", "--bogus"], "memdev get-health-info"),
+    (["-o", "json", "memdev", "get-lsa", "--bogus"], "memdev get-lsa"),  # nor an option's value
+    (["list", "--bogus"], "list"),
+    (["memdev", "no-such-command"], "memdev"),
+])
+def test_a_parse_error_names_the_words_of_the_command_only(args, command):
+    # docs/json-schema.md: the words of the command instead of a registry name
+    res = invoke(args + ["--json"])
+    assert res.exit_code == 2, both(res)
+    doc = jdoc(res)
+    assert doc["command"] == command and doc["target"] is None
+
+
 def test_a_parse_error_is_text_when_json_is_only_an_argument_or_o_has_no_value():
     res = invoke(["identify", "emu:type3", "--bogus", "--", "--json"])
     assert res.exit_code == 2 and res.stdout == "" and "--bogus" in res.stderr
