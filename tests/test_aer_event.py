@@ -194,6 +194,23 @@ def test_status_bits_are_write_1_to_clear_and_the_header_log_holds_until_then(sw
     assert read(switch, 0, UE_STATUS) == 0
 
 
+def test_a_header_without_a_tlp_prefix_leaves_prefix_log_present_clear(switch):
+    generate(switch, 0, UNCORRECTABLE | MALFORMED_TLP, header=HEADER[:16])
+    control = read(switch, 0, CAP_CONTROL)
+    assert control & 0x1F == MALFORMED_TLP
+    assert not control & aer.TLP_PREFIX_LOG_PRESENT
+    assert read(switch, 0, HEADER_LOG) == int.from_bytes(HEADER[:4], "little")
+
+
+def test_a_correctable_error_is_masked_by_the_correctable_mask(switch):
+    ADVISORY_NON_FATAL = 13                                          # in COR_MASK_DEFAULT
+    generate(switch, 0, ADVISORY_NON_FATAL)
+    assert read(switch, 0, CE_STATUS) == 1 << ADVISORY_NON_FATAL
+    assert switch.device.last_aer_event["masked"] is True
+    generate(switch, 0, BAD_TLP)
+    assert switch.device.last_aer_event["masked"] is False
+
+
 def test_the_hosts_mask_is_respected_status_set_but_nothing_logged_or_reported(switch):
     assert read(switch, 0, UE_MASK) == aer.UNCOR_MASK_DEFAULT
     generate(switch, 0, UNCORRECTABLE | UNC_INTERNAL)                # masked by default

@@ -493,6 +493,20 @@ def test_mhd_pages_the_ld_map_and_head_list(ctx):
     assert alloc.ld_allocation_list[0].range_1_allocation_mult == 4        # 1 GiB / 256 MiB
 
 
+def test_mhd_pool_refuses_ids_one_past_the_end_and_reports_each_heads_link(ctx):
+    device = MHD(heads=2, head_info={1: {"link_state_flags": 0x2}})
+    ep = ctx.open_transport(EmulatedTransport("mhd", device=device.endpoint))
+    assert code_of(ep.identify, tunnel=Tunnel([(1, 0), (0, 2)])) == INPUT     # LDs 0-1
+    assert code_of(ep.fmapi_get_ld_allocations, start_ld_id=2, ld_allocation_list_limit=1,
+                   tunnel=Tunnel.mhd()) == INPUT
+    alloc = ep.fmapi_get_ld_allocations(start_ld_id=1, ld_allocation_list_limit=4,
+                                        tunnel=Tunnel.mhd())
+    assert (alloc.start_ld_id, alloc.ld_allocation_list_len) == (1, 1)
+    heads = ep.fmapi_get_head_info(start_head=0, num_heads=2, tunnel=Tunnel.mhd())
+    assert [(h.field_4, h.field_5) for h in heads.head_info_list] == [(6, 5), (6, 5)]
+    assert [h.link_state_flags for h in heads.head_info_list] == [0, 0x2]
+
+
 def test_mhd_head_answers_as_a_type3_and_the_pool_tunnels_to_each_ld(ctx):
     ep = ctx.open("emu:mhd")
     ident = ep.identify()

@@ -9,7 +9,7 @@ from cxlmi_bindings.errors import DeviceError
 from cxlmi_bindings.tunnel import Tunnel
 from cxlmi_bindings.emulator import mld as mld_model, switch as switch_model
 from cxlmi_bindings.emulator.device import (
-    INPUT, INTERNAL, UNSUPPORTED, BUSY, RETRY, ABORT, RESOURCEEXHAUSTED)
+    SUCCESS, INPUT, INTERNAL, UNSUPPORTED, BUSY, RETRY, ABORT, RESOURCEEXHAUSTED, PAYLOADLEN)
 
 SLD_SERIAL = 0x534C440000000001
 MLD_SERIAL = 0x4D4C440000000000
@@ -95,6 +95,26 @@ def test_port_state_of_unknown_port_is_invalid_input(sw):
     assert rc_of(sw.fmapi_get_phys_port_state, ports=[1, 9]) == INPUT
 
 
+def test_usp_is_present_and_each_port_reports_its_devices_cxl_mode(sw):
+    usp, sld, dcd = sw.fmapi_get_phys_port_state(ports=[0, 1, 3]).ports
+    assert usp.link_state & 0x4                                 # PRSNT: the USP too
+    assert sld.conn_dev_cxl_ver == switch_model.MODE_68B_VH
+    assert dcd.conn_dev_cxl_ver == switch_model.MODE_256B       # the DCD runs 256B flits
+
+
+def test_port_state_answers_within_the_response_message_limit(sw):
+    assert sw.set_response_msg_limit(limit=12).limit == 11      # never above the 2 KiB maximum
+    assert sw.set_response_msg_limit(limit=8).limit == 8        # 256 bytes
+    assert len(sw.fmapi_get_phys_port_state(ports=[1] * 15).ports) == 15   # 4 + 15 * 16 bytes
+    assert rc_of(sw.fmapi_get_phys_port_state, ports=[1] * 16) == INPUT     # 260 > 256
+
+
+def test_request_payloads_of_the_wrong_length_are_payloadlen(sw):
+    assert rc_of(sw.call, "fmapi_get_phys_port_state", bytes([1, 1, 2])) == PAYLOADLEN
+    assert rc_of(sw.call, "fmapi_phys_port_control", bytes([4, 2, 0])) == PAYLOADLEN
+    assert port_state(sw, 4).ltssm_state == 0                   # nothing was reset
+
+
 # ------------------------------------------------------------------ bind / unbind
 
 def test_bind_vppb_runs_in_background_then_shows_in_vcs_info(sw, clock):
@@ -167,6 +187,45 @@ def test_bind_misuse_is_invalid_input(sw, request_fields):
     assert sw.bg_op_status().opcode == 0       # nothing started
 
 
+def test_aborted_unbind_leaves_the_vppb_bound(sw, clock):
+    sw.fmapi_unbind_vppb(vcs_id=0, vppb_id=0, option=0)
+    clock.advance(0.5)
+    sw.request_bg_op_abort()
+    status = sw.bg_op_status()
+    assert (status.status & 1, status.status >> 1, status.returncode) == (0, 50, ABORT)
+    assert vppbs(sw)[0] == (2, 1, 0xFF)
+    assert port_state(sw, 1).config_state == 3
+
+
+def test_unbinding_an_ld_or_a_port_with_any_option_frees_it(sw, clock):
+    sw.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=3)
+    clock.advance(1.0)
+    sw.fmapi_unbind_vppb(vcs_id=0, vppb_id=1, option=2)        # surprise hot remove
+    clock.advance(1.0)
+    assert vppbs(sw)[1] == (0, 0xFF, 0xFF)
+    assert port_state(sw, 2).config_state == 3                  # DSP again
+    sw.fmapi_unbind_vppb(vcs_id=0, vppb_id=0, option=0x11)     # bits 7:4 reserved: ignored
+    clock.advance(1.0)
+    assert vppbs(sw)[0] == (0, 0xFF, 0xFF)
+    assert port_state(sw, 1).config_state == 3
+
+
+def test_a_vppb_bound_to_an_ld_cannot_be_bound_again(sw, clock):
+    sw.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=0)
+    clock.advance(1.0)
+    assert rc_of(sw.fmapi_bind_vppb, vcs_id=0, vppb_id=1, port_id=2, ld_id=2) == INPUT
+    assert vppbs(sw)[1] == (3, 2, 0)
+
+
+def test_an_ld_being_bound_is_already_off_limits_to_ld_requests(sw, clock):
+    sw.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=1)
+    assert rc_of(sw.fmapi_send_ld_cxlio_config_request, ppb_id=2, ld_id=1,
+                 field_1=config_field(0), transaction_data=0) == INPUT
+    got = sw.fmapi_send_ld_cxlio_config_request(ppb_id=2, ld_id=0, field_1=config_field(0),
+                                                transaction_data=0).return_data
+    assert got & 0xFFFF == 0x1DE5                               # the other LDs are not
+
+
 def test_binding_an_ld_twice_is_invalid_input(sw, clock):
     sw.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=2)
     clock.advance(1.0)
@@ -188,6 +247,11 @@ def test_vcs_info_pages_by_start_vppb_and_limit(sw):
     assert (block.vcs_id, block.vcs_state, block.usp_id, block.num_vppbs) == (0, 1, 0, 8)
     assert len(block.vppbs) == 2
     assert vppbs(sw, start=0, limit=1) == [(2, 1, 0xFF)]
+
+
+def test_vcs_info_for_no_vcs_is_invalid_input(sw):
+    assert rc_of(sw.fmapi_get_vcs_info, start_vppb=0, vppb_list_limit=8,
+                 vcs_id_list=[]) == INPUT
 
 
 def test_vcs_info_of_unknown_vcs_is_marked_invalid(sw):
@@ -240,6 +304,20 @@ def test_reset_ppb_resets_the_device_behind_the_port(sw, clock):
     clock.advance(0.3)
     info = sw.memdev_get_partition_info(tunnel=sld)
     assert (info.active_vmem, info.active_pmem, info.next_vmem) == (6, 2, 0)
+
+
+def test_asserting_perst_resets_the_device_behind_the_port(sw, clock):
+    sld = Tunnel.switch(1)
+    sw.memdev_set_partition_info(volatile_capacity=6, flags=0, tunnel=sld)
+    sw.fmapi_phys_port_control(ppb_id=1, port_opcode=0)
+    sw.fmapi_phys_port_control(ppb_id=1, port_opcode=1)
+    clock.advance(0.3)
+    info = sw.memdev_get_partition_info(tunnel=sld)
+    assert (info.active_vmem, info.active_pmem, info.next_vmem) == (6, 2, 0)
+
+
+def test_a_tunnel_of_target_type_1_does_not_reach_a_switch_port(sw):
+    assert rc_of(sw.identify, tunnel=Tunnel([(1, 1)])) == INPUT     # LD pool CCI: MHDs only
 
 
 def test_port_control_misuse(sw):
@@ -296,6 +374,43 @@ def test_ld_config_space_reads_class_and_keeps_command_writes(sw, clock):
     assert rc_of(ld_cfg, 0) == INPUT                    # a bound LD is off limits
     assert rc_of(sw.fmapi_send_ld_cxlio_config_request, ppb_id=1, ld_id=0,
                  field_1=config_field(0), transaction_data=0) == INPUT   # not an MLD port
+
+
+def test_ld_config_requests_honour_byte_enables_and_dword_alignment(sw):
+    def ld_cfg(offset, write=False, data=0, byte_enable=0xF):
+        return sw.fmapi_send_ld_cxlio_config_request(
+            ppb_id=2, ld_id=0, field_1=config_field(offset, write, byte_enable),
+            transaction_data=data).return_data
+    ld_cfg(0x04, write=True, data=0x0106, byte_enable=0x1)     # byte 0 only
+    assert ld_cfg(0x04) & 0xFFFF == 0x0006
+    assert ld_cfg(0x0A) == ld_cfg(0x08)                         # register bits 1:0 ignored
+    assert ld_cfg(0x08, byte_enable=0x8) == 0x05 << 24          # disabled bytes read zero
+
+
+def test_ld_requests_need_the_link_up_and_a_reset_clears_the_ld_command_register(sw, clock):
+    def ld_cfg(offset, write=False, data=0):
+        return sw.fmapi_send_ld_cxlio_config_request(
+            ppb_id=2, ld_id=0, field_1=config_field(offset, write), transaction_data=data
+        ).return_data
+    ld_cfg(0x04, write=True, data=0x0006)
+    sw.fmapi_phys_port_control(ppb_id=2, port_opcode=0)        # PERST#: the link is down
+    assert rc_of(ld_cfg, 0x04) == INPUT
+    sw.fmapi_phys_port_control(ppb_id=2, port_opcode=1)
+    clock.advance(0.3)
+    assert ld_cfg(0x04) & 0xFFFF == 0
+
+
+def test_ld_memory_requests_reach_the_last_bytes_and_follow_bar0(sw):
+    write, read = [0xF0, 0x8F], [0xF0, 0x0F]
+
+    def mem(addr, field, data=bytes(8)):
+        return sw.fmapi_send_ld_cxlio_mem_request(port_id=2, ld_id=0, field_1=field,
+                                                  transaction_addr=addr, transaction_data=data)
+    mem(0xFFF8, write, b"lastword")                             # the 64 KiB space's end
+    assert bytes(mem(0xFFF8, read).return_data) == b"lastword"
+    sw.fmapi_send_ld_cxlio_config_request(ppb_id=2, ld_id=0, field_1=config_field(0x10, True),
+                                          transaction_data=0xFE000000)     # program BAR0
+    assert bytes(mem(0xFE00FFF8, read).return_data) == b"lastword"
 
 
 def test_ld_memory_request_writes_then_reads_back(sw):
@@ -363,6 +478,15 @@ def test_set_ld_allocations_misuse(mld):
     assert [a.range_1_allocation_mult for a in got.ld_allocation_list] == [4, 4, 4, 4]
 
 
+def test_allocations_may_take_the_whole_capacity(mld):
+    whole = [{"range_1_allocation_mult": 4, "range_2_allocation_mult": 0}] * 3 + [
+        {"range_1_allocation_mult": 3, "range_2_allocation_mult": 1}]      # 16 x 256 MiB
+    mld.fmapi_set_ld_allocations(start_ld_id=0, ld_allocation_list=whole)
+    got = mld.fmapi_get_ld_allocations(start_ld_id=0, ld_allocation_list_limit=4)
+    assert [(a.range_1_allocation_mult, a.range_2_allocation_mult)
+            for a in got.ld_allocation_list] == [(4, 0), (4, 0), (4, 0), (3, 1)]
+
+
 def test_qos_control_set_then_get(mld):
     assert mld.fmapi_get_qos_control().egress_severe_percentage == 25
     fields = dict(qos_telemetry_control=1, egress_moderate_percentage=20,
@@ -378,6 +502,34 @@ def test_qos_control_set_then_get(mld):
     bad = dict(fields, backpressure_sample_interval=16)
     assert rc_of(mld.fmapi_set_qos_control, **bad) == INPUT
     assert mld.fmapi_get_qos_control().egress_moderate_percentage == 20
+
+
+def test_qos_control_takes_its_upper_bounds_and_only_what_the_mld_can_do(clock):
+    fields = dict(qos_telemetry_control=1, egress_moderate_percentage=100,
+                  egress_severe_percentage=100, backpressure_sample_interval=15,
+                  recmpbasis=0, completion_collection_interval=64)
+    with Context() as ctx:
+        ep = ctx.open("emu:mld", clock=clock, qos_telemetry_capability=1)
+        rsp = ep.fmapi_set_qos_control(**fields)
+        assert (rsp.egress_moderate_percentage, rsp.egress_severe_percentage,
+                rsp.backpressure_sample_interval) == (100, 100, 15)
+        assert rc_of(ep.fmapi_set_qos_control, **dict(fields, qos_telemetry_control=2)) == INPUT
+        assert ep.fmapi_get_qos_control().qos_telemetry_control == 1
+
+
+def test_qos_status_reports_backpressure_only_while_congestion_telemetry_is_on(mld):
+    mld.transport.device.backpressure_avg_percentage = 40
+    assert mld.fmapi_get_qos_status().backpressure_avg_percentage == 0
+    mld.fmapi_set_qos_control(qos_telemetry_control=1, egress_moderate_percentage=10,
+                              egress_severe_percentage=25, backpressure_sample_interval=8,
+                              recmpbasis=0, completion_collection_interval=64)
+    assert mld.fmapi_get_qos_status().backpressure_avg_percentage == 40
+
+
+def test_qos_allocated_bandwidth_reads_are_range_checked(sw):
+    t = Tunnel.switch(2)
+    assert rc_of(sw.fmapi_get_qos_allocated_bw, start_ld_id=3, number_ld=2, tunnel=t) == INPUT
+    assert rc_of(sw.fmapi_get_qos_allocated_bw, start_ld_id=0, number_ld=0, tunnel=t) == INPUT
 
 
 def test_qos_bandwidth_fractions_set_then_get_through_the_switch(sw):
@@ -428,6 +580,25 @@ def test_lsa_set_through_switch_and_mld_lasts(sw):
     assert bytes(got) == b"label-of-ld-2"
     other = sw.memdev_get_lsa(offset=64, length=13, tunnel=Tunnel.switch_mld(2, 1))
     assert bytes(other) == bytes(13)
+
+
+def test_the_dispatch_checks_the_header_length_and_refuses_a_tunnelled_reply():
+    import struct
+    from cxlmi_bindings import cci, tunnel
+    dev = mld_model.MLD()
+
+    def answer(opcode, payload=b"", extra=b""):
+        rsp = dev.handle(cci.encode(opcode, payload, tag=2) + extra)
+        return cci.decode_header(rsp).return_code
+
+    def hop(inner):
+        return struct.pack("<BBH", 1, 0, len(inner)) + inner     # LD 1, target type 0
+    assert answer(0x0001) == SUCCESS
+    assert answer(0x0001, extra=b"\0") == PAYLOADLEN             # a byte the header lacks
+    assert answer(tunnel.OPCODE, hop(cci.encode(0x0001, tag=1))) == SUCCESS
+    reply = cci.encode(0x0001, tag=1, category=cci.CATEGORY_RESPONSE)
+    assert answer(tunnel.OPCODE, hop(reply)) == INPUT             # not a request
+    assert answer(tunnel.OPCODE, b"\1\0") == PAYLOADLEN           # no whole tunnel header
 
 
 # ------------------------------------------------------------------ on purpose

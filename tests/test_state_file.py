@@ -139,6 +139,41 @@ def test_a_resealed_file_naming_code_outside_the_emulator_runs_nothing(tmp_path)
     assert not marker.exists()
 
 
+def test_a_resealed_file_whose_tree_is_not_one_device_of_the_model_is_refused():
+    doc = doc_of()
+    doc["state"]["attrs"]["serial"] = {"$obj": "cxlmi_bindings.emulator.type3:Type3",
+                                       "id": 0, "attrs": {}}
+    assert "object id 0 repeated or not a number" in refused(resealed(doc))
+    doc = doc_of()
+    doc["state"]["$obj"] = "cxlmi_bindings.emulator.mld:MLD"
+    assert refused(resealed(doc)).endswith("its state is not a Type3")
+
+
+def test_a_switchs_bindings_survive_a_round_trip():
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+    def bindings(dev):
+        with Context() as ctx:
+            ep = ctx.open_transport(EmulatedTransport("s", device=dev), "emu:switch")
+            info = ep.fmapi_get_vcs_info(start_vppb=0, vppb_list_limit=8, vcs_id_list=[0])
+            return [(v.binding_status, v.bound_port_id, v.bound_ld_id)
+                    for v in info.vcs_info_list[0].vppbs]
+    dev = profiles.build("switch")
+    dev.bind_initial(0, 3, 2, 1)                # vPPB 3 -> LD 1 of the MLD on port 2
+    before = bindings(dev)
+    assert before[0] == (2, 1, 0xFF) and before[3] == (3, 2, 1)
+    assert bindings(state.loads(state.dumps(dev), profiles.build("switch"))) == before
+
+
+def test_an_operation_under_way_that_a_file_cannot_hold_is_saved_as_aborted():
+    from cxlmi_bindings.emulator.device import ABORT, Background
+    dev = profiles.build("type3")
+    dev._start(Background(60, finish=lambda: None), 0x4402)    # a closure: not data
+    back = state.loads(state.dumps(dev), profiles.build("type3"))
+    assert (back.bg.done, back.bg.return_code, back.bg.opcode) == (True, ABORT, 0x4402)
+    assert not dev.bg.done                                      # the live device runs on
+
+
 def test_save_writes_0600_through_a_fresh_temporary_file_and_fsyncs(tmp_path, monkeypatch):
     path = tmp_path / "t3.state"
     victim = tmp_path / "victim"
