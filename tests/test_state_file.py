@@ -165,6 +165,40 @@ def test_a_switchs_bindings_survive_a_round_trip():
     assert bindings(state.loads(state.dumps(dev), profiles.build("switch"))) == before
 
 
+def test_a_switch_saved_during_or_after_a_bind_or_unbind_loads_and_carries_on():
+    from cxlmi_bindings.emulator.device import ABORT
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+
+    def opened(dev):
+        ctx = Context()
+        return ctx, ctx.open_transport(EmulatedTransport("s", device=dev), "emu:switch")
+
+    def vppbs(ep):
+        info = ep.fmapi_get_vcs_info(start_vppb=0, vppb_list_limit=3, vcs_id_list=[0])
+        return [(v.binding_status, v.bound_port_id, v.bound_ld_id)
+                for v in info.vcs_info_list[0].vppbs]
+    dev = profiles.build("switch", bind_seconds=60)
+    ctx, ep = opened(dev)
+    ep.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=1)
+    ctx.close()
+    ctx, ep = opened(state.loads(state.dumps(dev), profiles.build("switch")))   # mid-bind
+    status = ep.bg_op_status()
+    assert (status.status & 1, status.opcode) == (1, 0x5201)     # still under way
+    ep.request_bg_op_abort()
+    assert ep.bg_op_status().returncode == ABORT
+    assert vppbs(ep)[1] == (0, 0xFF, 0xFF)                       # not stuck in progress
+    assert ep.fmapi_get_phys_port_state(ports=[2]).ports[0].config_state == 3
+    ctx.close()
+    dev = profiles.build("switch", bind_seconds=0)              # operations done at once
+    ctx, ep = opened(dev)
+    ep.fmapi_bind_vppb(vcs_id=0, vppb_id=1, port_id=2, ld_id=1)
+    ep.fmapi_unbind_vppb(vcs_id=0, vppb_id=0, option=0)
+    ctx.close()
+    ctx, ep = opened(state.loads(state.dumps(dev), profiles.build("switch")))   # saveable
+    assert vppbs(ep) == [(0, 0xFF, 0xFF), (3, 2, 1), (0, 0xFF, 0xFF)]
+    ctx.close()
+
+
 def test_an_operation_under_way_that_a_file_cannot_hold_is_saved_as_aborted():
     from cxlmi_bindings.emulator.device import ABORT, Background
     dev = profiles.build("type3")
@@ -172,6 +206,15 @@ def test_an_operation_under_way_that_a_file_cannot_hold_is_saved_as_aborted():
     back = state.loads(state.dumps(dev), profiles.build("type3"))
     assert (back.bg.done, back.bg.return_code, back.bg.opcode) == (True, ABORT, 0x4402)
     assert not dev.bg.done                                      # the live device runs on
+
+
+def test_a_finished_operation_whose_completion_was_a_closure_does_not_stop_a_save():
+    from cxlmi_bindings.emulator.device import SUCCESS, Background
+    dev = profiles.build("type3")
+    dev._start(Background(0, finish=lambda: None), 0x4402)     # as a media operation leaves it
+    back = state.loads(state.dumps(dev), profiles.build("type3"))
+    assert (back.bg.done, back.bg.return_code, back.bg.opcode, back.bg.percent_at_end) == (
+        True, SUCCESS, 0x4402, 100)
 
 
 def test_save_writes_0600_through_a_fresh_temporary_file_and_fsyncs(tmp_path, monkeypatch):

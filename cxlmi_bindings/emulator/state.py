@@ -93,9 +93,10 @@ class _Encoder:
         number = self.ids[key] = len(self.ids)
         self.keep.append(v)
         from .device import Background
-        if isinstance(v, Background) and not v.done and not (
-                _saveable(v.finish) and _saveable(v.on_abort)):
-            v = _aborted_copy(v)    # its completion is a closure: saved as aborted
+        if isinstance(v, Background) and not (_saveable(v.finish) and _saveable(v.on_abort)):
+            # Its completion is a closure, which a file cannot hold: saved as aborted
+            # while it runs, and once it is over without the callbacks it no longer needs.
+            v = _finished_copy(v) if v.done else _aborted_copy(v)
         return {"$obj": _class_name(type(v)), "id": number,
                 "attrs": {k: self.value(x) for k, x in sorted(_attributes(v).items())}}
 
@@ -105,6 +106,14 @@ def _saveable(func):
         return True
     owner = getattr(func, "__self__", None)
     return owner is not None and _emulator_class(type(owner))
+
+
+def _finished_copy(op):
+    from .device import Background
+    copy = Background(op.duration, abortable=op.abortable)
+    copy.opcode, copy.started, copy.done = op.opcode, op.started, True
+    copy.return_code, copy.percent_at_end = op.return_code, op.percent_at_end
+    return copy
 
 
 def _aborted_copy(op):

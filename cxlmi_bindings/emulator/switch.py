@@ -241,6 +241,36 @@ class VPPB:
         return self.aer
 
 
+class PortOperation:
+    """A Bind or Unbind vPPB under way: the vPPB and port states it leaves behind.
+
+    Its :meth:`finish` and :meth:`abort` are the background operation's
+    ``finish`` and ``on_abort``.  Being methods of an emulator object, not
+    closures, they are data a state file (``--state``, the workers' shared
+    state) can hold: the operation is saved whole and completes or aborts
+    after a load, and a finished one does not stop the switch being saved.
+    """
+
+    def __init__(self, vppb, port, done, undone, transition):
+        self.vppb = vppb
+        self.port = port
+        self.done = done                # (status, port id, LD) once it completes
+        self.undone = undone            # (status, port id, LD) if it is aborted
+        self.transition = transition   # the port's configuration state after either
+
+    def _leave(self, binding):
+        v = self.vppb
+        v.status, v.port, v.ld = binding
+        v.pending = None
+        self.port.transition = self.transition
+
+    def finish(self):
+        self._leave(self.done)
+
+    def abort(self):
+        self._leave(self.undone)
+
+
 class VCS:
     def __init__(self, vcs_id, usp, vppbs):
         self.vcs_id = vcs_id
@@ -489,19 +519,12 @@ class Switch(Device):
         return self._start_binding(v, port, ld)
 
     def _start_binding(self, v, port, ld):
-        previous_transition = port.transition
+        op = PortOperation(v, port, (VPPB_BOUND_LD if ld is not None else VPPB_BOUND_PORT,
+                                     port.port_id, ld),
+                           (VPPB_UNBOUND, v.port, v.ld), port.transition)
         v.status, v.pending = VPPB_IN_PROGRESS, (port.port_id, ld)
         port.transition = PORT_BIND_IN_PROGRESS
-
-        def finish():
-            v.status = VPPB_BOUND_LD if ld is not None else VPPB_BOUND_PORT
-            v.port, v.ld, v.pending = port.port_id, ld, None
-            port.transition = previous_transition
-
-        def abort():
-            v.status, v.pending = VPPB_UNBOUND, None
-            port.transition = previous_transition
-        return Background(self.bind_seconds, finish=finish, on_abort=abort)
+        return Background(self.bind_seconds, finish=op.finish, on_abort=op.abort)
 
     def cmd_fmapi_unbind_vppb(self, req):
         v = self.vppb(req.vcs_id, req.vppb_id)
@@ -511,19 +534,10 @@ class Switch(Device):
         if v.status not in (VPPB_BOUND_PORT, VPPB_BOUND_LD):
             raise Reply(INPUT, "vPPB %d of VCS %d is not bound" % (req.vppb_id, req.vcs_id))
         port = self.ports[v.port]
-        previous = (v.status, v.port, v.ld)
+        op = PortOperation(v, port, (VPPB_UNBOUND, None, None), (v.status, v.port, v.ld), None)
         v.status, v.pending = VPPB_IN_PROGRESS, (v.port, v.ld)
         port.transition = PORT_UNBIND_IN_PROGRESS
-
-        def finish():
-            v.status, v.port, v.ld, v.pending = VPPB_UNBOUND, None, None, None
-            port.transition = None
-
-        def abort():
-            v.status, v.port, v.ld = previous
-            v.pending = None
-            port.transition = None
-        return Background(self.bind_seconds, finish=finish, on_abort=abort)
+        return Background(self.bind_seconds, finish=op.finish, on_abort=op.abort)
 
     def _aer_registers(self, vcs_id, instance):
         """(config space, description) holding vPPB ``instance``'s AER registers.
