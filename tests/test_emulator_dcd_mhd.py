@@ -404,6 +404,55 @@ def test_forced_tag_based_release_takes_pending_and_held_capacity(ep):
     assert [bytes(t.tag) for t in tags.tags_list] == [TAG_B]
 
 
+def test_a_reference_dropped_while_the_host_holds_part_of_a_tag_frees_the_rest(ep):
+    add(ep, [ext(REGION1, BLOCK), ext(REGION1 + 4 * MiB, BLOCK)], tag=TAG_A)
+    accept(ep, [(REGION1, BLOCK), (REGION1 + 4 * MiB, BLOCK)])
+    ep.fmapi_dc_add_reference(tag=TAG_A)
+    release(ep, [(REGION1, BLOCK)])                          # retained for the reference
+    assert code_of(add, ep, [ext(REGION1, BLOCK)]) == EXTLIST
+    ep.fmapi_dc_remove_reference(tag=TAG_A)                  # host still holds the other
+    add(ep, [ext(REGION1, BLOCK)])                           # the retained block is free
+
+
+def test_retained_capacity_the_host_declines_stays_retained(ep):
+    add(ep, [ext(REGION1, BLOCK)], tag=TAG_B)
+    accept(ep, [(REGION1, BLOCK)])
+    ep.fmapi_dc_add_reference(tag=TAG_B)
+    release(ep, [(REGION1, BLOCK)])
+    add(ep, policy=dcd_model.POLICY_SHARED, tag=TAG_B)
+    ep.memdev_add_dc_response(flags=0, extents=[])           # the host declines the re-offer
+    assert code_of(add, ep, [ext(REGION1, BLOCK)]) == EXTLIST
+    add(ep, policy=dcd_model.POLICY_SHARED, tag=TAG_B)       # still there to offer again
+
+
+def test_forced_tag_release_withdraws_a_pending_offer(ep):
+    add(ep, [ext(REGION0, BLOCK)], tag=TAG_A)
+    ep.fmapi_initiate_dc_release(host_id=0, flags=dcd_model.FORCED_REMOVAL, tag=TAG_A)
+    assert code_of(accept, ep, [(REGION0, BLOCK)]) == INPUT  # nothing pending any more
+    add(ep, [ext(REGION0, BLOCK)])
+
+
+def test_a_pending_range_cannot_be_released_and_a_used_tag_not_reused(ep):
+    add(ep, [ext(REGION0, BLOCK)], tag=TAG_A)
+    assert code_of(ep.fmapi_initiate_dc_release, host_id=0,
+                   flags=dcd_model.REMOVAL_PRESCRIPTIVE, extents=[ext(REGION0, BLOCK)]) == PADDR
+    assert code_of(add, ep, policy=dcd_model.POLICY_FREE, region=1, length=BLOCK,
+                   tag=TAG_A) == INPUT
+    assert [e[1] for e in dc_events(ep)] == [dcd_model.EVENT_ADD_CAPACITY]
+
+
+def test_contiguous_add_may_take_a_whole_free_region(ctx):
+    ep, device = open_dcd(ctx, regions=1, region_size=256 * MiB, block_size=BLOCK)
+    add(ep, policy=dcd_model.POLICY_CONTIGUOUS, region=0, length=256 * MiB)
+    assert [(e[3], e[4]) for e in dc_events(ep)] == [(device.regions[0].base, 256 * MiB)]
+
+
+def test_setting_the_region_config_it_already_has_is_no_change(ep):
+    add(ep, [ext(REGION0, BLOCK)])
+    ep.fmapi_set_dc_region_config(region_id=0, block_sz=BLOCK, sanitize_on_release=0)
+    assert [e[1] for e in dc_events(ep)] == [dcd_model.EVENT_ADD_CAPACITY]
+
+
 # ---------------------------------------------------------------- the event log
 
 def test_dc_event_records_carry_the_device_timestamp_and_clear_by_handle(ctx):

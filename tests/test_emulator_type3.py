@@ -149,6 +149,14 @@ def test_set_partition_unsupported_without_partitionable_capacity(clock):
         assert rc(ep.memdev_set_partition_info, volatile_capacity=0, flags=0) == UNSUPPORTED
 
 
+def test_set_partition_immediately_needs_the_device_unlocked_next_does_not(ep, dev):
+    ep.memdev_set_passphrase(passphrase_type=1, new_passphrase=b"pw")
+    dev.reset()
+    assert rc(ep.memdev_set_partition_info, volatile_capacity=2, flags=1) == SECURITY
+    ep.memdev_set_partition_info(volatile_capacity=2, flags=0)
+    assert ep.memdev_get_partition_info().next_vmem == 2
+
+
 # ---------------------------------------------------------------- LSA
 
 def test_lsa_set_then_get(ep):
@@ -227,6 +235,38 @@ def test_shutdown_state_and_dirty_shutdown_count(ep, dev):
     dev.reset()
     assert ep.memdev_get_shutdown_state().state == 0
     assert ep.memdev_get_health_info().dirty_shutdown_count == 1
+
+
+def test_alert_thresholds_alert_when_reached_not_only_when_passed(ep, dev):
+    ep.memdev_set_alert_config(valid_alert_actions=0x5, enable_alert_actions=0x5,
+                               life_used_programmable_warning_threshold=10,
+                               device_under_temperature_programmable_warning_threshold=20)
+    assert ep.get_event_records(event_log=1).record_count == 0
+    dev.set_health(life_used=10)
+    dev.set_health(temperature=20)
+    assert [r.data[0] for r in ep.get_event_records(event_log=1).records] == \
+        [t3.MMER_LIFE_USED_CHANGE, t3.MMER_TEMP_CHANGE]
+
+
+def test_setting_one_alert_keeps_the_others_and_a_met_threshold_alerts_again(ep):
+    ep.memdev_set_alert_config(valid_alert_actions=0x1, enable_alert_actions=0x1,
+                               life_used_programmable_warning_threshold=2)    # life used is 3
+    ep.memdev_set_alert_config(valid_alert_actions=0x2, enable_alert_actions=0x2,
+                               device_over_temperature_programmable_warning_threshold=60)
+    assert ep.memdev_get_alert_config().valid_alerts == 0x3
+    ep.memdev_set_alert_config(valid_alert_actions=0x1, enable_alert_actions=0x1,
+                               life_used_programmable_warning_threshold=2)
+    assert [r.data[0] for r in ep.get_event_records(event_log=1).records] == \
+        [t3.MMER_LIFE_USED_CHANGE] * 2
+
+
+def test_critical_temperature_reports_critical_and_warnings_may_not_equal_it(ep, dev):
+    cfg = ep.memdev_get_alert_config()
+    crit = cfg.device_over_temperature_critical_alert_threshold
+    assert rc(ep.memdev_set_alert_config, valid_alert_actions=2, enable_alert_actions=2,
+              device_over_temperature_programmable_warning_threshold=crit) == INPUT
+    dev.set_health(temperature=crit)
+    assert ep.memdev_get_health_info().additional_status == 2 << 2
 
 
 # ---------------------------------------------------------------- poison
@@ -345,11 +385,26 @@ def test_scan_media_results_need_a_scan_and_abort_reports_restart(ep, clock):
     assert fail.record_count == 1 and bytes(fail.records[0].uuid) == t3.GENERAL_MEDIA_EVENT_UUID
 
 
+def test_scan_media_with_no_event_log_posts_no_failure_records(ep, clock):
+    ep.memdev_inject_poison(inject_poison_phy_addr=0x100)
+    started(ep, ep.memdev_scan_media, scan_media_physaddr=0, scan_media_physaddr_length=64,
+            scan_media_flags=t3.SCAN_NO_EVENT_LOG)
+    clock.advance(1)
+    assert [r.media_error_address for r in ep.memdev_get_scan_media_results().record] == [0x100]
+    assert ep.get_event_records(event_log=2).record_count == 0
+
+
 def test_scan_media_range_checks(ep):
     assert rc(ep.memdev_scan_media, scan_media_physaddr=0x20, scan_media_physaddr_length=1,
               scan_media_flags=0) == INPUT
     assert rc(ep.memdev_scan_media, scan_media_physaddr=0,
               scan_media_physaddr_length=2 * GiB // 64 + 1, scan_media_flags=0) == PADDR
+
+
+def test_scan_media_of_an_empty_range_is_invalid_input(ep):
+    assert rc(ep.memdev_scan_media, scan_media_physaddr=0, scan_media_physaddr_length=0,
+              scan_media_flags=0) == INPUT
+    assert rc(ep.memdev_get_scan_media_results) == UNSUPPORTED     # no scan was started
 
 
 # ---------------------------------------------------------------- sanitize, secure erase
@@ -398,6 +453,13 @@ def test_secure_erase_cannot_be_aborted(ep, dev, clock):
     assert bg(ep)["rc"] == 0 and dev.read_media(0, 6) == bytes(6)
 
 
+def test_secure_erase_gives_the_media_back_when_done(ep, clock):
+    started(ep, ep.memdev_secure_erase)
+    assert rc(ep.memdev_get_lsa, offset=0, length=1) == MEDIADISABLED
+    clock.advance(1)
+    assert ep.memdev_get_lsa(offset=0, length=1) == b"\0"
+
+
 def test_sanitize_refused_while_a_user_passphrase_is_set(ep):
     ep.memdev_set_passphrase(passphrase_type=1, new_passphrase=b"user pass")
     assert rc(ep.memdev_sanitize) == SECURITY
@@ -409,6 +471,17 @@ def test_reset_interrupts_a_background_operation(ep, dev, clock):
     dev.reset()
     assert bg(ep)["opcode"] == 0
     assert rc(ep.memdev_get_lsa, offset=0, length=1) == MEDIADISABLED
+
+
+def test_reset_loses_volatile_contents_and_poison_up_to_the_persistent_boundary(ep, dev):
+    dev.write_media(GiB - 64, b"volatile")
+    dev.write_media(GiB, b"persistent")
+    ep.memdev_inject_poison(inject_poison_phy_addr=GiB - 64)
+    ep.memdev_inject_poison(inject_poison_phy_addr=GiB)
+    dev.reset()
+    assert dev.read_media(GiB - 64, 8) == bytes(8)
+    assert dev.read_media(GiB, 10) == b"persistent"
+    assert [r.media_err_addr & ~7 for r in poison(ep).records] == [GiB]
 
 
 # ---------------------------------------------------------------- media operations
@@ -523,6 +596,47 @@ def test_frozen_security_refuses_changes_until_reset(ep, dev):
     ep.memdev_set_passphrase(passphrase_type=1, new_passphrase=b"x")
 
 
+def test_a_reset_clears_the_master_passphrase_attempt_count(ep, dev):
+    ep.memdev_set_passphrase(passphrase_type=0, new_passphrase=b"master")
+    for _ in range(3):
+        assert rc(ep.memdev_disable_passphrase, passphrase_type=0, passphrase=b"bad") \
+            == PASSPHRASE
+    assert sec(ep) & t3.SEC_MASTER_PLIMIT
+    assert rc(ep.memdev_disable_passphrase, passphrase_type=0, passphrase=b"master") == SECURITY
+    dev.reset()
+    assert not sec(ep) & t3.SEC_MASTER_PLIMIT
+    ep.memdev_disable_passphrase(passphrase_type=0, passphrase=b"master")
+    assert sec(ep) == 0
+
+
+def test_a_matching_passphrase_starts_the_attempt_count_again(ep, dev):
+    ep.memdev_set_passphrase(passphrase_type=1, new_passphrase=b"right")
+    dev.reset()
+    for _ in range(2):
+        assert rc(ep.memdev_unlock, current_passphrase=b"wrong") == PASSPHRASE
+    ep.memdev_unlock(current_passphrase=b"right")
+    dev.lock()
+    for _ in range(2):
+        assert rc(ep.memdev_unlock, current_passphrase=b"wrong") == PASSPHRASE
+    assert not sec(ep) & t3.SEC_USER_PLIMIT
+    ep.memdev_unlock(current_passphrase=b"right")
+    assert sec(ep) == t3.SEC_USER_PASS_SET
+
+
+def test_locked_or_frozen_devices_refuse_user_passphrase_changes_and_unlock(ep, dev):
+    ep.memdev_set_passphrase(passphrase_type=1, new_passphrase=b"pw")
+    dev.reset()
+    assert rc(ep.memdev_set_passphrase, passphrase_type=1, current_passphrase=b"pw",
+              new_passphrase=b"new") == SECURITY                   # locked
+    ep.memdev_freeze_security_state()
+    assert rc(ep.memdev_unlock, current_passphrase=b"pw") == SECURITY   # frozen
+    assert sec(ep) & t3.SEC_LOCKED
+    dev.reset()
+    ep.memdev_disable_passphrase(passphrase_type=1, passphrase=b"pw")   # disabling unlocks
+    assert sec(ep) == 0
+    ep.memdev_set_lsa(offset=0, data=b"x")
+
+
 def test_security_send_receive_are_unsupported(ep):
     assert rc(ep.memdev_security_send, security_protocol=1, data=b"abc") == UNSUPPORTED
     assert rc(ep.memdev_security_receive, security_protocol=1) == UNSUPPORTED
@@ -584,6 +698,24 @@ def test_event_interrupt_policies(ep):
     ep.event_notification(event=0x1)
 
 
+def test_fatal_records_carry_the_fatal_severity(ep, dev):
+    dev.add_event(3, t3.GENERAL_MEDIA_EVENT_UUID)
+    assert ep.get_event_records(event_log=3).records[0].flags[0] & 3 == 3
+
+
+def test_handles_must_be_cleared_oldest_first_in_order(ep, dev):
+    for _ in range(2):
+        dev.add_event(0, t3.GENERAL_MEDIA_EVENT_UUID)
+    assert rc(ep.clear_event_records, event_log=0, handles=[2, 1]) == HANDLE
+    assert ep.get_event_records(event_log=0).record_count == 2
+
+
+def test_interrupt_settings_bits_3_2_are_reserved(ep):
+    assert rc(ep.set_event_interrupt_policy, informational_settings=0x4) == INPUT
+    assert rc(ep.set_event_interrupt_policy, fatal_settings=0x9) == INPUT
+    assert ep.get_event_interrupt_policy().fatal_settings == 0
+
+
 # ---------------------------------------------------------------- firmware
 
 def package(rev, size=256):
@@ -642,6 +774,25 @@ def test_transfer_as_background_operation(clock):
         assert fw(ep)["revs"][1] == b""
         clock.advance(2)
         assert fw(ep)["revs"][1] == b"BG FW"
+
+
+def test_transfer_parts_must_be_128_byte_units_and_initiate_starts_at_0(ep):
+    assert rc(ep.transfer_fw, action=1, slot=0, offset=1, data=bytes(128)) == INPUT
+    assert rc(ep.transfer_fw, action=1, slot=0, offset=0, data=package("A", 200)) == INPUT
+    ep.transfer_fw(action=1, slot=0, offset=0, data=package("A", 128))
+    assert rc(ep.transfer_fw, action=2, slot=0, offset=1, data=bytes(100)) == INPUT
+    assert rc(ep.transfer_fw, action=0, slot=2, offset=0, data=package("B")) == FWINPROGRESS
+    assert fw(ep)["revs"][1] == b""
+
+
+def test_rewriting_the_staged_slot_unstages_it(ep, dev):
+    ep.transfer_fw(action=0, slot=2, offset=0, data=package("TWO"))
+    ep.activate_fw(action=1, slot=2)
+    assert fw(ep)["staged"] == 2
+    ep.transfer_fw(action=0, slot=2, offset=0, data=package("TWO B"))
+    assert fw(ep)["staged"] == 0
+    dev.reset()
+    assert fw(ep)["active"] == 1
 
 
 # ---------------------------------------------------------------- timestamp
@@ -753,6 +904,20 @@ def test_set_feature_in_parts_and_misuse(ep):
     assert rc(ep.get_feature, feature_id=SCRUB, offset=4, count=1, selection=0) == INPUT
     assert rc(ep.get_feature, feature_id=SCRUB, offset=0, count=4, selection=3) \
         == FEATURESELVALUE
+
+
+def test_reserved_actions_and_aborting_another_features_transfer_are_refused(ep, dev):
+    assert rc(ep.set_feature, feature_id=SCRUB, set_feature_flags=5, version=1,
+              feature_data=b"\x01\x00") == INPUT
+    ep.set_feature(feature_id=SCRUB, set_feature_flags=1, offset=0, version=1,
+                   feature_data=b"\x30")
+    ep.set_feature(feature_id=SCRUB, set_feature_flags=2, offset=0, version=1,
+                   feature_data=b"\x30")                         # a retransmitted part
+    ecs = dev.features[1].uuid
+    assert rc(ep.set_feature, feature_id=ecs, set_feature_flags=4, version=1) == INPUT
+    ep.set_feature(feature_id=SCRUB, set_feature_flags=3, offset=1, version=1,
+                   feature_data=b"\x01")
+    assert scrub(ep) == {"cycle": 48, "min": 1, "enabled": 1}
 
 
 # ---------------------------------------------------------------- SLD QoS

@@ -73,6 +73,16 @@ def test_a_query_or_the_no_op_class_repairs_nothing_and_a_soft_repair_is_kept():
         assert device.ppr_repairs == [(0x1000, "soft", 0)]
 
 
+def test_a_soft_repair_lasts_until_a_reset_and_a_hard_one_for_good():
+    device = profiles.build("type3")
+    ctx, ep = emulated(device)
+    with ctx:
+        ep.perform_maintenance(op_class=1, op_subclass=0, dpa=0x1000)
+        ep.perform_maintenance(op_class=1, op_subclass=1, dpa=0x2000)
+    device.reset()
+    assert device.ppr_repairs == [(0x2000, "hard", 0)]
+
+
 def test_through_a_switch_port_and_the_libcxlmi_style_function():
     with Context() as ctx:
         sw = ctx.open("emu:switch")
