@@ -967,3 +967,15 @@ def test_a_found_media_error_posts_a_failure_event(ep, dev):
     pl = poison(ep)
     assert (pl.records[0].media_err_addr, pl.records[0].media_err_len) == \
         (0x2000 | t3.SOURCE_INTERNAL, 2)
+
+
+def test_a_found_error_is_recorded_on_every_cacheline_it_touches(ep, dev):
+    dev.add_media_error(0x2030, 64, event=False)              # bytes 0x2030..0x206f
+    assert [(r.media_err_addr & ~7, r.media_err_len) for r in poison(ep).records] == \
+        [(0x2000, 2)]
+
+
+def test_a_reset_keeps_the_persistent_part_of_an_error_that_straddles_the_partitions(ep, dev):
+    dev.add_media_error(GiB - 64, 128, event=False)           # last volatile + first persistent
+    dev.reset()
+    assert [(r.media_err_addr & ~7, r.media_err_len) for r in poison(ep).records] == [(GiB, 1)]

@@ -67,8 +67,9 @@ class PoisonMixin:
     def add_media_error(self, dpa, length=CACHELINE, source=SOURCE_INTERNAL, event=True):
         """The device found a media error: add it to the poison list (or, when the
         list is full, remember it and mark the list overflowed)."""
-        dpa &= ~(CACHELINE - 1)
-        length = max(CACHELINE, -(-length // CACHELINE) * CACHELINE)
+        end = dpa + max(length, 1)
+        dpa &= ~(CACHELINE - 1)                     # every cacheline [dpa, end) touches
+        length = -(-(end - dpa) // CACHELINE) * CACHELINE
         if self._poison_covers(dpa, length):
             return
         if len(self.poison) >= self.poison_list_max:

@@ -266,8 +266,11 @@ class Type3(EventsMixin, FirmwareMixin, LogsMixin, FeaturesMixin, HealthMixin, P
         self._reset_alerts()
         for dpa in [d for d in self.media if d < self.volatile_bytes]:
             del self.media[dpa]
-        self.poison = [p for p in self.poison if p[0] >= self.volatile_bytes]
-        self.untracked_errors = [p for p in self.untracked_errors if p[0] >= self.volatile_bytes]
+        # volatile poison is lost; a record straddling the partitions keeps its persistent part
+        vb = self.volatile_bytes
+        self.poison, self.untracked_errors = (
+            [[max(d, vb), d + n - max(d, vb), s] for d, n, s in records if d + n > vb]
+            for records in (self.poison, self.untracked_errors))
         self._poison_cursor = None
         self.scan_results = None
         self.scan_flags = 0
