@@ -666,6 +666,41 @@ def test_set_lsa_then_get_lsa_over_tcp(served):
     assert res.stdout_bytes == bytes.fromhex("c0ffee11")
 
 
+def test_lsa_bytes_are_dumped_at_their_offset_and_a_reply_without_data_says_done(shared):
+    dev = shared(build("type3"))
+    dev.lsa[:64] = bytes(range(64))
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--offset", "16", "--length", "32"])
+    assert res.exit_code == 0, both(res)
+    lines = res.stdout.splitlines()
+    assert lines[1] == "32 bytes"
+    assert lines[2].startswith("00000010  10 11 12") and lines[3].startswith("00000020  20 21")
+    res = invoke(["generic", "set-timestamp", "emu:type3", "--timestamp", "5"])
+    assert res.exit_code == 0, both(res)
+    assert "set-timestamp: done on emu:type3" in res.stdout.splitlines()
+
+
+def test_tables_show_ranges_handles_sizes_and_slots_in_their_units(shared):
+    from cxlmi_bindings.emulator import type3 as T3
+    dev = shared(build("type3"))
+
+    def rows(args):
+        res = invoke(args)
+        assert res.exit_code == 0, both(res)
+        return [" ".join(line.split()) for line in res.stdout.splitlines()]
+    dev.add_media_error(0x1000, event=False)
+    assert "0x1000 0x103f 64 B internal" in rows(["memdev", "get-poison-list", "emu:type3"])
+    dev.add_event(T3.EVENT_LOG_INFO, bytes.fromhex("fbcd0a77c260417f85a9088b1621eba6"),
+                  related_handle=7)
+    assert "info 1 general-media informational - not set 7 0 0" in rows(
+        ["generic", "get-event-records", "emu:type3", "--all", "--log", "info"])
+    dev.debug_log[:] = b"x" * 1536
+    assert "vendor-debug (5e1819d9-11a9-400c-811f-d60719403d86) 1.50 KiB" in rows(
+        ["generic", "get-supported-logs", "emu:type3"])
+    shown = rows(["generic", "get-fw-info", "emu:type3"])
+    assert "staged slot none" in shown and "* 1 EMU FW 1.0.0 active" in shown
+    assert "3 (empty)" in shown
+
+
 def test_input_json_gives_the_request_and_options_override_it(served, tmp_path):
     target, _, _ = served
     req = tmp_path / "req.json"

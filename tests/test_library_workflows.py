@@ -214,6 +214,35 @@ def test_a_type3_behind_a_switch_port_takes_a_package_through_the_tunnel():
             ep.transfer_firmware(package(4096), slot=2)
 
 
+def test_a_package_the_component_rejects_while_checking_it_is_a_device_error(type3, clock,
+                                                                             monkeypatch):
+    ep, dev = type3(fw_transfer_seconds=2.0)
+
+    def reject(slot, package):
+        raise DV.Reply(DV.FWAUTH, "signature does not match")
+    monkeypatch.setattr(dev, "_fw_store", reject)
+    with pytest.raises(DeviceError) as caught:
+        WF.transfer_firmware(ep, package(1000), sleep=clock.sleep)
+    assert caught.value.name == "FWAUTH" and caught.value.command == "transfer_fw"
+    assert dev.fw_slots[1] is None
+
+
+def test_activation_at_reset_is_said_and_a_failed_background_activation_raises(type3, clock,
+                                                                              monkeypatch):
+    ep, dev = type3()
+    done = WF.transfer_firmware(ep, package(3000), slot=3, activate="reset", sleep=clock.sleep)
+    assert done.activated == "reset" and dev.fw_staged == 3 and dev.fw_active == 1
+
+    def activate_later(req):
+        def fail():
+            raise DV.Reply(DV.FWAUTH, "activation failed")
+        return DV.Background(1.0, finish=fail)
+    monkeypatch.setattr(dev, "cmd_activate_fw", activate_later)
+    with pytest.raises(DeviceError) as caught:
+        WF.transfer_firmware(ep, package(3000), slot=2, activate="online", sleep=clock.sleep)
+    assert caught.value.name == "FWAUTH" and caught.value.command == "activate_fw"
+
+
 # ------------------------------------------------------------------------ background
 
 def test_wait_follows_a_background_operation_with_progress(type3, clock):
@@ -278,6 +307,39 @@ def test_call_and_wait_returns_the_end_or_raises_the_failure(type3, clock, monke
     with pytest.raises(DeviceError) as caught:
         WF.call_and_wait(ep, "memdev_sanitize", sleep=clock.sleep)
     assert caught.value.name == "MEDIAFAILURE" and caught.value.command == "memdev_sanitize"
+
+
+def test_wait_and_call_and_wait_raise_a_failure_and_honour_a_zero_timeout(type3, clock,
+                                                                           monkeypatch):
+    ep, dev = type3(sanitize_seconds=1)
+
+    def fail():
+        raise DV.Reply(DV.MEDIAFAILURE, "boom")
+    monkeypatch.setattr(dev, "_sanitize_done", fail)
+    ep.memdev_sanitize()
+    with pytest.raises(DeviceError) as caught:                 # wait() too, not only call_and_wait
+        WF.wait(ep, sleep=clock.sleep)
+    assert caught.value.name == "MEDIAFAILURE"
+    ep, dev = type3(secure_erase_seconds=10)
+    ep.memdev_secure_erase()
+    with pytest.raises(CommandTimeout):                         # 0 s: the first poll decides
+        WF.wait(ep, timeout=0, sleep=clock.sleep)
+    ep, dev = type3(secure_erase_seconds=10)
+    with pytest.raises(CommandTimeout, match="goes on"):
+        WF.call_and_wait(ep, "memdev_secure_erase", timeout=0, sleep=clock.sleep)
+    assert ep.sent.count("bg_op_status") == 1 and dev.bg_busy()
+
+
+def test_ctrl_c_once_the_operation_ended_says_it_had_finished(type3, clock):
+    ep, dev = type3(sanitize_seconds=2)
+
+    def progress(step):
+        if step.done == 100:
+            raise KeyboardInterrupt
+    with pytest.raises(Interrupted) as caught:
+        WF.call_and_wait(ep, "memdev_sanitize", progress=progress, sleep=clock.sleep)
+    assert "already finished (SUCCESS, 100 %)" in str(caught.value)
+    assert dev.bg.return_code == 0
 
 
 # ------------------------------------------------------------------------ event records
@@ -355,6 +417,19 @@ def test_a_log_that_fails_is_a_batch_with_the_error_and_the_drain_goes_on(type3,
         list(ep.drain_events("nonsense"))
 
 
+def test_a_device_that_does_not_clear_gets_the_batch_once_more_then_the_drain_stops(
+        type3, monkeypatch):
+    import itertools
+    ep, dev = type3()
+    _events(dev, info=20, fail=0)               # 15 a batch: more wait
+    monkeypatch.setattr(dev, "cmd_clear_event_records", lambda req: None)   # takes no effect
+    batches = list(itertools.islice(ep.drain_events("info", clear=True), 5))
+    assert len(batches) == 2
+    assert batches[0].cleared and not batches[0].repeated
+    assert batches[1].repeated and [r.handle for r in batches[1].records] == list(
+        range(1, 16))
+
+
 # ------------------------------------------------------------------------ logs
 
 def test_read_log_reads_a_whole_log_in_windows(type3):
@@ -378,6 +453,27 @@ def test_read_log_reads_a_whole_log_in_windows(type3):
         ep.read_log("vendor-debug", cancel=lambda: True)
 
 
+
+def test_identify_bounds_the_log_windows_and_an_empty_reply_ends_the_read(type3, monkeypatch):
+    ep, dev = type3()
+    dev.max_msg_size = 9                        # 512-byte messages (the limit is still 2^11)
+    for i in range(40):
+        dev.debug("line %d of the vendor debug log" % i)
+    assert ep.payload_limits() == (512, 512)
+    got = ep.read_log("vendor-debug")
+    assert got.data == bytes(dev.debug_log)
+    assert ep.sent.count("get_log") == -(-len(dev.debug_log) // 512)
+    # a component that answers a window with no bytes: the read stops there
+    monkeypatch.setattr(dev, "cmd_get_log", lambda req: b"")
+    steps = []
+
+    def progress(step):
+        steps.append(step)
+        if len(steps) > 3:
+            raise RuntimeError("the read goes on and on")
+    assert ep.read_log("vendor-debug", progress=progress).data == b"" and steps == []
+
+
 # ------------------------------------------------------------------------ poison list
 
 def test_the_poison_list_comes_whole_across_pages(type3):
@@ -396,6 +492,26 @@ def test_the_poison_list_comes_whole_across_pages(type3):
         ep.poison_list(dev.total_bytes)
     with pytest.raises(Cancelled):
         ep.poison_list(cancel=lambda: True)     # looked at between pages
+
+
+def test_a_page_with_no_records_ends_the_list_even_with_the_more_flag(type3, monkeypatch):
+    ep, dev = type3()
+    real = dev.cmd_get_poison_list
+
+    def stuck(req):
+        rsp = real(req)
+        rsp.poison_list_flags |= WF.POISON_MORE          # more, yet nothing in the page
+        return rsp
+    monkeypatch.setattr(dev, "cmd_get_poison_list", stuck)
+    steps = []
+
+    def progress(step):
+        steps.append(step)
+        if len(steps) > 3:
+            raise RuntimeError("the list goes on and on")
+    got = ep.poison_list(progress=progress)
+    assert got.pages == 1 and got.records == []
+    assert not got.reply.poison_list_flags & WF.POISON_MORE
 
 
 # ------------------------------------------------------------------------ over TCP

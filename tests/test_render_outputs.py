@@ -97,6 +97,17 @@ def test_a_json_error_object_is_written_by_the_json_format_only(capsys):
     assert json.loads(capsys.readouterr().out) == {"error": 1}
 
 
+def test_json_is_one_indented_document_ending_in_a_newline(capsys):
+    render.output(FakeInv(), "json").show(lambda: {"k": 1, "s": "µ"}, lambda: [])
+    assert capsys.readouterr().out == '{\n  "k": 1,\n  "s": "µ"\n}\n'
+
+
+def test_raw_of_a_hand_written_answer_without_bytes_is_nothing(capsysbinary):
+    render.output(FakeInv(), "raw").data({"k": 1})
+    render.output(FakeInv(), "raw").data({"k": 1}, raw=b"\x05\x06")
+    assert capsysbinary.readouterr().out == b"\x05\x06"
+
+
 def test_a_lazy_logger_says_nothing_is_enabled_without_importing_logging():
     # the CLI asks before building a debug line it would throw away (one per
     # firmware part); asking must not import logging

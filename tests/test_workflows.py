@@ -269,6 +269,21 @@ def test_one_part_by_hand_still_works(device, tmp_path):
     assert dev.fw_slots[1] == "REV-2.0.0"
 
 
+def test_the_transfer_table_says_bytes_parts_and_whether_it_was_activated(device, fw):
+    device()
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000)])
+    assert res.exit_code == 0, both(res)
+    lines = [" ".join(line.split()) for line in res.stdout.splitlines()]
+    assert "bytes 5000" in lines and "parts 3 of up to 1920 bytes" in lines
+    assert "activated no" in lines
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000), "--slot", "3",
+                  "--activate", "reset", "--yes"])
+    assert res.exit_code == 0, both(res)
+    assert "activated at the next reset" in [" ".join(l.split()) for l in res.stdout.splitlines()]
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000), "--slot", "9"])
+    assert res.exit_code == 2 and "--slot 9: the component has slots 1-3" in res.stderr
+
+
 # ------------------------------------------------------------------------ --wait
 
 def test_sanitize_wait_follows_the_operation_to_its_end(device):
@@ -423,6 +438,103 @@ def test_without_all_the_command_reads_one_batch(device):
     assert jdoc(res)["result"]["record_count"] == 1
 
 
+def test_all_raw_is_every_reply_of_every_log_in_order(device):
+    dev = device()
+    for _ in range(3):
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+    dev.add_event(T3.EVENT_LOG_WARNING, GMER)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--all", "-o", "raw"])
+    assert res.exit_code == 0, both(res)
+    out = res.stdout_bytes
+    assert len(out) == 5 * 32 + 4 * 128                         # five logs, four records
+    assert struct.unpack_from("<H", out, 20)[0] == 3            # info first
+    assert struct.unpack_from("<H", out, 32 + 3 * 128 + 20)[0] == 1
+
+
+def test_an_overflowed_log_says_how_many_were_lost_and_when(device, clock):
+    dev = device()
+    dev.timestamp_base = (10 ** 18, clock.now)
+    for _ in range(34):                         # the info log holds 32: two are lost
+        clock.now += 1
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--all", "--log", "info",
+                  "--json"])
+    assert res.exit_code == 0, both(res)
+    info = jdoc(res)["result"]["logs"][0]
+    assert info["overflow_err_count"] == 2
+    assert info["first_overflow_timestamp"] == 10 ** 18 + 33 * 10 ** 9
+    assert info["last_overflow_timestamp"] == 10 ** 18 + 34 * 10 ** 9
+    res = invoke(["generic", "get-event-records", "emu:type3", "--all", "--log", "info"])
+    assert "info  15 records, more wait (--clear reads on), overflowed: 2 records lost" \
+        in res.stdout
+
+
+def test_clear_table_counts_what_was_cleared(device):
+    dev = device()
+    for _ in range(20):
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
+                  "info"])
+    assert res.exit_code == 0, both(res)
+    assert "info  20 records, 20 cleared" in res.stdout
+
+
+def test_a_log_that_cannot_be_read_is_said_and_the_others_are_shown(device, monkeypatch):
+    dev = device()
+    dev.add_event(T3.EVENT_LOG_FAILURE, GMER)
+    real = dev.cmd_get_event_records
+
+    def picky(req):
+        if req.event_log == 0:
+            raise DV.Reply(DV.INTERNAL, "info log broken")
+        return real(req)
+    monkeypatch.setattr(dev, "cmd_get_event_records", picky)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--all", "--json"])
+    assert res.exit_code == 0, both(res)
+    logs = {l["log"]: l for l in jdoc(res)["result"]["logs"]}
+    assert logs["info"]["error"]["return_code_name"] == "INTERNAL"
+    assert len(logs["fail"]["records"]) == 1 and logs["fail"]["error"] is None
+    res = invoke(["generic", "get-event-records", "emu:type3", "--all"])
+    assert res.exit_code == 0, both(res)
+    assert "info  not read: get_event_records: CXL return code 4 (INTERNAL)" in res.stdout
+    assert "fail  1 record" in res.stdout
+
+
+def test_one_log_that_cannot_be_read_among_empty_ones_is_not_a_failed_command(device,
+                                                                               monkeypatch):
+    dev = device()
+    real = dev.cmd_get_event_records
+
+    def picky(req):
+        if req.event_log == 0:
+            raise DV.Reply(DV.INTERNAL, "info log broken")
+        return real(req)
+    monkeypatch.setattr(dev, "cmd_get_event_records", picky)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--all", "--json"])
+    assert res.exit_code == 0, both(res)
+    logs = jdoc(res)["result"]["logs"]
+    assert logs[0]["error"]["return_code_name"] == "INTERNAL"
+    assert [l["error"] for l in logs[1:]] == [None] * 4
+
+
+def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
+    dev = device()
+    for _ in range(3):
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+
+    def refuse(req):
+        raise DV.Reply(DV.INTERNAL, "cannot clear")
+    monkeypatch.setattr(dev, "cmd_clear_event_records", refuse)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
+                  "info", "--json"])
+    assert res.exit_code == 0, both(res)
+    info = jdoc(res)["result"]["logs"][0]
+    assert [r["handle"] for r in info["records"]] == [1, 2, 3] and info["cleared"] == 0
+    assert info["error"]["message"].startswith("clear_event_records:")
+    assert len(dev.event_logs[0].records) == 3
+
+
+
 # ------------------------------------------------------------------------ logs
 
 def test_get_log_cel_reads_the_whole_log_and_names_opcodes(device):
@@ -455,6 +567,36 @@ def test_a_log_larger_than_a_reply_is_read_in_windows(device):
     res = invoke(["generic", "get-log", "emu:type3", "vendor-debug", "--offset", "100",
                   "--json"])
     assert bytes.fromhex(jdoc(res)["result"]["data"]) == bytes(dev.debug_log)[100:]
+
+
+def test_the_log_object_says_its_size_and_what_was_read_from_the_offset(device):
+    dev = device()
+    for i in range(10):
+        dev.debug("line %d of the vendor debug log" % i)
+    size = len(dev.debug_log)
+    res = invoke(["generic", "get-log", "emu:type3", "vendor-debug", "--offset", "100",
+                  "--json"])
+    assert res.exit_code == 0, both(res)
+    log = jdoc(res)["log"]
+    assert (log["name"], log["size"], log["offset"], log["bytes_read"]) == (
+        "vendor-debug", size, 100, size - 100)
+    assert jdoc(res)["result"]["length"] == size - 100
+
+
+def test_a_log_read_from_an_offset_is_dumped_at_its_offsets(device):
+    dev = device()
+    for i in range(3):
+        dev.debug("line %d" % i)
+    size = len(dev.debug_log)
+    res = invoke(["generic", "get-log", "emu:type3", "vendor-debug", "--offset", "20"])
+    assert res.exit_code == 0, both(res)
+    lines = res.stdout.splitlines()
+    assert lines[1] == "%d bytes" % (size - 20)
+    assert lines[2].startswith("00000014  ") and lines[3].startswith("00000024  ")
+    res = invoke(["generic", "get-log", "emu:type3", "vendor-debug", "--offset", str(size)])
+    assert res.exit_code == 0, both(res)
+    assert res.stdout.splitlines()[1:3] == ["0 bytes", "(no data)"]
+
 
 
 def test_get_log_cel_command_reads_it_all_too(device):
@@ -506,6 +648,23 @@ def test_the_poison_list_is_read_across_pages(device):
     assert "0x27000" in table.stdout and "3 pages read" in table.stdout
     raw = invoke(["memdev", "get-poison-list", "emu:type3", "-o", "raw"])
     assert len(raw.stdout_bytes) == 3 * 32 + 40 * 16
+
+
+def test_two_pages_are_said_too(device):
+    dev = device()
+    dev.response_msg_limit = 8                  # 14 records a page
+    for i in range(20):
+        dev.add_media_error(i * 0x1000, event=False)
+    res = invoke(["memdev", "get-poison-list", "emu:type3"])
+    assert res.exit_code == 0, both(res)
+    assert "2 pages read" in res.stdout.splitlines()
+
+
+def test_an_empty_poison_list_says_none(device):
+    device()
+    res = invoke(["memdev", "get-poison-list", "emu:type3"])
+    assert res.exit_code == 0, both(res)
+    assert "records: none" in res.stdout.splitlines()
 
 
 def test_the_poison_list_range_can_be_narrowed(device):
