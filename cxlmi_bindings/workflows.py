@@ -818,9 +818,14 @@ def read_log(ep, log, offset=0, length=None, command=None, progress=None, cancel
         raise _usage("offset %d is past the end of the %d-byte %s log"
                      % (start, size, _label(uuid)))
     end = size if length is None else min(size, start + length)
-    _, window = payload_limits(ep, tunnel)
     cel = entry.name == "get_log_cel"
-    if cel or _log_name(uuid) == "cel":
+    whole_entries = cel or _log_name(uuid) == "cel"
+    if whole_entries and start % 4:
+        # from inside an entry every entry after it would be decoded misaligned
+        raise _usage("offset %d: the Command Effects Log is read in whole 4-byte entries "
+                     "(an offset that is a multiple of 4)" % start)
+    _, window = payload_limits(ep, tunnel)
+    if whole_entries:
         window -= window % 4                    # whole CEL entries in every window
     data, items, at = bytearray(), [], start
     try:

@@ -453,6 +453,15 @@ def test_read_log_reads_a_whole_log_in_windows(type3):
         ep.read_log("vendor-debug", cancel=lambda: True)
 
 
+def test_the_cel_is_read_from_a_whole_entry_only(type3):
+    ep, dev = type3()
+    for command in (None, "get_log_cel"):
+        with pytest.raises(UsageError, match="offset 6: .* whole 4-byte entries"):
+            ep.read_log("cel", offset=6, command=command)
+    assert ep.sent.count("get_log") == ep.sent.count("get_log_cel") == 0
+    got = ep.read_log("cel", offset=8, command="get_log_cel")
+    assert got.data == dev.cel_bytes()[8:] and len(got.entries) == len(dev.command_effects()) - 2
+
 
 def test_identify_bounds_the_log_windows_and_an_empty_reply_ends_the_read(type3, monkeypatch):
     ep, dev = type3()

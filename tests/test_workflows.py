@@ -534,6 +534,39 @@ def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
     assert len(dev.event_logs[0].records) == 3
 
 
+def test_a_clear_the_device_refuses_is_said_as_not_cleared_beside_the_records_read(
+        device, monkeypatch):
+    dev = device()
+    for _ in range(3):
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+
+    def refuse(req):
+        raise DV.Reply(DV.INTERNAL, "cannot clear")
+    monkeypatch.setattr(dev, "cmd_clear_event_records", refuse)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
+                  "info"])
+    assert res.exit_code == 0, both(res)
+    assert "info  3 records, not cleared: clear_event_records: CXL return code 4 (INTERNAL)" \
+        in res.stdout
+    assert "not read" not in res.stdout
+    # the first batch read and cleared, the second refused: its records stay said
+    dev = device()
+    for _ in range(20):
+        dev.add_event(T3.EVENT_LOG_INFO, GMER)
+    real, calls = dev.cmd_get_event_records, []
+
+    def second_refused(req):
+        calls.append(req.event_log)
+        if len(calls) > 1:
+            raise DV.Reply(DV.INTERNAL, "log broken")
+        return real(req)
+    monkeypatch.setattr(dev, "cmd_get_event_records", second_refused)
+    res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
+                  "info"])
+    assert res.exit_code == 0, both(res)
+    assert "info  15 records, 15 cleared, the rest not read: get_event_records: CXL return " \
+        "code 4 (INTERNAL)" in res.stdout
+
 
 # ------------------------------------------------------------------------ logs
 
@@ -597,6 +630,21 @@ def test_a_log_read_from_an_offset_is_dumped_at_its_offsets(device):
     assert res.exit_code == 0, both(res)
     assert res.stdout.splitlines()[1:3] == ["0 bytes", "(no data)"]
 
+
+def test_the_cel_from_an_offset_inside_an_entry_is_refused_not_misdecoded(device):
+    dev = device()
+    for args in (["generic", "get-log", "emu:type3", "cel"], ["generic", "get-log-cel",
+                                                              "emu:type3"]):
+        res = invoke(args + ["--offset", "2"])
+        assert res.exit_code == 2, both(res)
+        assert "--offset 2: the Command Effects Log is read in whole 4-byte entries" \
+            in res.stderr
+        assert names(device.sent, args[1].replace("-", "_")) == []
+    res = invoke(["generic", "get-log", "emu:type3", "cel", "--offset", "8", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert jdoc(res)["result"]["data"] == dev.cel_bytes()[8:].hex()
+    assert jdoc(res)["result"]["entries"][0]["opcode"] == struct.unpack_from(
+        "<H", dev.cel_bytes(), 8)[0]
 
 
 def test_get_log_cel_command_reads_it_all_too(device):

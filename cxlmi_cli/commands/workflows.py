@@ -573,7 +573,7 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
             "get-event-records on %s: read and clear every record of the %s event log%s"
             % (inv.where, ", ".join(names.get(n, str(n)) for n in logs),
                "s" if len(logs) > 1 else "")))
-    items, batches, raw, errors = {}, [], b"", []
+    items, batches, raw, errors, not_cleared = {}, [], b"", [], set()
     for log in logs:
         items[log] = {"log": names.get(log, str(log)), "event_log": log, "records": [],
                       "overflow_err_count": 0, "first_overflow_timestamp": 0,
@@ -587,6 +587,8 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
             item["error"] = (problem.as_json() if problem is not None
                              else {"message": str(batch.error)})
             errors.append(batch.error)
+            if batch.action == "clear":          # read (its records are kept), not cleared
+                not_cleared.add(batch.log)
             continue
         raw += batch.payload
         if batch.overflow:
@@ -605,10 +607,10 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
     out = [items[log] for log in logs]
     if errors and len(errors) == len(logs) and not any(i["records"] for i in out):
         raise errors[0]
-    _events_report(inv, entry, out, raw)
+    _events_report(inv, entry, out, raw, not_cleared)
 
 
-def _events_report(inv, entry, logs, raw):
+def _events_report(inv, entry, logs, raw, not_cleared=()):
     from ..render import SCHEMA_VERSION, views
 
     def doc():
@@ -642,7 +644,12 @@ def _events_report(inv, entry, logs, raw):
             if item["overflow_err_count"]:
                 bits.append("overflowed: %d records lost" % item["overflow_err_count"])
             if item["error"]:
-                bits = ["not read: %s" % item["error"].get("message")]
+                # a log whose records were read keeps saying so: what failed was clearing
+                # them, or reading the rest
+                said = "%s: %s" % ("not cleared" if item["event_log"] in not_cleared
+                                   else "the rest not read" if item["records"]
+                                   else "not read", item["error"].get("message"))
+                bits = bits + [said] if item["records"] else [said]
             shown.append(views.Note("%-5s %s" % (item["log"], ", ".join(bits))))
         return shown
 
