@@ -778,6 +778,14 @@ def _log_uuid(log):
         raise _usage("%r is not a log: a UUID or one of %s" % (log, ", ".join(sorted(uuids.LOG))))
 
 
+def check_cel_offset(offset):
+    """Refuse an offset inside a Command Effects Log entry: every entry read from
+    there would be decoded misaligned (UsageError)."""
+    if offset % 4:
+        raise _usage("offset %d: the Command Effects Log is read in whole 4-byte entries "
+                     "(an offset that is a multiple of 4)" % offset)
+
+
 def _log_name(uuid):
     from . import uuids
     for name, text in uuids.LOG.items():
@@ -820,10 +828,8 @@ def read_log(ep, log, offset=0, length=None, command=None, progress=None, cancel
     end = size if length is None else min(size, start + length)
     cel = entry.name == "get_log_cel"
     whole_entries = cel or _log_name(uuid) == "cel"
-    if whole_entries and start % 4:
-        # from inside an entry every entry after it would be decoded misaligned
-        raise _usage("offset %d: the Command Effects Log is read in whole 4-byte entries "
-                     "(an offset that is a multiple of 4)" % start)
+    if whole_entries:
+        check_cel_offset(start)
     _, window = payload_limits(ep, tunnel)
     if whole_entries:
         window -= window % 4                    # whole CEL entries in every window

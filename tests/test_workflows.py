@@ -639,6 +639,10 @@ def test_the_cel_from_an_offset_inside_an_entry_is_refused_not_misdecoded(device
         assert res.exit_code == 2, both(res)
         assert "--offset 2: the Command Effects Log is read in whole 4-byte entries" \
             in res.stderr
+        res = invoke(args + ["--offset", "2", "--length", "8"])     # one window by hand too
+        assert res.exit_code == 2, both(res)
+        assert "--offset 2: the Command Effects Log is read in whole 4-byte entries" \
+            in res.stderr
         assert names(device.sent, args[1].replace("-", "_")) == []
     res = invoke(["generic", "get-log", "emu:type3", "cel", "--offset", "8", "--json"])
     assert res.exit_code == 0, both(res)

@@ -725,6 +725,10 @@ def _log_body(inv, entry, request, log=None):
     uuid = cel_uuid() if cel else _log_uuid(inv, request, log)
     request["uuid"] = uuid
     if "length" in request:                     # one window, by hand
+        if cel or uuid == cel_uuid():
+            from cxlmi_bindings.workflows import check_cel_offset
+            with _in_option_terms(inv):
+                check_cel_offset(request.get("offset") or 0)
         result = inv.call(entry, request)
         inv.emit(entry, result, request)
         return
