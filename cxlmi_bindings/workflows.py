@@ -389,6 +389,10 @@ def call_and_wait(ep, command, request=None, timeout=None, progress=None, cancel
             status = _poll(run, "background", None, timeout)
         else:
             status = _done_status(entry.opcode)
+        # up to the return, so a Ctrl-C in these last steps is also told as "finished"
+        seconds = round(time.monotonic() - began, 3)
+        _check_status(status, entry.name)
+        return Waited(started, result, status, seconds)
     except (KeyboardInterrupt, _CancelRequested) as why:
         if started is None:                             # nothing sent since the command
             started = run.started
@@ -397,9 +401,6 @@ def call_and_wait(ep, command, request=None, timeout=None, progress=None, cancel
                            status or _done_status(entry.opcode)) from None
         st, error = abort_background(run)
         raise _stopped(why, "background", "abort-requested", entry.name, st, error) from None
-    seconds = round(time.monotonic() - began, 3)
-    _check_status(status, entry.name)
-    return Waited(started, result, status, seconds)
 
 
 def _interrupted_while_sending(run, entry, why):

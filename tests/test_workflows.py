@@ -309,6 +309,26 @@ def test_sanitize_wait_table_and_raw(device):
     assert res.exit_code == 0 and res.stdout_bytes == b""
 
 
+@pytest.mark.parametrize("where", ["closing the progress bar", "checking the final status"])
+def test_ctrl_c_as_the_waited_operation_ends_says_it_had_finished(device, monkeypatch, where):
+    # a signal in the last steps after the final status read (the wait's own, or the
+    # CLI's before it writes the result) is still told as "it had already finished"
+    from cxlmi_bindings import workflows
+    device(sanitize_seconds=2)
+    target = (W._Bar, "close") if where.startswith("closing") else (workflows, "_check_status")
+    real, fired = getattr(*target), []
+
+    def interrupted_once(*args):
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return real(*args)
+    monkeypatch.setattr(*target, interrupted_once)
+    res = invoke(["memdev", "sanitize", "emu:type3", "--yes", "--wait"])
+    assert fired and res.exit_code == 130, both(res)
+    assert "sanitize: it had already finished (SUCCESS, 100 %): nothing to abort" in res.stderr
+
+
 def test_without_wait_the_command_only_starts_the_operation(device):
     dev = device(sanitize_seconds=10)
     res = invoke(["memdev", "sanitize", "emu:type3", "--yes", "--json"])

@@ -485,19 +485,23 @@ def _wait_body(inv, entry, request, wait=False):
     from cxlmi_bindings import workflows
     from cxlmi_bindings.errors import Interrupted
     bar = _Bar(entry.cli_name, 100)
+    done = None
     try:
-        done = workflows.call_and_wait(_Via(inv), entry, request, progress=bar,
-                                       tunnel=inv.tunnel, sleep=_pause)
-    except Interrupted as stop:
-        bar.close()
-        _interrupted(inv, stop.describe(entry.cli_name, _follow(inv)))
-    finally:
-        bar.close()
-    try:
+        try:
+            done = workflows.call_and_wait(_Via(inv), entry, request, progress=bar,
+                                           tunnel=inv.tunnel, sleep=_pause)
+        finally:
+            bar.close()
         status = dict(done.status)
         status["seconds"] = done.seconds
         _report_waited(inv, entry, request, done.started, status)
+    except Interrupted as stop:
+        _interrupted(inv, stop.describe(entry.cli_name, _follow(inv)))
     except KeyboardInterrupt:
+        # once the operation has ended (closing the bar, writing the result) a Ctrl-C
+        # still says how it ended
+        if done is None:
+            raise
         _interrupted(inv, workflows.finished_message(entry.cli_name, done.status))
 
 
