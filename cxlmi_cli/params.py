@@ -347,6 +347,10 @@ class IntList(_Type):
         return "N[,N…]"
 
 
+#: a time of day's seconds and their fraction (ISO 8601 allows a comma too)
+_FRACTION_RE = re.compile(r"^(.*\d\d:\d\d:\d\d)[.,](\d+)(.*)$")
+
+
 class Timestamp(_Type):
     """Nanoseconds since the epoch, ``now``, or an ISO 8601 date/time (UTC if naive)."""
     name = "timestamp"
@@ -361,8 +365,12 @@ class Timestamp(_Type):
         except ValueProblem:
             pass
         import datetime
+        # the fraction of a second is taken apart: fromisoformat before Python 3.11
+        # takes only 3 or 6 digits, and the field holds nanoseconds (9)
+        m = _FRACTION_RE.match(s)
+        whole, fraction = (m.group(1) + m.group(3), m.group(2)) if m else (s, "")
         try:
-            when = datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+            when = datetime.datetime.fromisoformat(whole.replace("Z", "+00:00"))
         except ValueError:
             raise ValueProblem("%r is not a timestamp: nanoseconds since 1970, 'now', or an "
                                "ISO 8601 date such as 2024-05-01T12:00:00Z" % (value,))
@@ -370,7 +378,7 @@ class Timestamp(_Type):
             when = when.replace(tzinfo=datetime.timezone.utc)
         epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
         delta = when - epoch
-        ns = (delta.days * 86400 + delta.seconds) * 10 ** 9 + delta.microseconds * 1000
+        ns = (delta.days * 86400 + delta.seconds) * 10 ** 9 + int(fraction[:9].ljust(9, "0"))
         if not 0 <= ns < 1 << 64:       # the field would keep only the low 64 bits
             raise ValueProblem("%r cannot be sent: the timestamp holds 1970-01-01 to "
                                "2554-07-21 (nanoseconds since 1970 in 64 bits)" % (value,))

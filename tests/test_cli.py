@@ -493,6 +493,18 @@ def test_the_last_and_first_dates_the_timestamp_holds_are_taken():
                         "--timestamp", "1970-01-01T00:00:00Z"])["timestamp"] == 0
 
 
+@pytest.mark.parametrize("when,ns", [
+    ("2024-05-01T12:00:00.5Z", 1714564800500000000),
+    ("2024-05-01T12:00:00,25+00:00", 1714564800250000000),              # ISO's comma
+    ("2024-05-01T12:00:00.123456789Z", 1714564800123456789),            # to the nanosecond
+    ("2024-05-01 12:00:00.0000000019", 1714564800000000001),            # past it: cut
+])
+def test_a_fraction_of_a_second_of_any_length_is_taken_on_every_python(when, ns):
+    # fromisoformat before Python 3.11 takes only 3 or 6 digits
+    assert _dry_fields(["generic", "set-timestamp", "emu:type3", "--timestamp", when])[
+        "timestamp"] == ns
+
+
 def test_a_timestamp_without_a_zone_is_utc():
     fields = _dry_fields(["generic", "set-timestamp", "emu:type3",
                           "--timestamp", "2024-05-01T12:00:00"])
