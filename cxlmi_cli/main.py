@@ -96,7 +96,7 @@ class CxlMiGroup(click.Group):
         if args is None:
             args = sys.argv[1:]
         args = list(args)
-        sigint = _SigintGuard()
+        sigint = _GUARDS.append(_SigintGuard()) or _GUARDS[-1]
         try:
             try:
                 rv = super().main(args, prog_name or "cxl-mi", complete_var,
@@ -136,6 +136,7 @@ class CxlMiGroup(click.Group):
         except BrokenPipeError:
             _discard_stdout()
         sigint.finish(exiting=standalone_mode and _PROCESS["entry"])
+        _GUARDS.remove(sigint)
         if sigint.noted and code != EXIT_INTERRUPTED:
             # the work was done (its result is above); the user still asked to stop
             click.echo("cxl-mi: interrupted after the command had finished; its result is "
@@ -144,6 +145,18 @@ class CxlMiGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+#: the SIGINT guards of the main() calls under way (the innermost last)
+_GUARDS = []
+
+
+def command_over():
+    """The command's own work is over (its result or error written): a Ctrl-C from
+    here is noted, not raised -- raised on the way back out of click it would say
+    only "interrupted" of a command that had finished."""
+    if _GUARDS:
+        _GUARDS[-1].disarm()
 
 
 class _SigintGuard:

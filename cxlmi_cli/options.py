@@ -405,7 +405,8 @@ def _usage(message, hint=None):
 
 @contextlib.contextmanager
 def guard(inv):
-    """Turn errors into a message (and a JSON object in JSON mode) and an exit code."""
+    """Turn errors into a message (and a JSON object in JSON mode) and an exit code;
+    once the command is over, a Ctrl-C is only noted (:func:`main.command_over`)."""
     from . import errors
     try:
         yield inv
@@ -425,6 +426,9 @@ def guard(inv):
         if code is None:
             raise               # a bug: let it show its traceback
         raise click.exceptions.Exit(code)
+    finally:
+        from .main import command_over
+        command_over()
 
 
 def _report(errors, exc, inv):

@@ -120,3 +120,21 @@ def test_an_interrupt_during_an_import_waits_for_the_import_to_finish():
     assert _importing(importing)
     assert not _importing(frame("/usr/lib/python3/dataclasses.py", frame("cxlmi_cli/x.py")))
     assert not _importing(None)
+
+
+def test_a_ctrl_c_once_the_command_is_over_is_noted_not_raised(monkeypatch):
+    # between the command's end (its result written) and the exit click still has
+    # frames to unwind: a SIGINT there must say the command had finished
+    import cxlmi_cli.main as cli_main
+    from cli_helpers import invoke
+    real = cli_main.command_over
+
+    def over_then_sigint():
+        real()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)                 # the handler runs here, in this frame
+    monkeypatch.setattr(cli_main, "command_over", over_then_sigint)
+    res = invoke(["identify", "emu:type3", "--json"])
+    assert res.exit_code == 130, res.stderr
+    assert '"component_type"' in res.stdout or '"result"' in res.stdout
+    assert "interrupted after the command had finished; its result is above" in res.stderr
