@@ -134,7 +134,11 @@ def test_a_ctrl_c_once_the_command_is_over_is_noted_not_raised(monkeypatch):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)                 # the handler runs here, in this frame
     monkeypatch.setattr(cli_main, "command_over", over_then_sigint)
-    res = invoke(["identify", "emu:type3", "--json"])
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a shell
+    try:
+        res = invoke(["identify", "emu:type3", "--json"])
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert res.exit_code == 130, res.stderr
     assert '"component_type"' in res.stdout or '"result"' in res.stdout
     assert "interrupted after the command had finished; its result is above" in res.stderr
