@@ -499,9 +499,8 @@ def test_clear_table_counts_what_was_cleared(device):
     assert "info  20 records, 20 cleared" in res.stdout
 
 
-def test_a_log_that_cannot_be_read_is_said_and_the_others_are_shown(device, monkeypatch):
-    dev = device()
-    dev.add_event(T3.EVENT_LOG_FAILURE, GMER)
+def _info_log_broken(dev, monkeypatch):
+    """Get Event Records of the info log answers INTERNAL; the other logs as ever."""
     real = dev.cmd_get_event_records
 
     def picky(req):
@@ -509,6 +508,12 @@ def test_a_log_that_cannot_be_read_is_said_and_the_others_are_shown(device, monk
             raise DV.Reply(DV.INTERNAL, "info log broken")
         return real(req)
     monkeypatch.setattr(dev, "cmd_get_event_records", picky)
+
+
+def test_a_log_that_cannot_be_read_is_said_and_the_others_are_shown(device, monkeypatch):
+    dev = device()
+    dev.add_event(T3.EVENT_LOG_FAILURE, GMER)
+    _info_log_broken(dev, monkeypatch)
     res = invoke(["generic", "get-event-records", "emu:type3", "--all", "--json"])
     assert res.exit_code == 0, both(res)
     logs = {l["log"]: l for l in jdoc(res)["result"]["logs"]}
@@ -523,13 +528,7 @@ def test_a_log_that_cannot_be_read_is_said_and_the_others_are_shown(device, monk
 def test_one_log_that_cannot_be_read_among_empty_ones_is_not_a_failed_command(device,
                                                                                monkeypatch):
     dev = device()
-    real = dev.cmd_get_event_records
-
-    def picky(req):
-        if req.event_log == 0:
-            raise DV.Reply(DV.INTERNAL, "info log broken")
-        return real(req)
-    monkeypatch.setattr(dev, "cmd_get_event_records", picky)
+    _info_log_broken(dev, monkeypatch)
     res = invoke(["generic", "get-event-records", "emu:type3", "--all", "--json"])
     assert res.exit_code == 0, both(res)
     logs = jdoc(res)["result"]["logs"]
@@ -537,7 +536,7 @@ def test_one_log_that_cannot_be_read_among_empty_ones_is_not_a_failed_command(de
     assert [l["error"] for l in logs[1:]] == [None] * 4
 
 
-def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
+def _three_records_the_device_will_not_clear(device, monkeypatch):
     dev = device()
     for _ in range(3):
         dev.add_event(T3.EVENT_LOG_INFO, GMER)
@@ -545,6 +544,11 @@ def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
     def refuse(req):
         raise DV.Reply(DV.INTERNAL, "cannot clear")
     monkeypatch.setattr(dev, "cmd_clear_event_records", refuse)
+    return dev
+
+
+def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
+    dev = _three_records_the_device_will_not_clear(device, monkeypatch)
     res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
                   "info", "--json"])
     assert res.exit_code == 0, both(res)
@@ -556,13 +560,7 @@ def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
 
 def test_a_clear_the_device_refuses_is_said_as_not_cleared_beside_the_records_read(
         device, monkeypatch):
-    dev = device()
-    for _ in range(3):
-        dev.add_event(T3.EVENT_LOG_INFO, GMER)
-
-    def refuse(req):
-        raise DV.Reply(DV.INTERNAL, "cannot clear")
-    monkeypatch.setattr(dev, "cmd_clear_event_records", refuse)
+    dev = _three_records_the_device_will_not_clear(device, monkeypatch)
     res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
                   "info"])
     assert res.exit_code == 0, both(res)
