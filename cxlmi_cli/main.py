@@ -96,7 +96,8 @@ class CxlMiGroup(click.Group):
         if args is None:
             args = sys.argv[1:]
         args = list(args)
-        sigint = _GUARDS.append(_SigintGuard()) or _GUARDS[-1]
+        sigint = _SigintGuard()
+        _GUARDS.append(sigint)
         try:
             try:
                 rv = super().main(args, prog_name or "cxl-mi", complete_var,
@@ -131,6 +132,11 @@ class CxlMiGroup(click.Group):
             # command had failed already
             _discard_stdout()
             code = exc.exit_code if isinstance(exc, ReaderGone) else 0
+        except BaseException:
+            # a bug's traceback goes to the caller, with the caller's SIGINT handler back
+            sigint.finish(exiting=False)
+            _GUARDS.remove(sigint)
+            raise
         try:
             _flush_stdout()     # a reader gone shows here, not at interpreter exit
         except BrokenPipeError:

@@ -49,8 +49,16 @@ def test_opening_a_target_with_a_required_module_missing_shows_the_fault(monkeyp
     def fail(self, target, **options):
         raise missing("rich")
     monkeypatch.setattr(Context, "open", fail)
-    with pytest.raises(ModuleNotFoundError):
-        main.main(["identify", "emu:type3"])
+    import signal
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(ModuleNotFoundError):
+            main.main(["identify", "emu:type3"])
+        # the traceback goes to the caller with its own Ctrl-C handler back, not cxl-mi's
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert main._GUARDS == []
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_backend_module_missing_is_named_but_its_own_imports_are_not_hidden(monkeypatch,
