@@ -70,7 +70,7 @@ def _set_field(obj, name, value):
         raise UsageError("%s: %s" % (name, exc))
     if type(value) is int and getattr(obj, name) != value:
         # ctypes keeps the low bits of what does not fit: -1 would go out as all ones
-        raise UsageError("%s: %s" % (name, _out_of_range(value, _field_type(obj, name))))
+        raise UsageError("%s: %s" % (name, _out_of_range(value, *_field_type(obj, name))))
 
 
 def _field_type(obj, name):
@@ -82,15 +82,12 @@ def _field_type(obj, name):
     return None, None
 
 
-def _out_of_range(value, ctype):
+def _out_of_range(value, ctype, bits=None):
     """The message for an integer that does not fit a field of ``ctype`` (a ctypes
-    integer type, or ``(type, bit width)`` for a bit field)."""
-    ctype, bits = ctype if isinstance(ctype, tuple) else (ctype, None)
+    integer type; ``bits``: a bit field's width)."""
     if ctype is None:
         return "%d does not fit the field" % value
-    bits = bits or 8 * ctypes.sizeof(ctype)
-    signed = ctype(-1).value == -1
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    lo, hi = types.meaning.int_range(bits or 8 * ctypes.sizeof(ctype), ctype(-1).value == -1)
     return "%d is out of range (%d..%d)" % (value, lo, hi)
 
 

@@ -376,9 +376,9 @@ def describe_action(command_name, entry, request, where):
         for key, value in request.items():
             if key.endswith("passphrase"):       # the secrets (passphrase_type is shown)
                 continue
-            what = _meaning(cls, key) if isinstance(value, int) else None
-            if what is not None and what.kind == "enum":
-                value = what.text(value)         # passphrase_type=user, not =1
+            if isinstance(value, int) and hasattr(cls, key):
+                from .render.decode import text as said
+                value = said(cls, key, value)    # as tables say it: passphrase_type=user
             elif isinstance(value, (bytes, bytearray)):
                 value = "%d bytes" % len(value) if len(value) > 16 else value.hex()
             elif isinstance(value, list):
@@ -389,13 +389,6 @@ def describe_action(command_name, entry, request, where):
         if shown:
             text += " (%s)" % ", ".join(shown)
     return text
-
-
-def _meaning(cls, field):
-    try:
-        return cls.meaning(field) if hasattr(cls, "meaning") else None
-    except KeyError:
-        return None
 
 
 def _usage(message, hint=None):

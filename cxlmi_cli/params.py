@@ -11,7 +11,7 @@ import re
 
 import click
 
-from cxlmi_bindings.types.meaning import human_size
+from cxlmi_bindings.types.meaning import human_size, int_range
 
 _SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F_]+|\d[\d_]*(?:\.\d+)?)\s*([kKmMgGtTpP]?)(i?[bB])?\s*$")
 _SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50}
@@ -35,7 +35,7 @@ def parse_int(text, bits=64, signed=False, what="value"):
             value = int(str(text).strip().replace("_", ""), 0)
         except ValueError:
             raise ValueProblem("%r is not an integer (decimal or 0x hex)" % (text,))
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    lo, hi = int_range(bits, signed)
     if not lo <= value <= hi:
         raise ValueProblem("%d is out of range for %s (%d..%d)" % (value, what, lo, hi))
     return value

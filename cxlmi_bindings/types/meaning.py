@@ -63,6 +63,11 @@ def uuid_names(table):
     return {b: name for name, b in uuid_bytes(table).items()}
 
 
+def int_range(bits, signed=False):
+    """(lowest, highest) integer a field of ``bits`` bits holds."""
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
 def as_int(value):
     """An integer from a number or a little-endian byte array."""
     if isinstance(value, (bytes, bytearray, ctypes.Array)):
