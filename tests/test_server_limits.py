@@ -450,3 +450,73 @@ def test_a_client_evicted_while_its_own_bytes_wait_in_the_same_batch_does_not_st
         for sock in socks:
             sock.close()
         srv.stop()
+
+
+def test_replies_to_a_round_of_several_clients_are_written_after_all_of_them_are_read():
+    # Requests from four clients wait before the server first looks: its first
+    # round admits them, its second reads all four.  The small replies are
+    # written only once every request of that round has been read; the 48 KiB
+    # one (over HOLD_BELOW) is written at once, and what its small socket
+    # buffer will not take is queued and flows when its client reads.
+    from cxlmi_bindings.emulator import server as server_module
+    steps = []
+
+    class Recording(Server):
+        def _admit(self, selector, conn, peer):
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            super()._admit(selector, conn, peer)
+
+        def _read(self, selector, client):
+            steps.append("read")
+            super()._read(selector, client)
+
+        def _flush(self, selector, client):
+            if client.out:
+                steps.append("queued %d" % len(client.out))
+            super()._flush(selector, client)
+
+    srv = Recording(echo, port=0)
+    address = srv.bind()
+    socks = [socket.create_connection(address, timeout=5) for _ in range(3)]
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)   # takes the big reply slowly
+    slow.connect(address)
+    socks.append(slow)
+    sizes = [0, 100, 2000, 48 << 10]
+    real_write = server_module.ms.write
+
+    def recording_write(sock, parts):
+        steps.append("at once %d" % sum(len(p) for p in parts))
+        return real_write(sock, parts)
+
+    server_module.ms.write = recording_write
+    try:
+        for tag, (sock, size) in enumerate(zip(socks, sizes)):
+            sock.sendall(mf.frame(8, cci.encode(0x0001, bytes([tag]) * size, tag=tag), 8,
+                                  0x20, tag, 1)[0])
+        time.sleep(0.2)                       # all four requests are in the server's buffers
+        srv.start()
+        for tag, (sock, size) in enumerate(zip(socks, sizes)):
+            sock.settimeout(5)
+            rx, events = mf.Reassembler(), []
+            while not events:
+                chunk = sock.recv(1 << 16)
+                assert chunk, "the server closed the connection"
+                events = rx.feed(chunk)
+            (reply,) = events
+            assert reply.tag == tag
+            assert reply.body[cci.HEADER_SIZE:] == bytes([tag]) * size
+    finally:
+        server_module.ms.write = real_write
+        for sock in socks:
+            sock.close()
+        srv.stop()
+    big = len(mf.frame(8, cci.encode(0x0001, bytes(48 << 10)), 8, 0x20, 0, 0)[0])
+    small = sorted(len(mf.frame(8, cci.encode(0x0001, bytes(n)), 8, 0x20, 0, 0)[0])
+                   for n in sizes[:3])
+    first_queued = next(i for i, step in enumerate(steps) if step.startswith("queued"))
+    assert steps[:first_queued].count("read") == 4, steps      # the whole round read first,
+    assert steps[:first_queued].count("at once %d" % big) == 1, steps   # the big one at once
+    queued = sorted(int(step.split()[1]) for step in steps[first_queued:first_queued + 4])
+    assert queued[:3] == small, steps                   # then the three small ones
+    assert 0 < queued[3] < big, steps                   # and what the big one left

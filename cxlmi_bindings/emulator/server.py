@@ -73,6 +73,8 @@ DEFAULT_MAX_OUTPUT = 4 << 20
 #: bytes one recv may take (into the server's one buffer): a whole 64 KiB message
 #: in one go when it is all there
 RECV_SIZE = 1 << 18
+#: replies shorter than this wait for the end of their select round (see _reply)
+HOLD_BELOW = 1 << 14
 
 class Server:
     def __init__(self, handler, host="127.0.0.1", port=DEFAULT_PORT, eid=8,
@@ -111,6 +113,7 @@ class Server:
         self._refusing = False
         self._rbuf = bytearray(RECV_SIZE)  # every recv lands here (one buffer, not one per read)
         self._rview = memoryview(self._rbuf)
+        self._held = None                  # in a round of several events: clients with replies
 
     # The endpoint's attributes, as they were before it was split out.
     device = property(lambda self: self.endpoint.device)
@@ -177,7 +180,9 @@ class Server:
                 if now >= due:
                     self._housekeeping(selector, now)
                     due = now + period
-                for key, mask in selector.select(max(due - now, 0.0)):
+                events = selector.select(max(due - now, 0.0))
+                self._held = [] if len(events) > 1 else None
+                for key, mask in events:
                     if type(key.data) is _Client:     # the common case first
                         self._ready(selector, key.data, mask)
                     elif key.data == "accept":
@@ -186,7 +191,12 @@ class Server:
                         _drain(wake_r)
                     else:
                         key.data(selector)
+                held, self._held = self._held, None
+                for client in held or ():
+                    if client.sock is not None:
+                        self._flush(selector, client)
         finally:
+            self._held = None
             self._stopping.set()
             self._serving.clear()
             for client in list(self._clients.values()):
@@ -420,11 +430,20 @@ class Server:
         else:
             client.started = None
         if client.out:
-            self._flush(selector, client)
+            if self._held is None:
+                self._flush(selector, client)
+            else:                           # a round reads each client once
+                self._held.append(client)
 
     def _reply(self, client, ev, reply):
         """Frame ``reply`` for the client; written at once when nothing is queued
-        before it (the rest, if the socket takes only part, is queued)."""
+        before it (the rest, if the socket takes only part, is queued).
+
+        When one select round brings several clients' requests, their small
+        replies are queued and written together at the end of the round
+        instead: each reply written wakes its client, which on a busy machine
+        takes the core from the server before it has read the other requests
+        already waiting (bench_tcp.py's 32-client row: about 10% more commands/s)."""
         if client.unit:
             parts, client.seq = ms.frame(ev.msg_type, reply, ev.src, self.eid, ev.tag, 0,
                                          client.seq, client.unit)
@@ -433,6 +452,9 @@ class Server:
                                         client.seq)
             parts = [data]
         if not client.out:
+            if self._held is not None and len(parts) == 1 and len(parts[0]) < HOLD_BELOW:
+                client.out += parts[0]
+                return
             try:
                 parts = ms.write(client.sock, parts)
             except OSError:
