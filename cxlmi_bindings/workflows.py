@@ -440,9 +440,13 @@ def abort_message(what, status, error, follow=FOLLOW):
         return ("%s: asked the device to abort its background operation (Request Abort "
                 "Background Operation, 0005h); it is still running at %d %%: follow it "
                 "with %s" % (what, status["percent_complete"], follow))
-    at = " at %d %%" % status["percent_complete"] if status is not None else ""
+    if status is None:          # the abort was taken, but what followed is not known
+        return ("%s: asked the device to abort its background operation (Request Abort "
+                "Background Operation, 0005h); the device took the request, but its status "
+                "could not be read back: check with %s" % (what, follow))
     return ("%s: asked the device to abort its background operation (Request Abort "
-            "Background Operation, 0005h); it stopped%s" % (what, at))
+            "Background Operation, 0005h); it stopped at %d %%"
+            % (what, status["percent_complete"]))
 
 
 def describe_stop(stop, what=None, follow=FOLLOW):

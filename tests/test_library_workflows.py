@@ -293,6 +293,26 @@ def test_cancelling_a_wait_asks_the_device_to_abort(type3, clock):
     assert caught.value.outcome == "nothing-sent" and ep.sent.count("memdev_sanitize") == 0
 
 
+def test_an_abort_whose_status_cannot_be_read_back_does_not_claim_it_stopped(type3, clock):
+    ep, dev = type3(sanitize_seconds=10)
+    real = ep.call
+
+    def call(command, request=None, tunnel=None, **fields):
+        name = getattr(command, "name", command)
+        if name == "bg_op_status" and "request_bg_op_abort" in ep.sent.names:
+            raise DeviceError(0x15, command)            # the status cannot be read
+        return real(command, request, tunnel, **fields)
+    ep.call = call
+    with pytest.raises(Cancelled) as caught:
+        WF.call_and_wait(ep, "memdev_sanitize", cancel=lambda: ep.sent.names.count(
+            "bg_op_status") >= 2, sleep=clock.sleep)
+    text = str(caught.value)
+    assert caught.value.outcome == "abort-requested" and caught.value.status is None
+    assert "could not be read back" in text and "Background Operation Status (0002h)" in text
+    assert "it stopped" not in text
+    assert dev.bg.done and dev.bg.return_code == DV.ABORT      # the abort itself went
+
+
 def test_call_and_wait_returns_the_end_or_raises_the_failure(type3, clock, monkeypatch):
     ep, dev = type3(sanitize_seconds=2)
     done = WF.call_and_wait(ep, "memdev_sanitize", sleep=clock.sleep)
