@@ -551,8 +551,8 @@ def test_records_read_but_not_cleared_are_still_the_answer(device, monkeypatch):
     dev = _three_records_the_device_will_not_clear(device, monkeypatch)
     res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
                   "info", "--json"])
-    assert res.exit_code == 0, both(res)
-    info = jdoc(res)["result"]["logs"][0]
+    assert res.exit_code == 1, both(res)          # the clear asked for did not happen
+    info = jdoc(res)["result"]["logs"][0]         # the one JSON document: the records read
     assert [r["handle"] for r in info["records"]] == [1, 2, 3] and info["cleared"] == 0
     assert info["error"]["message"].startswith("clear_event_records:")
     assert len(dev.event_logs[0].records) == 3
@@ -563,10 +563,13 @@ def test_a_clear_the_device_refuses_is_said_as_not_cleared_beside_the_records_re
     dev = _three_records_the_device_will_not_clear(device, monkeypatch)
     res = invoke(["generic", "get-event-records", "emu:type3", "--clear", "--yes", "--log",
                   "info"])
-    assert res.exit_code == 0, both(res)
+    assert res.exit_code == 1, both(res)
     assert "info  3 records, not cleared: clear_event_records: CXL return code 4 (INTERNAL)" \
         in res.stdout
     assert "not read" not in res.stdout
+    assert res.stderr.splitlines()[-1] == (
+        "cxl-mi: error: the records were read but not cleared (info event log): "
+        "clear_event_records: CXL return code 4 (INTERNAL): internal device error")
     # the first batch read and cleared, the second refused: its records stay said
     dev = device()
     for _ in range(20):

@@ -552,7 +552,8 @@ def get_event_records(entry, command):
         "--event-log/--log names).  A component keeps returning its oldest records until "
         "they are cleared, so without --clear each log shows its first batch and says "
         "whether more wait; --clear clears each batch by its handles after reading it and "
-        "reads on until the log is empty.  Table: the records as rows; JSON: result.logs, "
+        "reads on until the log is empty (a clear the component refuses is exit status 1, "
+        "after the records read are shown).  Table: the records as rows; JSON: result.logs, "
         "one object per log; raw: every reply payload in order."))
     opt = _option(cmd, "event_log")
     if opt is not None and "--log" not in opt.opts:
@@ -577,7 +578,7 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
             "get-event-records on %s: read and clear every record of the %s event log%s"
             % (inv.where, ", ".join(names.get(n, str(n)) for n in logs),
                "s" if len(logs) > 1 else "")))
-    items, batches, raw, errors, not_cleared = {}, [], b"", [], set()
+    items, batches, raw, errors, not_cleared = {}, [], b"", [], {}
     for log in logs:
         items[log] = {"log": names.get(log, str(log)), "event_log": log, "records": [],
                       "overflow_err_count": 0, "first_overflow_timestamp": 0,
@@ -592,7 +593,7 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
                              else {"message": str(batch.error)})
             errors.append(batch.error)
             if batch.action == "clear":          # read (its records are kept), not cleared
-                not_cleared.add(batch.log)
+                not_cleared.setdefault(batch.log, batch.error)
             continue
         raw += batch.payload
         if batch.overflow:
@@ -612,6 +613,22 @@ def _events_body(inv, entry, request, drain=False, clear=False, yes=None):
     if errors and len(errors) == len(logs) and not any(i["records"] for i in out):
         raise errors[0]
     _events_report(inv, entry, out, raw, not_cleared)
+    if not_cleared:
+        _refused_clear(inv, [names.get(n, str(n)) for n in logs if n in not_cleared],
+                       next(iter(not_cleared.values())))
+
+
+def _refused_clear(inv, logs, error):
+    """The records are shown, but the clear asked for did not happen: the
+    command fails with that error's exit code (a runbook must not take the logs
+    for drained), one line on stderr; the JSON document already holds the error."""
+    from .. import errors as cli_errors
+    problem = cli_errors.classify(error)          # a CxlmiError: drain_events keeps no other
+    click.echo(cli_errors.line(cli_errors.Problem(
+        problem.kind, "the records were read but not cleared (%s event log%s): %s"
+        % (", ".join(logs), "s" if len(logs) > 1 else "", problem.message),
+        problem.exit_code, problem.hint)), err=True)
+    raise click.exceptions.Exit(problem.exit_code)
 
 
 def _events_report(inv, entry, logs, raw, not_cleared=()):
