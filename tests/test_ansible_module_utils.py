@@ -137,3 +137,13 @@ def test_a_cli_json_error_becomes_the_message_and_the_details():
     message, details = cxl.error_details({"result": None}, 3)
     assert message == "cxl-mi failed with exit code 3"
     assert details["exit_code"] == 3 and details["return_code"] is None
+    # failed after the result was written (a refused --clear): stderr's error line says
+    # why, and the records read stay in the details
+    logs = {"logs": [{"log": "info", "records": [{"handle": 1}], "cleared": 0}]}
+    message, details = cxl.error_details(
+        {"result": logs}, 1, "cxl-mi: get-event-records on mem0: read and clear ...\n"
+        "cxl-mi: error: the records were read but not cleared (info event log): "
+        "clear_event_records: CXL return code 4 (INTERNAL)\n")
+    assert message == ("the records were read but not cleared (info event log): "
+                       "clear_event_records: CXL return code 4 (INTERNAL)")
+    assert details["result"] == logs and details["rc"] == details["exit_code"] == 1

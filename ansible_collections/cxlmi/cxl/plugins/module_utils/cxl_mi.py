@@ -223,14 +223,21 @@ def run(module, argv, stdin=None):
     return rc, doc, err
 
 
-def error_details(doc, rc):
-    """(message, details) of a cxl-mi JSON error: the message names the CXL return code."""
+def error_details(doc, rc, stderr=""):
+    """(message, details) of a cxl-mi JSON error: the message names the CXL return code.
+    A command that failed after its result was written (``get-event-records --clear``
+    whose clear was refused) has no JSON error: its stderr line is the message, and
+    the result goes with the details."""
     error = doc.get("error") or {}
-    message = error.get("message") or "cxl-mi failed with exit code %d" % rc
+    said = [line for line in (stderr or "").splitlines() if line.startswith("cxl-mi: error: ")]
+    message = error.get("message") or (said[-1][len("cxl-mi: error: "):] if said else
+                                       "cxl-mi failed with exit code %d" % rc)
     if error.get("hint"):
         message += " (hint: %s)" % error["hint"]
     details = {"error": error, "rc": rc,
                "exit_code": error.get("exit_code", rc),
                "return_code": error.get("return_code"),
                "return_code_name": error.get("return_code_name")}
+    if "result" in doc:
+        details["result"] = doc["result"]
     return message, details

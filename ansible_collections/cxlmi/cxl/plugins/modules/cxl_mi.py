@@ -185,6 +185,8 @@ result:
     - The reply, as in C(cxl-mi --json) (docs/json-schema.md) - field names as in the
       payload structures, with C(*_decoded) companions for enumerations, flags and units;
       null for commands without a reply payload.
+    - Also on a task that failed after its reply was read (C(get-event-records) with
+      C(clear), when the component refused the clear - the records read are here).
   returned: when the command was sent
   type: raw
   sample: {"life_used": 3, "device_temperature": 35}
@@ -304,7 +306,7 @@ def main():
 
     rc, doc, err = cxl.run(module, argv, stdin)
     if rc != 0:
-        message, details = cxl.error_details(doc, rc)
+        message, details = cxl.error_details(doc, rc, err)
         module.fail_json(msg=message, cmd=cmd, stderr=err, **details)
     doc.pop("changed", None)
     module.exit_json(changed=changed, cmd=cmd, **doc)

@@ -108,7 +108,7 @@ def discover(module):
     argv = ["list", "--json"] + ([] if module.params["mctp"] else ["--no-mctp"])
     rc, doc, err = cxl.run(module, argv)
     if rc != 0:
-        message, details = cxl.error_details(doc, rc)
+        message, details = cxl.error_details(doc, rc, err)
         module.fail_json(msg="cxl-mi list: " + message, stderr=err, **details)
     found = []
     sources = ["devices", "mctp"] + (["emulated"] if module.params["include_emulated"] else [])
