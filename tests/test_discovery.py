@@ -4,6 +4,7 @@ real private dbus-daemon serving a fake mctpd in both of its D-Bus layouts."""
 
 import os
 import sys
+import threading
 
 import pytest
 
@@ -190,6 +191,32 @@ def test_scan_mctp_reports_a_dbus_error_reply(private_bus, mctpd):
         discovery.scan_mctp(bus=private_bus.address)
     assert "AccessDenied" in str(err.value)
     assert "GetManagedObjects" in str(err.value)
+    assert str(err.value).endswith("AccessDenied: fake mctpd was told to fail")  # its words
+
+
+def test_a_peer_that_never_answers_is_given_up_on_after_the_timeout(private_bus):
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import open_dbus_connection
+    from cxlmi_bindings import _dbus
+    silent = open_dbus_connection(bus=private_bus.address)      # owns a name, reads nothing
+    try:
+        silent.send_and_get_reply(message_bus.RequestName("com.example.Silent"))
+        caught = []
+
+        def ask():                    # in a thread: a lost timeout fails here, not hangs
+            with _dbus.Bus(private_bus.address, timeout=0.2) as bus:
+                try:
+                    bus.get_managed_objects("com.example.Silent", "/")
+                except TransportError as exc:
+                    caught.append(exc)
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        asker.join(10)
+        assert not asker.is_alive(), "no timeout: still waiting for the silent peer"
+        assert len(caught) == 1
+        assert "GetManagedObjects: no reply within 0.2 s" in str(caught[0])
+    finally:
+        silent.close()
 
 
 def test_scan_mctp_without_a_bus_raises_transport_error(tmp_path):

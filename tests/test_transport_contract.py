@@ -60,6 +60,32 @@ def test_every_builtin_backend_answers_detect_with_a_list():
     assert transports.backend_class("mock").detect() == []
 
 
+def test_the_emulator_profiles_say_whether_this_installation_has_their_model(monkeypatch):
+    from cxlmi_bindings.emulator import profiles
+    monkeypatch.setitem(profiles.PROFILES, "ghost",
+                        ("cxlmi_bindings.emulator.no_such_model:build", "not installed"))
+    found = {e["profile"]: e for e in transports.backend_class("emu").detect()}
+    assert found["ghost"] == {"target": "emu:ghost", "profile": "ghost",
+                              "description": "not installed", "available": False}
+    assert found["type3"]["available"] is True
+
+
+def test_a_message_the_emulated_device_drops_is_a_protocol_error():
+    from cxlmi_bindings import cci
+    from cxlmi_bindings.errors import ProtocolError
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+    t = EmulatedTransport("type3")
+    with pytest.raises(ProtocolError, match="the emulated type3 dropped the message"):
+        t.send(cci.encode(0x0001, b"", category=cci.CATEGORY_RESPONSE), 8, None)
+
+
+def test_options_given_to_open_reach_the_emulated_device():
+    from cxlmi_bindings import Context
+    with Context(probe=False) as ctx:
+        ep = ctx.open("emu:type3", serial=0x1234)
+        assert ep.identify().serial_num == 0x1234
+
+
 def test_a_backend_that_carries_no_tunnels_is_refused_one_before_sending():
     from cxlmi_bindings import Context, NotSupported, Tunnel
     from cxlmi_bindings.transports.emulated import EmulatedTransport
@@ -162,6 +188,16 @@ def test_a_plugin_cannot_take_a_builtin_name_and_reports_its_own_bad_target(plug
     assert res.returncode == 2 and "acme has no device 'three'" in res.stderr
     res = cxl_mi(plugin_env, "list", "--json", "--no-mctp", "--no-devices")
     assert "tcp" not in json.loads(res.stdout)["plugins"]        # tcp: stays MCTP over TCP
+
+
+def test_an_unknown_backend_name_is_told_with_the_plugins_too(plugin_env):
+    code = ("from cxlmi_bindings import transports\n"
+            "try:\n    transports.backend_class('nope')\n"
+            "except ValueError as exc:\n    print(exc)\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=plugin_env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == ("unknown transport backend 'nope' (known: acme, emu, fwctl, "
+                                  "ioctl, mctp, mock, tcp)"), res.stderr
 
 
 def test_without_the_plugin_the_name_is_not_a_target():

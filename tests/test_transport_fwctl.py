@@ -401,6 +401,78 @@ def test_a_reply_longer_than_the_buffer_is_asked_again_in_full(tree):
     assert [r["out_len"] for r in kernel.rpcs] == [12, 12 + 64]
 
 
+def test_get_supported_features_is_one_call_when_the_buffer_fits_the_reply(tree):
+    kernel = FakeFwctl()
+    with Context() as ctx:
+        ep = endpoint(ctx, open_node(tree, kernel))
+        rsp = ep.get_supported_features(count=8 * 48, starting_feature_index=0)
+    assert rsp.num_supported_feature_entries == 8
+    assert [r["out_len"] for r in kernel.rpcs] == [8 + 8 + 8 * 48]
+
+
+def rpc_answering(out):
+    """An ioctl whose FWCTL_INFO is a CXL device's and whose FWCTL_RPC answers ``out``
+    (the CXL reply header and payload as the kernel would copy it)."""
+    kernel = FakeFwctl()
+
+    def ioctl(fd, request, buf):
+        if request != FWCTL_RPC:
+            return kernel(fd, request, buf)
+        _, _, _, out_len, _, out_ptr = struct.unpack("=IIIIQQ", bytes(buf))
+        ctypes.memmove(out_ptr, out, min(out_len, len(out)))
+        struct.pack_into("=I", buf, 12, len(out))
+        return 0
+    return ioctl
+
+
+def test_a_reply_shorter_than_the_cxl_reply_header_is_an_error(tree):
+    from cxlmi_bindings.errors import TransportError
+    t = open_node(tree, rpc_answering(b"\x00\x00\x00\x00"))
+    with pytest.raises(TransportError) as err:
+        t.send(cci.encode(0x0500, struct.pack("<IH2x", 64, 0)))
+    assert "the kernel returned 4 bytes, less than the 8-byte CXL reply header" in str(err.value)
+
+
+def test_a_failed_commands_reply_carries_no_payload(tree):
+    t = open_node(tree, rpc_answering(struct.pack("=II", 4, 0x0F) + b"junk"))
+    rsp = t.send(cci.encode(0x0501, RAS[0] + struct.pack("<HHB", 0, 4, 0), tag=6))
+    hdr = cci.decode_header(rsp)
+    assert (hdr.return_code, hdr.tag, hdr.payload_length) == (0x0F, 6, 0)
+    assert len(rsp) == cci.HEADER_SIZE
+
+
+def test_a_mailbox_timeout_from_the_kernel_is_a_timeout(tree):
+    from cxlmi_bindings.errors import CommandTimeout
+
+    def slow(fd, request, buf):
+        if request == FWCTL_RPC:
+            raise OSError(errno.ETIMEDOUT, "Connection timed out")
+        return FakeFwctl()(fd, request, buf)
+    t = open_node(tree, slow)
+    with pytest.raises(CommandTimeout) as err:
+        t.send(cci.encode(0x0500, struct.pack("<IH2x", 64, 0)))
+    assert err.value.exit_code == 5
+    assert "Get Supported Features (0500h): the mailbox timed out" in str(err.value)
+
+
+def test_a_request_larger_than_fwctl_takes_is_a_usage_error(tree):
+    def too_big(fd, request, buf):
+        if request == FWCTL_RPC:
+            raise OSError(errno.EMSGSIZE, "Message too long")
+        return FakeFwctl()(fd, request, buf)
+    t = open_node(tree, too_big)
+    with pytest.raises(UsageError, match=r"Set Feature \(0502h\): the request is larger than "
+                                         r"fwctl takes \(EMSGSIZE\)"):
+        t.send(cci.encode(0x0502, VENDOR_UUID + bytes(16) + b"\x12\x34"))
+
+
+def test_a_zero_payload_max_in_sysfs_falls_back_to_2048(tree):
+    dev, sysfs = tree
+    with open(os.path.join(sysfs, "fwctl0", "device", "payload_max"), "w") as f:
+        f.write("0\n")
+    assert open_node(tree, FakeFwctl()).max_payload == 2048
+
+
 def test_einval_from_the_kernel_is_explained(tree):
     def refusing(fd, request, buf):
         if request == FWCTL_RPC:

@@ -243,6 +243,16 @@ def test_open_without_permission_says_run_as_root(node, monkeypatch):
     assert err.value.exit_code == 4
 
 
+def test_open_refused_with_eperm_says_run_as_root(node, monkeypatch):
+    def not_permitted(path, flags):
+        raise PermissionError(errno.EPERM, "Operation not permitted", path)
+    monkeypatch.setattr(mod.os, "open", not_permitted)
+    with pytest.raises(PermissionDenied) as err:
+        open_node(node, FakeKernel())
+    assert "run as root (the CXL device nodes are root-only)" == err.value.hint
+    assert err.value.exit_code == 4
+
+
 def test_open_queries_the_command_table_twice(node):
     kernel = FakeKernel()
     t = open_node(node, kernel)
@@ -256,6 +266,35 @@ def test_open_queries_the_command_table_twice(node):
     assert not t.raw_available
     assert t.commands[6].size_in == 8 and t.commands[6].size_out == VAR
     t.close()
+
+
+def test_a_node_opened_but_unusable_is_said_to_be_going_away(node, monkeypatch):
+    for code in (errno.ENXIO, errno.ENODEV):
+        def gone(path, flags, code=code):
+            raise OSError(code, os.strerror(code), path)
+        monkeypatch.setattr(mod.os, "open", gone)
+        with pytest.raises(DeviceNotFound) as err:
+            open_node(node, FakeKernel())
+        assert "(the device is going away or unbound)" in str(err.value)
+        assert err.value.errno == code
+
+
+@pytest.mark.parametrize("code", [errno.ENOTTY, errno.EINVAL])
+def test_a_node_refusing_the_query_ioctl_is_not_a_cxl_mailbox(node, code):
+    def not_cxl(fd, request, buf):
+        raise OSError(code, os.strerror(code))
+    with pytest.raises(NotSupported) as err:
+        open_node(node, not_cxl)
+    assert "does not answer CXL_MEM_QUERY_COMMANDS: it is not a CXL mailbox" in str(err.value)
+    assert err.value.errno == code
+
+
+def test_a_query_refused_for_permission_is_permission_denied(node):
+    def denied(fd, request, buf):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+    with pytest.raises(PermissionDenied) as err:
+        open_node(node, denied)
+    assert "CXL_MEM_QUERY_COMMANDS" in str(err.value) and err.value.exit_code == 4
 
 
 def test_a_node_that_is_not_a_cxl_mailbox(node):
@@ -309,6 +348,37 @@ def test_send_structure_bytes_for_a_fixed_input_command(node):
     assert cci.check_response(rsp, 0x5A, 0x4102)[-1].tobytes() == b"L" * 8
 
 
+def test_a_newer_devices_longer_reply_to_a_fixed_size_command_is_kept_whole(node):
+    ident = bytes(range(0x50))                   # the kernel's table says 0x43 bytes
+    kernel = FakeKernel(device=lambda op, p: (0, ident) if op == 0x4000 else (3, b""))
+    t = open_node(node, kernel)
+    rsp = t.send(request(0x4000), 8, None)
+    assert rsp[cci.HEADER_SIZE:] == ident
+
+
+def test_a_request_of_exactly_the_mailbox_payload_size_is_sent(node):
+    kernel = FakeKernel()
+    t = open_node(node, kernel)
+    set_lsa = struct.pack("<II", 0, 0) + bytes(2048 - 8)
+    rsp = t.send(request(0x4103, set_lsa), 8, None)
+    assert cci.decode_header(rsp).return_code == 0
+    assert kernel.inputs[-1] == set_lsa
+
+
+def test_a_kernel_reporting_more_output_than_the_buffer_is_an_error(node):
+    kernel = FakeKernel(device=lambda op, p: (0, b"\x01\x02"))
+
+    def overreporting(fd, request_code, buf):
+        kernel(fd, request_code, buf)
+        if request_code == mod.CXL_MEM_SEND_COMMAND:
+            struct.pack_into("=I", buf, 32, kernel.sent[-1]["out_size"] + 1)
+        return 0
+    t = open_node(node, overreporting)
+    with pytest.raises(TransportError) as err:
+        t.send(request(0x0400), 8, None)
+    assert "kernel reports 2049 output bytes for a 2048-byte buffer" in str(err.value)
+
+
 def test_variable_output_uses_sysfs_payload_max(node):
     dev, sysfs = node
     with open(os.path.join(sysfs, "mem0", "payload_max"), "w") as f:
@@ -318,6 +388,17 @@ def test_variable_output_uses_sysfs_payload_max(node):
     assert t.max_payload == 1024
     t.send(request(0x0400), 8, None)
     assert kernel.sent[-1]["out_size"] == 1024
+
+
+def test_a_zero_payload_max_in_sysfs_falls_back_to_2048(node):
+    dev, sysfs = node
+    with open(os.path.join(sysfs, "mem0", "payload_max"), "w") as f:
+        f.write("0\n")
+    kernel = FakeKernel()
+    t = open_node(node, kernel)
+    assert t.max_payload == 2048
+    t.send(request(0x4102, struct.pack("<II", 0, 8)), 8, None)
+    assert kernel.sent[-1]["out_size"] == 2048
 
 
 def test_payload_max_defaults_to_2048_without_sysfs(node):
@@ -380,6 +461,14 @@ def test_raw_refused_names_the_kernel_option(node):
     assert "CONFIG_CXL_MEM_RAW_COMMANDS" in msg
     assert "sanitize" in err.value.hint and "mctp:" in err.value.hint
     assert err.value.errno == errno.EPERM
+
+
+def test_raw_refused_without_a_raw_slot_says_the_kernel_was_built_without_it(node):
+    t = open_node(node, FakeKernel(raw=False))   # the kernel's config is not readable
+    with pytest.raises(NotSupported) as err:
+        t.send(request(0x0300), 8, None)
+    assert "this kernel was built without CONFIG_CXL_MEM_RAW_COMMANDS" in str(err.value)
+    assert "not locked down" not in str(err.value)
 
 
 def test_raw_refused_for_a_denied_command_set(node):
@@ -496,6 +585,13 @@ def test_info_has_sysfs_facts_and_the_kernel_command_list(node):
                                 "size_out": 0x43}
     assert cmds["GET_LSA"]["size_out"] is None
     assert "RAW" not in cmds
+
+
+def test_variable_sizes_in_the_command_list_show_as_none(node):
+    t = open_node(node, FakeKernel())
+    cmds = {c["name"]: c for c in t.info()["kernel_commands"]}
+    assert (cmds["SET_LSA"]["size_in"], cmds["SET_LSA"]["size_out"]) == (None, 0)
+    assert (cmds["GET_LSA"]["size_in"], cmds["GET_LSA"]["size_out"]) == (8, None)
 
 
 def test_the_real_registry_maps_named_commands(node, monkeypatch):
@@ -623,6 +719,14 @@ SEND_ERRORS = {
         0x4101, bytes(10), errno.EBUSY, TransportError, 3,
         ["memdev_set_partition_info (opcode 4101h)", "EBUSY on named command "
          "SET_PARTITION_INFO (id 9)", "refuses an immediate partition change"]),
+    "EBUSY on SET_SHUTDOWN_STATE": (
+        0x4204, bytes(1), errno.EBUSY, TransportError, 3,
+        ["memdev_set_shutdown_state (opcode 4204h)", "SET_SHUTDOWN_STATE is reserved for "
+         "the kernel while the cxl_pmem driver has this memdev's nvdimm bound"]),
+    "EFAULT": (
+        0x4000, b"", errno.EFAULT, TransportError, 3,
+        ["the kernel rejected the request's sizes or fields (EFAULT on named command "
+         "IDENTIFY (id 1)", "This is a bug in cxl-mi"]),
     "EPERM on a named command": (
         0x4200, b"", errno.EPERM, PermissionDenied, 4,
         ["memdev_get_health_info (opcode 4200h)", "operation not permitted (EPERM on named "

@@ -282,6 +282,38 @@ def test_unreachable_eid_points_at_routes():
     assert "no route to EID 8" in str(err.value) and "mctp route" in err.value.hint
 
 
+@pytest.mark.parametrize("code", [errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL])
+def test_every_no_route_errno_points_at_routes(code):
+    s = FakeSys()
+    s.sendto_errno = code
+    t = transport(s)
+    with pytest.raises(TransportError) as err:
+        t.send(cci.encode(0x0001, b"", tag=1), 8, 1.0)
+    assert "no route to EID 8 on network 1" in str(err.value) and err.value.errno == code
+
+
+def test_socket_eperm_is_permission_denied():
+    with pytest.raises(PermissionDenied) as err:
+        transport(FakeSys(socket_errno=errno.EPERM))
+    assert err.value.exit_code == 4 and "root" in err.value.hint
+
+
+def test_a_datagram_gone_before_recvfrom_goes_on_waiting():
+    class Vanishing(FakeSys):
+        first = True
+
+        def recvfrom(self, fd):
+            if self.first:
+                self.first = False
+                raise BlockingIOError(errno.EAGAIN, "recvfrom")
+            return super().recvfrom(fd)
+    s = Vanishing(answering(payload=b"ok"))
+    t = transport(s)
+    reply = t.send(cci.encode(0x0001, b"", tag=1), 8, 1.0)
+    assert not s.first
+    assert cci.check_response(reply, 1, 0x0001)[-1].tobytes() == b"ok"
+
+
 def test_interrupted_poll_goes_on_waiting():
     class Interrupted(FakeSys):
         first = True
@@ -532,6 +564,19 @@ def test_a_control_request_nobody_answers_times_out():
     assert "MCTP control command 0x02" in str(info.value)
 
 
+def test_control_datagrams_that_are_not_our_reply_are_dropped():
+    def peer(data, addr):
+        inst, cmd = data[0] & 0x1F, data[1]
+        here = addr_bytes(NET, EID, 0, 0)
+        return [(bytes((0x80 | inst, cmd, 0, 0x63, 0, 0)), here),    # the peer's request
+                (bytes((inst, cmd)), here),                            # no completion code
+                (bytes((inst, cmd, 0, 0x64, 0, 0)), addr_bytes(NET, EID, 8, 0)),  # type 8
+                (bytes((inst, cmd, 0, 0x08, 0, 0)), here)]
+    t = mod.MctpTransport(NET, EID, syscalls=FakeSys(peer))
+    assert t.get_endpoint_id(1.0) == (8, 0, 0)
+    assert t.stats["discarded"] == 3
+
+
 def test_open_transport_with_probe_off_sends_nothing_in_a_probing_context():
     from cxlmi_bindings import Context
     fake = FakeSys(control_peer([7, 8]))
@@ -571,3 +616,110 @@ def test_an_mctp_endpoint_opens_once_per_context():
         assert str(info.value) == "MCTP endpoint 1:8 is already open in this context"
         ctx.open("mctp:1,9", syscalls=FakeSys())         # another EID is another endpoint
         assert [ep.target_key for ep in ctx.endpoints] == [("mctp", 1, 8), ("mctp", 1, 9)]
+
+
+def test_the_lowest_and_highest_eids_are_in_range():
+    for eid in (0, 0xFF):
+        s = FakeSys(answering(eid=eid))
+        t = mod.MctpTransport(NET, eid, syscalls=s)
+        t.send(cci.encode(0x0001, b"", tag=1), 8, 1.0)
+        assert mod.unpack_sockaddr(s.sent[0][2])[2] == eid
+
+
+def control_answers(*replies):
+    """A peer answering successive MCTP control requests with ``replies`` (the bytes
+    after the instance byte and command: completion code and data), in turn."""
+    queue = list(replies)
+
+    def peer(data, addr):
+        _, _, _, _, tag = mod.unpack_sockaddr(addr)
+        if not queue:
+            return []
+        reply = queue.pop(0)
+        if reply is None:
+            return []                                    # this one goes unanswered
+        src = addr_bytes(NET, EID, 0, tag & 0x07)
+        return [(bytes((data[0] & 0x1F, data[1])) + reply, src)]
+    return peer
+
+
+def test_a_late_control_reply_to_an_earlier_request_is_not_taken_for_the_next():
+    class Late(FakeSys):
+        """Delivers the reply to the first (timed out) request after the second is sent."""
+        def sendto(self, fd, data, addr):
+            n = super().sendto(fd, data, addr)
+            if len(self.sent) == 1:
+                self.late = (bytes((data[0] & 0x1F, data[1], 0, 0x11, 0, 0)),
+                             addr_bytes(NET, EID, 0, 0))
+                self.inbox.clear()
+            else:
+                self.inbox.appendleft(self.late)
+            return n
+    s = Late(control_answers(b"\x00\x11\x00\x00", b"\x00\x22\x00\x00"))
+    t = mod.MctpTransport(NET, EID, syscalls=s)
+    with pytest.raises(CommandTimeout):
+        t.get_endpoint_id(0.01)
+    assert t.get_endpoint_id(1.0) == (0x22, 0, 0)
+    assert t.stats["discarded"] == 1
+    assert [data[0] for _, data, _ in s.sent] == [0x80, 0x81]   # instances 0 and 1
+
+
+@pytest.mark.parametrize("call, reply, words", [
+    ("get_endpoint_id", b"\x00\x08\x00", "Get Endpoint ID reply is 1 bytes short"),
+    ("get_endpoint_uuid", b"\x00" + bytes(15), "Get Endpoint UUID reply is 1 bytes short"),
+    ("get_message_types", b"\x00\x02\x07", "2 types announced, 1 arrived"),
+    ("get_version_support", b"\x00\x02" + bytes(7), "2 entries announced, 7 bytes arrived"),
+    ("get_endpoint_id", b"\x02\x08\x00\x00", "failed with completion code 0x02"),
+])
+def test_a_short_or_failed_control_reply_is_a_protocol_error(call, reply, words):
+    from cxlmi_bindings.errors import ProtocolError
+    t = mod.MctpTransport(NET, EID, syscalls=FakeSys(control_answers(reply)))
+    with pytest.raises(ProtocolError) as err:
+        getattr(t, call)(timeout=1.0)
+    assert words in str(err.value)
+
+
+def test_message_types_are_asked_once_per_transport():
+    s = FakeSys(control_answers(b"\x00\x02\x07\x08", b"\x00\x01\x08"))
+    t = mod.MctpTransport(NET, EID, syscalls=s)
+    assert t.message_types(1.0) == [7, 8]
+    assert t.message_types(1.0) == [7, 8]
+    assert len(s.sent) == 1
+
+
+def test_detect_falls_back_to_the_kernels_routes_and_says_why(monkeypatch):
+    from cxlmi_bindings import discovery
+    from cxlmi_bindings.errors import DeviceNotFound
+
+    def no_mctpd(**options):
+        raise DeviceNotFound("mctpd is not on the D-Bus bus", hint="start mctpd")
+    monkeypatch.setattr(discovery, "scan_mctp", no_mctpd)
+    routed = [{"target": "mctp:1,8", "net": 1, "eid": 8}]
+    monkeypatch.setattr(discovery, "scan_mctp_kernel", lambda: routed)
+    found = mod.MctpTransport.detect()
+    assert list(found) == routed
+    assert found.note == ("mctpd is not on the D-Bus bus (start mctpd); the MCTP endpoints "
+                          "listed are the kernel's routes that answered")
+    monkeypatch.setattr(discovery, "scan_mctp_kernel", lambda: [])
+    with pytest.raises(DeviceNotFound, match="mctpd is not on the D-Bus bus"):
+        mod.MctpTransport.detect()
+
+
+def test_a_shared_deadline_cuts_a_longer_timeout_short():
+    import time
+    s = FakeSys()
+    t = transport(s)
+    t.deadline = time.monotonic() + 0.05
+    with pytest.raises(CommandTimeout):
+        t.send(cci.encode(0x4000, b"", tag=2), 8, 30.0)
+    assert 0 < s.polls[0] <= 0.05
+
+
+@pytest.mark.parametrize("entry, text", [
+    (b"\xf1\xf3\xf1\x00", "1.3.1"), (b"\xf1\xf2\xff\x00", "1.2"),
+    (b"\xf1\xf0\xf0\x61", "1.0.0a"), (b"\x12\xf3\xff\x00", "12.3"),
+    (b"\xff\xff\xff\x00", "15"),                 # the major version is always shown
+])
+def test_version_entries_read_as_text(entry, text):
+    from cxlmi_bindings.transports.mctp_control import version_text
+    assert version_text(entry) == text
