@@ -544,6 +544,18 @@ def test_control_goes_as_message_type_0_and_matches_the_instance():
     assert t.stats["discarded"] == 1                     # the other instance's reply
 
 
+def test_a_control_reply_from_the_same_eid_on_another_network_is_not_ours():
+    def peer(data, addr):
+        reply = bytes((data[0] & 0x1F, data[1], 0))
+        return [(reply + b"\x63\x00\x00", addr_bytes(NET + 1, EID, 0, 0)),   # net 2's EID 8
+                (reply + b"\x08\x00\x00", addr_bytes(NET, EID, 0, 0))]
+    t = mod.MctpTransport(NET, EID, syscalls=FakeSys(peer))
+    assert t.get_endpoint_id(1.0) == (8, 0, 0)
+    assert t.stats["discarded"] == 1
+    anywhere = mod.MctpTransport(mod.MCTP_NET_ANY, EID, syscalls=FakeSys(peer))
+    assert anywhere.get_endpoint_id(1.0) == (0x63, 0, 0)     # any network: the first
+
+
 def test_an_endpoint_over_af_mctp_sends_generic_commands_as_type_7_when_8_is_not_listed():
     from cxlmi_bindings import Context
     fake = FakeSys(control_peer([7]))

@@ -309,7 +309,9 @@ class MctpTransport(MctpControl, Transport):
                 family, net, eid, rtype, tag = unpack_sockaddr(src)
             except ValueError:
                 continue
+            # the same checks as _is_our_response: EIDs are per network
             if (family == AF_MCTP and eid == self.eid and rtype == MCTP_TYPE_CONTROL
+                    and (self.net == MCTP_NET_ANY or net == self.net)
                     and not tag & MCTP_TAG_OWNER and len(reply) >= 3
                     and not reply[0] & CTRL_RQ and reply[1] == command
                     and reply[0] & CTRL_INSTANCE_MASK == inst):
