@@ -707,12 +707,19 @@ def test_detect_falls_back_to_the_kernels_routes_and_says_why(monkeypatch):
         raise DeviceNotFound("mctpd is not on the D-Bus bus", hint="start mctpd")
     monkeypatch.setattr(discovery, "scan_mctp", no_mctpd)
     routed = [{"target": "mctp:1,8", "net": 1, "eid": 8}]
-    monkeypatch.setattr(discovery, "scan_mctp_kernel", lambda: routed)
+    asked = []
+
+    def kernel(cxl_only=True):
+        asked.append(cxl_only)
+        return routed
+    monkeypatch.setattr(discovery, "scan_mctp_kernel", kernel)
     found = mod.MctpTransport.detect()
     assert list(found) == routed
+    assert list(mod.MctpTransport.detect(cxl_only=False)) == routed
+    assert asked == [True, False]            # the fallback lists what mctpd was asked for
     assert found.note == ("mctpd is not on the D-Bus bus (start mctpd); the MCTP endpoints "
                           "listed are the kernel's routes that answered")
-    monkeypatch.setattr(discovery, "scan_mctp_kernel", lambda: [])
+    monkeypatch.setattr(discovery, "scan_mctp_kernel", lambda cxl_only=True: [])
     with pytest.raises(DeviceNotFound, match="mctpd is not on the D-Bus bus"):
         mod.MctpTransport.detect()
 

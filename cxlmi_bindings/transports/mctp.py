@@ -182,7 +182,9 @@ class MctpTransport(MctpControl, Transport):
             return Found(discovery.scan_mctp(**options))
         except Exception as exc:
             try:
-                kernel = discovery.scan_mctp_kernel()
+                # the same choice of endpoints as asked of mctpd (the timeouts differ:
+                # mctpd's is one D-Bus call, the kernel scan's one per endpoint)
+                kernel = discovery.scan_mctp_kernel(cxl_only=options.get("cxl_only", True))
             except Exception:
                 kernel = []
             if not kernel:
