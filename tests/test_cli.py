@@ -152,6 +152,30 @@ def test_top_level_identify_is_generic_identify_plus_the_memory_device_part():
     assert "serial num" in table and "total capacity" in table
 
 
+def test_identify_of_a_type3_refusing_memory_device_identify_shows_the_rest(shared):
+    from cxlmi_bindings.emulator.device import UNSUPPORTED, Reply
+    dev = shared(build("type3"))
+
+    def refuse():
+        raise Reply(UNSUPPORTED, "no Memory Device Identify here")
+    dev.cmd_memdev_identify = refuse
+    res = invoke(["identify", "emu:type3", "--json"])
+    assert res.exit_code == 0, both(res)
+    doc = jdoc(res)
+    assert doc["memdev_identify"] is None and doc["result"]["component_type"] == 3
+    table = invoke(["identify", "emu:type3"])
+    assert table.exit_code == 0, both(table)
+    assert "serial num" in table.stdout and "total capacity" not in table.stdout
+
+
+def test_identify_asks_no_other_component_than_a_type3_for_its_memory_device_part(shared):
+    from cli_helpers import record_opcodes
+    opcodes = record_opcodes(shared(build("switch")))
+    res = invoke(["identify", "emu:switch", "--json"])
+    assert res.exit_code == 0 and jdoc(res)["memdev_identify"] is None
+    assert 0x0001 in opcodes and 0x4000 not in opcodes
+
+
 def test_group_help_lists_commands_without_building_them():
     from cxlmi_cli.commands import memdev
     res = invoke(["memdev", "--help"])
@@ -363,6 +387,22 @@ def test_bad_hex_is_refused():
     res = invoke(["memdev", "set-lsa", "emu:type3", "--data-hex", "zz", "--yes"])
     assert res.exit_code == 2
     assert "not hex" in both(res)
+
+
+def test_a_blob_from_a_file_and_as_hex_at_once_is_refused(tmp_path):
+    data = tmp_path / "lsa.bin"
+    data.write_bytes(b"\x01\x02")
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--data", str(data), "--data-hex", "0304",
+                  "--yes"])
+    assert res.exit_code == 2 and "give --data or --data-hex, not both" in both(res)
+
+
+def test_hex_longer_than_its_field_is_refused_by_option_before_the_confirmation():
+    res = invoke(["memdev", "clear-poison", "emu:type3", "--address", "0",
+                  "--write-data", "ab" * 65, "--yes"])
+    assert res.exit_code == 2
+    assert "--write-data holds at most 64 bytes, got 65" in both(res)
+    assert "clear-poison on emu:type3" not in both(res)     # nothing confirmed
 
 
 def test_sizes_must_fit_the_fields_unit():
@@ -727,6 +767,43 @@ def test_input_json_gives_the_request_and_options_override_it(served, tmp_path):
     assert res.stdout_bytes == bytes.fromhex("babe")
 
 
+def test_an_option_changes_only_its_own_bits_of_a_packed_field_given_in_input():
+    # field_1 0x2003: register 3, byte enables 2; --register 4 replaces bits 7:0 alone,
+    # and the byte-enable default (0xF) does not override what --input says
+    fields = _dry_fields(["fmapi", "send-ld-cxlio-config-request", "emu:switch", "--ppb-id",
+                          "1", "--input", "-", "--register", "4"],
+                         input=json.dumps({"field_1": 0x2003}))
+    assert fields["field_1"] == "042000"
+
+
+def test_a_packed_field_given_whole_in_input_needs_none_of_its_part_options():
+    fields = _dry_fields(["fmapi", "generate-aer-event", "emu:switch", "--input", "-"],
+                         input=json.dumps({"aer_error": 0x80000005, "vppb_instance": 1}))
+    assert fields["aer_error_decoded"] == {"status_bit": 5, "severity": "uncorrectable"}
+
+
+def test_input_json_values_are_not_replaced_by_the_options_defaults():
+    fields = _dry_fields(["generic", "activate-fw", "emu:type3", "--input", "-"],
+                         input=json.dumps({"action": "reset", "slot": 2}))
+    assert fields["action_decoded"] == "reset"          # not --action's default, online
+    fields = _dry_fields(["fmapi", "get-vcs-info", "emu:switch", "--input", "-"],
+                         input=json.dumps({"vcs_id_list": [1], "vppb_list_limit": 3}))
+    assert fields["vcs_id_list"] == "01" and fields["vppb_list_limit"] == 3
+
+
+def test_input_json_takes_uuid_names_and_the_fields_a_dry_run_printed():
+    fields = _dry_fields(["generic", "get-feature", "emu:type3", "--input", "-"],
+                         input=json.dumps({"feature_id": "patrol-scrub", "offset": 0,
+                                           "count": 4}))
+    assert fields["feature_id_decoded"]["name"] == "patrol-scrub"
+    # what a dry run shows, its *_bytes and *_decoded keys included, goes back in as it is
+    shown = _dry_fields(["memdev", "set-partition-info", "emu:type3", "--volatile-capacity",
+                         "256M"])
+    assert shown["volatile_capacity_bytes"] == 256 << 20
+    assert _dry_fields(["memdev", "set-partition-info", "emu:type3", "--input", "-"],
+                       input=json.dumps(shown)) == shown
+
+
 def test_input_json_must_be_an_object_of_fields(tmp_path):
     req = tmp_path / "req.json"
     req.write_text(json.dumps([0, 4]))
@@ -862,6 +939,16 @@ def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
     assert res.exit_code == 0, both(res)
     state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
     assert "user-passphrase-set" not in state["security_state_decoded"]
+
+
+def test_passphrases_given_in_input_json_are_used_and_none_is_asked_for(shared):
+    shared(build("type3"))
+    res = invoke(["memdev", "set-passphrase", "emu:type3", "--input", "-", "--yes"],
+                 input=json.dumps({"passphrase_type": "user", "current_passphrase": "",
+                                   "new_passphrase": b"correct horse".hex()}))
+    assert res.exit_code == 0, both(res)
+    state = jdoc(invoke(["memdev", "get-security-state", "emu:type3", "--json"]))["result"]
+    assert "user-passphrase-set" in state["security_state_decoded"]
 
 
 def test_passphrases_are_prompted_for_without_echo_on_a_tty(shared, monkeypatch):
@@ -1022,7 +1109,59 @@ def test_a_broken_plugin_warns_and_everything_else_works(plugins):
     assert invoke(["identify", "emu:type3"]).exit_code == 0
 
 
+def test_a_plugin_that_names_no_click_command_warns_and_is_left_out(plugins):
+    plugins(FakeEntryPoint("junk", "not a command"), FakeEntryPoint("acme", acme_plugin))
+    res = invoke(["vendor", "--help"])
+    assert res.exit_code == 0 and "acme" in res.stdout
+    assert "vendor plugin 'junk' (tests:junk) did not load: 'not a command' is not a click " \
+        "command or group" in res.stderr
+    res = invoke(["vendor", "junk"])
+    assert res.exit_code == 2 and "No such command 'junk'" in res.stderr
+
+
+def test_plugins_that_cannot_be_listed_warn_and_the_vendor_commands_still_work(
+        monkeypatch, shared):
+    import importlib.metadata
+
+    def broken():
+        raise RuntimeError("bad entry_points.txt")
+    monkeypatch.setattr(importlib.metadata, "entry_points", broken)
+    cli_commands.reset()
+    res = invoke(["vendor", "--help"])
+    assert res.exit_code == 0 and "raw" in res.stdout
+    assert "cannot list vendor plugins: bad entry_points.txt" in res.stderr
+    shared(echo_device())
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex", "0102",
+                  "-o", "raw"])
+    assert res.exit_code == 0 and res.stdout_bytes == b"\x02\x01", both(res)
+
+
+def test_vendor_raw_takes_a_reply_of_exactly_rsp_size_bytes(shared):
+    shared(echo_device())
+    res = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex", "0102",
+                  "--rsp-size", "2", "-o", "raw"])
+    assert res.exit_code == 0, both(res)
+    assert res.stdout_bytes == b"\x02\x01"
+
+
 # ------------------------------------------------------------------------ hooks
+
+def test_a_workflows_module_failing_to_load_warns_and_generated_commands_still_work(
+        monkeypatch):
+    import importlib
+    real = importlib.import_module
+
+    def import_module(name, *args, **kwargs):
+        if name == "cxlmi_cli.commands.workflows":
+            raise RuntimeError("half-installed")
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    cli_commands.reset()
+    res = invoke(["generic", "get-timestamp", "emu:type3", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert "workflows did not load: half-installed" in res.stderr
+    assert "timestamp" in jdoc(res)["result"]
+
 
 def test_workflow_hooks_can_replace_and_add_commands(monkeypatch):
     import types as pytypes
@@ -1077,6 +1216,57 @@ def test_list_reports_what_discovery_finds(monkeypatch):
         {"net": 1, "eid": 8, "target": "mctp:1,8", "fmapi": True, "cci": True, "uuid": None}])
     doc = jdoc(invoke(["list", "--json"]))
     assert doc["devices"][0]["target"] == "mem0" and doc["mctp"][0]["target"] == "mctp:1,8"
+
+
+def test_list_shows_serials_in_hex_and_any_bytes_as_hex_in_json(monkeypatch):
+    from cxlmi_bindings import discovery
+    monkeypatch.setattr(discovery, "scan_devices", lambda **kw: [
+        {"devname": "mem0", "target": "mem0", "kind": "memdev", "serial": 0x42}])
+    monkeypatch.setattr(discovery, "scan_mctp", lambda **kw: [
+        {"net": 1, "eid": 8, "target": "mctp:1,8", "fmapi": True, "cci": True,
+         "uuid": b"\x12\x34"}])
+    doc = jdoc(invoke(["list", "--json"]))
+    assert doc["mctp"][0]["uuid"] == "1234"
+    table = invoke(["list"], terminal_width=200)
+    assert table.exit_code == 0, both(table)
+    row = [ln for ln in table.stdout.splitlines() if "mem0" in ln]
+    assert len(row) == 1 and "0x42" in row[0].split()
+
+
+def test_list_without_mctpd_shows_the_kernels_mctp_routes_and_says_so(monkeypatch):
+    from cxlmi_bindings import discovery
+
+    def no_mctpd(**kw):
+        raise NotSupported("mctpd is not running")
+    monkeypatch.setattr(discovery, "scan_mctp", no_mctpd)
+    monkeypatch.setattr(discovery, "scan_mctp_kernel", lambda **kw: [
+        {"net": 1, "eid": 9, "target": "mctp:1,9", "fmapi": False, "cci": True, "uuid": None}])
+    doc = jdoc(invoke(["list", "--json", "--no-devices"]))
+    assert [m["target"] for m in doc["mctp"]] == ["mctp:1,9"]
+    assert doc["notes"] == ["MCTP: mctpd is not running; the MCTP endpoints listed are the "
+                            "kernel's routes that answered"]
+
+
+def test_list_no_devices_and_no_mctp_look_for_none_of_them(monkeypatch):
+    from cxlmi_bindings import discovery
+    looked = []
+    for name in ("scan_devices", "scan_fwctl", "scan_mctp", "scan_mctp_kernel"):
+        monkeypatch.setattr(discovery, name, lambda _name=name, **kw: looked.append(_name) or [])
+    doc = jdoc(invoke(["list", "--json", "--no-devices", "--no-mctp"]))
+    assert looked == [] and doc["devices"] == doc["fwctl"] == doc["mctp"] == []
+    assert "emu:type3" in [e["target"] for e in doc["emulated"]]
+
+
+def test_list_marks_an_emulated_profile_this_build_lacks(monkeypatch):
+    from cxlmi_bindings.emulator import profiles
+    monkeypatch.setitem(profiles.PROFILES, "ghost", ("cxlmi_bindings.emulator.ghost:Ghost",
+                                                     "a model left out"))
+    doc = jdoc(invoke(["list", "--json", "--no-devices", "--no-mctp"]))
+    available = {e["target"]: e["available"] for e in doc["emulated"]}
+    assert available["emu:ghost"] is False and available["emu:type3"] is True
+    table = invoke(["list", "--no-devices", "--no-mctp"], terminal_width=200).stdout
+    assert "a model left out (not in this build)" in table
+    assert table.count("(not in this build)") == 1
 
 
 def test_list_without_a_discovery_module_is_a_note(monkeypatch):

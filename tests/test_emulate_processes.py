@@ -312,3 +312,24 @@ def test_emulate_keeps_freed_memory_before_it_serves(monkeypatch, workers):
                                 "--workers", str(workers)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert calls == ["keep", "serve"]
+
+
+def test_sigterm_inside_until_stopped_ends_it_quietly_and_the_old_handler_comes_back():
+    # emulate and exporter run in a test's or a program's own process too: after them
+    # a SIGTERM must do what it did before, not raise KeyboardInterrupt somewhere else
+    from cxlmi_cli.stopping import until_stopped
+    seen = []
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with until_stopped():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)                   # the handler raises here, ending the block
+            pytest.fail("SIGTERM did not stop the block")
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+        except KeyboardInterrupt:
+            pytest.fail("after until_stopped a SIGTERM still raises KeyboardInterrupt")
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, before)

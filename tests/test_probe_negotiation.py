@@ -170,6 +170,39 @@ def test_the_mctp_commands_show_the_control_answers(serve, monkeypatch):
     assert server.stats["messages"] == server.stats["control"]      # no probe, no CCI
 
 
+def test_get_eid_decodes_the_endpoint_type_and_the_eid_type(serve, monkeypatch):
+    from cxlmi_bindings import mctp_framing as mf
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    target, server = serve("switch", eid=9)
+    answer = server.endpoint._control_command
+
+    def static_bridge(who, msg, command, data):
+        if command == mf.CTRL_GET_ENDPOINT_ID:      # bus owner / bridge, static EID in use
+            return mf.CC_SUCCESS, bytes((9, 0x12, 0x05))
+        return answer(who, msg, command, data)
+    server.endpoint._control_command = static_bridge
+    code, out, err = cli("mctp", "get-eid", target, "--json")
+    assert code == 0, err
+    assert json.loads(out)["result"] == {
+        "eid": 9, "endpoint_type": 1, "endpoint_type_decoded": "bus owner / bridge",
+        "eid_type": 2, "eid_type_decoded": "static (current)", "medium_specific": 5}
+
+
+def test_the_mctp_commands_take_an_af_mctp_target(serve, monkeypatch):
+    import cxlmi_cli.target as cli_target
+    monkeypatch.delenv("CXLMI_TARGET", raising=False)
+    tcp, server = serve("switch", eid=9)
+    real, opened = cli_target.open_endpoint, []
+
+    def af_mctp_over_tcp(target, *args, **kwargs):     # no AF_MCTP here: the same endpoint
+        opened.append(target)
+        return real(tcp, *args, **kwargs)
+    monkeypatch.setattr(cli_target, "open_endpoint", af_mctp_over_tcp)
+    code, out, err = cli("mctp", "get-eid", "mctp:1,9", "--json")
+    assert code == 0, err
+    assert opened == ["mctp:1,9"] and json.loads(out)["result"]["eid"] == 9
+
+
 def test_the_mctp_commands_refuse_targets_that_are_not_mctp(monkeypatch):
     monkeypatch.delenv("CXLMI_TARGET", raising=False)
     code, out, err = cli("mctp", "get-eid", "emu:switch")

@@ -18,6 +18,7 @@ import pytest
 from cxlmi_bindings import Context, cci, features as F, uuids
 from cxlmi_bindings.emulator import profiles
 from cxlmi_bindings.emulator.server import Server
+from cxlmi_bindings.emulator.t3_features import Feature
 from cxlmi_bindings.errors import DeviceError, UsageError
 from cxlmi_bindings.types import features as layouts
 from cli_helpers import both, clean_cli, invoke  # noqa: F401  (clean_cli: a fixture)
@@ -173,6 +174,36 @@ def test_list_names_all_eight_features_the_device_supports(served, clean_cli):
     assert [f["set_feature_version"] for f in got] == [1, 1, 3, 3, 1, 1, 1, 1]
 
 
+class VendorFeature(Feature):
+    """A Feature cxl-mi has no layout for, read-only."""
+    uuid = bytes(range(16))
+    read_size = write_size = 2
+
+    def initial(self):
+        return b"\x00\x00"
+
+
+def test_list_says_which_features_can_change_and_which_cxl_mi_decodes(served, clean_cli):
+    device, target, _ = served
+    feature(device, "row-sparing").attributes &= ~1
+    device.features.append(VendorFeature())
+    res = run(["list", target, "--json"])
+    assert res.exit_code == 0, both(res)
+    listed = json.loads(res.stdout)["result"]["features"]
+    got = {f["feature_id_decoded"]["uuid"]: f for f in listed}
+    vendor = got["00010203-0405-0607-0809-0a0b0c0d0e0f"]
+    assert vendor["name"] is None and vendor["decoded_by_cxl_mi"] is False
+    assert got[UUIDS["patrol-scrub"]]["decoded_by_cxl_mi"] is True
+    table = run(["list", target]).stdout
+    rows = {}
+    for block in table.split("Features (9) [")[1:]:
+        fields = dict(ln.strip().split(": ", 1) for ln in block.splitlines()[1:] if ": " in ln)
+        rows[fields["feature"]] = fields
+    assert rows["patrol-scrub"]["changeable"] == "yes"
+    assert rows["row-sparing"]["changeable"] == "no"
+    assert rows["00010203-0405-0607-0809-0a0b0c0d0e0f"]["changeable"] == "no"
+
+
 def test_get_decodes_what_the_device_holds(served, clean_cli):
     device, target, _ = served
     feature(device, "patrol-scrub").current = b"\x03\x30\x02\x01"
@@ -245,6 +276,7 @@ REFUSED_BEFORE_SENDING = [
     (["ecs", "--threshold", "512"], "threshold takes 256, 1024, 4096"),
     (["sppr", "--sparing-event-record", "maybe"], "takes yes or no"),
     (["hppr", "--bogus", "1"], "hppr has no attribute bogus"),
+    (["ecs", "--threshold"], "--threshold needs a value; nothing was sent"),
     (["patrol-scrub", "--enabled", "yes", "--fru", "1"], "--fru is for ecs"),
     (["patrol-scrub", "--enabled", "yes", "--fru", "0"], "--fru is for ecs"),
     (["patrol-scrub"], "nothing to set"),
@@ -312,6 +344,27 @@ def test_get_takes_the_name_alone_with_the_target_from_the_environment(served, m
     got = json.loads(res.stdout)["result"]
     assert got["selection"] == "default"
     assert got["attributes"]["maint_op_subclass"] == 2
+
+
+def test_get_takes_the_name_alone_in_any_spelling_with_the_target_from_the_environment(
+        served, monkeypatch):
+    _, target, _ = served
+    from cxlmi_cli import commands as cli_commands
+    cli_commands.reset()
+    monkeypatch.setenv("CXLMI_TARGET", target)
+    res = run(["get", "Bank_Sparing", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert json.loads(res.stdout)["result"]["feature"] == "bank-sparing"
+
+
+def test_get_warns_when_the_device_has_another_version_than_the_layout(served, clean_cli):
+    device, target, _ = served
+    feature(device, "patrol-scrub").get_version = 2         # newer than cxl-mi knows
+    res = run(["get", target, "patrol-scrub", "--json"])
+    assert res.exit_code == 0, both(res)
+    assert ("the device's patrol-scrub Feature is version 2, decoded with the version 1 "
+            "layout") in res.stderr
+    assert json.loads(res.stdout)["result"]["get_feature_version"] == 2
 
 
 # -- the sPPR / hPPR Features and Perform Maintenance -----------------------------------

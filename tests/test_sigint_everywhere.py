@@ -142,3 +142,30 @@ def test_a_ctrl_c_once_the_command_is_over_is_noted_not_raised(monkeypatch):
     assert res.exit_code == 130, res.stderr
     assert '"component_type"' in res.stdout or '"result"' in res.stdout
     assert "interrupted after the command had finished; its result is above" in res.stderr
+
+
+def test_a_second_ctrl_c_after_an_interrupted_command_is_said_once(monkeypatch):
+    # the command itself was interrupted (exit 130): a Ctrl-C noted after it is the
+    # same request to stop, not news of a result above
+    import cxlmi_cli.main as cli_main
+    import cxlmi_cli.target as cli_target
+    from cli_helpers import invoke
+    real = cli_main.command_over
+
+    def over_then_sigint():
+        real()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli_main, "command_over", over_then_sigint)
+    monkeypatch.setattr(cli_target, "open_endpoint", interrupted)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        res = invoke(["identify", "emu:type3", "--json"])
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert res.exit_code == 130, res.stderr
+    assert [ln for ln in res.stderr.splitlines() if "interrupted" in ln] == [
+        "cxl-mi: interrupted"], res.stderr

@@ -147,6 +147,35 @@ def test_cli_tree_shows_ports_lds_and_vppbs(clean_cli):
     assert "└── VCS 0  enabled, USP port 0, 8 vPPBs" in out
 
 
+def test_a_vppb_bound_to_an_ld_counts_and_shows_in_the_tree_and_the_graph(clean_cli,
+                                                                          monkeypatch):
+    import cxlmi_cli.target as cli_target
+    from cxlmi_bindings.emulator import profiles
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+    device = profiles.build("switch")
+
+    def opener(target, timeout=None):
+        return Context().open_transport(EmulatedTransport("switch", device=device), target)
+    monkeypatch.setattr(cli_target, "open_endpoint", opener)
+    _bind(opener("emu:switch"), 0, 3, 2, 1)            # vPPB 3 -> port 2 (the MLD), LD 1
+    res = invoke(["fmapi", "topology", "emu:switch"])
+    assert res.exit_code == 0, res.stderr
+    assert "switch · emu:switch — 8 ports, 1 VCS, 2 of 8 vPPBs bound" in res.stdout
+    assert "vPPB 3  → port 2 LD 1" in res.stdout
+    assert "LD 1: 1 GiB (range 1 ×4, range 2 ×0) ← VCS 0 vPPB 3" in res.stdout
+    graph = invoke(["fmapi", "topology", "emu:switch", "--dot"]).stdout
+    assert '"vppb 0.3" -> "ld 2.1" [color="blue", label="bound"];' in graph
+    assert '"port 2/mld" -> "ld 2.1";' in graph
+
+
+def test_a_port_without_lanes_is_link_down_whatever_speed_it_reports():
+    from cxlmi_cli.topology_view import link_text
+    port = {"negotiated_link_width": 0, "current_link_speed_decoded": "32GT/s",
+            "ltssm_state": 0, "ltssm_state_decoded": "detect", "max_link_width": 8,
+            "max_link_speed_decoded": "32GT/s"}
+    assert link_text(port) == "link down (detect), max x8 32GT/s"
+
+
 def test_cli_refuses_raw_and_dot_with_json_before_sending(clean_cli, monkeypatch):
     import cxlmi_cli.target as target
 
