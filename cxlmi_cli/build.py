@@ -328,8 +328,30 @@ def _set_path(d, path, value):
     d[parts[-1]] = value
 
 
+class _InputProblem(P.ValueProblem):
+    """A --input value refused, the message already naming its field's whole path."""
+
+
+def _json_type(value):
+    return {dict: "an object", list: "a list", str: "a string", bool: "true or false",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _byte_values(value, size, what):
+    """Bytes given as hex text or a list of byte values (nothing else: bytes(5) would
+    be five zero bytes)."""
+    if isinstance(value, str):
+        return P.parse_hex(value, size, what)
+    if isinstance(value, list):
+        return bytes(P.parse_int(v, 8, what=what) for v in value)
+    raise P.ValueProblem("expected hex or a list of byte values, got %s" % _json_type(value))
+
+
 def _normalise(cls, data, builder, prefix=""):
     """JSON values -> what codec.build takes: hex strings to bytes, names to numbers."""
+    if not isinstance(data, dict):          # a structure inside the request
+        raise _InputProblem("--input: %s: expected an object of %s fields, got %s" % (
+            prefix.rstrip("."), short_struct_name(cls), _json_type(data)))
     out = {}
     specs = {f.path: f for f in builder.fields} if builder else {}
     known = {}
@@ -340,7 +362,7 @@ def _normalise(cls, data, builder, prefix=""):
         if key.endswith(("_decoded", "_bytes")) and key not in known:
             continue                                # our own output's extra keys
         if key not in known:
-            raise P.ValueProblem("--input: %s has no field %r (its fields: %s)" % (
+            raise _InputProblem("--input: %s has no field %r (its fields: %s)" % (
                 short_struct_name(cls), prefix + key,
                 ", ".join(n for n in known if not cls.is_reserved(n))))
         ctype = known[key]
@@ -351,10 +373,13 @@ def _normalise(cls, data, builder, prefix=""):
             if key == tail:
                 elem = cls._flex_[1]
                 if elem is ctypes.c_uint8:
-                    out[key] = P.parse_hex(value) if isinstance(value, str) else bytes(value)
+                    out[key] = _byte_values(value, None, what)
                 elif issubclass(elem, ctypes.Structure):
-                    out[key] = [_normalise(elem, v, None) if isinstance(v, dict) else v
-                                for v in value]
+                    if not isinstance(value, list):
+                        raise P.ValueProblem("expected a list of %s entries, got %s" % (
+                            short_struct_name(elem), _json_type(value)))
+                    out[key] = [_normalise(elem, v, None, "%s[%d]." % (path, i))
+                                if isinstance(v, dict) else v for i, v in enumerate(value)]
                 else:
                     out[key] = P.parse_int_list(value, _int_bits(elem), what)
             elif issubclass(ctype, ctypes.Structure):
@@ -363,11 +388,10 @@ def _normalise(cls, data, builder, prefix=""):
                 if f is not None and f.kind == "uuid" and isinstance(value, str):
                     out[key] = f.params[0].type.parse(value, f.params[0])
                 elif f is not None and f.kind == "packed" and isinstance(value, int):
-                    out[key] = value.to_bytes(ctypes.sizeof(ctype), "little")
-                elif isinstance(value, str):
-                    out[key] = P.parse_hex(value, ctypes.sizeof(ctype), what)
-                elif isinstance(value, list):
-                    out[key] = bytes(P.parse_int(v, 8, what=what) for v in value)
+                    size = ctypes.sizeof(ctype)
+                    out[key] = P.parse_int(value, 8 * size, what=what).to_bytes(size, "little")
+                elif isinstance(value, (str, list)):
+                    out[key] = _byte_values(value, ctypes.sizeof(ctype), what)
                 else:
                     out[key] = value
             elif issubclass(ctype, ctypes.Array):
@@ -377,8 +401,10 @@ def _normalise(cls, data, builder, prefix=""):
                 out[key] = f.params[0].type.parse(value, f.params[0])
             else:
                 out[key] = P.parse_int(value, _int_bits(ctype), what=what)
+        except _InputProblem:
+            raise                   # a structure inside said it, naming the whole path
         except P.ValueProblem as exc:
-            raise P.ValueProblem("--input: %s: %s" % (path, exc))
+            raise _InputProblem("--input: %s: %s" % (path, exc))
     return out
 
 

@@ -811,6 +811,31 @@ def test_input_json_must_be_an_object_of_fields(tmp_path):
     assert res.exit_code == 2 and "must hold a JSON object of request fields" in both(res)
 
 
+@pytest.mark.parametrize("args,request_,message", [
+    (["memdev", "media-operations-discovery", "emu:type3"], {"discovery_osa": 5},
+     "--input: discovery_osa: expected an object of media_ops_discovery_osa fields, "
+     "got a number"),
+    (["memdev", "media-operations-discovery", "emu:type3"],
+     {"discovery_osa": {"num_ops": 70000}},
+     "--input: discovery_osa.num_ops: 70000 is out of range"),
+    (["memdev", "add-dc-response", "emu:dcd"], {"extents": 5},
+     "--input: extents: expected a list of dc_extent_update entries, got a number"),
+    (["memdev", "add-dc-response", "emu:dcd"], {"extents": [{"start_dpa": "zz", "len": 0}]},
+     "--input: extents[0].start_dpa: 'zz' is not an integer"),
+    (["memdev", "set-lsa", "emu:type3"], {"offset": 0, "data": 5},
+     "--input: data: expected hex or a list of byte values, got a number"),
+    (["memdev", "set-lsa", "emu:type3"], {"offset": 0, "data": [1, 300]},
+     "--input: data: 300 is out of range"),
+    (["fmapi", "send-ld-cxlio-config-request", "emu:switch", "--ppb-id", "1"],
+     {"field_1": 1 << 24}, "--input: field_1: 16777216 is out of range"),
+])
+def test_input_json_of_the_wrong_shape_is_a_usage_error_naming_the_fields_path(
+        args, request_, message):
+    res = invoke(args + ["--input", "-", "--dry-run"], input=json.dumps(request_))
+    assert res.exit_code == 2 and no_traceback(res), both(res)
+    assert message in res.stderr and res.stderr.count("--input") == 1, res.stderr
+
+
 def test_input_that_is_not_text_is_a_usage_error_not_a_traceback(tmp_path):
     req = tmp_path / "req.json"
     req.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff")
