@@ -323,6 +323,17 @@ def test_the_cli_generates_the_event_and_5103_reads_the_status_bit(cli_switch):
     assert json.loads(res.stdout)["result"]["return_data"] == 1 << SURPRISE_DOWN
 
 
+def test_the_dry_run_names_the_severity_and_status_bit_the_wire_carries(cli_switch):
+    res = invoke(AER_ARGS + ["--dry-run", "--json"])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    request = json.loads(res.stdout)["request"]
+    payload = bytes.fromhex(request["payload"])
+    assert struct.unpack_from("<I", payload, 4)[0] == UNCORRECTABLE | SURPRISE_DOWN
+    assert request["fields"]["aer_error_decoded"] == {"status_bit": SURPRISE_DOWN,
+                                                      "severity": "uncorrectable"}
+    assert cli_switch.aer_events == 0
+
+
 def test_the_cli_refuses_without_yes_when_stdin_is_not_a_terminal(cli_switch):
     res = invoke(AER_ARGS)
     assert res.exit_code == 2

@@ -583,6 +583,23 @@ def test_tables_speak_words_degrees_and_gib():
     assert ports.exit_code == 0 and "usp" in ports.stdout and "dsp" in ports.stdout
 
 
+def test_tables_show_consecutive_port_ids_as_a_range():
+    res = invoke(["fmapi", "identify-sw-device", "emu:switch"])
+    assert res.exit_code == 0, res.output
+    rows = {" ".join(line.split()[:-1]): line.split()[-1]
+            for line in res.stdout.splitlines() if "bitmask" in line}
+    assert rows == {"active port bitmask": "0-7", "active vcs bitmask": "0"}
+
+
+def test_the_partition_table_shows_every_capacity_in_gib_even_zero():
+    res = invoke(["memdev", "get-partition-info", "emu:type3"])
+    assert res.exit_code == 0, res.output
+    rows = [" ".join(line.split()) for line in res.stdout.splitlines()]
+    for row in ("active vmem 1.00 GiB", "active pmem 1.00 GiB", "next vmem 0.00 GiB",
+                "next pmem 0.00 GiB"):
+        assert row in rows
+
+
 def test_json_decodes_enums_and_bitmasks_beside_the_raw_values():
     res = invoke(["memdev", "get-health-info", "emu:type3", "--json"])
     r = jdoc(res)["result"]
@@ -592,6 +609,51 @@ def test_json_decodes_enums_and_bitmasks_beside_the_raw_values():
     assert isinstance(r["device_temperature_decoded"], int)
     part = jdoc(invoke(["memdev", "get-partition-info", "emu:type3", "--json"]))["result"]
     assert part["active_vmem_bytes"] == part["active_vmem"] * (256 << 20)
+
+
+def _mock_device(monkeypatch, replies):
+    """The CLI's target answers from a mock: opcode -> reply payload."""
+    def opener(target, timeout=None):
+        ep = Context().open_mock()
+        for opcode, payload in replies.items():
+            ep.transport.set_response(opcode, 0, payload)
+        return ep
+    monkeypatch.setattr(cli_target, "open_endpoint", opener)
+
+
+def test_json_names_each_health_status_field_as_the_spec_does(monkeypatch):
+    import struct
+    # health: maintenance needed; media: all data lost (3); additional status: life
+    # used warning (bits 1:0 = 1), temperature critical (bits 3:2 = 2); life used
+    # not implemented (FFh); -10 degrees
+    _mock_device(monkeypatch, {0x4200: struct.pack("<BBBBHIII", 0x01, 3, 0x09, 0xFF, 0xFFF6,
+                                                   0, 0, 0)})
+    r = jdoc(invoke(["memdev", "get-health-info", "emu:type3", "--json"]))["result"]
+    assert r["health_status_decoded"] == ["maintenance-needed"]
+    assert r["media_status_decoded"] == "all-data-lost"
+    assert r["additional_status_decoded"] == {
+        "life_used": "warning", "device_temperature": "critical",
+        "corrected_volatile_errors": "normal", "corrected_persistent_errors": "normal"}
+    assert r["life_used_decoded"] is None and r["device_temperature_decoded"] == -10
+
+
+def test_json_gives_a_timestamp_in_utc_to_the_microsecond(monkeypatch):
+    import struct
+    _mock_device(monkeypatch, {0x0300: struct.pack("<Q", 1_700_000_000_123_456_789)})
+    r = jdoc(invoke(["generic", "get-timestamp", "emu:type3", "--json"]))["result"]
+    assert r["timestamp_decoded"] == "2023-11-14T22:13:20.123456Z"
+
+
+def test_json_and_table_name_the_staged_firmware_slot(monkeypatch):
+    import struct
+    # 3 slots, active slot 1 (bits 2:0), slot 2 staged for the next reset (bits 5:3)
+    info = struct.pack("<BBB13x", 3, 1 | 2 << 3, 0) + b"".join(
+        rev.ljust(16, b"\0") for rev in (b"FW 1", b"FW 2", b"", b""))
+    _mock_device(monkeypatch, {0x0200: info})
+    r = jdoc(invoke(["generic", "get-fw-info", "emu:type3", "--json"]))["result"]
+    assert r["slot_info_decoded"] == {"active_slot": 1, "staged_slot": 2}
+    res = invoke(["generic", "get-fw-info", "emu:type3"])
+    assert "staged slot 2" in [" ".join(line.split()) for line in res.stdout.splitlines()]
 
 
 def test_a_cxl_error_is_exit_1_naming_the_return_code(monkeypatch):

@@ -220,6 +220,17 @@ def test_over_tcp_the_dry_run_matches_the_real_message_after_the_probe(servers, 
     assert req["fields"] == {"start_ld_id": 1, "ld_allocation_list_limit": 2}
 
 
+@pytest.mark.parametrize("flag,byte,decoded", [
+    ("--forced", 0x10, {"policy": "tag-based", "forced": True, "sanitize_on_release": False}),
+    ("--sanitize-on-release", 0x20,
+     {"policy": "tag-based", "forced": False, "sanitize_on_release": True}),
+])
+def test_the_release_flags_shown_are_the_bits_sent(clean_cli, no_open, flag, byte, decoded):
+    req = _dry(["fmapi", "initiate-dc-release", "emu:dcd", "--length", "256M", flag])
+    assert bytes.fromhex(req["payload"])[2] == byte
+    assert req["fields"]["flags_decoded"] == decoded
+
+
 def test_raw_output_is_the_wire_bytes(clean_cli):
     req = _dry(["fmapi", "get-ld-info", "emu:switch", "--port", "2"])
     res = invoke(["fmapi", "get-ld-info", "emu:switch", "--port", "2", "--dry-run", "-o",

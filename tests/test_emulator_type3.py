@@ -698,6 +698,16 @@ def test_event_interrupt_policies(ep):
     ep.event_notification(event=0x1)
 
 
+def test_a_cxl_2_set_event_interrupt_policy_without_the_dcd_byte_is_taken(ep):
+    """CXL 2.0's request ends before the DCD settings: 4 bytes, the fifth read as 0."""
+    ep.set_event_interrupt_policy(dcd_settings=1)
+    ep.call("set_event_interrupt_policy", b"\x01\x01\x02\x01")
+    pol = ep.get_event_interrupt_policy()
+    assert (pol.informational_settings, pol.warning_settings, pol.failure_settings,
+            pol.fatal_settings, pol.dcd_settings) == (1, 1, 2, 1, 0)
+    assert rc(ep.call, "set_event_interrupt_policy", b"\x01\x01\x02") == PAYLOADLEN
+
+
 def test_fatal_records_carry_the_fatal_severity(ep, dev):
     dev.add_event(3, t3.GENERAL_MEDIA_EVENT_UUID)
     assert ep.get_event_records(event_log=3).records[0].flags[0] & 3 == 3

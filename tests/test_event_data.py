@@ -6,6 +6,10 @@ types/features.py); the byte positions are checked independently in
 tests/test_layouts.py and by the struct-based readers of test_emulator_dcd_mhd.
 """
 
+import uuid
+
+import pytest
+
 from cxlmi_bindings import Context, types
 from cli_helpers import clean_cli  # noqa: F401  (a fixture)
 
@@ -61,3 +65,24 @@ def test_a_record_without_a_layout_decodes_its_data_to_null():
     record = types.get("event_record")()
     record.uuid = bytes(range(16))
     assert types.to_dict(record, decoded=True)["data_decoded"] is None
+
+
+# Event record UUIDs as the spec (r3.1 8.2.9.2.1) and the kernel's trace events write them
+RECORD_UUIDS = {
+    "general-media": "fbcd0a77-c260-417f-85a9-088b1621eba6",
+    "dram": "601dcbb3-9c06-4eab-b8af-4e9bfb5c9624",
+    "memory-module": "fe927475-dd59-4339-a586-79bab113b774",
+    "memory-sparing": "e71f3a40-2d29-4092-8a39-4d1c966c7c65",
+    "physical-switch": "77cf9271-9c02-470b-9fe4-bc7b75f2da97",
+    "virtual-switch": "40d26425-3396-4c4d-a5da-3d47263af425",
+    "mld-port": "8dc44363-0c96-4710-b7bf-04bb99534c3f",
+    "dynamic-capacity": "ca95afa7-f183-4018-8c2f-95268e101a2a",
+}
+
+
+@pytest.mark.parametrize("name", RECORD_UUIDS)
+def test_a_record_is_named_by_its_uuid(name):
+    record = types.get("event_record")()
+    record.uuid = uuid.UUID(RECORD_UUIDS[name]).bytes
+    assert types.to_dict(record, decoded=True)["uuid_decoded"] == {
+        "uuid": RECORD_UUIDS[name], "name": name}

@@ -83,3 +83,14 @@ def test_an_emulator_profile_module_missing_is_named(monkeypatch):
     monkeypatch.setitem(profiles.PROFILES, "type3", ("cxlmi_bindings.emulator.gone:build", ""))
     with pytest.raises(TransportError, match="profile 'type3' is not part of this installation"):
         profiles.build("type3")
+
+
+def test_an_emulator_profile_whose_own_import_is_missing_shows_that_fault(monkeypatch,
+                                                                         tmp_path):
+    from cxlmi_bindings.emulator import profiles
+    (tmp_path / "halfway_profile.py").write_text("import module_nobody_has\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(profiles.PROFILES, "type3", ("halfway_profile:build", ""))
+    with pytest.raises(ModuleNotFoundError) as info:
+        profiles.build("type3")
+    assert info.value.name == "module_nobody_has"

@@ -351,6 +351,15 @@ def test_jack_vendor_type_70h_gets_an_unsupported_answer_not_silence(jrl_server)
     assert reply[:17] == bytes.fromhex("01 00 08 C0 70" "01 00 03 01 00 00 00 00 00 00 00 00")
 
 
+def test_a_type_70h_response_or_a_short_message_gets_no_answer():
+    request = bytes.fromhex("00 05 00 01 00 00 00 00 00 00 00 00")
+    assert peers.unserved_reply(peers.JRL, 0x70, request) == bytes.fromhex(
+        "01 05 03 01 00 00 00 00 00 00 00 00")
+    assert peers.unserved_reply(peers.JRL, 0x70, b"\x01" + request[1:]) is None   # a response
+    assert peers.unserved_reply(peers.JRL, 0x70, request[:11]) is None
+    assert peers.unserved_reply(peers.SPEC, 0x70, request) is None
+
+
 def test_a_spec_server_stays_silent_to_type_70h(jrl_server):
     server, sock = jrl_server(peer=None)
     sock.sendall(pkt("01 00 00 C8 70" "00 00 00 01 00 00 00 00 00 00 00 00"))
@@ -419,11 +428,32 @@ def test_a_request_that_is_not_in_the_type_byte_form_is_refused():
         bytes.fromhex("0C 00 00 00") + bytes(12), 0x08))[0] == 13
 
 
+def test_a_reply_already_in_the_spec_form_is_left_as_it_is():
+    # BO flag in bit 7 and payload length bit 16 in bit 0 of byte 7: a spec reply of
+    # 64 KiB, whose bit 0 is a length bit, not the peer's flag
+    spec = bytes.fromhex("01 07 00 01 02 00 00 81 00 00 00 00")
+    assert peers.from_high_nibble(spec) == spec
+
+
+def test_a_type_byte_request_whose_size_disagrees_with_its_bytes_is_refused():
+    with pytest.raises(ProtocolError) as info:
+        peers.tunnel_request_to_spec(bytes.fromhex("01 00 0E 00 08") + bytes(12), 0x08)
+    assert "size 14, 13 bytes follow" in str(info.value)
+
+
 def test_an_unknown_peer_profile_is_a_usage_error():
     from cxlmi_bindings.errors import UsageError
     with pytest.raises(UsageError) as info:
         peers.get("acme")
     assert "unknown peer profile 'acme' (choose from jrl, spec)" in str(info.value)
+
+
+def test_a_peer_profile_is_named_in_any_case(jrl_server):
+    assert peers.get(" JRL ") is peers.get("Jrl") is peers.JRL
+    _, sock = jrl_server(peer="JRL")
+    sock.sendall(pkt("01 00 00 C8 07" "00 00 00 01 00 00 00 00 00 00 00 00"))
+    (reply,) = read_message(sock)
+    assert reply[5] == 0x10                     # category 1 in bits 7:4, as jack reads it
 
 
 def test_cxl_mi_mctp_get_message_types_reads_the_peers_stale_tag_reply(replay, monkeypatch):

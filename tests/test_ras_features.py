@@ -232,6 +232,16 @@ def test_set_changes_the_device_and_shows_the_value_read_back(served, clean_cli)
     assert feature(device, "patrol-scrub").current == b"\x03\x0c\x01\x00"
 
 
+@pytest.mark.parametrize("words,flags", [(("off", "on"), 1), (("on", "no"), 0),
+                                         (("false", "true"), 1), (("1", "0"), 0)])
+def test_a_flag_takes_on_off_true_false_and_1_0(served, clean_cli, words, flags):
+    device, target, _ = served
+    for word in words:
+        res = run(["set", target, "patrol-scrub", "--enabled=%s" % word])
+        assert res.exit_code == 0, both(res)
+    assert feature(device, "patrol-scrub").current[3] == flags
+
+
 def test_save_keeps_the_value_across_a_reset(served, clean_cli):
     device, target, _ = served
     res = run(["set", target, "patrol-scrub", "--scrub-cycle-hours", "6", "--save"])
@@ -277,6 +287,7 @@ REFUSED_BEFORE_SENDING = [
     (["sppr", "--sparing-event-record", "maybe"], "takes yes or no"),
     (["hppr", "--bogus", "1"], "hppr has no attribute bogus"),
     (["ecs", "--threshold"], "--threshold needs a value; nothing was sent"),
+    (["sppr", "--rsvd", "0"], "sppr has no attribute rsvd"),     # reserved: not even read-only
     (["patrol-scrub", "--enabled", "yes", "--fru", "1"], "--fru is for ecs"),
     (["patrol-scrub", "--enabled", "yes", "--fru", "0"], "--fru is for ecs"),
     (["patrol-scrub"], "nothing to set"),

@@ -101,3 +101,18 @@ def test_tail_counts_come_from_the_layouts():
     assert types.get(entry.rsp).counted_by("records") == "record_count"
     assert registry.get("transfer_fw").req_count is None      # data_sz sizes it instead
     assert registry.get("fmapi_get_vcs_info").req_count == "num_vcs"
+
+
+def test_a_command_effects_log_names_the_opcodes_no_single_function_owns():
+    """A switch's CEL lists Tunnel Management (5300h), which has no function of its
+    own; shared opcodes get the name of what they all are, vendor ones their number."""
+    import struct
+    from cxlmi_bindings import Context
+    from cxlmi_bindings.uuids import LOG, wire
+    with Context() as ctx:
+        ep = ctx.open_mock()
+        ep.transport.set_response(0x0401, 0, struct.pack(
+            "<8H", 0x5300, 0, 0x0401, 0, 0x4402, 4, 0xC001, 0))
+        cel = ep.get_log_cel(uuid=wire(LOG["cel"]), offset=0, length=16)
+    assert [e["opcode_decoded"] for e in types.to_dict(cel, decoded=True)] == [
+        "tunnel_management", "get_log", "memdev_media_operations", "vendor_c001"]
