@@ -16,7 +16,7 @@ floor of a value with a device minimum) and refuses, nothing changed, before
 it writes the current values with the changes applied.
 """
 
-from .errors import NotSupported, UsageError
+from .errors import NotSupported, ProtocolError, UsageError
 from .types import features as layouts
 
 #: Get Supported Features: reply header and entry sizes (bytes)
@@ -90,7 +90,10 @@ def read(call, name, selection="current", entry=None):
     feature = layout(name)
     entry = entry or find(call, feature.name)
     data = read_raw(call, feature.name, entry.get_feature_size, selection)
-    return entry, data, layouts.decode(feature, data)
+    try:
+        return entry, data, layouts.decode(feature, data)
+    except ValueError as exc:       # the device sent less than the layout: its fault, not ours
+        raise ProtocolError(str(exc))
 
 
 def check_changes(name, fields, fru=None):

@@ -345,6 +345,20 @@ def test_a_mode_the_device_cannot_do_is_its_refusal_exit_1(served, clean_cli):
     assert "INPUT" in res.stderr and seen.opcodes.count(SET_FEATURE) == 1
 
 
+def test_feature_data_shorter_than_its_layout_is_a_malformed_reply_not_a_crash(served,
+                                                                              clean_cli):
+    device, target, seen = served
+    scrub = feature(device, "patrol-scrub")
+    scrub.current, scrub.read_size = b"\x03\x30\x02", 3      # 3 of the layout's 4 bytes
+    for args in (["get", target, "patrol-scrub"],
+                 ["set", target, "patrol-scrub", "--scrub-cycle-hours", "24"]):
+        res = run(args)
+        assert res.exit_code == 3, both(res)
+        assert "patrol-scrub: 3 bytes of feature data, its readable attributes take at " \
+               "least 4" in res.stderr and "Traceback" not in res.stderr
+    assert SET_FEATURE not in seen.opcodes
+
+
 def test_get_takes_the_name_alone_with_the_target_from_the_environment(served, monkeypatch):
     _, target, _ = served
     from cxlmi_cli import commands as cli_commands
