@@ -1104,7 +1104,7 @@ def test_vendor_raw_sends_the_payload_and_shows_the_reply(shared, tmp_path):
     doc = jdoc(invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload", str(f),
                        "--json"]))
     assert doc["result"] == {"opcode": 0xC001, "opcode_decoded": "vendor_c001", "length": 3,
-                             "data": "636261"}
+                             "data": "636261", "background": False}
     table = invoke(["vendor", "raw", "emu:type3", "--opcode", "0xC001", "--payload-hex", "41"])
     assert "00000000  41" in table.stdout
     same = invoke(["vendor", "vendor-specific", "emu:type3", "--opcode", "0xC001",
@@ -1132,6 +1132,20 @@ def test_vendor_raw_of_a_destructive_opcode_needs_yes(served):
     res = invoke(["vendor", "raw", target, "--opcode", "0x4400"])
     assert res.exit_code == 2 and "memdev_sanitize" in res.stderr
     assert server.stats["messages"] == sent
+
+
+def test_vendor_raw_of_an_opcode_that_goes_to_the_background_says_it_started(served):
+    target, _, device = served
+    res = invoke(["vendor", "raw", target, "--opcode", "0x4400", "--yes"])   # sanitize
+    assert res.exit_code == 0, both(res)
+    assert "opcode 4400h: started in the background on %s; follow it with `cxl-mi generic " \
+        "bg-op-status %s`" % (target, target) in " ".join(res.stdout.split())
+    assert device.bg is not None
+    device.bg = None                      # the next one may start
+    doc = jdoc(invoke(["vendor", "raw", target, "--opcode", "0x4400", "--yes", "--json"]))
+    assert doc["result"]["background"] is True and doc["result"]["length"] == 0
+    quick = jdoc(invoke(["vendor", "raw", target, "--opcode", "0x0001", "--json"]))
+    assert quick["result"]["background"] is False         # identify: answered at once
 
 
 @click.group("acme")

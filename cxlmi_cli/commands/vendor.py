@@ -38,14 +38,17 @@ def _raw_callback(name):
                 from cxlmi_bindings.errors import ProtocolError
                 raise ProtocolError("opcode %04Xh: the reply carries %d payload bytes, more "
                                     "than --rsp-size %d" % (opcode, len(data), rsp_size))
-            from ..render.views import Hexdump
+            from ..render.views import Hexdump, Note
             result = {"opcode": opcode, "opcode_decoded": registry.opcode_name(opcode),
-                      "length": len(data), "data": data.hex()}
-            inv.emit_data(result, raw=data,
-                          table=[Hexdump("opcode %04Xh (%s): %d reply bytes"
-                                         % (opcode, registry.opcode_name(opcode), len(data)),
-                                         data)],
-                          command="vendor_specific")
+                      "length": len(data), "data": data.hex(),
+                      "background": bool(inv.background)}
+            shown = [Hexdump("opcode %04Xh (%s): %d reply bytes"
+                             % (opcode, registry.opcode_name(opcode), len(data)), data)]
+            if inv.background:              # return code 1: it goes on after the reply
+                shown.append(Note("opcode %04Xh: started in the background on %s; follow it "
+                                  "with `cxl-mi generic bg-op-status %s`"
+                                  % (opcode, inv.where, inv.target)))
+            inv.emit_data(result, raw=data, table=shown, command="vendor_specific")
     return run
 
 
