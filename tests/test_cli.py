@@ -1434,6 +1434,15 @@ def test_emulate_refuses_a_bad_listen_address():
     assert res.exit_code == 2
 
 
+@pytest.mark.parametrize("eid", ["0", "255"])
+def test_emulate_refuses_an_eid_outside_1_to_254(monkeypatch, eid):
+    # 0 is the null EID and 255 the broadcast one: neither can be an endpoint's own
+    from cxlmi_cli.commands import emulate
+    monkeypatch.setattr(emulate, "_serve", lambda *a: None)      # never serve
+    res = invoke(["emulate", "--listen", "127.0.0.1:0", "--eid", eid])
+    assert res.exit_code == 2 and "--eid" in res.stderr
+
+
 # ------------------------------------------------------------------------ docs
 
 def test_the_json_schema_doc_lists_every_decoded_field():

@@ -151,6 +151,74 @@ def test_a_running_background_operation_does_not_stop_the_saving(servers, tmp_pa
     assert stop(proc)[0] == 0
 
 
+
+def test_without_a_profile_or_an_eid_it_emulates_a_switch_at_eid_8():
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "127.0.0.1:0"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = _readline(proc, 20)
+        m = re.fullmatch(r"listening on tcp:127\.0\.0\.1:(\d+) \(emu:switch, EID 8\); "
+                         r"Ctrl-C stops\n", line)
+        assert m, line
+        target = "tcp:127.0.0.1:%s" % m.group(1)
+        out = cxl_mi("mctp", "get-eid", target, "--json")
+        assert json.loads(out.stdout)["result"]["eid"] == 8
+        out = cxl_mi("identify", target, "--json")
+        assert json.loads(out.stdout)["result"]["component_type_decoded"] == "switch"
+        code, err = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert code == 0
+
+
+
+def test_port_0_picks_a_free_port_for_each_server(servers):
+    _, first = servers("--profile", "type3")
+    _, second = servers("--profile", "switch")         # both at once
+    assert first != second
+    assert json.loads(cxl_mi("identify", first, "--json").stdout)["result"][
+        "component_type_decoded"] == "type3"
+
+def test_without_listen_it_serves_loopback_port_2508_with_the_documented_limits(monkeypatch):
+    # the server is built as the options say, then handed to _serve (stubbed: 2508 may be
+    # taken on this machine); beyond loopback only when asked
+    from cli_helpers import runner
+    from cxlmi_cli.commands import emulate
+    from cxlmi_cli.main import cli
+    served = []
+    monkeypatch.setattr(emulate, "_serve", lambda server, *a: served.append(server))
+    res = runner().invoke(cli, ["emulate"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    (server,) = served
+    assert (server.host, server.port) == ("127.0.0.1", 2508)
+    assert (server.max_clients, server.idle_timeout, server.message_timeout) == (64, 300, 30)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_listening_line_of_an_ipv6_address_has_brackets(workers):
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "[::1]:0", "--profile", "type3", "--workers", workers], cwd=ROOT,
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = _readline(proc, 20)
+        m = re.match(r"listening on (tcp:\[::1\]:\d+) \(emu:type3, EID 8", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        out = cxl_mi("identify", m.group(1), "--json")     # the address as shown works
+        assert out.returncode == 0 and json.loads(out.stdout)["result"]["component_type"] == 3
+        code, err = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert code == 0
+
 # -- what `cxl-mi emulate` refuses, and what it warns about --------------------------------
 
 def test_a_port_already_in_use_cannot_be_listened_on_exit_3():
@@ -167,6 +235,38 @@ def test_a_port_already_in_use_cannot_be_listened_on_exit_3():
     assert out.stderr.decode() == ("cxl-mi: error: cannot listen on 127.0.0.1:%d: Address "
                                    "already in use\n" % port)
 
+
+
+def test_a_port_already_in_use_is_exit_3_with_workers_too():
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:%d" % port,
+                     "--workers", "2")
+    finally:
+        taken.close()
+    assert out.returncode == 3 and out.stdout == b""
+    assert out.stderr.decode() == ("cxl-mi: error: cannot listen on 127.0.0.1:%d: Address "
+                                   "already in use\n" % port)
+
+
+def test_a_port_in_use_leaves_no_serial_socket_behind(tmp_path):
+    import socket
+    line = str(tmp_path / "line")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:%d" % port,
+                     "--serial-listen", line)
+    finally:
+        taken.close()
+    assert out.returncode == 3 and b"cannot listen on" in out.stderr
+    assert os.listdir(str(tmp_path)) == []
 
 def test_listening_beyond_loopback_warns_and_a_loopback_listener_does_not(servers):
     proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--profile",
@@ -295,6 +395,70 @@ def test_permission_denied_on_the_state_file_maps_to_exit_4_at_the_seam(tmp_path
                           "Permission denied\n" % state)
     assert not os.path.exists(state)
 
+
+
+def test_permission_denied_reading_the_state_file_is_exit_4(tmp_path, monkeypatch):
+    # as writing it (above): where no file refuses this process, at the seam
+    import errno
+    from cli_helpers import runner
+    from cxlmi_bindings.emulator.state import StateFile
+    from cxlmi_cli.main import cli
+    state = str(tmp_path / "cxlmi.state")
+
+    def refused(self, device):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), self.path)
+    monkeypatch.setattr(StateFile, "load", refused)
+    res = runner().invoke(cli, ["emulate", "--profile", "type3", "--listen", "127.0.0.1:0",
+                                "--state", state], catch_exceptions=False)
+    assert res.exit_code == 4
+    assert res.stderr == ("cxl-mi: error: --state %s: cannot read it: Permission denied\n"
+                          % state)
+
+
+def test_a_state_file_that_cannot_be_read_for_another_reason_is_a_usage_error(tmp_path):
+    state = str(tmp_path / "loop.state")
+    os.symlink(state, state)                    # a link to itself: ELOOP on open
+    out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:0", "--state", state)
+    assert out.returncode == 2 and out.stdout == b""
+    assert out.stderr.decode() == ("cxl-mi: error: --state %s: cannot read it: Too many "
+                                   "levels of symbolic links\n" % state)
+
+
+def test_a_state_that_could_not_be_saved_is_saved_once_it_can_be(servers, tmp_path):
+    import shutil
+    where = tmp_path / "state-dir"
+    where.mkdir()
+    state = str(where / "t3.state")
+    proc, target = servers("--profile", "type3", "--state", state)
+    shutil.rmtree(str(where))
+    out = cxl_mi("memdev", "set-lsa", target, "--offset", "64", "--data-hex",
+                 b"LATE".hex(), "--yes")
+    assert out.returncode == 1                  # refused: it could not be made durable
+    time.sleep(2.5)                             # the periodic save fails as well, meanwhile
+    where.mkdir()                               # and now it can be written: no request needed
+    deadline = time.monotonic() + 5
+    while not os.path.exists(state) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(state)
+    assert proc.poll() is None
+    code, err = stop(proc)
+    assert code == 0 and "Traceback" not in err
+
+
+def test_emulate_run_in_process_again_shows_each_warning_once(monkeypatch):
+    # the warnings' handler goes with the run that added it
+    import logging
+    from cli_helpers import runner
+    from cxlmi_cli.commands import emulate
+    from cxlmi_cli.main import cli
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])     # no logging set up (no -v)
+    monkeypatch.setattr(emulate, "_serve", lambda *a: logging.getLogger(
+        "cxlmi.emulator").warning("a client left in the middle of a message"))
+    for _ in range(2):
+        res = runner().invoke(cli, ["emulate", "--profile", "type3", "--listen",
+                                    "127.0.0.1:0"], catch_exceptions=False)
+        assert res.exit_code == 0
+        assert res.stderr == "cxl-mi: warning: a client left in the middle of a message\n"
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_emulate_keeps_freed_memory_before_it_serves(monkeypatch, workers):

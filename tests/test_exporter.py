@@ -421,6 +421,25 @@ def test_once_with_textfile_writes_the_file(tmp_path):
     assert {"cxl_up", "cxl_temperature_celsius", "cxl_device_info"} <= names
 
 
+
+def test_a_textfile_directory_that_does_not_exist_is_refused_at_start(tmp_path):
+    missing = str(tmp_path / "no-such-dir")
+    res = invoke(["exporter", "--once", "--textfile", missing, "emu:type3"])
+    assert res.exit_code == 2 and "--textfile" in res.stderr
+    assert "%s is not a directory" % missing in res.stderr
+
+
+def test_once_with_a_textfile_that_cannot_be_written_exits_3_and_says_why(tmp_path,
+                                                                          monkeypatch):
+    def full(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    res = invoke(["exporter", "--once", "--textfile", str(tmp_path), "emu:type3"])
+    assert res.exit_code == 3 and res.stdout == ""
+    assert res.stderr == ("cxl-mi: warning: cannot write to %s: No space left on device\n"
+                          % tmp_path)
+    assert os.listdir(tmp_path) == []
+
 # ------------------------------------------------------------------ the doc
 
 def _documented():
@@ -476,6 +495,52 @@ def test_once_prints_the_metrics(devices):
     assert ups == {"emu:type3": 1, "emu:switch": 1}
 
 
+
+def test_once_warns_once_about_a_target_that_is_down_and_exits_0():
+    res = invoke(["exporter", "--once", "emu:type3", "tcp:127.0.0.1:1"])
+    assert res.exit_code == 0, both(res)
+    assert 'cxl_up{target="tcp:127.0.0.1:1"} 0.0' in res.stdout
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("cxl-mi: warning: tcp:127.0.0.1:1: ") and "refused" in line
+
+
+def test_once_gives_each_target_the_timeout_given(silent_server):
+    start = time.monotonic()
+    res = invoke(["exporter", "--once", "--timeout", "0.3", silent_server])
+    took = time.monotonic() - start
+    assert res.exit_code == 0, both(res)
+    assert 'cxl_up{target="%s"} 0.0' % silent_server in res.stdout
+    assert took < 3, took                    # not the default 5 s
+
+
+def test_a_targets_error_is_said_once_while_it_lasts_and_its_recovery_once(capsys):
+    up = {"value": False}
+    ctx = Context()
+
+    def opener(target, timeout):
+        if not up["value"]:
+            raise OSError("connection refused")
+        return ctx.open("emu:type3")
+    clock = Clock()
+    c = Collector(["tcp:127.0.0.1:7"], interval=1, opener=opener, clock=clock)
+    shown = {}
+    try:
+        for _ in range(3):
+            c.samples()
+            exporter._report(c, shown)
+            clock.now += 2
+        up["value"] = True
+        for _ in range(2):
+            c.samples()
+            exporter._report(c, shown)
+            clock.now += 2
+    finally:
+        c.close()
+        ctx.close()
+    assert capsys.readouterr().err.splitlines() == [
+        "cxl-mi: warning: tcp:127.0.0.1:7: connection refused",
+        "cxl-mi: tcp:127.0.0.1:7: collected again"]
+
 def test_a_bad_target_or_none_is_a_usage_error(monkeypatch):
     monkeypatch.delenv("CXLMI_TARGET", raising=False)
     res = invoke(["exporter", "--once"])
@@ -521,6 +586,86 @@ def test_the_http_server_answers_metrics_and_nothing_else(devices):
         server.server_close()
 
 
+def test_metrics_with_a_query_string_are_the_metrics(devices):
+    # Prometheus may add parameters to the scrape URL (params: in its config)
+    c = Collector(["emu:type3"], opener=devices)
+    server = exporter.make_server("127.0.0.1", 0, exporter.build_registry(c))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/metrics?module=cxl" % server.server_address[1]
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == 200
+            assert 'cxl_up{target="emu:type3"} 1.0' in r.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_collection_that_fails_is_a_500_and_the_server_goes_on():
+    class Broken:
+        def samples(self):
+            raise RuntimeError("no samples today")
+    server = exporter.make_server("127.0.0.1", 0, exporter.build_registry(Broken()))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % server.server_address[1]
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "/metrics", timeout=10)
+        assert err.value.code == 500 and b"no samples today" in err.value.read()
+        with urllib.request.urlopen(base + "/", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("text, address", [
+    ("127.0.0.1:9850", ("127.0.0.1", 9850)),
+    (" 127.0.0.1:65535\n", ("127.0.0.1", 65535)),
+    ("[::1]:9850", ("::1", 9850)),
+    ("0.0.0.0:0", ("0.0.0.0", 0)),
+])
+def test_listen_addresses_taken(text, address):
+    assert exporter.parse_listen(text) == address
+
+
+@pytest.mark.parametrize("text", [":9850", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x",
+                                  "[::1]"])
+def test_listen_addresses_refused_name_the_option(text):
+    # ":9850" would be every interface: the host must be said
+    res = invoke(["exporter", "--once", "--listen", text, "emu:type3"])
+    assert res.exit_code == 2 and "--listen" in res.stderr and res.stdout == ""
+
+
+@pytest.mark.parametrize("args, address", [
+    ([], ("127.0.0.1", 9850)),                              # loopback unless told otherwise
+    (["--textfile", "{tmp}"], None),                        # the text file alone: no port
+    (["--textfile", "{tmp}", "--listen", "127.0.0.1:0"], ("127.0.0.1", 0)),
+])
+def test_where_the_exporter_listens(monkeypatch, tmp_path, args, address):
+    served = []
+    monkeypatch.setattr(exporter, "_serve", lambda collector, registry, address, textfile,
+                        interval: served.append(address))
+    args = [a.format(tmp=tmp_path) for a in args]
+    res = invoke(["exporter", "emu:type3"] + args)
+    assert res.exit_code == 0, both(res)
+    assert served == [address]
+
+
+def test_the_exporter_serves_on_an_ipv6_address():
+    proc = _cli_process(["exporter", "--listen", "[::1]:0", "emu:type3"])
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"listening on http://\[::1\]:(\d+)/metrics \(1 target\)", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        with urllib.request.urlopen("http://[::1]:%s/metrics" % m.group(1), timeout=20) as r:
+            assert 'cxl_up{target="emu:type3"} 1.0' in r.read().decode()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "warning" not in err                # ::1 is loopback
+
 def test_other_commands_do_not_import_the_exporter_or_prometheus_client():
     code = ("import sys; from cxlmi_cli.main import main\n"
             "try:\n    main(['identify', 'emu:type3', '--json'])\n"
@@ -542,6 +687,10 @@ def _cli_process(args):
                             stdin=subprocess.DEVNULL, text=True)
 
 
+#: the value of each cxl_last_scrape_timestamp_seconds sample (not its HELP and TYPE words)
+STAMP = re.compile(r"^cxl_last_scrape_timestamp_seconds\{.*\} (\S+)$", re.M)
+
+
 def test_the_textfile_loop_rewrites_the_file_and_sigterm_stops_it(tmp_path):
     proc = _cli_process(["exporter", "--textfile", str(tmp_path), "--interval", "0.2",
                          "emu:type3"])
@@ -553,7 +702,7 @@ def test_the_textfile_loop_rewrites_the_file_and_sigterm_stops_it(tmp_path):
             if path.exists():
                 text = path.read_text()         # always whole: it is renamed into place
                 assert text.endswith("\n") and 'cxl_up{target="emu:type3"} 1.0' in text
-                stamps.update(re.findall(r"cxl_last_scrape_timestamp_seconds\S* (\S+)", text))
+                stamps.update(re.findall(STAMP, text))
             time.sleep(0.05)
         assert len(stamps) >= 2, "the file was not rewritten with newer values"
     finally:
@@ -580,6 +729,25 @@ def test_the_listening_exporter_prints_its_address_serves_and_stops_on_sigterm()
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
 
+
+
+def test_scrapes_further_apart_than_the_interval_get_values_collected_anew():
+    proc = _cli_process(["exporter", "--listen", "127.0.0.1:0", "--interval", "0.2",
+                         "emu:type3"])
+    try:
+        m = re.match(r"listening on http://127\.0\.0\.1:(\d+)/", proc.stdout.readline())
+        assert m, proc.stderr.read() if proc.poll() is not None else ""
+        stamps = []
+        for _ in range(2):
+            with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % m.group(1),
+                                        timeout=20) as r:
+                stamps += re.findall(STAMP, r.read().decode())
+            time.sleep(0.5)                  # past the 0.2 s interval (not the default 15 s)
+        assert len(stamps) == 2 and stamps[0] != stamps[1], stamps
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
 
 def test_a_port_in_use_is_exit_3():
     with socket.socket() as busy:

@@ -6,6 +6,7 @@ bytes tests/test_mctp_serial.py checks against DSP0253) and reads the replies ba
 fresh decoder.  The kernel's side is tests/integration/test_qemu_mctp.py.
 """
 
+import errno
 import os
 import re
 import select
@@ -279,6 +280,7 @@ def test_emulate_serves_the_same_endpoint_on_tcp_and_serial(tmp_path):
 @pytest.mark.parametrize("args, code, message", [
     (["--serial", "/nonexistent/x", "--serial-listen", "/tmp/y"], 2, "give one of them"),
     (["--serial-listen", "/tmp/y", "--workers", "2"], 2, "need --workers 1"),
+    (["--serial", "/nonexistent/line", "--workers", "2"], 2, "need --workers 1"),
     (["--serial", "/nonexistent/line"], 2, "--serial /nonexistent/line: No such file"),
     (["--serial-listen", "/nonexistent/dir/line"], 2, "cannot listen on /nonexistent/dir/line"),
 ])
@@ -290,6 +292,40 @@ def test_emulate_serial_mistakes(args, code, message):
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert "listening" not in proc.stdout
 
+
+
+def test_emulate_on_a_socket_another_process_listens_on_is_exit_3(tmp_path):
+    path = str(tmp_path / "line")
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(path)
+    other.listen(1)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                               "127.0.0.1:0", "--serial-listen", path], cwd=ROOT, env=ENV,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        other.close()
+    assert proc.returncode == 3, proc.stderr             # in use, as a TCP port would be
+    assert proc.stderr == ("cxl-mi: error: --serial-listen %s is in use: another process "
+                           "listens there\n" % path)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])
+def test_emulate_refused_the_serial_line_is_exit_4(tmp_path, monkeypatch, code):
+    # permission denied is exit 4, as everywhere (at the seam: root is refused nothing)
+    from cli_helpers import runner
+    from cxlmi_bindings.emulator import serial_server
+    from cxlmi_cli.main import cli
+    path = str(tmp_path / "line")
+
+    def refused(where):
+        raise SerialLineError(code, "cannot listen on %s: %s" % (where, os.strerror(code)))
+    monkeypatch.setattr(serial_server, "_listen_unix", refused)
+    res = runner().invoke(cli, ["emulate", "--listen", "127.0.0.1:0", "--serial-listen", path],
+                          catch_exceptions=False)
+    assert res.exit_code == 4
+    assert res.stderr == "cxl-mi: error: --serial-listen cannot listen on %s: %s\n" % (
+        path, os.strerror(code))
 
 def test_emulate_refuses_a_regular_file_as_listening_socket(tmp_path):
     regular = tmp_path / "f"

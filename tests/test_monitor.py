@@ -370,6 +370,116 @@ def test_the_live_view_shows_each_target_and_the_latest_lines():
     assert "gone" in text and "refused" in text
 
 
+
+def test_once_says_nothing_on_stderr_when_every_target_answers():
+    # from cron: a line on stderr is a mail
+    r = invoke(["monitor", "emu:type3", "--once"])
+    assert r.exit_code == 0 and r.stdout and r.stderr == ""
+
+
+@pytest.mark.parametrize("interval, retry", [(60, 5), (2, 2)])
+def test_a_target_gone_is_retried_within_5_seconds_however_long_the_interval(interval, retry):
+    r = invoke(["monitor", "tcp:127.0.0.1:1", "--once", "--interval", str(interval)])
+    assert r.exit_code == 3
+    (gone,) = [json.loads(s) for s in r.stdout.splitlines()]
+    assert (gone["kind"], gone["retry_in"]) == ("gone", retry)
+
+
+@pytest.mark.parametrize("args, seconds", [(["--timeout", "0.3"], 0.3), ([], 5)])
+def test_a_silent_target_is_gone_after_the_timeout(args, seconds):
+    # 5 s unless told otherwise (docs/cli.md)
+    import socket
+    with socket.socket() as silent:             # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        target = "tcp:127.0.0.1:%d" % silent.getsockname()[1]
+        start = time.monotonic()
+        r = invoke(["monitor", target, "--once"] + args)
+        took = time.monotonic() - start
+    assert r.exit_code == 3
+    (gone,) = [json.loads(s) for s in r.stdout.splitlines()]
+    assert gone["kind"] == "gone", gone
+    assert seconds <= took < seconds + 2.5, took
+
+
+def test_a_monitor_run_in_process_puts_the_signal_handlers_back():
+    import signal
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    r = invoke(["monitor", "emu:type3", "--once"])
+    assert r.exit_code == 0
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def _live(targets, lines_in, width=200):
+    """The live view's table and recent lines (as text) after ``lines_in``."""
+    from rich.console import Console
+    from cxlmi_cli.commands.monitor import LiveView
+    view = LiveView(targets, 5, console=Console(file=io.StringIO(), width=width))
+    view.live = type("Quiet", (), {"update": lambda self, *a, **k: None})()
+    for line in lines_in:
+        view.write(line)
+    out = io.StringIO()
+    Console(file=out, width=width).print(view.render())
+    return out.getvalue()
+
+
+def _row(text, target):
+    (row,) = [r for r in text.splitlines() if r.startswith("│ %s " % target)]
+    return [cell.strip() for cell in row.strip("│").split("│")]
+
+
+def _line(target, kind, **fields):
+    return dict(time="2026-01-02T03:04:05.678Z", target=target, kind=kind, **fields)
+
+
+def test_the_live_view_table_says_which_target_is_gone_and_which_came_back():
+    text = _live(["emu:a", "emu:b"], [
+        _line("emu:a", "up", component_type="type3"),
+        _line("emu:b", "up", component_type="switch"),
+        _line("emu:a", "gone", error="connection reset", retry_in=1),
+        _line("emu:b", "gone", error="connection reset", retry_in=1),
+        _line("emu:b", "back", component_type="switch", down_seconds=2.0)])
+    assert _row(text, "emu:a")[1:3] == ["gone", "type3"]
+    assert _row(text, "emu:b")[1:3] == ["up", "switch"]
+
+
+def test_the_live_view_table_says_ok_for_a_healthy_device_and_counts_its_events():
+    health = {"device_temperature_decoded": 35, "health_status_decoded": [],
+              "media_status_decoded": "normal"}
+    event = {"uuid_decoded": {"name": "general-media"}}
+    text = _live(["emu:a"], [
+        _line("emu:a", "up", component_type="type3"),
+        _line("emu:a", "health", health=health, changes=None),
+        _line("emu:a", "event", log="info", handle=1, record=event),
+        _line("emu:a", "event", log="info", handle=2, record=event),
+        _line("emu:a", "background", command="memdev_scan_media", state="running",
+              percent_complete=50)])
+    assert _row(text, "emu:a") == ["emu:a", "up", "type3", "35 °C", "ok", "normal", "2",
+                                   "memdev_scan_media running"]
+
+
+def test_the_live_view_shows_the_latest_lines_and_what_changed_which_way():
+    lines_in = [_line("emu:a", "gone", error="attempt %d" % i, retry_in=1)
+                for i in range(20)]
+    lines_in.append(_line("emu:a", "port", port=3, changes={
+        "ltssm_state": {"from": "l0", "to": "detect"}}))
+    text = _live(["emu:a"], lines_in)
+    recent = text.splitlines()[-12:]
+    assert recent[0] == "03:04:05 emu:a gone attempt 9"
+    assert recent[-1] == "03:04:05 emu:a port 3 ltssm_state l0 -> detect"
+    assert "attempt 8" not in text
+
+
+def test_the_live_view_is_redrawn_at_each_line_not_only_at_the_end(monkeypatch):
+    from rich.console import Console
+    from cxlmi_cli.commands.monitor import LiveView
+    monkeypatch.setenv("TERM", "xterm")         # not a dumb terminal, whatever runs the tests
+    buf = io.StringIO()
+    view = LiveView(["emu:a"], 5, console=Console(file=buf, width=120, force_terminal=True))
+    with view:
+        view.write(_line("emu:a", "up", component_type="type3"))
+        assert "emu:a up" in buf.getvalue()
+
 def test_the_doc_lists_every_kind_of_line():
     import os
     import re

@@ -238,3 +238,33 @@ def test_a_reader_that_goes_away_ends_the_monitor_quietly(procs):
     assert mon.wait(30) == 0
     err = mon.stderr.read()
     assert b"Traceback" not in err, err
+
+
+
+def test_sigterm_stops_a_monitor_waiting_out_a_long_interval_at_once(procs):
+    mon, out = monitor(procs, "emu:type3", "--interval", "600")
+    out.until(lambda line: line["kind"] == "alert_config")     # its first round's last line
+    time.sleep(1.0)                          # the round is over: it waits out the interval
+    mon.send_signal(signal.SIGTERM)
+    assert mon.wait(5) == 0                  # not when the 600 s are over
+    assert b"monitor stopped" in mon.stderr.read()
+
+
+def test_a_second_ctrl_c_interrupts_a_round_waiting_on_a_silent_target(procs):
+    import socket
+    with socket.socket() as silent:             # accepts, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        silent.settimeout(30)
+        target = "tcp:127.0.0.1:%d" % silent.getsockname()[1]
+        # the silent target first: the round waits on it before anything else
+        mon = procs.spawn("monitor", target, "emu:type3", "--timeout", "600")
+        conn, _ = silent.accept()                # the monitor is in its round
+        mon.send_signal(signal.SIGINT)           # the first: stop after this round ...
+        with pytest.raises(subprocess.TimeoutExpired):
+            mon.wait(0.5)                        # ... which is still waiting
+        mon.send_signal(signal.SIGINT)           # the second: at once
+        assert mon.wait(5) == 130
+        conn.close()
+    err = mon.stderr.read()
+    assert b"interrupted" in err and b"Traceback" not in err

@@ -307,6 +307,16 @@ def test_emulate_peer_jrl_answers_a_jrl_client_as_a_spec_server_answers_a_spec_o
     assert c.returncode != 0
 
 
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs fork()")
+def test_emulate_peer_jrl_with_workers_answers_a_jrl_client(emulate):
+    jrl = emulate("--peer", "jrl", "--workers", "2")
+    for _ in range(2):                      # each connection may land on either worker
+        out = _cxl_mi("fmapi", "get-ld-info", jrl, "--port", "2", "--peer", "jrl", "--json",
+                      "--timeout", "3")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["result"]["ld_count"] == 4
+
 def test_the_cli_goes_on_with_the_command_when_the_probe_times_out(monkeypatch):
     """Without --timeout a probe that gets no answer costs its wait, not the command."""
     from cxlmi_bindings import cci, endpoint

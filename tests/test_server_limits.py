@@ -287,6 +287,52 @@ def test_cxl_mi_emulate_takes_the_limits_from_its_options():
         proc.wait(10)
 
 
+
+def _cxl_mi_emulate(*args):
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
+                             "127.0.0.1:0", "--profile", "type3"] + list(args), cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    m = re.search(r"tcp:127\.0\.0\.1:(\d+)", proc.stdout.readline())
+    if not m:
+        proc.kill()
+        proc.wait(10)
+    assert m, proc.stderr.read()
+    return proc, ("127.0.0.1", int(m.group(1)))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_cxl_mi_emulate_cuts_off_a_message_unfinished_past_its_message_timeout(workers):
+    proc, address = _cxl_mi_emulate("--message-timeout", "0.5", "--workers", workers)
+    try:
+        sock = socket.create_connection(address)
+        data, _ = mf.frame(8, cci.encode(0x0001, bytes(512), tag=1), 8, 0x20, 1, 1)
+        assert len(data) > mf.PACKET_SIZE
+        sock.sendall(data[:mf.PACKET_SIZE])               # the first packet of several
+        assert closed_by_peer(sock, 3.0)                  # not after the default 30 s
+        sock.close()
+        assert identify_ok(address)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cxl_mi_emulate_workers_each_take_max_clients():
+    proc, address = _cxl_mi_emulate("--max-clients", "1", "--workers", "2")
+    conns = []
+    try:
+        for _ in range(2):                                # one on each worker
+            conns.append(socket.create_connection(address))
+            time.sleep(0.1)
+        extra = socket.create_connection(address)
+        conns.append(extra)
+        assert closed_by_peer(extra, 0.8)                 # both are full
+    finally:
+        for s in conns:
+            s.close()
+        proc.terminate()
+        proc.wait(10)
+
 def test_every_burst_of_refusals_is_logged_once_and_each_recovery_once(caplog, monkeypatch):
     from cxlmi_bindings.emulator import server as server_module
     monkeypatch.setattr(server_module, "EVICT_SILENT", 60.0)
