@@ -1429,6 +1429,22 @@ def test_emulate_state_file_survives_a_restart(tmp_path):
         assert _stop(proc) == 0
 
 
+def test_emulate_listens_on_the_tcp_form_it_prints_and_its_errors_suggest(monkeypatch):
+    # "listening on tcp:HOST:PORT", and a bad --listen's "(e.g. tcp:127.0.0.1:2508)": the
+    # address written as a target is taken back as one
+    from cxlmi_cli.commands import emulate
+    served = []
+    monkeypatch.setattr(emulate, "_serve", lambda server, *a: served.append(
+        (server.host, server.port)))
+    res = invoke(["emulate", "--listen", "a:b:c"])
+    assert res.exit_code == 2 and "(e.g. tcp:127.0.0.1:2508)" in res.stderr
+    for listen, address in (("tcp:127.0.0.1:2508", ("127.0.0.1", 2508)),
+                            (" tcp:[::1]:0", ("::1", 0))):
+        res = invoke(["emulate", "--listen", listen])
+        assert res.exit_code == 0, both(res)
+        assert served.pop() == address
+
+
 def test_emulate_refuses_a_bad_listen_address():
     res = invoke(["emulate", "--listen", "127.0.0.1:99999"])
     assert res.exit_code == 2

@@ -31,6 +31,9 @@ def _parse_listen(text):
     from cxlmi_bindings import targets
     from cxlmi_bindings.errors import UsageError
     text = text.strip()
+    if text.startswith("tcp:"):
+        # the form the listening line prints and the error's example gives: take it too
+        text = text[len("tcp:"):]
     ephemeral = text.endswith(":0")
     try:
         host, port = targets.parse_tcp(text[:-2] if ephemeral else text, "--listen %s" % text)
