@@ -1437,7 +1437,12 @@ def test_emulate_listens_on_the_tcp_form_it_prints_and_its_errors_suggest(monkey
     monkeypatch.setattr(emulate, "_serve", lambda server, *a: served.append(
         (server.host, server.port)))
     res = invoke(["emulate", "--listen", "a:b:c"])
-    assert res.exit_code == 2 and "(e.g. tcp:127.0.0.1:2508)" in res.stderr
+    assert res.exit_code == 2
+    assert "Invalid value for --listen: expected HOST[:PORT] (e.g. 127.0.0.1:2508, " \
+        "[::1]:2508, tcp:127.0.0.1:2508; port 0 picks a free one), not 'a:b:c'" in res.stderr
+    assert "target" not in res.stderr                # an option's value, not a target
+    res = invoke(["emulate", "--listen", "127.0.0.1:70000"])
+    assert res.exit_code == 2 and "--listen: port 70000 is out of range (1..65535)" in res.stderr
     for listen, address in (("tcp:127.0.0.1:2508", ("127.0.0.1", 2508)),
                             (" tcp:[::1]:0", ("::1", 0))):
         res = invoke(["emulate", "--listen", listen])

@@ -36,9 +36,15 @@ def _parse_listen(text):
         text = text[len("tcp:"):]
     ephemeral = text.endswith(":0")
     try:
-        host, port = targets.parse_tcp(text[:-2] if ephemeral else text, "--listen %s" % text)
+        host, port = targets.parse_tcp(text[:-2] if ephemeral else text, text)
     except UsageError as exc:
-        raise click.BadParameter(str(exc), param_hint="--listen")
+        # parse_tcp words it for a target ("target 'X': ..."); this is an option's value
+        why = str(exc)
+        why = why[len("target %r: " % text):] if why.startswith("target %r: " % text) else why
+        if why.startswith("expected"):
+            why = ("expected HOST[:PORT] (e.g. 127.0.0.1:2508, [::1]:2508, "
+                   "tcp:127.0.0.1:2508; port 0 picks a free one), not %r" % text)
+        raise click.BadParameter(why, param_hint="--listen")
     return host, 0 if ephemeral else port
 
 
