@@ -630,7 +630,7 @@ def test_listen_addresses_taken(text, address):
 
 
 @pytest.mark.parametrize("text", [":9850", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x",
-                                  "[::1]"])
+                                  "[::1]", "tcp:127.0.0.1:9850", "::1:9850"])
 def test_listen_addresses_refused_name_the_option(text):
     # ":9850" would be every interface: the host must be said
     res = invoke(["exporter", "--once", "--listen", text, "emu:type3"])

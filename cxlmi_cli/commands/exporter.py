@@ -93,11 +93,15 @@ def parse_listen(text):
     """``HOST:PORT`` or ``[V6ADDR]:PORT`` -> (host, port); port 0 picks a free one."""
     text = text.strip()
     host, sep, port = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise click.BadParameter("expected HOST:PORT (e.g. 127.0.0.1:9850), not %r" % text,
-                                 param_hint="--listen")
+    # a colon left in the host is an IPv6 address without brackets or a scheme
+    # (tcp:...): either would only fail later, when binding
+    if not sep or not host or not port.isdigit() or int(port) > 65535 or (
+            ":" in host and not bracketed):
+        raise click.BadParameter("expected HOST:PORT (e.g. 127.0.0.1:9850, [::1]:9850), not %r"
+                                 % text, param_hint="--listen")
     return host, int(port)
 
 
