@@ -8,6 +8,7 @@ flight (one pickle cannot hold) comes back as aborted.  Every server is
 killed in teardown, whatever happened.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -42,11 +43,29 @@ def servers():
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        for stream in (proc.stdout, proc.stderr):
-            stream.close()
+        _reap(proc)
+
+
+def _reap(proc):
+    """Kill ``proc`` if it still runs, wait for it, close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    for stream in (proc.stdout, proc.stderr):
+        stream.close()
+
+
+@contextlib.contextmanager
+def emulating(*args):
+    """``python -m cxlmi_cli emulate ARGS`` as it starts (no output read yet); reaped
+    on the way out, however the test ends."""
+    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate"] + list(args),
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        yield proc
+    finally:
+        _reap(proc)
 
 
 def _readline(proc, timeout):
@@ -153,10 +172,7 @@ def test_a_running_background_operation_does_not_stop_the_saving(servers, tmp_pa
 
 
 def test_without_a_profile_or_an_eid_it_emulates_a_switch_at_eid_8():
-    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
-                             "127.0.0.1:0"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
+    with emulating("--listen", "127.0.0.1:0") as proc:
         line = _readline(proc, 20)
         m = re.fullmatch(r"listening on tcp:127\.0\.0\.1:(\d+) \(emu:switch, EID 8\); "
                          r"Ctrl-C stops\n", line)
@@ -167,12 +183,6 @@ def test_without_a_profile_or_an_eid_it_emulates_a_switch_at_eid_8():
         out = cxl_mi("identify", target, "--json")
         assert json.loads(out.stdout)["result"]["component_type_decoded"] == "switch"
         code, err = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
     assert code == 0
 
 
@@ -201,22 +211,13 @@ def test_without_listen_it_serves_loopback_port_2508_with_the_documented_limits(
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_listening_line_of_an_ipv6_address_has_brackets(workers):
-    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--listen",
-                             "[::1]:0", "--profile", "type3", "--workers", workers], cwd=ROOT,
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with emulating("--listen", "[::1]:0", "--profile", "type3", "--workers", workers) as proc:
         line = _readline(proc, 20)
         m = re.match(r"listening on (tcp:\[::1\]:\d+) \(emu:type3, EID 8", line)
         assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
         out = cxl_mi("identify", m.group(1), "--json")     # the address as shown works
         assert out.returncode == 0 and json.loads(out.stdout)["result"]["component_type"] == 3
         code, err = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
     assert code == 0
 
 # -- what `cxl-mi emulate` refuses, and what it warns about --------------------------------
@@ -269,10 +270,7 @@ def test_a_port_in_use_leaves_no_serial_socket_behind(tmp_path):
     assert os.listdir(str(tmp_path)) == []
 
 def test_listening_beyond_loopback_warns_and_a_loopback_listener_does_not(servers):
-    proc = subprocess.Popen([sys.executable, "-m", "cxlmi_cli", "emulate", "--profile",
-                             "type3", "--listen", "0.0.0.0:0"], cwd=ROOT, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with emulating("--profile", "type3", "--listen", "0.0.0.0:0") as proc:
         line = _readline(proc, 20)
         m = re.search(r"listening on tcp:0\.0\.0\.0:(\d+)", line)
         assert m, line
@@ -280,12 +278,6 @@ def test_listening_beyond_loopback_warns_and_a_loopback_listener_does_not(server
         out = cxl_mi("identify", "tcp:127.0.0.1:%s" % m.group(1), "--json")
         assert out.returncode == 0 and json.loads(out.stdout)["result"]["component_type"] == 3
         code, err = stop(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
     assert code == 0
     warned = [l for l in err.splitlines() if "loopback" in l]
     assert warned == ["cxl-mi: warning: listening on 0.0.0.0:%s, which is not a loopback "
