@@ -222,52 +222,37 @@ def test_the_listening_line_of_an_ipv6_address_has_brackets(workers):
 
 # -- what `cxl-mi emulate` refuses, and what it warns about --------------------------------
 
-def test_a_port_already_in_use_cannot_be_listened_on_exit_3():
+@contextlib.contextmanager
+def port_in_use():
+    """A loopback port another socket is listening on."""
     import socket
     taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
-    port = taken.getsockname()[1]
     try:
-        out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:%d" % port)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        yield taken.getsockname()[1]
     finally:
         taken.close()
-    assert out.returncode == 3 and out.stdout == b""
-    assert out.stderr.decode() == ("cxl-mi: error: cannot listen on 127.0.0.1:%d: Address "
-                                   "already in use\n" % port)
 
 
-
-def test_a_port_already_in_use_is_exit_3_with_workers_too():
-    import socket
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
-    port = taken.getsockname()[1]
-    try:
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
+def test_a_port_already_in_use_cannot_be_listened_on_exit_3(workers):
+    with port_in_use() as port:
         out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:%d" % port,
-                     "--workers", "2")
-    finally:
-        taken.close()
+                     *workers)
     assert out.returncode == 3 and out.stdout == b""
     assert out.stderr.decode() == ("cxl-mi: error: cannot listen on 127.0.0.1:%d: Address "
                                    "already in use\n" % port)
 
 
 def test_a_port_in_use_leaves_no_serial_socket_behind(tmp_path):
-    import socket
     line = str(tmp_path / "line")
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
-    port = taken.getsockname()[1]
-    try:
+    with port_in_use() as port:
         out = cxl_mi("emulate", "--profile", "type3", "--listen", "127.0.0.1:%d" % port,
                      "--serial-listen", line)
-    finally:
-        taken.close()
     assert out.returncode == 3 and b"cannot listen on" in out.stderr
     assert os.listdir(str(tmp_path)) == []
+
 
 def test_listening_beyond_loopback_warns_and_a_loopback_listener_does_not(servers):
     with emulating("--profile", "type3", "--listen", "0.0.0.0:0") as proc:
@@ -339,17 +324,24 @@ def test_a_state_file_in_a_directory_that_does_not_exist_is_a_usage_error(tmp_pa
                                    "No such file or directory\n" % state)
 
 
-def test_a_state_directory_removed_while_serving_refuses_changes_and_warns(servers,
-                                                                            tmp_path):
+def _state_directory_removed(servers, tmp_path):
+    """A type 3 emulator saving its state in a directory, then the directory removed and a
+    change sent: (process, target, the directory, the state file, cxl-mi's result)."""
     import shutil
     where = tmp_path / "state-dir"
     where.mkdir()
     state = str(where / "t3.state")
     proc, target = servers("--profile", "type3", "--state", state)
     shutil.rmtree(str(where))
-    # a change that cannot be made durable is not acknowledged
     out = cxl_mi("memdev", "set-lsa", target, "--offset", "64", "--data-hex",
                  b"GONE".hex(), "--yes")
+    return proc, target, where, state, out
+
+
+def test_a_state_directory_removed_while_serving_refuses_changes_and_warns(servers,
+                                                                            tmp_path):
+    proc, target, _, state, out = _state_directory_removed(servers, tmp_path)
+    # a change that cannot be made durable is not acknowledged
     assert out.returncode == 1 and b"INTERNAL" in out.stderr
     assert proc.poll() is None              # still serving
     assert cxl_mi("identify", target).returncode == 0
@@ -417,14 +409,7 @@ def test_a_state_file_that_cannot_be_read_for_another_reason_is_a_usage_error(tm
 
 
 def test_a_state_that_could_not_be_saved_is_saved_once_it_can_be(servers, tmp_path):
-    import shutil
-    where = tmp_path / "state-dir"
-    where.mkdir()
-    state = str(where / "t3.state")
-    proc, target = servers("--profile", "type3", "--state", state)
-    shutil.rmtree(str(where))
-    out = cxl_mi("memdev", "set-lsa", target, "--offset", "64", "--data-hex",
-                 b"LATE".hex(), "--yes")
+    proc, _, where, state, out = _state_directory_removed(servers, tmp_path)
     assert out.returncode == 1                  # refused: it could not be made durable
     time.sleep(2.5)                             # the periodic save fails as well, meanwhile
     where.mkdir()                               # and now it can be written: no request needed
