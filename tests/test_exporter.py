@@ -666,6 +666,25 @@ def test_the_exporter_serves_on_an_ipv6_address():
     assert proc.returncode == 0, err
     assert "warning" not in err                # ::1 is loopback
 
+@pytest.mark.parametrize("listen, warned", [
+    ("0.0.0.0:0", True),
+    ("127.1:0", False),          # not an address ipaddress reads, but what it binds is loopback
+])
+def test_serving_beyond_loopback_warns_by_the_address_bound(listen, warned):
+    proc = _cli_process(["exporter", "--listen", listen, "emu:type3"])
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("listening on http://"), (
+            line, proc.stderr.read() if proc.poll() is not None else "")
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    expected = ["cxl-mi: warning: serving on 0.0.0.0, beyond loopback: anyone who can reach "
+                "it reads the metrics"] if warned else []
+    assert [l for l in err.splitlines() if "loopback" in l] == expected
+
+
 def test_other_commands_do_not_import_the_exporter_or_prometheus_client():
     code = ("import sys; from cxlmi_cli.main import main\n"
             "try:\n    main(['identify', 'emu:type3', '--json'])\n"
@@ -802,8 +821,9 @@ def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(mo
 
 
 def test_only_loopback_addresses_count_as_loopback():
-    assert all(exporter._loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "localhost"))
-    assert not any(exporter._loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "example"))
+    from cxlmi_bindings.emulator.server import is_loopback
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "::1%lo", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "example"))
 
 
 # ------------------------------------------------------------------ more values

@@ -144,7 +144,7 @@ class Server:
         self._listener = sock
         self._address = sock.getsockname()[:2]
         self._stopping.clear()
-        if not _is_loopback(self._address[0]):
+        if not is_loopback(self._address[0]):
             self.log.warning("listening on %s:%d, which is not a loopback address: anyone who "
                              "can reach it can manage the emulated devices",
                              *self._address)
@@ -561,7 +561,8 @@ def _drain(sock):
         pass
 
 
-def _is_loopback(host):
+def is_loopback(host):
+    """Is ``host`` (an address as bound, or "localhost") a loopback address?"""
     try:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:

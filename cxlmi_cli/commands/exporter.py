@@ -191,16 +191,6 @@ def command(targets, listen, textfile, interval, timeout, once):
         collector.close()
 
 
-def _loopback(host):
-    import ipaddress
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _report(collector, shown):
     """One stderr line per target whose error changed since it was last shown."""
     errors = collector.errors()
@@ -249,7 +239,9 @@ def _serve(collector, registry, address, textfile, interval):
     from ..stopping import until_stopped
     with until_stopped():
         try:
-            if server is not None and not _loopback(address[0]):
+            # the address bound, not the name given: "ip6-localhost" is loopback too
+            from cxlmi_bindings.emulator.server import is_loopback
+            if server is not None and not is_loopback(server.server_address[0]):
                 click.echo("cxl-mi: warning: serving on %s, beyond loopback: anyone who can reach "
                            "it reads the metrics" % address[0], err=True)
             if server is not None:
