@@ -102,7 +102,8 @@ def endpoint_params():
         click.Option(["--mctp-type"], type=click.Choice(("7", "8")), default=None,
                      help="send commands outside the FM-API sets as this MCTP message type "
                           "(default: 8 where the endpoint lists it, else 7)"),
-        click.Option(["--peer"], type=click.Choice(("spec", "jrl")), default=None,
+        click.Option(["--peer"], type=click.Choice(("spec", "jrl"), case_sensitive=False),
+                     default=None,
                      help="speak to a peer family with its documented deviations (jrl: "
                           "Jackrabbit Labs' cse; see docs/mctp-over-tcp.md)"),
     ]

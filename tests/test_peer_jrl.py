@@ -462,8 +462,8 @@ def test_cxl_mi_mctp_get_message_types_reads_the_peers_stale_tag_reply(replay, m
     from cxlmi_cli.main import cli
     monkeypatch.delenv("CXLMI_TARGET", raising=False)
     peer = replay((TYPES_REQUEST, TYPES_REPLY))
-    res = runner().invoke(cli, ["mctp", "get-message-types", peer.target, "--peer", "jrl",
-                                "--json"])
+    res = runner().invoke(cli, ["mctp", "get-message-types", peer.target, "--peer", "JRL",
+                                "--json"])           # any case, as the library takes it
     assert res.exit_code == 0, res.stderr
     peer.check()
     assert [t["type"] for t in json.loads(res.stdout)["result"]["message_types"]] == [7, 8]

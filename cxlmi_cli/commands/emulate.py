@@ -78,7 +78,8 @@ def check_writable(path):
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="server processes sharing the device (one core each): readers run in "
                    "parallel, changes one at a time and seen by all (Linux)")
-@click.option("--peer", type=click.Choice(("spec", "jrl")), default="spec", show_default=True,
+@click.option("--peer", type=click.Choice(("spec", "jrl"), case_sensitive=False), default="spec",
+              show_default=True,
               help="serve clients of this peer family in their own form (jrl: Jackrabbit "
                    "Labs' jack; see docs/mctp-over-tcp.md)")
 @click.option("--serial", "serial_path", type=click.Path(dir_okay=False), default=None,
