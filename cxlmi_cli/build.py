@@ -194,9 +194,23 @@ class RequestBuilder:
         cls = self.entry.req_cls
         if not isinstance(data, dict):
             raise P.ValueProblem("--input must hold a JSON object of request fields")
-        if "request" in data and isinstance(data["request"], dict):
-            data = data["request"]
+        if data.get("dry_run") is True and isinstance(data.get("request"), dict):
+            data = self._dry_run_fields(data["request"])
         return _normalise(cls, data, self)
+
+    def _dry_run_fields(self, shown):
+        """The request fields of a ``--dry-run --json`` document: what was previewed is
+        what goes (only for the command it previewed)."""
+        if shown.get("name") != self.entry.name:
+            raise P.ValueProblem("--input holds a dry run of %s, not of %s" % (
+                shown.get("name") or "another command", self.entry.name))
+        if shown.get("levels"):
+            raise P.ValueProblem("--input holds a dry run of a tunnelled request: give the "
+                                 "tunnel options again with its fields alone")
+        fields = shown.get("fields")
+        if not isinstance(fields, dict):
+            raise P.ValueProblem("--input holds a dry run without its request fields")
+        return fields
 
     # -- options -----------------------------------------------------------------------
     def build(self, ctx, values, json_request=None):
@@ -543,7 +557,8 @@ def describe_entry(entry):
                      "bg-op-status`.")
     if entry.req_cls is not None:
         parts.append("--input FILE|- gives the whole request as JSON (field names as in the "
-                     "structure); options override its fields.")
+                     "structure, or this command's --dry-run --json output); options "
+                     "override its fields.")
     return "\n\n".join(parts)
 
 

@@ -295,3 +295,48 @@ def test_the_table_names_the_command_and_dumps_each_level(clean_cli):
     assert "tunnel level 1 (port/LD 2): 5300h, tag 3, 52 bytes" in out
     assert "tunnel level 2 (port/LD 1): 5300h, tag 2, 36 bytes" in out
     assert "00000000  00 01 00 02 41 08 00 00 00 00 00 00 40 00 00 00" in out
+
+
+def test_a_dry_runs_json_given_back_as_input_sends_what_it_showed(clean_cli, tmp_path,
+                                                                    monkeypatch):
+    from cxlmi_cli import target as cli_target
+    from cxlmi_bindings.emulator import profiles
+    from cxlmi_bindings.transports.emulated import EmulatedTransport
+    device = profiles.build("type3")
+    monkeypatch.setattr(cli_target, "open_endpoint", lambda target, timeout=None: Context(
+        ).open_transport(EmulatedTransport("test", device=device), target))
+    preview = tmp_path / "preview.json"
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--offset", "0x40", "--data-hex",
+                  "c0ffee01", "--dry-run", "--json"])
+    assert res.exit_code == 0, res.stderr
+    preview.write_text(res.stdout)
+    shown = jdoc(res)["request"]
+    again = _dry(["memdev", "set-lsa", "emu:type3", "--input", str(preview)])
+    assert again["wire"] == shown["wire"]                       # the same request
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--input", str(preview), "--yes"])
+    assert res.exit_code == 0, res.stderr
+    assert bytes(device.lsa[0x40:0x44]) == bytes.fromhex("c0ffee01")
+    # lists of structures and decoded companions come back as they went
+    alloc = tmp_path / "alloc.json"
+    res = invoke(["fmapi", "set-ld-allocations", "emu:mld", "--start-ld-id", "0",
+                  "--allocation", "1:0", "--allocation", "2:0", "--dry-run", "--json"])
+    alloc.write_text(res.stdout)
+    assert _dry(["fmapi", "set-ld-allocations", "emu:mld", "--input", str(alloc)])["wire"] \
+        == jdoc(res)["request"]["wire"]
+
+
+def test_a_dry_run_of_another_command_or_through_a_tunnel_is_refused_as_input(clean_cli,
+                                                                              no_open,
+                                                                              tmp_path):
+    preview = tmp_path / "preview.json"
+    preview.write_text(invoke(["memdev", "set-lsa", "emu:type3", "--offset", "0x40",
+                               "--data-hex", "c0ffee01", "--dry-run", "--json"]).stdout)
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", str(preview)])
+    assert res.exit_code == 2
+    assert "--input holds a dry run of memdev_set_lsa, not of memdev_get_lsa" in res.stderr
+    tunnelled = tmp_path / "tunnelled.json"
+    tunnelled.write_text(invoke(["memdev", "get-lsa", "emu:switch", "--port", "2", "--ld", "1",
+                                 "--offset", "0", "--length", "4", "--dry-run",
+                                 "--json"]).stdout)
+    res = invoke(["memdev", "get-lsa", "emu:switch", "--input", str(tunnelled)])
+    assert res.exit_code == 2 and "a dry run of a tunnelled request" in res.stderr
