@@ -361,6 +361,18 @@ def _byte_values(value, size, what):
     raise P.ValueProblem("expected hex or a list of byte values, got %s" % _json_type(value))
 
 
+def _packed_value(value, ctype, what):
+    """A field several options share, given whole: a number over all its bits (never
+    parsed by its first part's option type: "uncorrectable" is not the whole field),
+    or, for a byte array, hex or byte values too."""
+    if not issubclass(ctype, ctypes.Array):
+        return P.parse_int(value, _int_bits(ctype), what=what)
+    size = ctypes.sizeof(ctype)
+    if isinstance(value, (str, list)):
+        return _byte_values(value, size, what)
+    return P.parse_int(value, 8 * size, what=what).to_bytes(size, "little")
+
+
 def _normalise(cls, data, builder, prefix=""):
     """JSON values -> what codec.build takes: hex strings to bytes, names to numbers."""
     if not isinstance(data, dict):          # a structure inside the request
@@ -393,21 +405,18 @@ def _normalise(cls, data, builder, prefix=""):
                         raise P.ValueProblem("expected a list of %s entries, got %s" % (
                             short_struct_name(elem), _json_type(value)))
                     out[key] = [_normalise(elem, v, None, "%s[%d]." % (path, i))
-                                if isinstance(v, dict) else v for i, v in enumerate(value)]
+                                for i, v in enumerate(value)]
                 else:
                     out[key] = P.parse_int_list(value, _int_bits(elem), what)
             elif issubclass(ctype, ctypes.Structure):
                 out[key] = _normalise(ctype, value, builder, path + ".")
+            elif f is not None and f.kind == "packed":
+                out[key] = _packed_value(value, ctype, what)
             elif issubclass(ctype, ctypes.Array) and ctype._type_ is ctypes.c_uint8:
                 if f is not None and f.kind == "uuid" and isinstance(value, str):
                     out[key] = f.params[0].type.parse(value, f.params[0])
-                elif f is not None and f.kind == "packed" and isinstance(value, int):
-                    size = ctypes.sizeof(ctype)
-                    out[key] = P.parse_int(value, 8 * size, what=what).to_bytes(size, "little")
-                elif isinstance(value, (str, list)):
-                    out[key] = _byte_values(value, ctypes.sizeof(ctype), what)
                 else:
-                    out[key] = value
+                    out[key] = _byte_values(value, ctypes.sizeof(ctype), what)
             elif issubclass(ctype, ctypes.Array):
                 out[key] = value
             elif f is not None and f.params and isinstance(f.params[0].type, P._Type) \

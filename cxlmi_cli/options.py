@@ -76,6 +76,8 @@ class JsonInput(click.ParamType):
             data = json.loads(text)     # bytes: a file that is no text is "not JSON" too
         except ValueError as exc:
             self.fail("%s is not JSON: %s" % (value, exc), param, ctx)
+        except RecursionError:      # json's decoder recurses once per level of nesting
+            self.fail("%s is not JSON this reads: nested too deeply" % value, param, ctx)
         if not isinstance(data, dict):
             self.fail("%s must hold a JSON object of request fields" % value, param, ctx)
         return data

@@ -22,6 +22,18 @@ class ValueProblem(ValueError):
     """A value that does not parse or does not fit; the message says why."""
 
 
+#: No field is this wide (nor needs this many digits), so a longer number can only be
+#: refused; held to it, numbers stay ones Python will convert and print (not past 4300
+#: decimal digits) and a float can hold (human_size).
+_MAX_BITS = 128
+_MAX_DIGITS = 40
+
+
+def _shown(value):
+    """A number for a message, or its width when it is too long to print."""
+    if value.bit_length() > _MAX_BITS:
+        return "a %d-bit number" % value.bit_length()
+    return "%d" % value
 
 
 def parse_int(text, bits=64, signed=False, what="value"):
@@ -37,7 +49,7 @@ def parse_int(text, bits=64, signed=False, what="value"):
             raise ValueProblem("%r is not an integer (decimal or 0x hex)" % (text,))
     lo, hi = int_range(bits, signed)
     if not lo <= value <= hi:
-        raise ValueProblem("%d is out of range for %s (%d..%d)" % (value, what, lo, hi))
+        raise ValueProblem("%s is out of range for %s (%d..%d)" % (_shown(value), what, lo, hi))
     return value
 
 
@@ -51,6 +63,8 @@ def parse_size(text, what="size"):
     if not m:
         raise ValueProblem("%r is not a size (e.g. 4096, 0x1000, 256M, 4G)" % (text,))
     number, unit = m.group(1).replace("_", ""), m.group(2).lower()
+    if len(number) > _MAX_DIGITS:
+        raise ValueProblem("%s: %s... has too many digits for a size" % (what, number[:20]))
     if number.lower().startswith("0x"):
         value = int(number, 16) << _SHIFT[unit]
     elif "." in number:
@@ -252,7 +266,8 @@ class Log2Size(_Type):
 
     def parse(self, value, param):
         s = str(value).strip()
-        if re.match(r"^\d+$", s) and int(s) <= 63:
+        # an exponent (a number too long to be one is a size, refused as one)
+        if re.match(r"^\d+$", s) and len(s) <= _MAX_DIGITS and int(s) <= 63:
             n = int(s)
         else:
             size = parse_size(s, self._what(param))

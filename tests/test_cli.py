@@ -844,6 +844,18 @@ def test_a_packed_field_given_whole_in_input_needs_none_of_its_part_options():
     assert fields["aer_error_decoded"] == {"status_bit": 5, "severity": "uncorrectable"}
 
 
+def test_a_packed_field_given_whole_as_text_is_a_number_over_all_its_bits():
+    # not parsed by its first part's option (--severity): "uncorrectable" went out as
+    # status bit 1 of a correctable error, and 0x80000005 was refused
+    fields = _dry_fields(["fmapi", "generate-aer-event", "emu:switch", "--input", "-"],
+                         input=json.dumps({"aer_error": "0x80000005", "vppb_instance": 1}))
+    assert fields["aer_error_decoded"] == {"status_bit": 5, "severity": "uncorrectable"}
+    res = invoke(["fmapi", "generate-aer-event", "emu:switch", "--input", "-", "--dry-run"],
+                 input=json.dumps({"aer_error": "uncorrectable", "vppb_instance": 1}))
+    assert res.exit_code == 2 and no_traceback(res), both(res)
+    assert "--input: aer_error: 'uncorrectable' is not an integer" in res.stderr
+
+
 def test_input_json_values_are_not_replaced_by_the_options_defaults():
     fields = _dry_fields(["generic", "activate-fw", "emu:type3", "--input", "-"],
                          input=json.dumps({"action": "reset", "slot": 2}))
@@ -882,6 +894,8 @@ def test_input_json_must_be_an_object_of_fields(tmp_path):
      "--input: discovery_osa.num_ops: 70000 is out of range"),
     (["memdev", "add-dc-response", "emu:dcd"], {"extents": 5},
      "--input: extents: expected a list of dc_extent_update entries, got a number"),
+    (["memdev", "add-dc-response", "emu:dcd"], {"extents": [{"start_dpa": 0, "len": 0}, 5]},
+     "--input: extents[1]: expected an object of dc_extent_update fields, got a number"),
     (["memdev", "add-dc-response", "emu:dcd"], {"extents": [{"start_dpa": "zz", "len": 0}]},
      "--input: extents[0].start_dpa: 'zz' is not an integer"),
     (["memdev", "set-lsa", "emu:type3"], {"offset": 0, "data": 5},
@@ -890,6 +904,13 @@ def test_input_json_must_be_an_object_of_fields(tmp_path):
      "--input: data: 300 is out of range"),
     (["fmapi", "send-ld-cxlio-config-request", "emu:switch", "--ppb-id", "1"],
      {"field_1": 1 << 24}, "--input: field_1: 16777216 is out of range"),
+    # a packed byte-array field or a UUID given as an object (was a TypeError traceback)
+    (["fmapi", "send-ld-cxlio-config-request", "emu:switch", "--ppb-id", "1"],
+     {"field_1": {}}, "--input: field_1: {} is not an integer"),
+    (["generic", "get-log", "emu:type3"], {"uuid": {"a": 1}},
+     "--input: uuid: expected hex or a list of byte values, got an object"),
+    (["generic", "get-log", "emu:type3"], {"uuid": 16},
+     "--input: uuid: expected hex or a list of byte values, got a number"),
 ])
 def test_input_json_of_the_wrong_shape_is_a_usage_error_naming_the_fields_path(
         args, request_, message):
@@ -908,6 +929,41 @@ def test_input_that_is_not_text_is_a_usage_error_not_a_traceback(tmp_path):
     assert res.exit_code == 2 and "is not JSON" in both(res)
 
 
+def test_input_nested_too_deeply_for_the_json_decoder_is_a_usage_error():
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", "-"],
+                 input="[" * 100000 + "]" * 100000)
+    assert res.exit_code == 2 and no_traceback(res), both(res)
+    assert "nested too deeply" in res.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["memdev", "get-lsa", "emu:type3", "--offset", "0", "--length", "0x" + "f" * 4000],
+     "has too many digits for a size"),
+    (["memdev", "get-lsa", "emu:type3", "--offset", "0", "--length", "9" * 5000],
+     "has too many digits for a size"),
+    (["memdev", "get-lsa", "emu:type3", "--offset", "0", "--length", "1" * 400 + ".5K"],
+     "has too many digits for a size"),
+    (["generic", "set-response-msg-limit", "emu:type3", "--limit", "9" * 5000],
+     "has too many digits for a size"),
+    (["generic", "activate-fw", "emu:type3", "--yes", "--slot", "0x" + "f" * 4000],
+     "a 16000-bit number is out of range for --slot"),
+])
+def test_numbers_too_long_for_any_field_are_usage_errors(args, message):
+    # Python will not convert or print an int of over 4300 digits, nor make a float of
+    # one past 1e308: each was a traceback (ValueError, OverflowError)
+    res = invoke(args + ["--dry-run"])
+    assert res.exit_code == 2 and no_traceback(res), both(res)
+    assert message in res.stderr
+
+
+def test_a_size_with_too_many_digits_in_input_json_is_a_usage_error():
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", "-", "--dry-run"],
+                 input=json.dumps({"offset": 0, "length": "0x" + "f" * 4000}))
+    assert res.exit_code == 2 and no_traceback(res), both(res)
+    assert res.stderr.startswith("cxl-mi: error: --input: length: ")
+    assert "0xffffffffffffffffff... has too many digits for a size" in res.stderr
+
+
 def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path):
     req = tmp_path / "req.json"
     req.write_text(json.dumps({"offset": 0, "lenght": 4}))
@@ -919,7 +975,8 @@ def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path)
     req.write_text(json.dumps({"feature_id": 5, "offset": 0, "count": 4}))
     res = invoke(["generic", "get-feature", "emu:type3", "--input", str(req)])
     assert res.exit_code == 2, both(res)
-    assert "feature_id: expected a list of at most 16 values, got int" in res.stderr
+    assert "--input: feature_id: expected hex or a list of byte values, got a number" \
+        in res.stderr
     assert "Traceback" not in both(res)
 
 
