@@ -25,38 +25,54 @@ FORMS = ("mem0 | /dev/cxl/mem0 | switch0 | fwctl:N | mctp:NET,EID | tcp:HOST[:PO
          "| emu:{%s}" % ",".join(EMULATOR_PROFILES))
 
 
-def _int(text, what, lo, hi, target):
+def _said(where, text):
+    """``text`` for a user: after ``where`` (what the value was given as) when there is one."""
+    return "%s: %s" % (where, text) if where else text
+
+
+def _int(text, what, lo, hi, where):
     try:
         # plain digits are decimal even with a leading zero (int(x, 0) refuses '08')
         value = int(text, 10) if text.strip().isdigit() else int(text, 0)
     except ValueError:
-        raise UsageError("target %r: %s %r is not a number" % (target, what, text))
+        raise UsageError(_said(where, "%s %r is not a number" % (what, text)))
     if not lo <= value <= hi:
-        raise UsageError("target %r: %s %d is out of range (%d..%d)"
-                         % (target, what, value, lo, hi))
+        raise UsageError(_said(where, "%s %d is out of range (%d..%d)" % (what, value, lo, hi)))
     return value
 
 
 def parse_mctp(spec, target=None):
     """``NET,EID`` or ``NET:EID`` → (net, eid)."""
-    target = target or spec
+    where = "target %r" % (target or spec)
     parts = re.split(r"[,:]", spec)
     if len(parts) != 2 or not all(parts):
-        raise UsageError("target %r: expected NET,EID (e.g. mctp:1,8)" % target)
-    return (_int(parts[0], "network", 0, 0xFFFFFFFF, target),
-            _int(parts[1], "EID", 0, 0xFF, target))
+        raise UsageError(_said(where, "expected NET,EID (e.g. mctp:1,8)"))
+    return (_int(parts[0], "network", 0, 0xFFFFFFFF, where),
+            _int(parts[1], "EID", 0, 0xFF, where))
 
 
-def parse_tcp(spec, target=None):
-    """``HOST[:PORT]`` (``[v6addr]:PORT`` too) → (host, port)."""
-    target = target or spec
+def parse_tcp(spec, target=None, where=None):
+    """``HOST[:PORT]`` (``[v6addr]:PORT`` too) → (host, port).  A refusal names the
+    target (``target`` when it is more than ``spec``), or starts with ``where``
+    instead: what the value was given as ("" for nothing, as an option's value)."""
+    if where is None:
+        where = "target %r" % (target or spec)
     m = re.match(r"^\[([^\]]+)\](?::(\w+))?$", spec) or re.match(r"^([^:]+)(?::(\w+))?$", spec)
     if not m or not m.group(1):
-        raise UsageError("target %r: expected HOST[:PORT] (e.g. tcp:127.0.0.1:2508)" % target)
+        raise UsageError(_said(where, "expected HOST[:PORT] (e.g. tcp:127.0.0.1:2508)"))
     port = DEFAULT_TCP_PORT
     if m.group(2) is not None:
-        port = _int(m.group(2), "port", 1, 65535, target)
+        port = _int(m.group(2), "port", 1, 65535, where)
     return m.group(1), port
+
+
+def is_loopback(host):
+    """Is ``host`` (an address as bound, or "localhost") a loopback address?"""
+    import ipaddress
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def parse(target):

@@ -821,7 +821,7 @@ def test_kernel_devices_get_only_commands_the_driver_names_and_sysfs_identity(mo
 
 
 def test_only_loopback_addresses_count_as_loopback():
-    from cxlmi_bindings.emulator.server import is_loopback
+    from cxlmi_bindings.targets import is_loopback
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "::1%lo", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.5", "example"))
 

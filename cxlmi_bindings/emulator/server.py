@@ -46,7 +46,6 @@ request that may have changed the device and before its reply is queued:
 is on disk.  If it raises, the request is answered INTERNAL.
 """
 
-import ipaddress
 import selectors
 import socket
 import threading
@@ -55,6 +54,7 @@ import time
 from .. import _log
 from .. import mctp_framing as mf
 from .. import mctp_sized as ms
+from .. import targets
 from .mctp_endpoint import MctpEndpoint
 
 log = _log.get("cxlmi.emulator")
@@ -144,7 +144,7 @@ class Server:
         self._listener = sock
         self._address = sock.getsockname()[:2]
         self._stopping.clear()
-        if not is_loopback(self._address[0]):
+        if not targets.is_loopback(self._address[0]):
             self.log.warning("listening on %s:%d, which is not a loopback address: anyone who "
                              "can reach it can manage the emulated devices",
                              *self._address)
@@ -559,11 +559,3 @@ def _drain(sock):
             pass
     except OSError:
         pass
-
-
-def is_loopback(host):
-    """Is ``host`` (an address as bound, or "localhost") a loopback address?"""
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return host == "localhost"

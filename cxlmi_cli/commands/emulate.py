@@ -36,12 +36,11 @@ def _parse_listen(text):
         text = text[len("tcp:"):]
     ephemeral = text.endswith(":0")
     try:
-        host, port = targets.parse_tcp(text[:-2] if ephemeral else text, text)
+        # worded as an option's value (click names --listen), not as a target
+        host, port = targets.parse_tcp(text[:-2] if ephemeral else text, where="")
     except UsageError as exc:
-        # parse_tcp words it for a target ("target 'X': ..."); this is an option's value
         why = str(exc)
-        why = why[len("target %r: " % text):] if why.startswith("target %r: " % text) else why
-        if why.startswith("expected"):
+        if why.startswith("expected"):          # the shape, not the port: say it all
             why = ("expected HOST[:PORT] (e.g. 127.0.0.1:2508, [::1]:2508, "
                    "tcp:127.0.0.1:2508; port 0 picks a free one), not %r" % text)
         raise click.BadParameter(why, param_hint="--listen")

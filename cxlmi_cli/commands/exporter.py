@@ -240,7 +240,7 @@ def _serve(collector, registry, address, textfile, interval):
     with until_stopped():
         try:
             # the address bound, not the name given: "ip6-localhost" is loopback too
-            from cxlmi_bindings.emulator.server import is_loopback
+            from cxlmi_bindings.targets import is_loopback
             if server is not None and not is_loopback(server.server_address[0]):
                 click.echo("cxl-mi: warning: serving on %s, beyond loopback: anyone who can reach "
                            "it reads the metrics" % address[0], err=True)
