@@ -85,10 +85,11 @@ def _field_type(obj, name):
 def _out_of_range(value, ctype, bits=None):
     """The message for an integer that does not fit a field of ``ctype`` (a ctypes
     integer type; ``bits``: a bit field's width)."""
+    text = types.meaning.int_text(value)
     if ctype is None:
-        return "%d does not fit the field" % value
+        return "%s does not fit the field" % text
     lo, hi = types.meaning.int_range(bits or 8 * ctypes.sizeof(ctype), ctype(-1).value == -1)
-    return "%d is out of range (%d..%d)" % (value, lo, hi)
+    return "%s is out of range (%d..%d)" % (text, lo, hi)
 
 
 def _count_tail(fields, count_field, fname, n):

@@ -11,7 +11,7 @@ import re
 
 import click
 
-from cxlmi_bindings.types.meaning import human_size, int_range
+from cxlmi_bindings.types.meaning import human_size, int_range, int_text
 
 _SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F_]+|\d[\d_]*(?:\.\d+)?)\s*([kKmMgGtTpP]?)(i?[bB])?\s*$")
 _SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50}
@@ -22,18 +22,10 @@ class ValueProblem(ValueError):
     """A value that does not parse or does not fit; the message says why."""
 
 
-#: No field is this wide (nor needs this many digits), so a longer number can only be
-#: refused; held to it, numbers stay ones Python will convert and print (not past 4300
-#: decimal digits) and a float can hold (human_size).
-_MAX_BITS = 128
+#: No size needs this many digits, so a longer one can only be refused; held to it,
+#: sizes stay numbers Python will convert (not past 4300 decimal digits) and a float
+#: can hold (human_size).
 _MAX_DIGITS = 40
-
-
-def _shown(value):
-    """A number for a message, or its width when it is too long to print."""
-    if value.bit_length() > _MAX_BITS:
-        return "a %d-bit number" % value.bit_length()
-    return "%d" % value
 
 
 def parse_int(text, bits=64, signed=False, what="value"):
@@ -49,7 +41,7 @@ def parse_int(text, bits=64, signed=False, what="value"):
             raise ValueProblem("%r is not an integer (decimal or 0x hex)" % (text,))
     lo, hi = int_range(bits, signed)
     if not lo <= value <= hi:
-        raise ValueProblem("%s is out of range for %s (%d..%d)" % (_shown(value), what, lo, hi))
+        raise ValueProblem("%s is out of range for %s (%d..%d)" % (int_text(value), what, lo, hi))
     return value
 
 

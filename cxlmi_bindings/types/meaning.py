@@ -68,6 +68,14 @@ def int_range(bits, signed=False):
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
+def int_text(value):
+    """An integer for a message; its width when it is too long to be worth printing
+    (or, past 4300 digits, for Python to print at all)."""
+    if value.bit_length() > 128:
+        return "a %d-bit number" % value.bit_length()
+    return "%d" % value
+
+
 def as_int(value):
     """An integer from a number or a little-endian byte array."""
     if isinstance(value, (bytes, bytearray, ctypes.Array)):
