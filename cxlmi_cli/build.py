@@ -361,6 +361,17 @@ def _byte_values(value, size, what):
     raise P.ValueProblem("expected hex or a list of byte values, got %s" % _json_type(value))
 
 
+def _uuid_values(value, what):
+    """A UUID given as byte values: all 16 of them (a shorter list would be padded with
+    zeros into another UUID)."""
+    data = _byte_values(value, 16, what)
+    if len(data) != 16:
+        raise P.ValueProblem("a UUID is 16 bytes, got %d; give it as text "
+                             "(0da9c0b5-bf41-4b78-8f79-96b1623b3f17) or 16 byte values"
+                             % len(data))
+    return data
+
+
 def _packed_value(value, ctype, what):
     """A field several options share, given whole: a number over all its bits (never
     parsed by its first part's option type: "uncorrectable" is not the whole field),
@@ -415,6 +426,8 @@ def _normalise(cls, data, builder, prefix=""):
             elif issubclass(ctype, ctypes.Array) and ctype._type_ is ctypes.c_uint8:
                 if f is not None and f.kind == "uuid" and isinstance(value, str):
                     out[key] = f.params[0].type.parse(value, f.params[0])
+                elif f is not None and f.kind == "uuid":
+                    out[key] = _uuid_values(value, what)
                 else:
                     out[key] = _byte_values(value, ctypes.sizeof(ctype), what)
             elif issubclass(ctype, ctypes.Array):

@@ -911,6 +911,11 @@ def test_input_json_must_be_an_object_of_fields(tmp_path):
      "--input: uuid: expected hex or a list of byte values, got an object"),
     (["generic", "get-log", "emu:type3"], {"uuid": 16},
      "--input: uuid: expected hex or a list of byte values, got a number"),
+    # a UUID's byte values are all 16 of them: fewer were padded into another UUID
+    (["generic", "get-log", "emu:type3"], {"uuid": list(range(15))},
+     "--input: uuid: a UUID is 16 bytes, got 15; give it as text"),
+    (["generic", "get-feature", "emu:type3"], {"feature_id": [1]},
+     "--input: feature_id: a UUID is 16 bytes, got 1; give it as text"),
 ])
 def test_input_json_of_the_wrong_shape_is_a_usage_error_naming_the_fields_path(
         args, request_, message):
