@@ -41,9 +41,11 @@ def _int(text, what, lo, hi, where):
     return value
 
 
-def parse_mctp(spec, target=None):
-    """``NET,EID`` or ``NET:EID`` → (net, eid)."""
-    where = "target %r" % (target or spec)
+def parse_mctp(spec, target=None, where=None):
+    """``NET,EID`` or ``NET:EID`` → (net, eid); a refusal is worded as
+    :func:`parse_tcp`'s."""
+    if where is None:
+        where = "target %r" % (target or spec)
     parts = re.split(r"[,:]", spec)
     if len(parts) != 2 or not all(parts):
         raise UsageError(_said(where, "expected NET,EID (e.g. mctp:1,8)"))

@@ -26,11 +26,14 @@ def resolve(positional=None, mctp=None, tcp=None, environ=None):
                      % ", ".join("%s %s" % g for g in given))
     if given:
         kind, value = given[0]
+        # the option's value may also be written as the target it stands for
+        # (--tcp tcp:HOST:PORT, the form the emulator's listening line prints)
         if kind == "--mctp":
-            net, eid = targets.parse_mctp(value, "--mctp %s" % value)
+            net, eid = targets.parse_mctp(_unprefixed(value, "mctp:"),
+                                          where="--mctp %r" % value)
             target = "mctp:%d,%d" % (net, eid)
         elif kind == "--tcp":
-            host, port = targets.parse_tcp(value, "--tcp %s" % value)
+            host, port = targets.parse_tcp(_unprefixed(value, "tcp:"), where="--tcp %r" % value)
             target = "tcp:%s:%d" % ("[%s]" % host if ":" in host else host, port)
         else:
             target = value
@@ -43,6 +46,11 @@ def resolve(positional=None, mctp=None, tcp=None, environ=None):
                          hint="`cxl-mi list` shows the targets this machine has")
     targets.parse(target)       # UsageError for a form it does not know
     return target
+
+
+def _unprefixed(value, scheme):
+    value = value.strip()
+    return value[len(scheme):] if value.lower().startswith(scheme) else value
 
 
 def tunnel(port=None, ld=None, mhd=False):

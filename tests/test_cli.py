@@ -294,6 +294,9 @@ def test_a_transport_plugin_refusing_its_target_text_is_a_usage_error(monkeypatc
     (["mctp:1,255"], "mctp:1,255"),
     (["mctp:1,08"], "mctp:1,08"),                           # a leading zero is still decimal
     (["--mctp", "01:010"], "mctp:1,10"),                    # (and 010 is ten, not eight)
+    # an option's value written as the target it stands for (as the emulator prints it)
+    (["--tcp", "tcp:127.0.0.1:2600"], "tcp:127.0.0.1:2600"),
+    (["--mctp", "mctp:1,8"], "mctp:1,8"),
 ])
 def test_target_forms_up_to_their_limits_are_accepted(args, target):
     res = invoke(["identify"] + args + ["--dry-run", "--json"])
@@ -312,6 +315,18 @@ def test_target_values_past_their_limits_are_refused_naming_the_range(target, me
     res = invoke(["identify", target, "--dry-run"])
     assert res.exit_code == 2, both(res)
     assert message in res.stderr and no_traceback(res)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tcp", "a:b:c"], "cxl-mi: error: --tcp 'a:b:c': expected HOST[:PORT]"),
+    (["--tcp", "tcp:127.0.0.1:0"], "cxl-mi: error: --tcp 'tcp:127.0.0.1:0': port 0 is out of "
+     "range (1..65535)"),
+    (["--mctp", "1:999"], "cxl-mi: error: --mctp '1:999': EID 999 is out of range (0..255)"),
+])
+def test_a_refused_tcp_or_mctp_option_is_named_as_the_option_not_as_a_target(args, message):
+    res = invoke(["identify"] + args + ["--dry-run"])
+    assert res.exit_code == 2, both(res)
+    assert res.stderr.startswith(message) and no_traceback(res), res.stderr
 
 
 def test_a_target_string_is_checked_when_it_is_resolved_before_anything_else():
