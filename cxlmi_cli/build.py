@@ -384,8 +384,10 @@ def _packed_value(value, ctype, what):
     return P.parse_int(value, 8 * size, what=what).to_bytes(size, "little")
 
 
-def _normalise(cls, data, builder, prefix=""):
-    """JSON values -> what codec.build takes: hex strings to bytes, names to numbers."""
+def _normalise(cls, data, builder, prefix="", kinds=None):
+    """JSON values -> what codec.build takes: hex strings to bytes, names to numbers.
+    ``kinds`` ({field: kind}) are a flexible tail entry's parts as its option takes
+    them, so the entry's text values read the same ("256M" for a size)."""
     if not isinstance(data, dict):          # a structure inside the request
         raise _InputProblem("--input: %s: expected an object of %s fields, got %s" % (
             prefix.rstrip("."), short_struct_name(cls), _json_type(data)))
@@ -415,10 +417,17 @@ def _normalise(cls, data, builder, prefix=""):
                     if not isinstance(value, list):
                         raise P.ValueProblem("expected a list of %s entries, got %s" % (
                             short_struct_name(elem), _json_type(value)))
-                    out[key] = [_normalise(elem, v, None, "%s[%d]." % (path, i))
+                    parts = f.spec.get("parts") if f is not None else None
+                    entry_kinds = {n: k for n, k, _ in parts or ()}
+                    out[key] = [_normalise(elem, v, None, "%s[%d]." % (path, i), entry_kinds)
                                 for i, v in enumerate(value)]
                 else:
                     out[key] = P.parse_int_list(value, _int_bits(elem), what)
+            elif kinds and kinds.get(key) == "uuid":
+                out[key] = (P.parse_uuid(value, what=what) if isinstance(value, str)
+                            else _uuid_values(value, what))
+            elif kinds and kinds.get(key) in ("size", "int") and isinstance(value, str):
+                out[key] = _item_parser(kinds[key], ctype)(value)
             elif issubclass(ctype, ctypes.Structure):
                 out[key] = _normalise(ctype, value, builder, path + ".")
             elif f is not None and f.kind == "packed":

@@ -912,7 +912,7 @@ def test_input_json_must_be_an_object_of_fields(tmp_path):
     (["memdev", "add-dc-response", "emu:dcd"], {"extents": [{"start_dpa": 0, "len": 0}, 5]},
      "--input: extents[1]: expected an object of dc_extent_update fields, got a number"),
     (["memdev", "add-dc-response", "emu:dcd"], {"extents": [{"start_dpa": "zz", "len": 0}]},
-     "--input: extents[0].start_dpa: 'zz' is not an integer"),
+     "--input: extents[0].start_dpa: 'zz' is not a size"),
     (["memdev", "set-lsa", "emu:type3"], {"offset": 0, "data": 5},
      "--input: data: expected hex or a list of byte values, got a number"),
     (["memdev", "set-lsa", "emu:type3"], {"offset": 0, "data": [1, 300]},
@@ -937,6 +937,41 @@ def test_input_json_of_the_wrong_shape_is_a_usage_error_naming_the_fields_path(
     res = invoke(args + ["--input", "-", "--dry-run"], input=json.dumps(request_))
     assert res.exit_code == 2 and no_traceback(res), both(res)
     assert message in res.stderr and res.stderr.count("--input") == 1, res.stderr
+
+
+@pytest.mark.parametrize("args,request_", [
+    (["memdev", "add-dc-response", "emu:dcd", "--extent", "256M:1M"],
+     {"extents": [{"start_dpa": "256M", "len": "0x100000"}]}),
+    (["fmapi", "initiate-dc-add", "emu:dcd", "--length", "128M",
+      "--extent", "0:128M:0da9c0b5-bf41-4b78-8f79-96b1623b3f17:2"],
+     {"length": "128M", "extents": [{"start_dpa": 0, "len": "128M", "shared_seq": "0x2",
+                                     "tag": "0da9c0b5-bf41-4b78-8f79-96b1623b3f17"}]}),
+])
+def test_a_tail_entry_in_input_json_takes_the_values_its_option_takes(args, request_):
+    # an extent's start and length are sizes on the command line; in --input they
+    # were integers only ("256M" refused), and a tag's text form read as bare hex
+    by_option = invoke(args + ["--dry-run", "--json"])
+    assert by_option.exit_code == 0, both(by_option)
+    by_input = invoke(args[:3] + ["--input", "-", "--dry-run", "--json"],
+                      input=json.dumps(request_))
+    assert by_input.exit_code == 0, both(by_input)
+    assert jdoc(by_input)["request"]["message"] == jdoc(by_option)["request"]["message"]
+
+
+@pytest.mark.parametrize("request_,message", [
+    ({"length": "128M", "extents": [{"start_dpa": 0, "len": "12Q"}]},
+     "--input: extents[0].len: '12Q' is not a size"),
+    ({"length": "128M", "extents": [{"start_dpa": 0, "len": 0, "tag": [1, 2, 3]}]},
+     "--input: extents[0].tag: a UUID is 16 bytes, got 3"),
+    ({"length": "128M", "extents": [{"start_dpa": 0, "len": 0, "tag": "cel-ish"}]},
+     "--input: extents[0].tag: 'cel-ish' is not a UUID"),
+])
+def test_a_tail_entry_value_its_option_would_refuse_is_refused_naming_the_entry(
+        request_, message):
+    res = invoke(["fmapi", "initiate-dc-add", "emu:dcd", "--input", "-", "--dry-run"],
+                 input=json.dumps(request_))
+    assert res.exit_code == 2 and no_traceback(res), both(res)
+    assert message in res.stderr, res.stderr
 
 
 def test_input_that_is_not_text_is_a_usage_error_not_a_traceback(tmp_path):
