@@ -53,19 +53,27 @@ def parse_mctp(spec, target=None, where=None):
             _int(parts[1], "EID", 0, 0xFF, where))
 
 
-def parse_tcp(spec, target=None, where=None):
-    """``HOST[:PORT]`` (``[v6addr]:PORT`` too) → (host, port).  A refusal names the
-    target (``target`` when it is more than ``spec``), or starts with ``where``
-    instead: what the value was given as ("" for nothing, as an option's value)."""
+def parse_tcp(spec, target=None, where=None, default_port=DEFAULT_TCP_PORT, lowest=1,
+              example="tcp:127.0.0.1:2508"):
+    """``HOST[:PORT]`` (``[v6addr]:PORT`` too) → (host, port): the one reading of a
+    host and port, for targets and for listen addresses alike.
+
+    A refusal names the target (``target`` when it is more than ``spec``), or
+    starts with ``where`` instead: what the value was given as ("" for nothing, as
+    an option's value, which click names; the value is quoted at the end then).
+    ``default_port`` None makes the port required; ``lowest`` 0 lets port 0
+    through (a listener's "any free port"); ``example`` is the form the message
+    shows."""
     if where is None:
         where = "target %r" % (target or spec)
     m = re.match(r"^\[([^\]]+)\](?::(\w+))?$", spec) or re.match(r"^([^:]+)(?::(\w+))?$", spec)
-    if not m or not m.group(1):
-        raise UsageError(_said(where, "expected HOST[:PORT] (e.g. tcp:127.0.0.1:2508)"))
-    port = DEFAULT_TCP_PORT
-    if m.group(2) is not None:
-        port = _int(m.group(2), "port", 1, 65535, where)
-    return m.group(1), port
+    if not m or not m.group(1) or (m.group(2) is None and default_port is None):
+        shape = "expected HOST%s (e.g. %s)" % (":PORT" if default_port is None else "[:PORT]",
+                                               example)
+        raise UsageError(_said(where, shape) if where else "%s, not %r" % (shape, spec))
+    if m.group(2) is None:
+        return m.group(1), default_port
+    return m.group(1), _int(m.group(2), "port", lowest, 65535, where)
 
 
 def is_loopback(host):

@@ -635,6 +635,15 @@ def test_listen_addresses_refused_name_the_option(text):
     # ":9850" would be every interface: the host must be said
     res = invoke(["exporter", "--once", "--listen", text, "emu:type3"])
     assert res.exit_code == 2 and "--listen" in res.stderr and res.stdout == ""
+    assert "target" not in res.stderr               # an option's value, not a target
+
+
+def test_a_refused_listen_address_says_what_is_wrong_with_it():
+    res = invoke(["exporter", "--once", "--listen", "tcp:127.0.0.1:9850", "emu:type3"])
+    assert "Invalid value for --listen: expected HOST:PORT (e.g. 127.0.0.1:9850, " \
+        "[::1]:9850), not 'tcp:127.0.0.1:9850'" in res.stderr
+    res = invoke(["exporter", "--once", "--listen", "127.0.0.1:65536", "emu:type3"])
+    assert "Invalid value for --listen: port 65536 is out of range (0..65535)" in res.stderr
 
 
 @pytest.mark.parametrize("args, address", [

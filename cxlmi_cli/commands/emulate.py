@@ -34,17 +34,12 @@ def _parse_listen(text):
     if text.startswith("tcp:"):
         # the form the listening line prints and the error's example gives: take it too
         text = text[len("tcp:"):]
-    ephemeral = text.endswith(":0")
     try:
         # worded as an option's value (click names --listen), not as a target
-        host, port = targets.parse_tcp(text[:-2] if ephemeral else text, where="")
+        return targets.parse_tcp(text, where="", lowest=0, example=(
+            "127.0.0.1:2508, [::1]:2508, tcp:127.0.0.1:2508; port 0 picks a free one"))
     except UsageError as exc:
-        why = str(exc)
-        if why.startswith("expected"):          # the shape, not the port: say it all
-            why = ("expected HOST[:PORT] (e.g. 127.0.0.1:2508, [::1]:2508, "
-                   "tcp:127.0.0.1:2508; port 0 picks a free one), not %r" % text)
-        raise click.BadParameter(why, param_hint="--listen")
-    return host, 0 if ephemeral else port
+        raise click.BadParameter(str(exc), param_hint="--listen")
 
 
 def check_writable(path):

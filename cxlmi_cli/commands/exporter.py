@@ -90,19 +90,17 @@ def write_textfile(directory, registry, name=TEXTFILE_NAME):
 
 
 def parse_listen(text):
-    """``HOST:PORT`` or ``[V6ADDR]:PORT`` -> (host, port); port 0 picks a free one."""
-    text = text.strip()
-    host, sep, port = text.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    if bracketed:
-        host = host[1:-1]
-    # a colon left in the host is an IPv6 address without brackets or a scheme
-    # (tcp:...): either would only fail later, when binding
-    if not sep or not host or not port.isdigit() or int(port) > 65535 or (
-            ":" in host and not bracketed):
-        raise click.BadParameter("expected HOST:PORT (e.g. 127.0.0.1:9850, [::1]:9850), not %r"
-                                 % text, param_hint="--listen")
-    return host, int(port)
+    """``HOST:PORT`` or ``[V6ADDR]:PORT`` -> (host, port); port 0 picks a free one.
+    The host must be said (":9850" would be every interface), and a colon left in
+    it (an IPv6 address without brackets, a scheme such as tcp:) is refused here
+    rather than when binding."""
+    from cxlmi_bindings import targets
+    from cxlmi_bindings.errors import UsageError
+    try:
+        return targets.parse_tcp(text.strip(), where="", default_port=None, lowest=0,
+                                 example="127.0.0.1:9850, [::1]:9850")
+    except UsageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen")
 
 
 LANDING = b"""<html><head><title>cxl-mi exporter</title></head><body>
