@@ -437,6 +437,10 @@ def _normalise(cls, data, builder, prefix="", kinds=None):
                     out[key] = f.params[0].type.parse(value, f.params[0])
                 elif f is not None and f.kind == "uuid":
                     out[key] = _uuid_values(value, what)
+                elif f is not None and f.kind == "le-int" and isinstance(value, int):
+                    # a number, as its option takes it (text is the wire's hex, as
+                    # cxl-mi's own JSON shows it)
+                    out[key] = f.params[0].type.parse(value, f.params[0])
                 else:
                     out[key] = _byte_values(value, ctypes.sizeof(ctype), what)
             elif issubclass(ctype, ctypes.Array):
