@@ -103,6 +103,8 @@ def _param_type(kind, spec, ctype, path):
         return P.Hex(ctypes.sizeof(ctype) if ctype is not None else None)
     if kind == "le-int":
         return P.LittleEndianInt(ctypes.sizeof(ctype))
+    if kind == "celsius":
+        return P.Celsius()
     if kind == "log2size":
         return P.Log2Size(spec.get("lo", 0), spec.get("hi", 31))
     if kind == "timestamp":
@@ -117,7 +119,7 @@ def _param_type(kind, spec, ctype, path):
 #: The option kind a field's declared meaning implies when reqspec names none.
 KIND_OF_MEANING = {"enum": "enum", "flags": "flags", "uuid": "uuid", "units": "units",
                    "timestamp": "timestamp", "bytes": "size", "bool": "bool",
-                   "le-int": "le-int"}
+                   "le-int": "le-int", "celsius": "celsius"}
 
 
 def _with_declared(spec, klass, name, path):
@@ -446,7 +448,7 @@ def _normalise(cls, data, builder, prefix="", kinds=None):
             elif issubclass(ctype, ctypes.Array):
                 out[key] = value
             elif f is not None and f.params and isinstance(f.params[0].type, P._Type) \
-                    and isinstance(value, str):
+                    and (isinstance(value, str) or f.kind == "celsius"):
                 out[key] = f.params[0].type.parse(value, f.params[0])
             else:
                 out[key] = P.parse_int(value, _int_bits(ctype), what=what)

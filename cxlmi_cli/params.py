@@ -223,6 +223,30 @@ class Int(_Type):
         return "N"
 
 
+class Celsius(Int):
+    """Degrees Celsius in a 16-bit field: -32768..32767, written as two's complement
+    (-5 is FFFBh); 32768..65535 are taken as the field's raw value, as cxl-mi's own
+    JSON shows it, so a reply or a dry run can be sent back."""
+
+    def __init__(self):
+        super().__init__(16)
+
+    def parse(self, value, param):
+        what = self._what(param)
+        if isinstance(value, bool) or not isinstance(value, int):
+            try:
+                value = int(str(value).strip().replace("_", ""), 0)
+            except ValueError:
+                raise ValueProblem("%r is not a temperature in °C (e.g. -5, 85)" % (value,))
+        if not -0x8000 <= value <= 0xFFFF:
+            raise ValueProblem("%s °C is out of range for %s (-32768..32767)"
+                               % (int_text(value), what))
+        return value & 0xFFFF
+
+    def get_metavar(self, param, ctx=None):
+        return "CELSIUS"
+
+
 class LittleEndianInt(Int):
     """A number carried in a byte array, least significant byte first (a 24-bit row)."""
 

@@ -169,9 +169,9 @@ BY_STRUCT = {
         "life_used_programmable_warning_threshold": dict(
             opt="life-used", help="life used warning threshold (%)"),
         "device_over_temperature_programmable_warning_threshold": dict(
-            opt="over-temperature", help="over-temperature warning threshold (°C)"),
+            opt="over-temperature", help="over-temperature warning threshold (°C, signed)"),
         "device_under_temperature_programmable_warning_threshold": dict(
-            opt="under-temperature", help="under-temperature warning threshold (°C)"),
+            opt="under-temperature", help="under-temperature warning threshold (°C, signed: -5 is five below zero)"),
         "corrected_volatile_mem_error_programmable_warning_threshold": dict(
             opt="corrected-volatile-errors", help="corrected volatile errors warning threshold"),
         "corrected_persistent_mem_error_programmable_warning_threshold": dict(

@@ -1052,6 +1052,33 @@ def test_input_json_with_unknown_fields_or_bad_values_is_a_usage_error(tmp_path)
     assert "Traceback" not in both(res)
 
 
+@pytest.mark.parametrize("given", [["--under-temperature", "-5"],
+                                   ["--input", "-"]])
+def test_a_temperature_threshold_below_zero_is_set_and_read_back(shared, given):
+    # the thresholds are signed °C: -5 was refused as out of range (0..65535)
+    device = shared(build("type3"))
+    stdin = json.dumps({"device_under_temperature_programmable_warning_threshold": -5})
+    res = invoke(["memdev", "set-alert-config", "emu:type3", "--valid", "under-temperature"]
+                 + given, input=stdin)
+    assert res.exit_code == 0, both(res)
+    assert device.under_temp_warning == -5
+    res = invoke(["memdev", "get-alert-config", "emu:type3", "--json"])
+    result = jdoc(res)["result"]
+    assert result["device_under_temperature_programmable_warning_threshold"] == 0xFFFB
+    assert result["device_under_temperature_programmable_warning_threshold_decoded"] == -5
+
+
+@pytest.mark.parametrize("value,message", [
+    ("-32769", "-32769 °C is out of range for --under-temperature (-32768..32767)"),
+    ("65536", "65536 °C is out of range"),
+    ("cold", "'cold' is not a temperature in °C"),
+])
+def test_a_temperature_threshold_out_of_range_is_refused(value, message):
+    res = invoke(["memdev", "set-alert-config", "emu:type3", "--valid", "under-temperature",
+                  "--under-temperature", value, "--dry-run"])
+    assert res.exit_code == 2 and message in res.stderr, both(res)
+
+
 def test_inject_poison_then_the_poison_list_shows_the_range(shared):
     shared(build("type3"))
     res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "0x2000", "--yes"])

@@ -105,8 +105,8 @@ cmd_memdev_set_alert_config_req:
     enable_alert_actions u8                          flags ALERTS
     life_used_programmable_warning_threshold u8
     rsvd1 u8                                         reserved
-    device_over_temperature_programmable_warning_threshold u16
-    device_under_temperature_programmable_warning_threshold u16
+    device_over_temperature_programmable_warning_threshold u16 celsius
+    device_under_temperature_programmable_warning_threshold u16 celsius
     corrected_volatile_mem_error_programmable_warning_threshold u16
     corrected_persistent_mem_error_programmable_warning_threshold u16
 cmd_memdev_get_shutdown_state_rsp:
