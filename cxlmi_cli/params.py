@@ -69,11 +69,18 @@ def parse_size(text, what="size"):
     return value
 
 
+def _exact_size(nbytes):
+    """``nbytes`` for a message: in binary units when that is exact, else in bytes
+    (4.00 KiB for 0x1001 would hide why it is not a multiple of 64)."""
+    text = human_size(nbytes)
+    return text if "." not in text else "%d bytes (0x%x)" % (nbytes, nbytes)
+
+
 def to_units(nbytes, unit, bits, what, align=1):
     """Bytes -> field value in ``unit``-byte units, checking alignment and width."""
     if nbytes % (unit * align):
         raise ValueProblem("%s %s is not a multiple of %s"
-                           % (what, human_size(nbytes), human_size(unit * align)))
+                           % (what, _exact_size(nbytes), human_size(unit * align)))
     value = nbytes // unit
     if value >= 1 << bits:
         raise ValueProblem("%s %s is too large for a %d-bit field in %s units"

@@ -492,6 +492,12 @@ def test_sizes_refuse_fractions_of_a_byte_and_addresses_off_their_alignment():
     assert res.exit_code == 2 and "'1.3K' is not a whole number of bytes" in both(res)
     res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "0x41", "--yes"])
     assert res.exit_code == 2 and "--address 65 B is not a multiple of 64 B" in both(res)
+    # past 1 KiB a rounded size would hide the cause: "4.00 KiB is not a multiple of 64 B"
+    res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "0x1001", "--yes"])
+    assert res.exit_code == 2
+    assert "--address 4097 bytes (0x1001) is not a multiple of 64 B" in both(res)
+    res = invoke(["memdev", "inject-poison", "emu:type3", "--address", "4K", "--dry-run"])
+    assert res.exit_code == 0, both(res)
 
 
 def test_range_messages_name_the_option():
