@@ -198,7 +198,21 @@ class RequestBuilder:
             raise P.ValueProblem("--input must hold a JSON object of request fields")
         if data.get("dry_run") is True and isinstance(data.get("request"), dict):
             data = self._dry_run_fields(data["request"])
+        elif "schema_version" in data and "command" in data:
+            data = self._reply_fields(data)
         return _normalise(cls, data, self)
+
+    @staticmethod
+    def _reply_fields(doc):
+        """The fields of a reply as cxl-mi's ``--json`` prints it (a Get's reply, edited,
+        for the Set of the same settings)."""
+        if isinstance(doc.get("result"), dict):
+            return doc["result"]
+        if "error" in doc:
+            raise P.ValueProblem("--input holds the error report of %s, not request fields"
+                                 % doc.get("command"))
+        raise P.ValueProblem("--input holds the output of %s without an object of fields "
+                             "in its result" % doc.get("command"))
 
     def _dry_run_fields(self, shown):
         """The request fields of a ``--dry-run --json`` document: what was previewed is
@@ -402,6 +416,9 @@ def _normalise(cls, data, builder, prefix="", kinds=None):
     for key, value in data.items():
         if key.endswith(("_decoded", "_bytes")) and key not in known:
             continue                                # our own output's extra keys
+        if value is None:
+            raise _InputProblem("--input: %s: null is not a value (leave the field out to "
+                                "use its default)" % (prefix + key))
         if key not in known:
             raise _InputProblem("--input: %s has no field %r (its fields: %s)" % (
                 short_struct_name(cls), prefix + key,
@@ -450,6 +467,9 @@ def _normalise(cls, data, builder, prefix="", kinds=None):
             elif f is not None and f.params and isinstance(f.params[0].type, P._Type) \
                     and (isinstance(value, str) or f.kind == "celsius"):
                 out[key] = f.params[0].type.parse(value, f.params[0])
+            elif isinstance(value, bool) and (f is None or f.kind != "bool"):
+                # true is not the number 1 here: only a flag's field takes it
+                raise P.ValueProblem("expected a number, got true or false")
             else:
                 out[key] = P.parse_int(value, _int_bits(ctype), what=what)
         except _InputProblem:

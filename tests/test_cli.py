@@ -997,6 +997,46 @@ def test_a_tail_entry_value_its_option_would_refuse_is_refused_naming_the_entry(
     assert message in res.stderr, res.stderr
 
 
+def test_a_get_reply_as_cxl_mi_prints_it_is_taken_as_input_for_the_set(tmp_path, shared):
+    # docs/cli.md: "a reply can be edited and sent back"; the reply's envelope
+    # (schema_version, command, target, result) was refused as unknown fields
+    device = shared(build("type3"))
+    res = invoke(["generic", "get-event-interrupt-policy", "emu:type3", "--json"])
+    doc = jdoc(res)
+    doc["result"]["warning_settings"] = 1                   # MSI, vector 0
+    plan = tmp_path / "policy.json"
+    plan.write_text(json.dumps(doc))
+    res = invoke(["generic", "set-event-interrupt-policy", "emu:type3", "--input", str(plan)])
+    assert res.exit_code == 0, both(res)
+    res = invoke(["generic", "get-event-interrupt-policy", "emu:type3", "--json"])
+    assert jdoc(res)["result"]["warning_settings"] == 1
+    del doc["result"]
+    doc["error"] = {"message": "x"}
+    plan.write_text(json.dumps(doc))
+    res = invoke(["generic", "set-event-interrupt-policy", "emu:type3", "--input", str(plan)])
+    assert res.exit_code == 2
+    assert "--input holds the error report of %s, not request fields" % doc["command"] \
+        in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("request_,message", [
+    ({"offset": True, "length": 4}, "--input: offset: expected a number, got true or false"),
+    ({"offset": 0, "length": None},
+     "--input: length: null is not a value (leave the field out to use its default)"),
+])
+def test_input_json_true_or_null_for_a_number_is_refused_in_json_terms(request_, message):
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--input", "-", "--dry-run"],
+                 input=json.dumps(request_))
+    assert res.exit_code == 2 and message in res.stderr, both(res)
+
+
+def test_input_json_true_for_a_flag_field_is_the_flag():
+    res = invoke(["generic", "clear-event-records", "emu:type3", "--input", "-", "--dry-run",
+                  "--json"], input=json.dumps({"event_log": "info", "clear_flags": True}))
+    assert res.exit_code == 0, both(res)
+    assert jdoc(res)["request"]["fields"]["clear_flags"] == 1
+
+
 def test_input_that_is_not_text_is_a_usage_error_not_a_traceback(tmp_path):
     req = tmp_path / "req.json"
     req.write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff")
