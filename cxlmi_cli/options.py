@@ -85,6 +85,10 @@ class JsonInput(click.ParamType):
     def get_metavar(self, param, ctx=None):
         return "FILE|-"
 
+    def shell_complete(self, ctx, param, incomplete):
+        from .params import complete_files
+        return complete_files(incomplete)
+
 
 def _refuse_argv_passphrase(ctx, param, value):
     if value is not None:

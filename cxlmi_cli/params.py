@@ -478,6 +478,12 @@ class Item(_Type):
         return self.metavar
 
 
+def complete_files(incomplete):
+    """Completion by the shell's own file names (what click.Path offers)."""
+    from click.shell_completion import CompletionItem
+    return [CompletionItem(incomplete, type="file")]
+
+
 class FileBytes(_Type):
     """Bytes read from a file, ``-`` for standard input."""
     name = "file"
@@ -493,3 +499,6 @@ class FileBytes(_Type):
 
     def get_metavar(self, param, ctx=None):
         return "FILE"
+
+    def shell_complete(self, ctx, param, incomplete):
+        return complete_files(incomplete)

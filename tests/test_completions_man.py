@@ -141,6 +141,16 @@ def test_a_file_argument_completes_as_files():
     assert ("file", "fw") in items
 
 
+@pytest.mark.parametrize("words", [
+    ["cxl-mi", "memdev", "get-lsa", "emu:type3", "--input", "pl"],
+    ["cxl-mi", "memdev", "set-lsa", "emu:type3", "--data", "pl"],
+    ["cxl-mi", "vendor", "raw", "emu:type3", "--payload", "pl"],
+])
+def test_options_that_read_a_file_complete_as_files(words):
+    # --input, a blob field's FILE and vendor raw's --payload offered nothing
+    assert complete("bash", words) == [("file", "pl")]
+
+
 def test_zsh_protocol_carries_help_and_escapes_colons():
     items = complete("zsh", ["cxl-mi", "gen"])
     assert items[0][:2] == ("plain", "generic") and "Generic" in items[0][2]
