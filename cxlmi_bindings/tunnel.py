@@ -33,9 +33,9 @@ class Tunnel:
     ``Tunnel.mhd()``, or ``Tunnel([(0, 1), (0, 2), ...])`` for deeper paths.
     """
 
-    __slots__ = ("hops",)
+    __slots__ = ("hops", "labels")
 
-    def __init__(self, hops=()):
+    def __init__(self, hops=(), labels=None):
         checked = []
         for target_type, ident in hops:
             if target_type not in (TARGET_PORT_OR_LD, TARGET_LD_POOL_CCI):
@@ -45,18 +45,22 @@ class Tunnel:
                 raise UsageError("tunnel id %r is out of range (0..255)" % (ident,))
             checked.append((target_type, ident))
         self.hops = tuple(checked)
+        #: what each hop's id names, for messages ("switch port", "LD"): target type
+        #: 0 is a port or an LD by what the receiver is, which the helpers know
+        self.labels = tuple(labels) if labels else None
 
     @classmethod
     def switch(cls, port):
-        return cls([(TARGET_PORT_OR_LD, port)])
+        return cls([(TARGET_PORT_OR_LD, port)], ("switch port",))
 
     @classmethod
     def mld(cls, ld):
-        return cls([(TARGET_PORT_OR_LD, ld)])
+        return cls([(TARGET_PORT_OR_LD, ld)], ("LD",))
 
     @classmethod
     def switch_mld(cls, port, ld):
-        return cls([(TARGET_PORT_OR_LD, port), (TARGET_PORT_OR_LD, ld)])
+        return cls([(TARGET_PORT_OR_LD, port), (TARGET_PORT_OR_LD, ld)],
+                   ("switch port", "LD"))
 
     @classmethod
     def mhd(cls):
@@ -78,12 +82,16 @@ class Tunnel:
     def __repr__(self):
         return "Tunnel(%r)" % (list(self.hops),)
 
+    def hop_name(self, index):
+        """What hop ``index`` (0: the outermost) reaches, in words."""
+        target_type, ident = self.hops[index]
+        if target_type == TARGET_LD_POOL_CCI:
+            return "LD pool CCI"
+        label = self.labels[index] if self.labels else "port/LD"
+        return "%s %d" % (label, ident)
+
     def describe(self):
-        parts = []
-        for target_type, ident in self.hops:
-            parts.append("LD pool CCI" if target_type == TARGET_LD_POOL_CCI
-                         else "port/LD %d" % ident)
-        return " -> ".join(parts) or "direct"
+        return " -> ".join(self.hop_name(i) for i in range(len(self.hops))) or "direct"
 
 
 def from_info(ti):
@@ -131,6 +139,17 @@ def wrap(message, tunnel, next_tag, type_byte=None):
     return message, tags
 
 
+#: what to check when a hop will not carry a command on
+_HOP_ADVICE = {
+    "switch port": "is the target a switch, and is a component attached to that port? "
+                   "(`cxl-mi fmapi topology TARGET` shows its ports)",
+    "LD": "is the component before it an MLD with that LD? (`cxl-mi fmapi get-ld-info` "
+          "there lists its LDs)",
+    "LD pool CCI": "only a multi-headed device has one",
+    "port/LD": "check that the component before it can tunnel and has that port or LD",
+}
+
+
 def unwrap(response, tunnel, tags, type_byte=None, fix_header=None):
     """Peel one Tunnel Management response per hop, checking every length.
 
@@ -139,13 +158,19 @@ def unwrap(response, tunnel, tags, type_byte=None, fix_header=None):
     ``type_byte`` expects the peer's type byte in front of each inner message;
     ``fix_header`` (message -> message) is applied to each inner message.
     """
-    for level, ((target_type, ident), tag) in enumerate(zip(tunnel.hops, tags), 1):
-        where = "tunnel level %d (%s)" % (level, "LD pool CCI" if target_type else "port/LD %d" % ident)
+    for level, tag in enumerate(tags, 1):
+        hop = tunnel.hop_name(level - 1)
+        where = "tunnel level %d (%s)" % (level, hop)
         try:
             _, _, payload = cci.check_response(response, tag, OPCODE, "tunnel")
         except DeviceError as exc:
             exc.level = where
             exc.args = ("%s: %s" % (where, exc.args[0]),)
+            if exc.name in ("INPUT", "UNSUPPORTED"):
+                # the hop refused to carry the command, whatever the command's fields
+                kind = hop if hop in _HOP_ADVICE else hop.rpartition(" ")[0]
+                exc.hint = "the command did not get through to %s: %s" % (
+                    hop, _HOP_ADVICE.get(kind, _HOP_ADVICE["port/LD"]))
             raise
         if len(payload) < _RSP.size:
             raise ProtocolError("%s: response payload of %d bytes has no tunnel header"

@@ -97,12 +97,9 @@ def levels(message, tunnel, type_byte=None):
     """Each wrapping level of ``message``, outermost first: (hop, header, message).
     ``type_byte``: a peer profile's MCTP type byte in front of each inner message."""
     out = []
-    hops = list(tunnel.hops) if tunnel else []
-    for target_type, ident in hops:
+    for index in range(tunnel.depth if tunnel else 0):
         header = cci.decode_header(message)
-        hop = "LD pool CCI" if target_type == _tunnel.TARGET_LD_POOL_CCI else \
-            "port/LD %d" % ident
-        out.append((hop, header, message))
+        out.append((tunnel.hop_name(index), header, message))
         _, _, message = _tunnel.split_request(message[cci.HEADER_SIZE:])
         if type_byte is not None:
             message = message[1:]

@@ -37,6 +37,19 @@ _DEVICE_HINTS = {
 }
 
 
+def _device_hint(exc):
+    """What to do about a CXL return code, for the command that got it."""
+    if exc.name == "UNSUPPORTED" and exc.level is None:
+        # a memory-device command sent to a switch, an MLD's FM-owned LD or an MHD's
+        # head: one of them behind it may take it
+        tunnel = "; on a switch, MLD or MHD try it through a tunnel (--port N, --ld N, --mhd)"
+        if exc.command and "log" in exc.command:
+            # the CEL is itself a log: do not send the user to the command that failed
+            return "the component does not implement this command" + tunnel
+        return _DEVICE_HINTS["UNSUPPORTED"] + tunnel
+    return _DEVICE_HINTS.get(exc.name)
+
+
 class Problem:
     """A classified error: what to print and which exit code."""
 
@@ -71,7 +84,7 @@ def classify(exc):
     from .params import ValueProblem
     if isinstance(exc, DeviceError):
         return Problem("DeviceError", str(exc), exc.exit_code,
-                       exc.hint or _DEVICE_HINTS.get(exc.name), exc.return_code, exc.name)
+                       exc.hint or _device_hint(exc), exc.return_code, exc.name)
     if isinstance(exc, CxlmiError):
         return Problem(type(exc).__name__, str(exc), exc.exit_code, exc.hint)
     if isinstance(exc, ValueProblem):

@@ -189,7 +189,7 @@ def test_a_tunnelled_failure_keeps_the_vendor_status_of_the_level_that_failed(fa
         assert (exc.return_code, exc.vendor_status, exc.level) == (3, 0x0111, None)
     else:
         level = int(failing[-1])
-        where = "tunnel level %d (port/LD %d)" % (level, (0, 255)[level - 1])
+        where = "tunnel level %d (%s)" % (level, ("switch port 0", "LD 255")[level - 1])
         assert (exc.return_code, exc.vendor_status, exc.level) == (5, 0x0200 + level, where)
         assert str(exc) == "%s: tunnel: CXL return code 5 (RETRY): temporary error, retry once" \
             % where
@@ -285,8 +285,10 @@ def test_tunnel_infos_with_no_level_or_none_send_directly_and_a_tunnel_passes_th
 
 def test_describe_names_every_hop_in_order():
     assert Tunnel().describe() == "direct"
-    assert Tunnel.switch(0).describe() == "port/LD 0"
-    assert Tunnel.switch_mld(255, 0).describe() == "port/LD 255 -> port/LD 0"
+    # the helpers know what an id of target type 0 names; a bare hop list does not
+    assert Tunnel.switch(0).describe() == "switch port 0"
+    assert Tunnel.mld(4).describe() == "LD 4"
+    assert Tunnel.switch_mld(255, 0).describe() == "switch port 255 -> LD 0"
     assert Tunnel.mhd().describe() == "LD pool CCI"
     assert Tunnel([(0, 3), (1, 0), (0, 255)]).describe() == \
         "port/LD 3 -> LD pool CCI -> port/LD 255"

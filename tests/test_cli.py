@@ -381,12 +381,30 @@ def test_tunnel_ids_out_of_range_are_usage_errors():
     assert "256 is out of range" in both(res)
 
 
-@pytest.mark.parametrize("target,tunnel", [("emu:switch", ["--port", "0"]),
-                                           ("emu:mld", ["--ld", "0"])])
-def test_port_0_and_ld_0_are_tunnels_too(target, tunnel):
+@pytest.mark.parametrize("args,where,advice", [
+    (["emu:switch", "--port", "4"], "tunnel level 1 (switch port 4)",
+     "the command did not get through to switch port 4: is the target a switch, and is a "
+     "component attached to that port? (`cxl-mi fmapi topology TARGET` shows its ports)"),
+    (["emu:switch", "--port", "2", "--ld", "9"], "tunnel level 2 (LD 9)",
+     "the command did not get through to LD 9: is the component before it an MLD with "
+     "that LD?"),
+    (["emu:switch", "--mhd"], "tunnel level 1 (LD pool CCI)",
+     "only a multi-headed device has one"),
+])
+def test_a_hop_that_will_not_carry_the_command_is_named_with_what_to_check(args, where, advice):
+    # it said "port/LD 4" and "check the request fields", which were fine
+    res = invoke(["memdev", "get-health-info"] + args)
+    assert res.exit_code == 1, both(res)
+    assert res.stderr.startswith("cxl-mi: error: %s: tunnel: CXL return code 2 (INPUT)" % where)
+    assert advice in res.stderr and "check the request fields" not in res.stderr
+
+
+@pytest.mark.parametrize("target,tunnel,hop", [("emu:switch", ["--port", "0"], "switch port 0"),
+                                               ("emu:mld", ["--ld", "0"], "LD 0")])
+def test_port_0_and_ld_0_are_tunnels_too(target, tunnel, hop):
     res = invoke(["memdev", "get-health-info", target] + tunnel + ["--dry-run", "--json"])
     assert res.exit_code == 0, both(res)
-    assert [level["hop"] for level in jdoc(res)["request"]["levels"]] == ["port/LD 0"]
+    assert [level["hop"] for level in jdoc(res)["request"]["levels"]] == [hop]
 
 
 # ------------------------------------------------------------------------ values
@@ -709,10 +727,20 @@ def test_a_cxl_error_says_what_to_do_next_and_names_the_registry_command(monkeyp
     res = invoke(["memdev", "get-health-info", "emu:type3"])
     assert res.exit_code == 1
     assert "(hint: the component does not implement this command; `cxl-mi generic " \
-           "get-log-cel TARGET` lists the ones it does)" in res.stderr
+           "get-log-cel TARGET` lists the ones it does; on a switch, MLD or MHD try it " \
+           "through a tunnel (--port N, --ld N, --mhd))" in res.stderr
     doc = jdoc(invoke(["memdev", "get-health-info", "emu:type3", "--json"]))
     assert doc["command"] == "memdev_get_health_info" and doc["target"] == "emu:type3"
     assert "get-log-cel" in doc["error"]["hint"]
+
+
+def test_a_component_without_logs_is_not_sent_to_read_its_command_effects_log():
+    # get-log-cel's own failure hinted "`cxl-mi generic get-log-cel TARGET` lists the ones
+    # it does": the command that had just failed
+    res = invoke(["generic", "get-log-cel", "emu:switch"])
+    assert res.exit_code == 1, both(res)
+    assert "UNSUPPORTED" in res.stderr and "get-log-cel" not in res.stderr
+    assert "(hint: the component does not implement this command; on a switch" in res.stderr
 
 
 @pytest.mark.parametrize("exc,code,text", [

@@ -170,8 +170,8 @@ def test_tunnelled_levels_are_the_real_wrapping(clean_cli, capture):
     assert req["wire"] == message.hex() and msg_type == req["mctp_message_type"] == 7
     outer, middle = req["levels"]
     assert outer["message"] == req["wire"]
-    assert (outer["level"], outer["hop"], outer["opcode"]) == (1, "port/LD 2", 0x5300)
-    assert (middle["level"], middle["hop"], middle["opcode"]) == (2, "port/LD 1", 0x5300)
+    assert (outer["level"], outer["hop"], outer["opcode"]) == (1, "switch port 2", 0x5300)
+    assert (middle["level"], middle["hop"], middle["opcode"]) == (2, "LD 1", 0x5300)
     # each level, read by hand: the 5300h payload is port/LD id, target type, size, inner
     for level, inner_hex, ident in ((outer, middle["message"], 2),
                                     (middle, req["message"], 1)):
@@ -292,8 +292,8 @@ def test_the_table_names_the_command_and_dumps_each_level(clean_cli):
     assert "memdev_get_lsa" in out and "4102h" in out and "MCTP message type   7 (FM-API)" \
         in out
     assert "CCI message (20 bytes)" in out
-    assert "tunnel level 1 (port/LD 2): 5300h, tag 3, 52 bytes" in out
-    assert "tunnel level 2 (port/LD 1): 5300h, tag 2, 36 bytes" in out
+    assert "tunnel level 1 (switch port 2): 5300h, tag 3, 52 bytes" in out
+    assert "tunnel level 2 (LD 1): 5300h, tag 2, 36 bytes" in out
     assert "00000000  00 01 00 02 41 08 00 00 00 00 00 00 40 00 00 00" in out
 
 
