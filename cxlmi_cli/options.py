@@ -344,6 +344,12 @@ class Invocation:
             text = click.prompt(label, hide_input=True, confirmation_prompt=(role == "new"),
                                 default="", show_default=False, err=True)
             data = text.encode()
+        elif role == "current" and self.passphrase_files.get("new"):
+            # setting one: the current passphrase goes in the request too (ignored while
+            # none is set), and nothing said which one was missing
+            raise _usage("%s needs the current passphrase as well as the new one: give %s "
+                         "FILE, an empty file (%s /dev/null) while none is set (stdin is "
+                         "not a terminal to prompt on)" % (self.command_name, opt, opt))
         else:
             raise _usage("%s needs a%s passphrase: give %s FILE (stdin is not a terminal to "
                          "prompt on)" % (self.command_name, " new" if role == "new" else "",

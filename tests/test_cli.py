@@ -1235,6 +1235,18 @@ def test_a_passphrase_command_without_file_or_tty_is_a_usage_error():
     assert "--passphrase-file" in res.stderr
 
 
+def test_setting_a_passphrase_without_the_current_one_says_which_and_how(tmp_path):
+    # "needs a passphrase: give --passphrase-file FILE" did not say it wanted the
+    # current one, nor what to give while none is set
+    pw = tmp_path / "pw"
+    pw.write_text("correct horse\n")
+    res = invoke(["memdev", "set-passphrase", "emu:type3", "--type", "user",
+                  "--new-passphrase-file", str(pw), "--yes"])
+    assert res.exit_code == 2, both(res)
+    assert "needs the current passphrase as well as the new one: give --passphrase-file " \
+        "FILE, an empty file (--passphrase-file /dev/null) while none is set" in res.stderr
+
+
 def test_passphrases_from_files_set_and_then_disable(shared, tmp_path):
     shared(build("type3"))
     pw = tmp_path / "pw"
