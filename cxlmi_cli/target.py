@@ -19,6 +19,7 @@ def _usage(message, hint=None):
 def resolve(positional=None, mctp=None, tcp=None, environ=None):
     """The one target string the user meant, validated; UsageError otherwise."""
     from cxlmi_bindings import targets
+    from cxlmi_bindings.errors import UsageError
     given = [(kind, value) for kind, value in
              (("TARGET", positional), ("--mctp", mctp), ("--tcp", tcp)) if value]
     if len(given) > 1:
@@ -44,7 +45,12 @@ def resolve(positional=None, mctp=None, tcp=None, environ=None):
             raise _usage("no target: name one as TARGET (%s), with --mctp NET:EID or "
                          "--tcp HOST[:PORT], or set %s" % (targets.FORMS, ENV_TARGET),
                          hint="`cxl-mi list` shows the targets this machine has")
-    targets.parse(target)       # UsageError for a form it does not know
+    try:
+        targets.parse(target)       # UsageError for a form it does not know
+    except UsageError as exc:
+        if not given:               # say where the value came from: nothing on argv
+            exc.args = ("%s (from %s)" % (exc.args[0], ENV_TARGET),) + exc.args[1:]
+        raise
     return target
 
 

@@ -329,6 +329,16 @@ def test_a_refused_tcp_or_mctp_option_is_named_as_the_option_not_as_a_target(arg
     assert res.stderr.startswith(message) and no_traceback(res), res.stderr
 
 
+def test_a_bad_target_from_the_environment_says_it_came_from_there(monkeypatch):
+    monkeypatch.setenv("CXLMI_TARGET", "bogus")
+    res = invoke(["memdev", "get-health-info"])
+    assert res.exit_code == 2
+    assert "target 'bogus' is not a form cxl-mi knows" in res.stderr
+    assert res.stderr.rstrip().endswith("(from CXLMI_TARGET)"), res.stderr
+    res = invoke(["memdev", "get-health-info", "bogus"])        # given: no such note
+    assert res.exit_code == 2 and "CXLMI_TARGET" not in res.stderr
+
+
 def test_a_target_string_is_checked_when_it_is_resolved_before_anything_else():
     with pytest.raises(UsageError) as err:
         cli_target.resolve("usb:3")
