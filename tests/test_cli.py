@@ -1736,3 +1736,16 @@ def test_the_cli_doc_names_the_plugin_entry_point_group():
     from cxlmi_cli.commands.vendor import PLUGIN_GROUP
     text = open(os.path.join(ROOT, "docs", "cli.md")).read()
     assert PLUGIN_GROUP in text
+
+
+def test_get_head_info_decodes_the_link_fields_libcxlmi_calls_field_1_to_5():
+    # they were shown as "field 1: 16" ... "field 5: 5"; the names stay (libcxlmi's)
+    args = ["fmapi", "get-head-info", "emu:mhd", "--mhd", "--num-heads", "1"]
+    head = jdoc(invoke(args + ["--json"]))["result"]["head_info_list"][0]
+    assert head["field_1_decoded"] == {"max_link_width": head["field_1"]}
+    assert head["field_2_decoded"] == {"negotiated_link_width": head["field_2"]}
+    assert head["field_4_decoded"] == {"max_link_speed": "64GT/s"} and head["field_4"] == 6
+    assert head["field_5_decoded"] == {"current_link_speed": "32GT/s"} and head["field_5"] == 5
+    assert "64GT/s" in head["field_3_decoded"]["supported_link_speeds_vector"]
+    table = invoke(args).stdout
+    assert "max link speed 64GT/s" in table and "current link speed 32GT/s" in table

@@ -35,6 +35,13 @@ LINK_SPEED = {"2.5GT/s": 1, "5GT/s": 2, "8GT/s": 3, "16GT/s": 4, "32GT/s": 5, "6
 LTSSM_STATE = {"detect": 0, "polling": 1, "configuration": 2, "recovery": 3, "l0": 4,
                "l0s": 5, "l1": 6, "l2": 7, "disabled": 8, "loopback": 9, "hot-reset": 10}
 LINK_STATE_FLAGS = {"lane-reversal": 0, "perst-asserted": 1, "prsnt": 2, "power-off": 3}
+# Get Head Info's block keeps libcxlmi's field_1..field_5 names; each is one whole value,
+# the one the Physical Port State block names (max link width ... current link speed)
+HEAD_MAX_LINK_WIDTH = [("max_link_width", 0, 7, None)]
+HEAD_NEGOTIATED_LINK_WIDTH = [("negotiated_link_width", 0, 7, None)]
+HEAD_LINK_SPEEDS = [("supported_link_speeds_vector", 0, 7, "flags LINK_SPEEDS")]
+HEAD_MAX_LINK_SPEED = [("max_link_speed", 0, 7, "enum LINK_SPEED")]
+HEAD_CURRENT_LINK_SPEED = [("current_link_speed", 0, 7, "enum LINK_SPEED")]
 PORT_OPCODE = {"assert-perst": 0, "deassert-perst": 1, "reset-ppb": 2, "reset": 2}
 SV_STATE = {"not-set": 0, "set": 1}
 VCS_STATE = {"disabled": 0, "enabled": 1, "invalid-vcs-id": 0xFF}
@@ -256,14 +263,14 @@ cmd_fmapi_get_head_info_req:
     num_heads u8
 cmd_fmapi_get_head_info_blkfmt:
     port_num u8
-    field_1 u8
-    field_2 u8
-    field_3 u8
-    field_4 u8
-    field_5 u8
+    field_1 u8                                       packed HEAD_MAX_LINK_WIDTH
+    field_2 u8                                       packed HEAD_NEGOTIATED_LINK_WIDTH
+    field_3 u8                                       packed HEAD_LINK_SPEEDS
+    field_4 u8                                       packed HEAD_MAX_LINK_SPEED
+    field_5 u8                                       packed HEAD_CURRENT_LINK_SPEED
     ltssm_state u8                                   enum LTSSM_STATE
     first_negotiated_lane_num u8
-    link_state_flags u8
+    link_state_flags u8                              flags LINK_STATE_FLAGS
 cmd_fmapi_get_head_info_rsp:
     num_heads u8                                     count-of head_info_list
     rsvd u8[3]                                       reserved
