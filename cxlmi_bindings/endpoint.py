@@ -181,6 +181,25 @@ class BackgroundStarted:
         return {"background_started": True, "command": self.command, "opcode": self.opcode}
 
 
+def _hex(data, limit=64):
+    data = bytes(data)
+    if len(data) <= limit:
+        return data.hex(" ")
+    return "%s ... (%d bytes)" % (data[:limit].hex(" "), len(data))
+
+
+def _log_exchange(opcode, command, message, reply):
+    """The CCI messages of one command for -vv; a command that carries a passphrase
+    shows its headers only (a log must not hold one)."""
+    entry = registry.BY_NAME.get(command) if command else None
+    secret = entry is not None and entry.passphrase
+    header = cci.HEADER_SIZE
+    shown = message[:header] if secret else message
+    log.debug("%s (%04Xh): sent %s%s", command or "command", opcode, _hex(shown),
+              " (payload not shown: a passphrase)" if secret else "")
+    log.debug("%s (%04Xh): received %s", command or "command", opcode, _hex(reply))
+
+
 class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_events...
     def __init__(self, ctx, transport, target, peer=None, mctp_type=None):
         self.ctx = ctx
@@ -312,6 +331,8 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
                 raise NotSupported("%s cannot carry tunnelled commands" % self.transport.describe())
             outer, tags = _tunnel.wrap(message, tunnel, self.next_tag, peer.tunnel_type_byte)
             reply = self.transport.send(outer, MCTP_TYPE_FMAPI, timeout)
+            if log.isEnabledFor(10):        # DEBUG (-vv): every message, as sent and received
+                _log_exchange(opcode, command, outer, reply)
             if peer.category_high_nibble:
                 reply = peers.from_high_nibble(reply)
             reply = _tunnel.unwrap(reply, tunnel, tags, peer.tunnel_type_byte,
@@ -321,6 +342,8 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
             reply = self.transport.send(
                 message, MCTP_TYPE_FMAPI if fmapi else (self.mctp_type or self.cci_type()),
                 timeout)
+            if log.isEnabledFor(10):
+                _log_exchange(opcode, command, message, reply)
             if peer.category_high_nibble:
                 reply = peers.from_high_nibble(reply)
         rc, _, body = cci.check_response(reply, tag, opcode, command)

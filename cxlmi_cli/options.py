@@ -115,6 +115,15 @@ def endpoint_params():
     ]
 
 
+def _shown(value):
+    """A request value for the -vv log: bytes as hex (a Python repr is no one's format)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        return data.hex() if len(data) <= 32 else "%s... (%d bytes)" % (data[:32].hex(),
+                                                                         len(data))
+    return value
+
+
 def common_params(entry=None, request=False, passphrase_roles=(), destructive=None,
                   output=True):
     """The shared parameters; TARGET first, the rest as options."""
@@ -263,7 +272,8 @@ class Invocation:
         log.info("%s (%04Xh) -> %s", entry.name, entry.opcode, self.where)
         if request and log.isEnabledFor(10):    # DEBUG: the join costs, per firmware part too
             log.debug("request: %s", ", ".join(
-                "%s=%s" % (k, "***" if "passphrase" in k else v) for k, v in request.items()))
+                "%s=%s" % (k, "***" if "passphrase" in k else _shown(v))
+                for k, v in request.items()))
         try:
             result = ep.call(entry, request, self.tunnel)
             from cxlmi_bindings.endpoint import BackgroundStarted   # loaded with ep already

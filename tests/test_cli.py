@@ -1749,3 +1749,35 @@ def test_get_head_info_decodes_the_link_fields_libcxlmi_calls_field_1_to_5():
     assert "64GT/s" in head["field_3_decoded"]["supported_link_speeds_vector"]
     table = invoke(args).stdout
     assert "max link speed 64GT/s" in table and "current link speed 32GT/s" in table
+
+
+def _cli_vv(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("CXLMI_TARGET", None)
+    return subprocess.run([sys.executable, "-m", "cxlmi_cli", "-vv"] + list(args),
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+
+
+def test_vv_logs_every_message_sent_and_received_in_hex():
+    # "-vv: also every message" logged only the command name and the reply's size
+    res = _cli_vv("memdev", "set-lsa", "emu:type3", "--offset", "0", "--data-hex",
+                  "c0ffee", "--yes")
+    assert res.returncode == 0, res.stderr
+    assert "request: offset=0, data=c0ffee" in res.stderr          # not b'\xc0\xff\xee'
+    assert re.search(r"memdev_set_lsa \(4103h\): sent 00 01 00 03 41 0b 00 00 00 00 00 00 "
+                     r"00 00 00 00 00 00 00 00 c0 ff ee", res.stderr), res.stderr
+    assert re.search(r"memdev_set_lsa \(4103h\): received 01 01 00 03 41 00", res.stderr)
+    # through a tunnel: the wrapped messages, as they crossed the transport
+    res = _cli_vv("memdev", "get-health-info", "emu:switch", "--port", "2", "--ld", "0")
+    assert res.returncode == 0, res.stderr
+    assert "memdev_get_health_info (4200h): sent 00 03 00 00 53" in res.stderr
+
+
+def test_vv_never_logs_a_passphrase(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"hunter2-hunter2")
+    res = _cli_vv("memdev", "set-passphrase", "emu:type3", "--type", "user",
+                  "--passphrase-file", os.devnull, "--new-passphrase-file", str(pw), "--yes")
+    assert res.returncode == 0, res.stderr
+    assert "(payload not shown: a passphrase)" in res.stderr
+    assert b"hunter2".hex() not in res.stderr.replace(" ", "") and "hunter2" not in res.stderr
