@@ -1781,3 +1781,12 @@ def test_vv_never_logs_a_passphrase(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "(payload not shown: a passphrase)" in res.stderr
     assert b"hunter2".hex() not in res.stderr.replace(" ", "") and "hunter2" not in res.stderr
+
+
+def test_the_scan_media_estimate_is_shown_with_its_unit():
+    # "estimated scan media time 8388": milliseconds, but the table did not say so
+    res = invoke(["memdev", "get-scan-media-capabilities", "emu:type3", "--length", "1G"])
+    assert res.exit_code == 0, both(res)
+    ms = jdoc(invoke(["memdev", "get-scan-media-capabilities", "emu:type3", "--length", "1G",
+                      "--json"]))["result"]["estimated_scan_media_time"]
+    assert ms >= 1000 and "%d ms (%.1f s)" % (ms, ms / 1000.0) in res.stdout

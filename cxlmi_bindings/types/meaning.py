@@ -325,6 +325,16 @@ class Percent(Meaning):
         return "not implemented" if decoded is None else "%d %%" % decoded
 
 
+class Milliseconds(Meaning):
+    """A duration in milliseconds: its unit in tables (JSON keeps the number)."""
+    kind = "milliseconds"
+    suffix = None
+
+    def text(self, value):
+        value = as_int(value)
+        return "%d ms" % value if value < 1000 else "%d ms (%.1f s)" % (value, value / 1000.0)
+
+
 class Uuid(Meaning):
     """16 bytes of a UUID, named when ``table`` (name -> UUID text) knows it."""
     kind = "uuid"
@@ -493,7 +503,7 @@ _KINDS = {
     "celsius": (Celsius, 0), "percent": (Percent, 0), "uuid": (Uuid, 0),
     "opcode": (Opcode, 0), "return-code": (ReturnCode, 0), "id-bitmap": (IdBitmap, 0),
     "timestamp": (Timestamp, 0), "block-sizes": (BlockSizes, 0), "le-int": (LittleEndianInt, 0),
-    "event-data": (EventData, 0),
+    "event-data": (EventData, 0), "milliseconds": (Milliseconds, 0),
 }
 
 

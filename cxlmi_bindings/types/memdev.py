@@ -136,7 +136,7 @@ cmd_memdev_get_scan_media_capabilities_req:
     get_scan_media_capabilities_start_physaddr u64   bytes
     get_scan_media_capabilities_physaddr_length u64  units MEDIA_RECORD_UNIT
 cmd_memdev_get_scan_media_capabilities_rsp:
-    estimated_scan_media_time u32
+    estimated_scan_media_time u32                    milliseconds
 cmd_memdev_scan_media_req:
     scan_media_physaddr u64                          bytes
     scan_media_physaddr_length u64                   units MEDIA_RECORD_UNIT
