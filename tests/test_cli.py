@@ -849,7 +849,17 @@ def test_lsa_bytes_are_dumped_at_their_offset_and_a_reply_without_data_says_done
     assert lines[2].startswith("00000010  10 11 12") and lines[3].startswith("00000020  20 21")
     res = invoke(["generic", "set-timestamp", "emu:type3", "--timestamp", "5"])
     assert res.exit_code == 0, both(res)
-    assert "set-timestamp: done on emu:type3" in res.stdout.splitlines()
+    assert res.stdout.splitlines()[1].startswith("set-timestamp: done on emu:type3")
+
+
+def test_a_change_to_an_emu_device_says_it_lasts_one_command():
+    # "done" on emu:type3, then a read shows the old value: each command has its own device
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--offset", "0", "--data-hex", "aa",
+                  "--yes"])
+    assert res.exit_code == 0, both(res)
+    assert "set-lsa: done on emu:type3; an emu:type3 device lasts one command, so the change " \
+        "is gone now (`cxl-mi emulate --profile type3` serves one that keeps it)" \
+        in " ".join(res.stdout.split())
 
 
 def test_tables_show_ranges_handles_sizes_and_slots_in_their_units(shared):

@@ -159,9 +159,13 @@ def test_verbose_logs_each_command_and_very_verbose_also_the_request():
     sent = "cxl-mi: cxlmi.cli: memdev_get_lsa (4102h) -> emu:type3"
     got = "cxl-mi: cxlmi.cli: memdev_get_lsa: 4 reply payload bytes"
     request = "cxl-mi: cxlmi.cli: request: offset=64, length=4"
+    message = ("cxl-mi: cxlmi: memdev_get_lsa (4102h): sent 00 01 00 02 41 08 00 00 00 00 00 00 "
+               "40 00 00 00 04 00 00 00")
+    reply = ("cxl-mi: cxlmi: memdev_get_lsa (4102h): received 01 01 00 02 41 04 00 00 00 00 00 "
+             "00 00 00 00 00")
     assert quiet[2] == ""
     assert info[2].splitlines() == [sent, got]
-    assert debug[2].splitlines() == [sent, request, got]
+    assert debug[2].splitlines() == [sent, request, message, reply, got]
     assert quiet[1] == info[1] == debug[1]          # logging never reaches stdout
 
 

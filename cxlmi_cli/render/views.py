@@ -92,7 +92,13 @@ def sections(entry, result, request=None, inv=None):
         if inv is not None and inv.background:
             return [Note("%s: started in the background on %s; follow it with `cxl-mi generic "
                          "bg-op-status %s`" % (entry.cli_name, where, inv.target))]
-        return [Note("%s: done on %s" % (entry.cli_name, where))]
+        done = "%s: done on %s" % (entry.cli_name, where)
+        target = inv.target if inv is not None else ""
+        if target.startswith("emu:"):
+            # a fresh device per command: say so where a change seems to have stuck
+            done += ("; an %s device lasts one command, so the change is gone now (`cxl-mi "
+                     "emulate --profile %s` serves one that keeps it)" % (target, target[4:]))
+        return [Note(done)]
     view = VIEWS.get(entry.name)
     if view is not None:
         return view(result, request)
