@@ -1800,3 +1800,13 @@ def test_the_scan_media_estimate_is_shown_with_its_unit():
     ms = jdoc(invoke(["memdev", "get-scan-media-capabilities", "emu:type3", "--length", "1G",
                       "--json"]))["result"]["estimated_scan_media_time"]
     assert ms >= 1000 and "%d ms (%.1f s)" % (ms, ms / 1000.0) in res.stdout
+
+
+def test_a_port_whose_link_is_down_shows_no_current_speed():
+    # "0x0 (unknown)/32GT/s" for an empty downstream port
+    res = invoke(["fmapi", "get-phys-port-state", "emu:switch", "--ports", "3-4"])
+    assert res.exit_code == 0, both(res)
+    rows = {line.split()[0]: line.split() for line in res.stdout.splitlines()
+            if line.strip()[:1] in "34" and len(line.split()) > 5}
+    assert "32GT/s/32GT/s" in rows["3"] and "down/32GT/s" in rows["4"]
+    assert "unknown" not in res.stdout

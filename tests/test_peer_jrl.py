@@ -214,7 +214,7 @@ def test_a_tunnelled_reply_without_the_peers_type_byte_is_malformed(replay):
     with ctx, pytest.raises(ProtocolError) as info:
         ep.fmapi_get_ld_info(tunnel=Tunnel.switch(1))
     peer.check()
-    assert str(info.value) == ("tunnel level 1 (port/LD 1): the inner reply does not start "
+    assert str(info.value) == ("tunnel level 1 (switch port 1): the inner reply does not start "
                                "with MCTP type 0x08")
 
 

@@ -293,7 +293,8 @@ class MctpTcpTransport(MctpControl, Transport):
                 self._drop()
                 raise CommandTimeout("%s: the peer took no bytes for %gs" % (self._where(),
                                                                               self.timeout),
-                                     "the component may be busy or stuck; check the emulator log")
+                                     "the component may be busy or stuck; a `cxl-mi emulate` "
+                                     "peer logs why")
             except OSError as exc:
                 self._drop()
                 if not fresh and not retried and exc.errno in (
@@ -323,7 +324,8 @@ class MctpTcpTransport(MctpControl, Transport):
                     self._drop()
                     raise CommandTimeout(
                         "%s: no reply within %gs" % (self._where(), timeout),
-                        "the component may be busy; raise the timeout or check the emulator log")
+                        "the component may be busy: raise the timeout; a `cxl-mi emulate` peer "
+                        "logs why")
                 # set again only when the last value would wait past the deadline by
                 # more than a few percent (a setsockopt per reply is a syscall)
                 last = self._rcvtimeo
@@ -349,7 +351,8 @@ class MctpTcpTransport(MctpControl, Transport):
             if not count:
                 self._drop()
                 raise TransportError("%s closed the connection before replying" % self._where(),
-                                     hint="see the emulator's log; the next request reconnects")
+                                     hint="a `cxl-mi emulate` peer logs why; the next request "
+                                          "reconnects")
             for ev in (rx.filled(count) if view is not None else rx.feed(data)):
                 if isinstance(ev, mf.FramingError):
                     self._drop()

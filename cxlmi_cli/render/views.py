@@ -195,7 +195,9 @@ def _port_row(p):
     return {"port": str(p.port_id), "state": t("config_state"), "device": t("conn_dev_type"),
             "cxl": t("conn_dev_cxl_ver"),
             "width": "x%d/x%d" % (p.negotiated_link_width, p.max_link_width),
-            "speed": "%s/%s" % (t("current_link_speed"), t("max_link_speed")),
+            # no current speed while the link is down (0 is no speed the spec names)
+            "speed": "%s/%s" % (t("current_link_speed") if p.current_link_speed else "down",
+                                t("max_link_speed")),
             "ltssm": t("ltssm_state"), "lds": str(p.supported_ld_count),
             "link": t("link_state")}
 
