@@ -340,3 +340,26 @@ def test_a_dry_run_of_another_command_or_through_a_tunnel_is_refused_as_input(cl
                                  "--json"]).stdout)
     res = invoke(["memdev", "get-lsa", "emu:switch", "--input", str(tunnelled)])
     assert res.exit_code == 2 and "a dry run of a tunnelled request" in res.stderr
+
+
+@pytest.mark.parametrize("args, code, data", [
+    (["mctp", "get-eid"], 0x02, ""),
+    (["mctp", "get-uuid"], 0x03, ""),
+    (["mctp", "get-message-types"], 0x05, ""),
+    (["mctp", "get-version", "--type", "7"], 0x04, "07"),
+])
+def test_an_mctp_control_dry_run_shows_the_control_request(clean_cli, no_open, args, code,
+                                                           data):
+    """MCTP control commands go around the CCI endpoint: their dry run shows the control
+    request (command code, message bytes) and opens nothing -- a closed port will do."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        target = "tcp:127.0.0.1:%d" % s.getsockname()[1]
+    req = _dry(args[:2] + [target] + args[2:])
+    assert (req["command_code"], req["data"]) == (code, data)
+    assert req["message"] == "80%02x%s" % (code, data)      # Rq, instance 0, command, data
+    assert req["mctp_message_type"] == 0
+    res = invoke(["--dry-run"] + args[:2] + [target] + args[2:])   # the global form, table
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "dry run" in res.stdout and "Nothing was sent." in res.stdout
+    assert "Traceback" not in res.stderr

@@ -7,6 +7,8 @@
     cxl-mi mctp get-version TARGET [--type N]   Get MCTP Version Support
 
 TARGET is ``tcp:HOST[:PORT]`` or ``mctp:NET,EID``; nothing is probed first.
+With ``--dry-run`` (or ``cxl-mi --dry-run``) a command shows the MCTP control
+request it would send and sends nothing; the target is not opened.
 """
 
 import click
@@ -32,8 +34,84 @@ def _transport(inv):
     if not inv.target.startswith(("tcp:", "mctp:")):
         raise UsageError("%s is not reached over MCTP: MCTP control commands need a tcp: "
                          "or mctp: target" % inv.target)
+    if inv.dry_run:                 # nothing opened: the request is shown instead
+        return _DryRunControl()
     inv.endpoint_options["probe"] = False       # the control command is the point
     return inv.endpoint().transport
+
+
+#: MCTP control command codes (DSP0236) -> names, for the dry run
+CONTROL_NAMES = {0x02: "Get Endpoint ID", 0x03: "Get Endpoint UUID",
+                 0x04: "Get MCTP Version Support", 0x05: "Get Message Type Support"}
+
+
+class _ControlSent(BaseException):
+    """The control request a dry run would have sent (ends the command)."""
+
+    def __init__(self, command, data):
+        super().__init__("dry run")
+        self.command, self.data = command, bytes(data)
+
+
+def _dry_run_transport_class():
+    from cxlmi_bindings.transports.mctp_control import MctpControl
+
+    class DryRunControl(MctpControl):
+        """The MCTP control calls of a transport; ``control`` stops with the request."""
+
+        def control(self, command, data=b"", timeout=None):
+            raise _ControlSent(command, data)
+    return DryRunControl
+
+
+def _DryRunControl():
+    return _dry_run_transport_class()()
+
+
+def _show_dry_run(inv, sent):
+    """Print the control request a dry run stopped at; exit 0."""
+    from cxlmi_bindings import mctp_framing as mf
+    from ..dry_run import NOTHING_SENT
+    from ..render import SCHEMA_VERSION
+    # a transport numbers its control requests from instance 0: the first one carries 0
+    message = bytes((mf.CTRL_RQ | 0, sent.command & 0xFF)) + sent.data
+    name = CONTROL_NAMES.get(sent.command, "MCTP control command 0x%02x" % sent.command)
+    request = {"name": name, "command_code": sent.command, "instance_id": 0,
+               "data": sent.data.hex(), "message": message.hex(),
+               "mctp_message_type": mf.TYPE_CONTROL}
+    notes = [NOTHING_SENT]
+
+    def doc():
+        return {"schema_version": SCHEMA_VERSION, "command": inv.command_name,
+                "target": inv.target, "tunnel": None, "dry_run": True,
+                "request": request, "notes": notes}
+
+    def sections():
+        from ..render.views import Pairs, Hexdump, Note
+        pairs = [("command", name), ("command code", "%02Xh" % sent.command),
+                 ("instance ID", "0"), ("MCTP message type", "0 (MCTP control)")]
+        if sent.data:
+            pairs.append(("request data", sent.data.hex()))
+        return [Pairs("request (dry run)", pairs),
+                Hexdump("MCTP control message (%d bytes, after the message type byte)"
+                        % len(message), message)] + [Note(n) for n in notes]
+
+    inv.out.show(doc, sections, lambda: bytes((mf.TYPE_CONTROL,)) + message,
+                 title="%s · %s · dry run" % (inv.command_name, inv.where))
+    raise click.exceptions.Exit(0)
+
+
+def _dry_runs(f):
+    """Turn the control request a dry run stopped at into its report."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(inv, *args, **kwargs):
+        try:
+            return f(inv, *args, **kwargs)
+        except _ControlSent as sent:
+            _show_dry_run(inv, sent)
+    return wrapper
 
 
 def _timeout(inv):
@@ -42,6 +120,7 @@ def _timeout(inv):
 
 @group.command("get-eid")
 @device_command()
+@_dry_runs
 def get_eid(inv):
     """Get Endpoint ID: the EID, endpoint type and EID type."""
     eid, kind, medium = _transport(inv).get_endpoint_id(_timeout(inv))
@@ -56,6 +135,7 @@ def get_eid(inv):
 
 @group.command("get-uuid")
 @device_command()
+@_dry_runs
 def get_uuid(inv):
     """Get Endpoint UUID."""
     import uuid
@@ -66,6 +146,7 @@ def get_uuid(inv):
 
 @group.command("get-message-types")
 @device_command()
+@_dry_runs
 def get_message_types(inv):
     """Get Message Type Support: the MCTP message types the endpoint takes."""
     types = _transport(inv).get_message_types(_timeout(inv))
@@ -80,6 +161,7 @@ def get_message_types(inv):
               help="the message type whose versions to ask for (255: the MCTP base "
                    "specification)")
 @device_command()
+@_dry_runs
 def get_version(inv, msg_type):
     """Get MCTP Version Support for a message type."""
     from cxlmi_bindings.transports.mctp_control import version_text
