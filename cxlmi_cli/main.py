@@ -282,6 +282,18 @@ def _verbose(ctx, param, value):
     return value
 
 
+def refuse_dry_run(command, why, instead):
+    """For a command with no dry run (monitor, exporter, list): ``cxl-mi --dry-run``
+    before it is refused with exit 2 before any device is touched -- ignored, it
+    would read (monitor: and clear) what the user meant only to preview."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or not ctx.meta.get("cxlmi.dry_run"):
+        return
+    click.echo("cxl-mi: error: %s has no dry run (%s): %s; nothing was done"
+               % (command, why, instead), err=True)
+    raise click.exceptions.Exit(EXIT_USAGE)
+
+
 def _dry_run(ctx, param, value):
     if value:
         ctx.meta["cxlmi.dry_run"] = True     # read by cxlmi_cli.options.Invocation
@@ -297,7 +309,8 @@ def _dry_run(ctx, param, value):
               is_eager=True, help="log what happens (-vv: also every message)")
 @click.option("--dry-run", is_flag=True, expose_value=False, callback=_dry_run,
               help="every device command below prints the request it would send and "
-                   "sends nothing (the same as its own --dry-run)")
+                   "sends nothing (the same as its own --dry-run); monitor, exporter and "
+                   "list have none and refuse it")
 def cli():
     """Manage CXL components: memory devices, switches, MLDs, MHDs and DCDs.
 

@@ -1571,6 +1571,18 @@ def test_list_shows_profiles_and_turns_failed_discovery_into_notes(monkeypatch):
     assert table.exit_code == 0 and "emu:switch" in table.stdout and "note:" in table.stdout
 
 
+def test_list_refuses_the_global_dry_run(monkeypatch):
+    from cxlmi_bindings import discovery
+
+    def scanned(**kw):
+        raise AssertionError("list --dry-run looked for targets")
+    monkeypatch.setattr(discovery, "scan_devices", scanned)
+    monkeypatch.setattr(discovery, "scan_mctp", scanned)
+    res = invoke(["--dry-run", "list", "--json"])
+    assert res.exit_code == 2, both(res)
+    assert res.stderr.startswith("cxl-mi: error: list has no dry run") and res.stdout == ""
+
+
 def test_list_reports_what_discovery_finds(monkeypatch):
     from cxlmi_bindings import discovery
     monkeypatch.setattr(discovery, "scan_devices", lambda **kw: [

@@ -422,6 +422,13 @@ def test_once_with_textfile_writes_the_file(tmp_path):
 
 
 
+def test_the_global_dry_run_is_refused_and_no_file_is_written(tmp_path):
+    res = invoke(["--dry-run", "exporter", "--once", "--textfile", str(tmp_path), "emu:type3"])
+    assert res.exit_code == 2, both(res)
+    assert res.stderr.startswith("cxl-mi: error: exporter has no dry run")
+    assert res.stdout == "" and os.listdir(tmp_path) == []
+
+
 def test_a_textfile_directory_that_does_not_exist_is_refused_at_start(tmp_path):
     missing = str(tmp_path / "no-such-dir")
     res = invoke(["exporter", "--once", "--textfile", missing, "emu:type3"])

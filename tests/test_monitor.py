@@ -752,3 +752,27 @@ def test_every_switch_port_is_asked_when_it_takes_several_requests(devices, monk
     m = Monitor(["emu:switch"], opener=devices)
     ports = kinds(lines(m), "port")
     assert [p["port"] for p in ports] == sorted(devices.device("emu:switch").ports)
+
+
+def test_the_global_dry_run_is_refused_and_the_event_records_stay(devices, monkeypatch):
+    """`cxl-mi --dry-run monitor` has no request to show: it is refused (exit 2) before a
+    target is opened -- ignored, it read and cleared the event records."""
+    import cxlmi_bindings.monitor as monitor_mod
+    ep = devices("emu:type3", 5)
+    ep.memdev_inject_poison(inject_poison_phy_addr=0x1000)
+    dev = devices.device("emu:type3")
+    opened = []
+
+    def same_device(target, timeout):
+        opened.append(target)
+        return ep
+    monkeypatch.setattr(monitor_mod, "open_target", same_device)
+    assert len(dev.event_logs[0].records) == 1
+    r = invoke(["--dry-run", "monitor", "emu:type3", "--once"])
+    assert r.exit_code == 2, both(r)
+    assert r.stderr.startswith("cxl-mi: error: monitor has no dry run") and "--no-clear" in r.stderr
+    assert r.stdout == "" and opened == []                    # nothing opened
+    assert len(dev.event_logs[0].records) == 1                # the record is still there
+    r = invoke(["monitor", "emu:type3", "--once"])             # a real run reads it
+    assert r.exit_code == 0, both(r)
+    assert opened == ["emu:type3"] and '"kind": "event"' in r.stdout

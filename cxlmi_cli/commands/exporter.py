@@ -171,6 +171,10 @@ def command(targets, listen, textfile, interval, timeout, once):
     they are collected once, written (or printed to stdout) and the command exits.
     The CXLMI_TARGET variable is the target when none is given.
     """
+    from ..main import refuse_dry_run
+    refuse_dry_run("exporter", "it reads the devices and serves or writes their metrics",
+                   "drop --dry-run (--once without --textfile prints the metrics and "
+                   "writes no file)")
     from ..target import several
     targets = several(targets)
     address = parse_listen(listen or DEFAULT_LISTEN) if (listen or not textfile) else None

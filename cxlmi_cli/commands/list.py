@@ -55,6 +55,9 @@ def command(ctx, output, as_json, no_mctp, no_devices):
 
     Each row's target is what the other commands take as TARGET.
     """
+    from ..main import refuse_dry_run
+    refuse_dry_run("list", "it sends no CXL command, it looks for targets",
+                   "drop --dry-run")
     inv = Invocation(ctx, "list", output=output, as_json=as_json)
     with guard(inv):
         inv.out.needs_no_raw("list has no raw output: use -o table or -o json")

@@ -212,6 +212,10 @@ def command(targets, interval, timeout, once, no_clear, as_json):
     them.  SIGTERM or Ctrl-C stop it cleanly (exit 0) after writing what was
     read.  The CXLMI_TARGET variable is the target when none is given.
     """
+    from ..main import refuse_dry_run
+    refuse_dry_run("monitor", "it reads the devices and clears their event records",
+                   "--no-clear reads without clearing; `cxl-mi --dry-run generic "
+                   "get-event-records TARGET` shows a request")
     from cxlmi_bindings.monitor import Monitor
     targets = _targets(targets)
     if as_json is None:
