@@ -29,6 +29,10 @@ Field spec keys:
 ``required``  the command cannot run without it (from an option or ``--input``)
 ``default``   used when neither an option nor ``--input`` gives the field
 ``help``      the option's help text
+
+``NEEDS_ONE_OF`` (by request structure) names groups of fields of which each command
+needs at least one: set commands whose request with no option given would change
+nothing or reset a setting.
 """
 
 from .spec import cel_uuid
@@ -372,6 +376,25 @@ BY_STRUCT = {
     },
     "cmd_memdev_get_dc_config_req": {},
     "cmd_fmapi_get_host_dc_region_config_req": {},
+}
+
+# Request structure -> groups of fields: the command needs at least one field of each
+# group (from an option or --input), else it is refused before anything is sent.  For
+# commands whose fields are all optional but whose request with none given would do
+# nothing while saying "done" (clear no record, set no alert) or reset a setting to zeros
+# (every interrupt policy to none, QoS control to 0).
+_EVENT_SETTINGS = ("informational_settings", "warning_settings", "failure_settings",
+                   "fatal_settings", "dcd_settings")
+_QOS_CONTROL = ("qos_telemetry_control", "egress_moderate_percentage",
+                "egress_severe_percentage", "backpressure_sample_interval")
+NEEDS_ONE_OF = {
+    "cmd_clear_event_records_req": [("clear_flags", "handles")],
+    "cmd_set_event_interrupt_policy_req": [_EVENT_SETTINGS],
+    "cmd_set_mctp_event_interrupt_policy_req": [("event_interrupt_settings",)],
+    "cmd_memdev_set_alert_config_req": [("valid_alert_actions",)],
+    "cmd_memdev_set_sld_qos_control_req": [_QOS_CONTROL],
+    "cmd_fmapi_set_qos_control_req": [_QOS_CONTROL + ("recmpbasis",
+                                                      "completion_collection_interval")],
 }
 
 # Registry name -> field -> spec changes for one command only.

@@ -28,7 +28,7 @@ from cxlmi_cli import commands as cli_commands
 from cxlmi_cli import params as P
 from cxlmi_cli.options import device_command
 
-from cli_helpers import both, clean_cli, invoke, jdoc  # noqa: F401  (clean_cli: a fixture)
+from cli_helpers import both, clean_cli, invoke, jdoc, record_opcodes  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RC_NAMED = re.compile(r"CXL return code \d+ \([A-Z_]+\)")
@@ -1822,3 +1822,31 @@ def test_a_port_whose_link_is_down_shows_no_current_speed():
             if line.strip()[:1] in "34" and len(line.split()) > 5}
     assert "32GT/s/32GT/s" in rows["3"] and "down/32GT/s" in rows["4"]
     assert "unknown" not in res.stdout
+@pytest.mark.parametrize("args, words", [
+    (["generic", "clear-event-records", "emu:type3", "--event-log", "info"],
+     "needs one of --all, --handles"),
+    (["generic", "set-event-interrupt-policy", "emu:type3"],
+     "needs one of --informational, --warning, --failure, --fatal, --dcd"),
+    (["generic", "set-mctp-event-interrupt-policy", "emu:type3"], "needs --logs"),
+    (["memdev", "set-alert-config", "emu:type3"], "needs --valid"),
+    (["memdev", "set-sld-qos-control", "emu:type3"],
+     "needs one of --qos-telemetry-control, --egress-moderate-percentage"),
+])
+def test_a_set_command_given_nothing_to_set_is_refused_and_changes_nothing(shared, args,
+                                                                           words):
+    """With no setting option these sent a request of zeros: clear-event-records cleared
+    nothing yet said done, set-event-interrupt-policy turned every log's interrupts off."""
+    dev = shared(build("type3"))
+    dev.event_logs[0].records.append((1, bytes(128)))
+    for log in dev.event_logs:
+        log.interrupt = 0x01                        # MSI
+    dev.mctp_event_interrupts, dev.qos_control = 0x1F, 0x01
+    sent = record_opcodes(dev)
+    res = invoke(args)
+    assert res.exit_code == 2, both(res)
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("cxl-mi: error: ") and words in line
+    assert sent == []
+    assert len(dev.event_logs[0].records) == 1
+    assert [log.interrupt for log in dev.event_logs] == [0x01] * len(dev.event_logs)
+    assert (dev.mctp_event_interrupts, dev.qos_control) == (0x1F, 0x01)
