@@ -236,6 +236,9 @@ class RequestBuilder:
             given = [p for p in f.params
                      if ctx.get_parameter_source(p.name) not in (None, _DEFAULT_SOURCES)]
             self._apply(f, req, values, given, json_request or {})
+            for value, why in f.spec.get("refuse", {}).items():     # reqspec: refused
+                if _has_path(req, f.path) and _get_path(req, f.path) == value:
+                    raise P.ValueProblem("%s %s" % (f.opt or f.path, why))
         return req
 
     def _apply(self, f, req, values, given, json_request):

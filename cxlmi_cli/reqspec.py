@@ -29,6 +29,8 @@ Field spec keys:
 ``required``  the command cannot run without it (from an option or ``--input``)
 ``default``   used when neither an option nor ``--input`` gives the field
 ``help``      the option's help text
+``refuse``    {value: text}: a value the command refuses before sending (the text names
+              the value and says why)
 
 ``NEEDS_ONE_OF`` (by request structure) names groups of fields of which each command
 needs at least one: set commands whose request with no option given would change
@@ -228,10 +230,36 @@ BY_STRUCT = {
                                parts=[("starting_dpa", "size", True), ("length", "size", True)],
                                required=True, help="a DPA range (sizes); repeat for several"),
     },
+    "cmd_perform_maintenance_req": {
+        "op_class": dict(required=True,
+                         help="maintenance operation class: ppr (post package repair), or none; "
+                              "memory sparing is `generic perform-maintenance-sparing`",
+                         refuse={2: "memory-sparing: memory sparing has its own request "
+                                    "layout; use `cxl-mi generic "
+                                    "perform-maintenance-sparing`"}),
+        "op_subclass": dict(help="post package repair: soft (until the next reset) or hard "
+                                 "(permanent)"),
+        "flags": dict(help="query-resources: only ask whether the repair's resources are "
+                           "there, repair nothing"),
+        "dpa": dict(help="device physical address (DPA) whose row is repaired"),
+        "nibble_mask": dict(help="nibble mask: 3 bytes in hex, least significant first"),
+    },
     "cmd_perform_maintenance_sparing_req": {
         "op_class": dict(kind="fixed", default=2),          # memory sparing
         "op_subclass": dict(opt="granularity", required=True,
                             help="what one spare replaces: cacheline, row, bank or rank"),
+        "flags": dict(help="query-resources (only ask how many spares are left), "
+                           "hard-sparing (permanent; soft, until the next reset, otherwise), "
+                           "sub-channel-valid (--sub-channel is meant), nibble-mask-valid "
+                           "(--nibble-mask is meant)"),
+        "channel": dict(help="channel of the memory to spare (every granularity)"),
+        "rank": dict(help="rank (every granularity)"),
+        "bank_group": dict(help="bank group (cacheline, row and bank granularity)"),
+        "bank": dict(help="bank (cacheline, row and bank granularity)"),
+        "row": dict(help="row (cacheline and row granularity)"),
+        "column": dict(help="column (cacheline granularity)"),
+        "sub_channel": dict(help="sub-channel (with --flags sub-channel-valid)"),
+        "nibble_mask": dict(help="nibble mask, 24 bits (with --flags nibble-mask-valid)"),
     },
     "cmd_memdev_set_passphrase_req": {
         "passphrase_type": dict(opt="type", required=True, help="which passphrase"),

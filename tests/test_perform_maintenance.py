@@ -184,3 +184,34 @@ def test_sparing_the_feature_does_not_allow_is_unsupported():
         assert info.value.name == "UNSUPPORTED"
         ep.perform_maintenance_sparing(op_class=2, op_subclass=0)
     assert [r["kind"] for r in device.sparing_repairs] == ["soft"]
+
+
+@pytest.mark.parametrize("args, words", [
+    ([], "needs --op-class"),                 # class none, said done: a forgotten option
+    (["--op-class", "memory-sparing", "--dpa", "0x40"],
+     "--op-class memory-sparing: memory sparing has its own request layout; use "
+     "`cxl-mi generic perform-maintenance-sparing`"),
+])
+def test_perform_maintenance_refuses_what_it_cannot_mean_before_sending(served, clean_cli,
+                                                                        args, words):
+    device, target = served
+    sent = []
+    handle = device.handle
+    device.handle = lambda message, msg_type: sent.append(message) or handle(message, msg_type)
+    res = invoke(["generic", "perform-maintenance", target, "--yes"] + args)
+    assert res.exit_code == 2, both(res)
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("cxl-mi: error: ") and words in line
+    assert sent == [] and device.ppr_repairs == [] and device.sparing_repairs == []
+
+
+@pytest.mark.parametrize("command", ["perform-maintenance", "perform-maintenance-sparing"])
+def test_every_option_of_the_maintenance_commands_says_what_it_is(clean_cli, command):
+    from cxlmi_cli.main import cli
+    import click
+    cmd = cli.get_command(click.Context(cli), "generic").get_command(None, command)
+    own = [p for p in cmd.params if isinstance(p, click.Option) and p.name not in (
+        "mctp", "tcp", "port", "ld", "mhd", "timeout", "dry_run", "no_probe", "mctp_type",
+        "peer", "output", "as_json", "input_file", "yes")]
+    assert len(own) >= 5
+    assert [p.opts[0] for p in own if not p.help] == []
