@@ -317,11 +317,17 @@ class RequestBuilder:
             if f.spec.get("required") and f.kind not in ("count", "fixed", "packed") and \
                     not _has_path(req, f.path):
                 out.append(f.opt or f.path)
-        from .reqspec import NEEDS_ONE_OF       # at least one field of each group
+        from .reqspec import NEEDS_ONE_OF, NEEDS_WHEN   # at least one field of each group
         for group in NEEDS_ONE_OF.get(self.entry.req, ()):
             if not any(_has_path(req, path) for path in group):
                 opts = [f.opt or f.path for f in self.fields if f.path in group]
                 out.append(opts[0] if len(opts) == 1 else "one of " + ", ".join(opts))
+        for path, mask, value, what, group in NEEDS_WHEN.get(self.entry.req, ()):
+            have = _get_path(req, path) if _has_path(req, path) else None
+            if isinstance(have, int) and (have if mask is None else have & mask) == value \
+                    and not any(_has_path(req, p) for p in group):
+                opts = [f.opt or f.path for f in self.fields if f.path in group]
+                out.append("%s (for %s)" % (" or ".join(opts), what))
         return out + list(getattr(self, "_missing_parts", ()))
 
 

@@ -383,14 +383,18 @@ BY_STRUCT = {
     },
     "cmd_fmapi_initiate_dc_add_req": {
         "selection_policy": dict(opt="policy", default="free",
-                                 help="how the DCD picks the capacity"),
+                                 help="how the DCD picks the capacity (prescriptive: the "
+                                      "--extent ranges; enable-shared-access: the retained "
+                                      "capacity of --tag)"),
         "region_num": dict(opt="region", help="region to allocate from"),
         "length": dict(kind="size", required=True, help="capacity to add"),
         "extents": _EXTENT,
     },
     "cmd_fmapi_initiate_dc_release_req": {
         "flags": dict(kind="packed", parts=[
-            dict(opt="policy", lo=0, hi=3, help="which capacity to release"),
+            dict(opt="policy", lo=0, hi=3, default="tag-based",
+                 help="which capacity to release: tag-based (the capacity of --tag) or "
+                      "prescriptive (the --extent ranges)"),
             dict(opt="forced", lo=4, hi=4, help="release without waiting for the host"),
             dict(opt="sanitize-on-release", lo=5, hi=5, help="sanitize the released capacity")]),
         "length": dict(kind="size", required=True, help="capacity to release"),
@@ -423,6 +427,22 @@ NEEDS_ONE_OF = {
     "cmd_memdev_set_sld_qos_control_req": [_QOS_CONTROL],
     "cmd_fmapi_set_qos_control_req": [_QOS_CONTROL + ("recmpbasis",
                                                       "completion_collection_interval")],
+}
+
+# Request structure -> what a field's value needs besides: (field, mask or None, value,
+# what the value is called, fields of which one is needed).  The dynamic capacity
+# policies name what they act on: a tag-based release the capacity of a tag, a
+# prescriptive add or release the extents listed.  Without it the device can only
+# answer INPUT; the command is refused (exit 2) before sending instead.
+NEEDS_WHEN = {
+    "cmd_fmapi_initiate_dc_release_req": [
+        ("flags", 0xF, 0, "--policy tag-based", ("tag",)),
+        ("flags", 0xF, 1, "--policy prescriptive", ("extents",)),
+    ],
+    "cmd_fmapi_initiate_dc_add_req": [
+        ("selection_policy", None, 2, "--policy prescriptive", ("extents",)),
+        ("selection_policy", None, 3, "--policy enable-shared-access", ("tag",)),
+    ],
 }
 
 # Registry name -> field -> spec changes for one command only.

@@ -1850,3 +1850,32 @@ def test_a_set_command_given_nothing_to_set_is_refused_and_changes_nothing(share
     assert len(dev.event_logs[0].records) == 1
     assert [log.interrupt for log in dev.event_logs] == [0x01] * len(dev.event_logs)
     assert (dev.mctp_event_interrupts, dev.qos_control) == (0x1F, 0x01)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["fmapi", "initiate-dc-release", "emu:dcd", "--length", "64M", "--yes"],
+     "needs --tag (for --policy tag-based)"),                   # tag-based: the default
+    (["fmapi", "initiate-dc-release", "emu:dcd", "--length", "64M", "--policy",
+      "prescriptive", "--yes"], "needs --extent (for --policy prescriptive)"),
+    (["fmapi", "initiate-dc-add", "emu:dcd", "--length", "64M", "--policy", "prescriptive"],
+     "needs --extent (for --policy prescriptive)"),
+    (["fmapi", "initiate-dc-add", "emu:dcd", "--length", "64M", "--policy",
+      "enable-shared-access"], "needs --tag (for --policy enable-shared-access)"),
+])
+def test_a_dc_policy_without_what_it_acts_on_is_refused_before_sending(shared, args, words):
+    """A tag-based release names no capacity without --tag (the device could only say
+    INPUT); a prescriptive one, or add, none without --extent."""
+    dev = shared(build("dcd"))
+    sent = record_opcodes(dev)
+    res = invoke(args)
+    assert res.exit_code == 2, both(res)
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("cxl-mi: error: ") and words in line
+    assert sent == []
+
+
+def test_the_release_policy_shows_its_default():
+    res = invoke(["fmapi", "initiate-dc-release", "--help"])
+    text = " ".join(res.stdout.split())
+    policy = text[text.index("--policy [tag-based|prescriptive]"):text.index("--forced")]
+    assert "[default: tag-based]" in policy, policy

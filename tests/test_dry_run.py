@@ -226,7 +226,8 @@ def test_over_tcp_the_dry_run_matches_the_real_message_after_the_probe(servers, 
      {"policy": "tag-based", "forced": False, "sanitize_on_release": True}),
 ])
 def test_the_release_flags_shown_are_the_bits_sent(clean_cli, no_open, flag, byte, decoded):
-    req = _dry(["fmapi", "initiate-dc-release", "emu:dcd", "--length", "256M", flag])
+    req = _dry(["fmapi", "initiate-dc-release", "emu:dcd", "--length", "256M", flag,
+                "--tag", "00112233445566778899aabbccddeeff"])
     assert bytes.fromhex(req["payload"])[2] == byte
     assert req["fields"]["flags_decoded"] == decoded
 
