@@ -1879,3 +1879,18 @@ def test_the_release_policy_shows_its_default():
     text = " ".join(res.stdout.split())
     policy = text[text.index("--policy [tag-based|prescriptive]"):text.index("--forced")]
     assert "[default: tag-based]" in policy, policy
+
+
+def test_the_safety_list_of_destructive_commands_is_the_registrys():
+    """docs/cli.md's Safety list names every command the registry marks destructive,
+    and no other: it is what a user checks before running one without --yes."""
+    from cxlmi_bindings import registry
+    text = open(os.path.join(ROOT, "docs", "cli.md")).read()
+    listed = text.split("<!-- destructive commands: begin -->")[1].split(
+        "<!-- destructive commands: end -->")[0]
+    documented = set()
+    for item in listed.split("\n* ")[1:] if listed.startswith("\n* ") else []:
+        group, names = item.split(":", 1)
+        documented |= {(group.strip("`* \n"), n) for n in re.findall(r"`([a-z0-9-]+)`", names)}
+    declared = {(e.group, e.cli_name) for e in registry.COMMANDS if e.destructive}
+    assert documented == declared
