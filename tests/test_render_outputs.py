@@ -75,7 +75,10 @@ def test_list_refuses_raw_before_looking_for_anything(clean_cli, monkeypatch):
         raise AssertionError("scanned")
     monkeypatch.setattr(list_cmd, "_detect", no_scan)
     res = invoke(["list", "-o", "raw"])
-    assert res.exit_code == 2 and "list has no raw output" in both(res)
+    assert res.exit_code == 2 and "'raw' is not one of 'table', 'json'" in both(res)
+    # and its help does not offer what it refuses
+    help_text = " ".join(invoke(["list", "--help"]).stdout.split())
+    assert "-o, --output [table|json]" in help_text and "table|json|raw" not in help_text
 
 
 def test_raw_output_does_not_import_rich():
