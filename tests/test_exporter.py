@@ -503,19 +503,30 @@ def test_once_prints_the_metrics(devices):
 
 
 
-def test_once_warns_once_about_a_target_that_is_down_and_exits_0():
+def test_once_warns_once_about_a_target_that_is_down_and_exits_3():
+    """As monitor --once: the metrics of every target are written (the one down as
+    cxl_up 0), then exit 3; the warning names the address once."""
     res = invoke(["exporter", "--once", "emu:type3", "tcp:127.0.0.1:1"])
-    assert res.exit_code == 0, both(res)
+    assert res.exit_code == 3, both(res)
     assert 'cxl_up{target="tcp:127.0.0.1:1"} 0.0' in res.stdout
-    (line,) = res.stderr.splitlines()
-    assert line.startswith("cxl-mi: warning: tcp:127.0.0.1:1: ") and "refused" in line
+    assert 'cxl_up{target="emu:type3"} 1.0' in res.stdout
+    assert res.stderr == "cxl-mi: warning: tcp:127.0.0.1:1: connection refused\n"
+
+
+def test_once_with_textfile_and_a_target_down_writes_the_file_and_exits_3(tmp_path):
+    res = invoke(["exporter", "--textfile", str(tmp_path), "emu:type3", "tcp:127.0.0.1:1",
+                  "--once"])
+    assert res.exit_code == 3, both(res)
+    text = (tmp_path / exporter.TEXTFILE_NAME).read_text()
+    assert 'cxl_up{target="tcp:127.0.0.1:1"} 0.0' in text
+    assert 'cxl_up{target="emu:type3"} 1.0' in text
 
 
 def test_once_gives_each_target_the_timeout_given(silent_server):
     start = time.monotonic()
     res = invoke(["exporter", "--once", "--timeout", "0.3", silent_server])
     took = time.monotonic() - start
-    assert res.exit_code == 0, both(res)
+    assert res.exit_code == 3, both(res)
     assert 'cxl_up{target="%s"} 0.0' % silent_server in res.stdout
     assert took < 3, took                    # not the default 5 s
 

@@ -378,11 +378,29 @@ def test_once_says_nothing_on_stderr_when_every_target_answers():
 
 
 @pytest.mark.parametrize("interval, retry", [(60, 5), (2, 2)])
-def test_a_target_gone_is_retried_within_5_seconds_however_long_the_interval(interval, retry):
+def test_a_target_gone_is_retried_within_5_seconds_however_long_the_interval(interval, retry,
+                                                                            monkeypatch):
+    import cxlmi_bindings.monitor as monitor_mod
+    made = []
+
+    class Recording(monitor_mod.Monitor):
+        def __init__(self, *a, **k):
+            made.append(self)
+            super().__init__(*a, **k)
+    monkeypatch.setattr(monitor_mod, "Monitor", Recording)
     r = invoke(["monitor", "tcp:127.0.0.1:1", "--once", "--interval", str(interval)])
     assert r.exit_code == 3
     (gone,) = [json.loads(s) for s in r.stdout.splitlines()]
-    assert (gone["kind"], gone["retry_in"]) == ("gone", retry)
+    assert gone["kind"] == "gone" and made[0].min_backoff == retry
+
+
+def test_once_says_no_retry_of_a_target_gone():
+    """With --once nothing retries: the gone line has no retry_in."""
+    r = invoke(["monitor", "tcp:127.0.0.1:1", "--once", "--json"])
+    assert r.exit_code == 3, both(r)
+    (gone,) = [json.loads(s) for s in r.stdout.splitlines()]
+    assert gone["kind"] == "gone" and "retry_in" not in gone
+    assert gone["error"] == "127.0.0.1:1: connection refused"
 
 
 @pytest.mark.parametrize("args, seconds", [(["--timeout", "0.3"], 0.3), ([], 5)])

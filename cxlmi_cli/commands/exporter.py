@@ -159,7 +159,8 @@ def make_server(host, port, registry):
               help="give each target this long per collection; one that takes longer is "
                    "reported as cxl_up 0")
 @click.option("--once", is_flag=True, default=False,
-              help="collect once, write the text file (or print the metrics) and exit")
+              help="collect once, write the text file (or print the metrics) and exit; "
+                   "exit 3 when a target could not be read (its cxl_up is 0)")
 def command(targets, listen, textfile, interval, timeout, once):
     """Export metrics of CXL components for Prometheus.
 
@@ -200,10 +201,20 @@ def _report(collector, shown):
         message = errors.get(t.target)
         if message != shown.get(t.target):
             if message:
-                click.echo("cxl-mi: warning: %s: %s" % (t.target, message), err=True)
+                click.echo("cxl-mi: warning: %s: %s" % (t.target, _unprefixed(t.target, message)),
+                           err=True)
             elif t.target in shown:
                 click.echo("cxl-mi: %s: collected again" % t.target, err=True)
             shown[t.target] = message
+
+
+def _unprefixed(target, message):
+    """``message`` without the address it starts with when that is the target's own
+    (``tcp:h:1`` and "h:1: connection refused"): the line names the target once."""
+    for said in (target, target.split(":", 1)[-1]):
+        if said and message.startswith(said + ": "):
+            return message[len(said) + 2:]
+    return message
 
 
 def _write(textfile, registry):
@@ -224,6 +235,8 @@ def _run_once(collector, registry, textfile):
             raise click.exceptions.Exit(3)
     else:
         sys.stdout.write(data.decode())
+    if collector.errors():      # written what there is (cxl_up 0); as monitor --once: 3
+        raise click.exceptions.Exit(3)
 
 
 def _serve(collector, registry, address, textfile, interval):

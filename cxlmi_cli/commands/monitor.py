@@ -234,6 +234,8 @@ def command(targets, interval, timeout, once, no_clear, as_json):
                 while True:
                     start = time.monotonic()
                     for line in monitor.poll(should_stop=stop):
+                        if once:            # nothing will retry
+                            line.pop("retry_in", None)
                         out.write(line)
                         if line["kind"] == "gone":
                             gone.add(line["target"])
