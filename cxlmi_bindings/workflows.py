@@ -485,8 +485,10 @@ def describe_stop(stop, what=None, follow=FOLLOW):
 # ----------------------------------------------------------------------- firmware
 
 def choose_fw_slot(ep, slot=None, tunnel=None):
-    """The slot to write -- ``slot`` checked, or an empty slot that is not the
-    active one -- and the Get FW Info reply (None when not answered)."""
+    """The slot to write -- ``slot`` checked, or an empty slot that is neither the
+    active nor the staged one -- and the Get FW Info reply (None when not answered).
+    With no such empty slot a UsageError names what each slot holds: a package
+    is overwritten only in a slot named by the caller."""
     from .errors import CxlmiError
     run = ep if isinstance(ep, _Run) else _Run(ep, tunnel)
     try:
@@ -506,6 +508,7 @@ def choose_fw_slot(ep, slot=None, tunnel=None):
             raise _usage("slot %d is the active slot: choose another (1-%d)" % (slot, slots),
                          hint="Get FW Info (0200h) shows the slots and their revisions")
         return slot, info
+    staged = (info.slot_info >> 3) & 0x7
     candidates = [n for n in range(1, min(slots, 4) + 1) if n != active]
     if not candidates:
         raise _usage("the component has no slot besides the active one (%d)" % active)
@@ -513,8 +516,17 @@ def choose_fw_slot(ep, slot=None, tunnel=None):
     def revision(n):
         rev = getattr(info, "fw_rev%d" % n)
         return bytes(rev).rstrip(b"\0") if not isinstance(rev, bytes) else rev.rstrip(b"\0")
-    empty = [n for n in candidates if not revision(n)]
-    return (empty or candidates)[0], info
+    empty = [n for n in candidates if n != staged and not revision(n)]
+    if empty:
+        return empty[0], info
+    # never overwrite a package by default: the slot to give up is the user's choice
+    held = []
+    for n in candidates:
+        text = revision(n).decode("ascii", "replace")
+        held.append("slot %d %s%r%s" % (n, "holds " if not held else "", text,
+                                         " (staged)" if n == staged else ""))
+    raise _usage("no empty firmware slot: %s: name the slot to overwrite" % ", ".join(held),
+                 hint="Get FW Info (0200h) shows the slots and their revisions")
 
 
 def regular_size(f):
@@ -580,7 +592,8 @@ def transfer_firmware(ep, package, slot=None, activate=None, chunk_size=None, pr
 
     ``package``: bytes, a path or a binary file (a pipe works: it is streamed,
     two parts in memory at a time).  ``slot``: default an empty slot that is
-    not the active one.  ``chunk_size``: bytes per Transfer FW part, a multiple
+    neither the active nor the staged one (none empty: a UsageError, nothing
+    sent -- a package is overwritten only in a slot named).  ``chunk_size``: bytes per Transfer FW part, a multiple
     of 128 (default: the largest the endpoint takes -- its payload limit less
     the 128-byte header).  The parts go with the initiate / continue / end
     actions (full for one part); a part the component checks in the background

@@ -200,6 +200,19 @@ def test_firmware_refusals_are_library_errors(type3):
     assert ep.sent.names[-2:] == ["transfer_fw", "transfer_fw"]
 
 
+def test_with_no_empty_slot_the_library_refuses_to_pick_one(type3):
+    ep, dev = type3()
+    dev.fw_slots[:] = ["EMU FW 1.0.0", "REV-1.0", "REV-2.0"]
+    dev.fw_active, dev.fw_staged = 2, 3
+    with pytest.raises(UsageError, match=r"no empty firmware slot: slot 1 holds "
+                                         r"'EMU FW 1.0.0', slot 3 'REV-2.0' \(staged\)"):
+        ep.transfer_firmware(package(5000))
+    assert ep.sent.count("transfer_fw") == 0
+    assert dev.fw_slots == ["EMU FW 1.0.0", "REV-1.0", "REV-2.0"] and dev.fw_staged == 3
+    assert ep.transfer_firmware(package(5000), slot=1).slot == 1      # named: overwritten
+    assert dev.fw_slots[0] == "REV-7.0.1"
+
+
 def test_a_type3_behind_a_switch_port_takes_a_package_through_the_tunnel():
     with Context() as ctx:
         ep = ctx.open("emu:switch")

@@ -251,6 +251,32 @@ def test_slot_choice_and_refusals(device, fw, tmp_path):
     assert dev._fw_xfer is None
 
 
+def test_without_an_empty_slot_nothing_is_overwritten_unless_named(device, fw):
+    dev = device()
+    dev.fw_slots[:] = ["EMU FW 1.0.0", "REV-1.0", "REV-2.0"]
+    dev.fw_active, dev.fw_staged = 2, 3
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000)])
+    assert res.exit_code == 2 and "Traceback" not in both(res)
+    assert ("no empty firmware slot: slot 1 holds 'EMU FW 1.0.0', slot 3 'REV-2.0' "
+            "(staged): name the slot to overwrite with --slot N") in res.stderr
+    assert names(device.sent, "transfer_fw") == []                   # nothing sent
+    assert dev.fw_slots == ["EMU FW 1.0.0", "REV-1.0", "REV-2.0"] and dev.fw_staged == 3
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000), "--activate", "reset",
+                  "--yes"])
+    assert res.exit_code == 2 and dev.fw_slots[0] == "EMU FW 1.0.0" and dev.fw_staged == 3
+    # the staged slot is never the default, even when it is the only other one
+    dev.fw_slots[:] = ["EMU FW 1.0.0", None, "REV-2.0"]
+    dev.fw_active, dev.fw_staged = 1, 3
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000)])
+    assert res.exit_code == 0 and dev.fw_slots == ["EMU FW 1.0.0", "REV-2.0.0", "REV-2.0"]
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000)])
+    assert res.exit_code == 2 and dev.fw_slots[2] == "REV-2.0"
+    # named, a slot holding a package is overwritten
+    res = invoke(["generic", "transfer-fw", "emu:type3", fw(5000, b"REV-3.0"), "--slot", "3"])
+    assert res.exit_code == 0, both(res)
+    assert dev.fw_slots[2] == "REV-3.0"
+
+
 def test_file_alone_uses_the_default_target(device, fw, monkeypatch):
     dev = device()
     monkeypatch.setenv("CXLMI_TARGET", "emu:type3")

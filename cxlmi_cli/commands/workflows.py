@@ -227,8 +227,10 @@ def _in_option_terms(inv):
             if text.startswith(word):
                 text = option + text[len(word):]
                 break
-        if text.endswith(": name the slot"):
+        if text.endswith((": name the slot", ": name the slot to overwrite")):
             text += " with --slot N"
+        if text.startswith("no empty firmware slot"):
+            hint = "`cxl-mi generic get-fw-info %s`" % inv.target
         if "is the active slot" in text:
             hint = "`cxl-mi generic get-fw-info %s`" % inv.target
         if (text, hint) == (str(exc), exc.hint):
@@ -296,7 +298,8 @@ def transfer_fw(entry, command):
         "bytes of the least of the transport's payload limit and Identify's maximum "
         "message size), with the initiate / continue / end actions (or full when one part "
         "holds it), progress on a terminal, and waits when the component finishes in the "
-        "background.  --slot defaults to an empty slot that is not the active one.  "
+        "background.  --slot defaults to an empty slot that is neither the active nor the "
+        "staged one; when none is empty nothing is sent: name the slot to overwrite.  "
         "Ctrl-C sends the abort action: the slot is not changed (exit 130).  --activate "
         "online|reset activates the slot afterwards (destructive: confirmation or --yes).  "
         "FILE alone (no TARGET) works with --mctp, --tcp or CXLMI_TARGET.\n\n"
