@@ -65,6 +65,11 @@ CLEAR_MAX_HANDLES = 255
 POISON_MORE = 1 << 0
 POISON_RESTART = 1 << 0
 SCAN_MORE = 1 << 0
+#: the smallest mailbox a component may declare (Identify: 2^8 bytes): a message this
+#: small fits any endpoint without asking its limits
+SMALLEST_MESSAGE = 256
+#: Set LSA: the offset and reserved bytes before the data
+LSA_HEADER = 8
 #: a safety net against a device that never clears a more-records flag
 MAX_PAGES = 100000
 #: the return code of a command the device goes on with in the background
@@ -78,8 +83,9 @@ send its first part: nothing sent yet), ``"transfer"`` (a part went: ``done``
 bytes of ``total``, None for a stream of unknown length), ``"verify"`` (the
 component checks the package in the background), ``"activate"`` (activation
 in the background), ``"background"`` (:func:`wait`), ``"log"`` (``done`` bytes
-of a log read), ``"page"`` (``done`` pages of a list read).  In the background
-stages ``done`` is the percent complete and ``total`` 100.  ``detail`` is a
+of a log read), ``"page"`` (``done`` pages of a list read), ``"lsa"`` (``done``
+bytes of a label storage area read or write).  In the background stages
+``done`` is the percent complete and ``total`` 100.  ``detail`` is a
 dict: ``slot``, ``chunk_size``, ``sent`` for a transfer, ``status`` (see
 :func:`status_dict`) for a poll.
 """
@@ -869,6 +875,104 @@ def read_log(ep, log, offset=0, length=None, command=None, progress=None, cancel
     return LogRead(uuid, _log_name(uuid), size, start, bytes(data), items if cel else None)
 
 
+# ----------------------------------------------------------------------- label storage area
+
+def _lsa_floor(tunnel):
+    """Bytes of payload any endpoint carries, without asking it (the smallest mailbox
+    Identify may declare, less the tunnel headers)."""
+    hops = len(tunnel.hops) if tunnel else 0
+    return SMALLEST_MESSAGE - TUNNEL_OVERHEAD * hops
+
+
+def _lsa_check_range(run, offset, length, what):
+    """Refuse, before anything is sent, a range past the end of the LSA (its size
+    from Memory Device Identify; not checked when the component does not answer)."""
+    from .errors import CxlmiError
+    try:
+        size = run.call("memdev_identify").lsa_size
+    except CxlmiError:
+        return
+    if offset + length > size:
+        raise _usage("offset %d + %d bytes runs past the end of the %d-byte label storage "
+                     "area: nothing was %s" % (offset, length, size, what))
+
+
+def read_lsa(ep, offset=0, length=None, progress=None, cancel=None, tunnel=None):
+    """Read ``length`` bytes of the label storage area from ``offset``; bytes.
+
+    Get LSA (4102h) carries at most one reply: a longer read goes in windows
+    as large as one reply may be (:func:`payload_limits`), checked first against
+    the LSA's size (Memory Device Identify).  A read that fits the smallest
+    mailbox (256 bytes) is one request, without asking the limits.
+    ``progress`` gets an "lsa" step per window; a cancel raises Cancelled.
+    """
+    if length is None or length < 0:
+        raise _usage("length: say how many bytes to read")
+    run = _Run(ep, tunnel, progress, cancel)
+    if length <= _lsa_floor(tunnel):
+        return bytes(run.call("memdev_get_lsa", {"offset": offset, "length": length}))
+    _lsa_check_range(run, offset, length, "read")
+    _, window = payload_limits(ep, tunnel)
+    data, at, end = bytearray(), offset, offset + length
+    try:
+        while at < end:
+            run.check()
+            got = bytes(run.call("memdev_get_lsa",
+                                 {"offset": at, "length": min(window, end - at)}))
+            if not got:
+                break
+            data += got
+            at += len(got)
+            run.step("lsa", len(data), length, window=window)
+    except _CancelRequested as why:
+        raise _stopped(why, "lsa", "stopped", "get-lsa") from None
+    return bytes(data)
+
+
+LsaWrite = collections.namedtuple("LsaWrite", "offset bytes requests part_size")
+LsaWrite.__doc__ = """What :func:`write_lsa` did: ``bytes`` written from ``offset`` in
+``requests`` Set LSA requests of at most ``part_size`` bytes of data each."""
+
+
+def write_lsa(ep, offset, data, progress=None, tunnel=None):
+    """Write ``data`` to the label storage area at ``offset``; a :data:`LsaWrite`.
+
+    Set LSA (4103h) carries what one request may (:func:`payload_limits`, less
+    its 8-byte header): longer data goes in several requests, one after the
+    other, checked first against the LSA's size (Memory Device Identify).  Data
+    that fits the smallest mailbox is one request, without asking the limits.
+    When a later request fails, the error raised says how many bytes were
+    written before it (``exc.written``).
+    ``progress`` gets an "lsa" step after each request (``done``: bytes written).
+    """
+    from .errors import CxlmiError
+    data = bytes(data)
+    run = _Run(ep, tunnel, progress)
+    if LSA_HEADER + len(data) <= _lsa_floor(tunnel):
+        run.call("memdev_set_lsa", {"offset": offset, "data": data})
+        run.step("lsa", len(data), len(data), offset=offset)
+        return LsaWrite(offset, len(data), 1, len(data))
+    _lsa_check_range(run, offset, len(data), "written")
+    limit, _ = payload_limits(ep, tunnel)
+    part = limit - LSA_HEADER
+    written = count = 0
+    while written < len(data):
+        chunk = data[written:written + part]
+        try:
+            run.call("memdev_set_lsa", {"offset": offset + written, "data": chunk})
+        except CxlmiError as exc:
+            if written:
+                exc.args = ("%s; %d of %d bytes were written (offset %d to %d) before this "
+                            "request, the rest not" % (exc, written, len(data), offset,
+                                                       offset + written - 1),)
+            exc.written = written
+            raise
+        written += len(chunk)
+        count += 1
+        run.step("lsa", written, len(data), offset=offset)
+    return LsaWrite(offset, written, count, part)
+
+
 # ----------------------------------------------------------------------- lists in pages
 
 def merge_pages(entry, pages, count_field):
@@ -1010,11 +1114,19 @@ class WorkflowsMixin:
     def scan_media_results(self, progress=None, cancel=None, tunnel=None):
         return scan_media_results(self, progress=progress, cancel=cancel, tunnel=tunnel)
 
+    def read_lsa(self, offset=0, length=None, progress=None, cancel=None, tunnel=None):
+        return read_lsa(self, offset=offset, length=length, progress=progress,
+                        cancel=cancel, tunnel=tunnel)
+
+    def write_lsa(self, offset, data, progress=None, tunnel=None):
+        return write_lsa(self, offset, data, progress=progress, tunnel=tunnel)
+
     def payload_limits(self, tunnel=None):
         return payload_limits(self, tunnel)
 
 
 for _name in ("transfer_firmware", "wait", "call_and_wait", "drain_events", "read_log",
-              "poison_list", "scan_media_results", "payload_limits"):
+              "poison_list", "scan_media_results", "read_lsa", "write_lsa",
+              "payload_limits"):
     getattr(WorkflowsMixin, _name).__doc__ = globals()[_name].__doc__
 del _name

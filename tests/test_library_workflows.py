@@ -213,6 +213,27 @@ def test_with_no_empty_slot_the_library_refuses_to_pick_one(type3):
     assert dev.fw_slots[0] == "REV-7.0.1"
 
 
+def test_the_lsa_is_read_and_written_in_what_one_message_carries(type3):
+    ep, dev = type3()
+    data = bytes((i * 11 + 1) & 0xFF for i in range(5000))
+    done = ep.write_lsa(1000, data)
+    assert (done.bytes, done.requests, done.part_size) == (5000, 3, 2040)
+    assert bytes(dev.lsa[1000:6000]) == data and ep.sent.count("memdev_set_lsa") == 3
+    steps = []
+    assert ep.read_lsa(1000, 5000, progress=steps.append) == data
+    assert ep.sent.count("memdev_get_lsa") == 3 and [s.done for s in steps] == [2048, 4096,
+                                                                                 5000]
+    with pytest.raises(UsageError, match="runs past the end of the 65536-byte"):
+        ep.write_lsa(65000, data)
+    assert ep.sent.count("memdev_set_lsa") == 3                   # nothing sent
+    # through a switch port: 16 bytes less per level
+    with Context() as ctx:
+        sw = ctx.open("emu:switch")
+        done = sw.write_lsa(0, data, tunnel=Tunnel.switch(1))
+        assert done.part_size == 2048 - 16 - 8
+        assert sw.read_lsa(0, 5000, tunnel=Tunnel.switch(1)) == data
+
+
 def test_a_type3_behind_a_switch_port_takes_a_package_through_the_tunnel():
     with Context() as ctx:
         ep = ctx.open("emu:switch")

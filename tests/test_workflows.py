@@ -726,6 +726,85 @@ def test_unknown_or_conflicting_logs_are_usage_errors(device):
     assert res.exit_code == 2 and "LOG" in both(res)
 
 
+# ------------------------------------------------------------------------ label storage area
+
+def _pattern(size, seed=13):
+    return bytes((i * seed + 5) & 0xFF for i in range(size))
+
+
+def test_an_lsa_read_longer_than_a_reply_goes_in_windows(device):
+    dev = device()
+    dev.lsa[:] = _pattern(len(dev.lsa))
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--length", "64K", "-o", "raw"])
+    assert res.exit_code == 0, both(res)
+    assert res.stdout_bytes == bytes(dev.lsa)                  # Identify: 2 KiB a reply
+    assert [r["length"] for r in names(device.sent, "memdev_get_lsa")] == [2048] * 32
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--offset", "100", "--length", "4096",
+                  "--json"])
+    assert res.exit_code == 0, both(res)
+    assert bytes.fromhex(jdoc(res)["result"]["data"]) == bytes(dev.lsa[100:4196])
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--offset", "100", "--length", "4096"])
+    assert "read in 2 Get LSA requests of at most 2048 bytes" in " ".join(res.stdout.split())
+    # past the end: said before any Get LSA goes
+    del device.sent[:]
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--offset", "63K", "--length", "4K"])
+    assert res.exit_code == 2 and "runs past the end of the 65536-byte label storage " \
+        "area" in res.stderr and names(device.sent, "memdev_get_lsa") == []
+
+
+def test_a_short_lsa_read_or_write_is_still_one_request(device):
+    device()
+    res = invoke(["memdev", "get-lsa", "emu:type3", "--length", "64"])
+    assert res.exit_code == 0, both(res)
+    assert [n for n, _ in device.sent] == ["memdev_get_lsa"]
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--data-hex", "c0ffee", "--yes"])
+    assert res.exit_code == 0 and "set-lsa: done on emu:type3" in res.stdout
+    assert [n for n, _ in device.sent][1:] == ["memdev_set_lsa"]
+
+
+def test_an_lsa_write_longer_than_a_request_goes_in_parts(device, tmp_path):
+    dev = device()
+    data = _pattern(20000, 7)
+    p = tmp_path / "lsa.bin"
+    p.write_bytes(data)
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--offset", "100", "--data", str(p),
+                  "--yes"])
+    assert res.exit_code == 0, both(res)
+    assert bytes(dev.lsa[100:20100]) == data
+    parts = names(device.sent, "memdev_set_lsa")
+    assert [len(r["data"]) for r in parts] == [2040] * 9 + [1640]   # 2 KiB less 8
+    assert [r["offset"] for r in parts] == [100 + 2040 * n for n in range(10)]
+    assert ("set-lsa: 20000 bytes written from offset 100 in 10 Set LSA requests of at most "
+            "2040 bytes") in " ".join(res.stdout.split())
+    # past the end of the LSA: refused before anything is written
+    before = bytes(dev.lsa)
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--offset", "60000", "--data", str(p),
+                  "--yes"])
+    assert res.exit_code == 2 and "Traceback" not in both(res)
+    assert ("--offset 60000 + 20000 bytes runs past the end of the 65536-byte label storage "
+            "area: nothing was written") in res.stderr
+    assert bytes(dev.lsa) == before
+
+
+def test_a_later_lsa_part_that_fails_says_what_was_written(device, tmp_path, monkeypatch):
+    dev = device()
+    real, calls = dev.cmd_memdev_set_lsa, []
+
+    def set_lsa(req):
+        calls.append(req.offset)
+        if len(calls) == 3:
+            raise DV.Reply(DV.INTERNAL, "media hiccup")
+        return real(req)
+    monkeypatch.setattr(dev, "cmd_memdev_set_lsa", set_lsa)
+    p = tmp_path / "lsa.bin"
+    p.write_bytes(_pattern(10000, 3))
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--data", str(p), "--yes"])
+    assert res.exit_code == 1 and "Traceback" not in both(res)
+    assert "4080 of 10000 bytes were written (offset 0 to 4079) before this request, the " \
+        "rest not" in res.stderr
+    assert bytes(dev.lsa[:4080]) == _pattern(10000, 3)[:4080] and not any(dev.lsa[4080:])
+
+
 # ------------------------------------------------------------------------ poison list
 
 def test_the_poison_list_is_read_across_pages(device):

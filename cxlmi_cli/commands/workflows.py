@@ -22,6 +22,8 @@ background commands: media-operations-sanitize, activate-fw, populate-log)
 ``generic get-log [TARGET] [LOG]``, ``generic get-log-cel``
     without ``--length``: the whole log, its size from Get Supported Logs,
     read in windows as large as a reply may be; the CEL decoded.
+``memdev get-lsa`` / ``memdev set-lsa``
+    a range longer than one message carries goes in several requests.
 ``memdev get-poison-list``
     every page of the list (the more-records flag), over the whole device
     unless ``--address``/``--length`` narrow it.
@@ -765,6 +767,69 @@ def _log_body(inv, entry, request, log=None):
     extra = {"log": {"name": got.name, "uuid": str(_uuid.UUID(bytes=uuid)),
                      "size": got.size, "offset": got.offset, "bytes_read": len(data)}}
     _emit(inv, entry, got.entries if cel else data, request, data, extra)
+
+
+# ----------------------------------------------------------------------- label storage area
+
+@hook("memdev_get_lsa")
+def get_lsa(entry, command):
+    return _rebuild(entry, _get_lsa_body, [], more_help=(
+        "A --length longer than one reply carries (the least of the transport's payload "
+        "limit, Identify's maximum message size and the response message limit) is read "
+        "in several Get LSA requests, one window after the other, as get-log reads a log; "
+        "the range is first checked against the LSA's size (Memory Device Identify)."))
+
+
+def _get_lsa_body(inv, entry, request):
+    from cxlmi_bindings import workflows
+    request = dict(request or {})
+    offset, length = request.get("offset") or 0, request.get("length") or 0
+    # one request when it fits any mailbox: a dry run shows all there is
+    inv.single_request = length <= workflows._lsa_floor(inv.tunnel)
+    windows = []
+    with _in_option_terms(inv):
+        data = workflows.read_lsa(_Via(inv), offset, length, tunnel=inv.tunnel,
+                                  progress=lambda step: windows.append(step.detail["window"]))
+    notes = []
+    if len(windows) > 1:
+        notes = ["read in %d Get LSA requests of at most %d bytes (what one reply carries)"
+                 % (len(windows), windows[0])]
+    _emit(inv, entry, data, request, data, notes=notes)
+
+
+@hook("memdev_set_lsa")
+def set_lsa(entry, command):
+    return _rebuild(entry, _set_lsa_body, [], more_help=(
+        "Data longer than one request carries (the least of the transport's payload limit "
+        "and Identify's maximum message size, less the 8-byte offset header) is written in "
+        "several Set LSA requests, one after the other, once the range is checked against "
+        "the LSA's size (Memory Device Identify).  Should a later request fail, the error "
+        "says how many bytes were written before it."))
+
+
+def _set_lsa_body(inv, entry, request):
+    from cxlmi_bindings import workflows
+    request = dict(request or {})
+    offset, data = request.get("offset") or 0, bytes(request.get("data") or b"")
+    if not inv.confirmed:
+        inv.confirm(entry, request)
+    # one request when it fits any mailbox: a dry run shows all there is
+    inv.single_request = workflows.LSA_HEADER + len(data) <= workflows._lsa_floor(inv.tunnel)
+    written = []
+    try:
+        with _in_option_terms(inv):
+            done = workflows.write_lsa(_Via(inv), offset, data, tunnel=inv.tunnel,
+                                       progress=lambda step: written.append(step.done))
+    except KeyboardInterrupt:
+        at = written[-1] if written else 0
+        _interrupted(inv, "set-lsa: %d of %d bytes were written from offset %d; the request "
+                          "being sent may or may not have been taken: read the LSA back with "
+                          "`cxl-mi memdev get-lsa %s`" % (at, len(data), offset, inv.target))
+    notes = []
+    if done.requests > 1:
+        notes = ["set-lsa: %d bytes written from offset %d in %d Set LSA requests of at "
+                 "most %d bytes" % (done.bytes, offset, done.requests, done.part_size)]
+    _emit(inv, entry, None, request, b"", notes=notes)
 
 
 # ----------------------------------------------------------------------- poison list
