@@ -941,12 +941,15 @@ def write_lsa(ep, offset, data, progress=None, tunnel=None):
     its 8-byte header): longer data goes in several requests, one after the
     other, checked first against the LSA's size (Memory Device Identify).  Data
     that fits the smallest mailbox is one request, without asking the limits.
-    When a later request fails, the error raised says how many bytes were
-    written before it (``exc.written``).
+    Empty data is refused (UsageError): nothing to write.  When a later
+    request fails, the error raised says how many bytes were written before
+    it (``exc.written``).
     ``progress`` gets an "lsa" step after each request (``done``: bytes written).
     """
     from .errors import CxlmiError
     data = bytes(data)
+    if not data:
+        raise _usage("the data is empty: nothing to write")
     run = _Run(ep, tunnel, progress)
     if LSA_HEADER + len(data) <= _lsa_floor(tunnel):
         run.call("memdev_set_lsa", {"offset": offset, "data": data})

@@ -225,6 +225,8 @@ def test_the_lsa_is_read_and_written_in_what_one_message_carries(type3):
                                                                                  5000]
     with pytest.raises(UsageError, match="runs past the end of the 65536-byte"):
         ep.write_lsa(65000, data)
+    with pytest.raises(UsageError, match="the data is empty: nothing to write"):
+        ep.write_lsa(0, b"")
     assert ep.sent.count("memdev_set_lsa") == 3                   # nothing sent
     # through a switch port: 16 bytes less per level
     with Context() as ctx:

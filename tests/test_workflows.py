@@ -805,6 +805,20 @@ def test_a_later_lsa_part_that_fails_says_what_was_written(device, tmp_path, mon
     assert bytes(dev.lsa[:4080]) == _pattern(10000, 3)[:4080] and not any(dev.lsa[4080:])
 
 
+def test_an_empty_lsa_write_is_refused_with_nothing_sent(device, tmp_path):
+    dev = device()
+    dev.lsa[:4] = b"KEEP"
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--data", "-", "--yes"], input=b"")
+    assert res.exit_code == 2 and "Traceback" not in both(res)
+    assert "cxl-mi: error: --data is empty: nothing to write; nothing was sent" in res.stderr
+    assert device.sent == [] and bytes(dev.lsa[:4]) == b"KEEP"
+    req = tmp_path / "req.json"
+    req.write_text('{"offset": 0, "data": ""}')
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--input", str(req), "--yes", "--json"])
+    assert res.exit_code == 2 and jdoc(res)["error"]["exit_code"] == 2
+    assert device.sent == []
+
+
 # ------------------------------------------------------------------------ poison list
 
 def test_the_poison_list_is_read_across_pages(device):

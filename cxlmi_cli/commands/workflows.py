@@ -804,13 +804,17 @@ def set_lsa(entry, command):
         "and Identify's maximum message size, less the 8-byte offset header) is written in "
         "several Set LSA requests, one after the other, once the range is checked against "
         "the LSA's size (Memory Device Identify).  Should a later request fail, the error "
-        "says how many bytes were written before it."))
+        "says how many bytes were written before it.  Empty data is refused: nothing is "
+        "sent."))
 
 
 def _set_lsa_body(inv, entry, request):
     from cxlmi_bindings import workflows
     request = dict(request or {})
     offset, data = request.get("offset") or 0, bytes(request.get("data") or b"")
+    if not data:            # as transfer-fw refuses an empty file
+        raise _usage("--data is empty: nothing to write; nothing was sent",
+                     hint="give the bytes with --data FILE or --data-hex HEX")
     if not inv.confirmed:
         inv.confirm(entry, request)
     # one request when it fits any mailbox: a dry run shows all there is
