@@ -173,6 +173,38 @@ def test_lsa_offset_and_length_checks(ep):
     assert rc(ep.memdev_get_lsa, offset=0, length=4096) == INPUT     # beyond the 2 KiB reply
 
 
+def test_a_request_larger_than_the_mailbox_is_refused_whatever_the_command(ep, dev):
+    mailbox = 1 << ep.identify().max_msg_size                       # 2 KiB
+    ep.memdev_set_lsa(offset=0, data=b"\x5a" * (mailbox - 8))       # exactly the mailbox
+    assert bytes(dev.lsa[:mailbox - 8]) == b"\x5a" * (mailbox - 8)
+    for size in (mailbox - 7, 20000):                                # a byte more, or far more
+        assert rc(ep.memdev_set_lsa, offset=0, data=b"\xa5" * size) == PAYLOADLEN
+    assert bytes(dev.lsa[:mailbox]) == b"\x5a" * (mailbox - 8) + bytes(8)   # nothing written
+    # any opcode, checked before the handler: a Transfer FW part too big for the mailbox
+    assert rc(ep.transfer_fw, {"action": 0, "slot": 2, "offset": 0,
+                               "data": b"REV-BIG".ljust(mailbox, b"\0")}) == PAYLOADLEN
+    assert dev.fw_slots[1] is None
+    ep.transfer_fw({"action": 0, "slot": 2, "offset": 0,            # 128-byte header + 1920
+                    "data": b"REV-FITS".ljust(mailbox - 128, b"\0")})
+    assert dev.fw_slots[1] == "REV-FITS"
+
+
+def test_over_tcp_the_mailbox_limit_holds_too():
+    from cxlmi_bindings.emulator.server import Server
+    dev = Type3()
+    server = Server(dev, host="127.0.0.1", port=0)
+    host, port = server.start()
+    try:
+        with Context() as ctx:
+            ep = ctx.open("tcp:127.0.0.1:%d" % port)
+            assert rc(ep.memdev_set_lsa, offset=0, data=b"\x11" * 4096) == PAYLOADLEN
+            assert not any(dev.lsa)
+            ep.memdev_set_lsa(offset=0, data=b"\x11" * 2040)
+            assert bytes(dev.lsa[:2041]) == b"\x11" * 2040 + b"\0"
+    finally:
+        server.stop()
+
+
 def test_response_message_limit_bounds_replies(ep):
     assert ep.get_response_msg_limit().limit == 11
     assert ep.set_response_msg_limit(limit=8).limit == 8

@@ -96,9 +96,10 @@ def test_the_emulated_device_counts_a_package_without_keeping_it(device):
     # mid-transfer the model holds the revision and a count, never the bytes
     with Context() as ctx:
         ep = ctx.open_transport(EmulatedTransport("test", device=dev), "emu:type3")
-        ep.transfer_fw({"action": 1, "slot": 0, "offset": 0, "data": package(4096)})
-        ep.transfer_fw({"action": 2, "slot": 0, "offset": 32, "data": bytes(4096)})
-        assert dev._fw_xfer["size"] == 8192 and len(dev._fw_xfer["head"]) == 16
+        # parts of 1920 bytes: a request is at most the 2 KiB mailbox (the header is 128)
+        ep.transfer_fw({"action": 1, "slot": 0, "offset": 0, "data": package(1920)})
+        ep.transfer_fw({"action": 2, "slot": 0, "offset": 15, "data": bytes(1920)})
+        assert dev._fw_xfer["size"] == 3840 and len(dev._fw_xfer["head"]) == 16
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux rusage")

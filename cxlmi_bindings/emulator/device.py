@@ -6,8 +6,9 @@ implements, named after the registry entry: ``cmd_identify``,
 ``cmd_memdev_get_health_info``, ``cmd_fmapi_bind_vppb``…  The framework
 
 * decodes the request into the registry's request structure (its flexible
-  tail sized from the bytes received) and refuses short payloads with
-  PAYLOADLEN before the handler runs;
+  tail sized from the bytes received) and refuses short payloads -- and any
+  payload larger than the mailbox, 2^max_msg_size bytes -- with PAYLOADLEN
+  before the handler runs;
 * turns the handler's return value (a structure, bytes, ``None``,
   :class:`Background`) into the response message, and :class:`Reply`
   exceptions into error responses with their CXL return code;
@@ -135,6 +136,12 @@ class Device:
             return None
         payload = bytes(memoryview(message)[cci.HEADER_SIZE:])      # one copy, whatever the type
         if hdr.payload_length != len(payload):
+            return self._respond(hdr, PAYLOADLEN)
+        if len(payload) > 1 << self.max_msg_size:
+            # a mailbox takes no more than its size (Identify's max message size,
+            # 2^n bytes), whatever the command: a bigger request is refused unread
+            log.info("refusing opcode %04xh: a %d-byte payload, the mailbox takes %d",
+                     hdr.opcode, len(payload), 1 << self.max_msg_size)
             return self._respond(hdr, PAYLOADLEN)
         if self.bg is not None and not self.bg.done:
             self._progress()        # work that is due takes effect before any command
