@@ -142,6 +142,7 @@ def show(inv, stop):
     notes = [NOTHING_SENT]
     if not getattr(inv, "single_request", False):
         notes.append(FIRST_ONLY)
+    notes.extend(getattr(inv, "dry_run_notes", ()))     # what the command itself adds
     if getattr(inv, "dry_run_passphrases", False):
         notes.append("Passphrase fields are left empty: a dry run reads no passphrase.")
     from .render import SCHEMA_VERSION

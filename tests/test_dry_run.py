@@ -134,6 +134,35 @@ def test_no_target_is_opened_for_any_kind_of_command(clean_cli, no_open, tmp_pat
         assert "Nothing was sent." in res.stdout
 
 
+def test_a_long_lsa_range_is_shown_whole_and_its_plan_goes_in_parts(clean_cli, no_open,
+                                                                   tmp_path, monkeypatch):
+    data = bytes(range(256)) * 20                                    # 5120 bytes
+    blob = tmp_path / "lsa.bin"
+    blob.write_bytes(data)
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--offset", "0x100", "--data", str(blob),
+                  "--dry-run", "--json"])
+    assert res.exit_code == 0, res.stderr
+    doc = jdoc(res)
+    assert doc["request"]["name"] == "memdev_set_lsa"
+    assert doc["request"]["fields"] == {"offset": 0x100, "data": data.hex()}
+    assert any("several Set LSA requests" in n for n in doc["notes"])
+    req = _dry(["memdev", "get-lsa", "emu:type3", "--length", "64K"])
+    assert req["fields"] == {"offset": 0, "length": 65536}
+    # the plan, taken back with --input, is written in parts
+    plan = tmp_path / "plan.json"
+    plan.write_text(res.stdout)
+    import cxlmi_cli.target as target
+    ctx = Context()
+    ep = ctx.open("emu:type3")
+    monkeypatch.setattr(target, "open_endpoint", lambda *a, **k: ep)
+    monkeypatch.setattr(type(ep), "close", lambda self: None)
+    res = invoke(["memdev", "set-lsa", "emu:type3", "--input", str(plan), "--yes"])
+    assert res.exit_code == 0, res.stderr
+    assert "in 3 Set LSA requests" in res.stdout
+    assert bytes(ep.memdev_get_lsa(offset=0x100, length=256)) == data[:256]
+    ctx.close()
+
+
 def test_the_root_option_works_like_the_commands_own(clean_cli, no_open):
     res = invoke(["--dry-run", "memdev", "get-lsa", "emu:type3", "--offset", "0", "--length",
                   "8", "--json"])

@@ -784,8 +784,8 @@ def _get_lsa_body(inv, entry, request):
     from cxlmi_bindings import workflows
     request = dict(request or {})
     offset, length = request.get("offset") or 0, request.get("length") or 0
-    # one request when it fits any mailbox: a dry run shows all there is
-    inv.single_request = length <= workflows._lsa_floor(inv.tunnel)
+    if _lsa_dry_run(inv, entry, request, length <= workflows._lsa_floor(inv.tunnel)):
+        return
     windows = []
     with _in_option_terms(inv):
         data = workflows.read_lsa(_Via(inv), offset, length, tunnel=inv.tunnel,
@@ -795,6 +795,24 @@ def _get_lsa_body(inv, entry, request):
         notes = ["read in %d Get LSA requests of at most %d bytes (what one reply carries)"
                  % (len(windows), windows[0])]
     _emit(inv, entry, data, request, data, notes=notes)
+
+
+def _lsa_dry_run(inv, entry, request, fits):
+    """A dry run shows the request as given -- its fields are the plan that --input
+    takes back -- and, when it does not fit the smallest mailbox, says the real run
+    sends it in parts."""
+    if not inv.dry_run:
+        return False
+    inv.single_request = True
+    if not fits:
+        what = "Get LSA" if entry.name == "memdev_get_lsa" else "Set LSA"
+        inv.dry_run_notes = [
+            "A real run first reads the endpoint's message limits (Identify, Get Response "
+            "Message Limit) and the LSA size (Memory Device Identify), then sends this range "
+            "in several %s requests as large as one message carries; the message above is "
+            "the range as one request." % what]
+    inv.call(entry, request)                # a dry run stops here, showing it
+    return True
 
 
 @hook("memdev_set_lsa")
@@ -817,8 +835,9 @@ def _set_lsa_body(inv, entry, request):
                      hint="give the bytes with --data FILE or --data-hex HEX")
     if not inv.confirmed:
         inv.confirm(entry, request)
-    # one request when it fits any mailbox: a dry run shows all there is
-    inv.single_request = workflows.LSA_HEADER + len(data) <= workflows._lsa_floor(inv.tunnel)
+    if _lsa_dry_run(inv, entry, request,
+                    workflows.LSA_HEADER + len(data) <= workflows._lsa_floor(inv.tunnel)):
+        return
     written = []
     try:
         with _in_option_terms(inv):
