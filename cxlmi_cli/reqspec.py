@@ -126,7 +126,8 @@ BY_STRUCT = {
     },
     "cmd_set_timestamp_req": {
         "timestamp": dict(required=True,
-                          help="ns since 1970-01-01 UTC, 'now', or an ISO 8601 date")},
+                          help="ns since 1970-01-01 UTC, 'now', or an ISO 8601 date (UTC when it names "
+                               "no zone, whatever TZ says)")},
     "cmd_get_log_req": {
         "offset": dict(kind="size", help="offset into the log (bytes)"),
         "length": dict(kind="size", required=True, help="bytes to read"),
