@@ -130,19 +130,19 @@ def line(problem):
     return text
 
 
-def json_error(problem, inv=None, command=None):
+def json_error(problem, inv=None, command=None, target=None):
     doc = {"schema_version": SCHEMA_VERSION}
     if inv is not None:
         doc["command"] = inv.entry.name if inv.entry is not None else inv.command_name
         doc["target"] = inv.target
     else:
         doc["command"] = command
-        doc["target"] = None
+        doc["target"] = target
     doc["error"] = problem.as_json()
     return doc
 
 
-def report(exc, inv=None, command=None):
+def report(exc, inv=None, command=None, target=None):
     """Print ``exc`` for the user; return its exit code (None: not ours to handle)."""
     problem = classify(exc)
     if problem is None:
@@ -152,7 +152,7 @@ def report(exc, inv=None, command=None):
         inv.out.problem(json_error(problem, inv))      # on stdout in JSON mode only
     elif command is not None:                          # argv asked for JSON
         from .render import json as rjson
-        rjson.write(json_error(problem, None, command))
+        rjson.write(json_error(problem, None, command, target))
     return problem.exit_code
 
 

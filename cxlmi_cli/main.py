@@ -122,7 +122,8 @@ class CxlMiGroup(click.Group):
             code = exc.exit_code
             try:
                 if wants_json(args):
-                    report(exc, None, command=_command_from(args))
+                    command, target = _command_from(args)
+                    report(exc, None, command=command, target=target)
                 else:
                     exc.show()
             except BrokenPipeError:
@@ -246,14 +247,15 @@ def _discard_stdout():
 
 
 def _command_from(args):
-    """The words of the command ``args`` name (``memdev get-lsa``), for the JSON error of
-    a mistake found while parsing them (docs/json-schema.md): only words that name
-    commands, not the target nor an option's value."""
-    cmd, path = cli, []
+    """The command ``args`` name, for the JSON error of a mistake found while parsing
+    them (docs/json-schema.md): its registry name, as its other documents give it, or
+    the words naming it (``fmapi topology``); and the TARGET given to it, if any."""
+    cmd, path, rest = cli, [], []
     ctx = click.Context(cli, resilient_parsing=True)
-    for word in (a for a in args if not a.startswith("-")):
-        if not isinstance(cmd, click.Group):
-            break
+    words = list(args)
+    for i, word in enumerate(words):
+        if word.startswith("-"):
+            continue
         try:
             sub = cmd.get_command(ctx, word)
         except Exception:          # a command that cannot be built: the words so far
@@ -263,7 +265,31 @@ def _command_from(args):
                 break
             continue                # before the first command: a global option's value
         cmd, path = sub, path + [word]
-    return " ".join(path) or "cxl-mi"
+        if not isinstance(cmd, click.Group):
+            rest = words[i + 1:]    # its options and arguments
+            break
+    entry = getattr(cmd, "entry", None)
+    name = entry.name if entry is not None else " ".join(path) or "cxl-mi"
+    return name, _first_argument(cmd, rest)
+
+
+def _first_argument(cmd, words):
+    """The first word of ``words`` that is not an option of ``cmd`` nor its value."""
+    if isinstance(cmd, click.Group):
+        return None
+    takes_value = {o for p in cmd.params if isinstance(p, click.Option)
+                   and not p.is_flag and not p.count for o in p.opts}
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word == "--":
+            continue
+        elif word.startswith("-"):
+            skip = word in takes_value
+        else:
+            return word
+    return None
 
 
 def _show_version(ctx, value):

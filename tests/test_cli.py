@@ -777,19 +777,25 @@ def test_a_parse_error_is_a_json_object_in_each_spelling_of_json_output(spelling
     assert err["type"] == "UsageError" and "--bogus" in err["message"]
 
 
-@pytest.mark.parametrize("args,command", [
-    (["identify", "emu:type3", "--bogus"], "identify"),               # not the target
-    (["memdev", "get-health-info", "emu:type3", "--bogus"], "memdev get-health-info"),
-    (["-o", "json", "memdev", "get-lsa", "--bogus"], "memdev get-lsa"),  # nor an option's value
-    (["list", "--bogus"], "list"),
-    (["memdev", "no-such-command"], "memdev"),
+@pytest.mark.parametrize("args,command,target", [
+    (["identify", "emu:type3", "--bogus"], "identify", "emu:type3"),
+    (["memdev", "get-health-info", "emu:type3", "--bogus"], "memdev_get_health_info",
+     "emu:type3"),
+    (["-o", "json", "memdev", "get-lsa", "--bogus"], "memdev_get_lsa", None),  # not "json"
+    (["memdev", "get-lsa", "--length", "abc", "emu:mld"], "memdev_get_lsa", "emu:mld"),
+    (["memdev", "get-lsa", "--mctp", "1:8", "--length", "abc"], "memdev_get_lsa", None),
+    (["fmapi", "topology", "emu:switch", "--bogus"], "fmapi topology", "emu:switch"),
+    (["list", "--bogus"], "list", None),
+    (["memdev", "no-such-command"], "memdev", None),
 ])
-def test_a_parse_error_names_the_words_of_the_command_only(args, command):
-    # docs/json-schema.md: the words of the command instead of a registry name
+def test_a_parse_error_names_the_command_as_its_documents_do_and_the_target(args, command,
+                                                                           target):
+    # it gave the words ("memdev get-lsa") where every other document of the command gives
+    # its registry name, and no target though one was given
     res = invoke(args + ["--json"])
     assert res.exit_code == 2, both(res)
     doc = jdoc(res)
-    assert doc["command"] == command and doc["target"] is None
+    assert (doc["command"], doc["target"]) == (command, target)
 
 
 def test_a_parse_error_is_text_when_json_is_only_an_argument_or_o_has_no_value():
