@@ -388,7 +388,7 @@ BY_STRUCT = {
                                       "--extent ranges; enable-shared-access: the retained "
                                       "capacity of --tag)"),
         "region_num": dict(opt="region", help="region to allocate from"),
-        "length": dict(kind="size", required=True, help="capacity to add"),
+        "length": dict(required=True, help="capacity to add"),
         "extents": _EXTENT,
     },
     "cmd_fmapi_initiate_dc_release_req": {
@@ -398,7 +398,7 @@ BY_STRUCT = {
                       "prescriptive (the --extent ranges)"),
             dict(opt="forced", lo=4, hi=4, help="release without waiting for the host"),
             dict(opt="sanitize-on-release", lo=5, hi=5, help="sanitize the released capacity")]),
-        "length": dict(kind="size", required=True, help="capacity to release"),
+        "length": dict(required=True, help="capacity to release"),
         "extents": _EXTENT,
     },
     "cmd_fmapi_dc_add_ref_req": {"tag": dict(required=True, help="tag")},

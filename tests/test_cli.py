@@ -1900,3 +1900,10 @@ def test_the_safety_list_of_destructive_commands_is_the_registrys():
         documented |= {(group.strip("`* \n"), n) for n in re.findall(r"`([a-z0-9-]+)`", names)}
     declared = {(e.group, e.cli_name) for e in registry.COMMANDS if e.destructive}
     assert documented == declared
+
+
+def test_a_dynamic_capacity_length_is_confirmed_as_a_size():
+    # "length=67108864" where every other confirmation shows sizes in units
+    res = invoke(["fmapi", "initiate-dc-release", "emu:dcd", "--length", "64M", "--tag",
+                  "0da9c0b5-bf41-4b78-8f79-96b1623b3f17", "--yes"])
+    assert "length=64 MiB" in res.stderr, both(res)

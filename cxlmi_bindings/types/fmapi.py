@@ -339,7 +339,7 @@ cmd_fmapi_initiate_dc_add_req:
     host_id u16
     selection_policy u8                              enum DC_SELECTION_POLICY
     region_num u8
-    length u64
+    length u64                                       bytes
     tag u8[16]                                       uuid
     ext_count u32                                    count-of extents
     extents dc_extent[]
@@ -347,7 +347,7 @@ cmd_fmapi_initiate_dc_release_req:
     host_id u16
     flags u8                                         packed DC_RELEASE_FLAGS
     rsvd u8                                          reserved
-    length u64
+    length u64                                       bytes
     tag u8[16]                                       uuid
     ext_count u32                                    count-of extents
     extents dc_extent[]
