@@ -335,8 +335,8 @@ def _dry_run(ctx, param, value):
               is_eager=True, help="log what happens (-vv: also every message)")
 @click.option("--dry-run", is_flag=True, expose_value=False, callback=_dry_run,
               help="every device command below prints the request it would send and "
-                   "sends nothing (the same as its own --dry-run); monitor, exporter and "
-                   "list have none and refuse it")
+                   "sends nothing (the same as its own --dry-run); emulate, monitor, "
+                   "exporter and list have none and refuse it")
 def cli():
     """Manage CXL components: memory devices, switches, MLDs, MHDs and DCDs.
 

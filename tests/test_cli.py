@@ -1577,6 +1577,15 @@ def test_list_shows_profiles_and_turns_failed_discovery_into_notes(monkeypatch):
     assert table.exit_code == 0 and "emu:switch" in table.stdout and "note:" in table.stdout
 
 
+def test_emulate_refuses_the_global_dry_run_before_serving(monkeypatch):
+    from cxlmi_cli.commands import emulate
+    served = []
+    monkeypatch.setattr(emulate, "_serve", lambda *a: served.append(a))
+    res = invoke(["--dry-run", "emulate", "--profile", "type3", "--listen", "127.0.0.1:0"])
+    assert res.exit_code == 2 and served == [], both(res)
+    assert "emulate has no dry run" in res.stderr
+
+
 def test_list_refuses_the_global_dry_run(monkeypatch):
     from cxlmi_bindings import discovery
 

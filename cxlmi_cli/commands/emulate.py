@@ -87,6 +87,10 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
     """Serve an emulated CXL component over MCTP over TCP (and serial) until Ctrl-C."""
     from cxlmi_bindings.errors import CxlmiError
     from ..errors import report
+    from ..main import refuse_dry_run
+    refuse_dry_run("emulate", "it serves a device, it sends no request",
+                   "drop --dry-run, or preview a command against it: "
+                   "`cxl-mi --dry-run COMMAND tcp:HOST:PORT`")
     host, port = _parse_listen(listen)
     if serial_path and serial_listen:
         raise click.UsageError("--serial and --serial-listen each name the one serial line; "
