@@ -55,10 +55,19 @@ class Bus:
         try:
             self.conn = blocking.open_dbus_connection(bus=self.address)
         except Exception as exc:  # OSError, KeyError, AuthenticationError, TimeoutError…
-            where = "the system bus" if self.address == "SYSTEM" else self.address
+            where = self.address
+            if self.address == "SYSTEM":
+                import os
+                where = "the system bus, %s" % os.environ.get(
+                    "DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/var/run/dbus/system_bus_socket")
+            if isinstance(exc, OSError) and exc.strerror:
+                why = exc.strerror.lower()          # "no such file or directory"
+                if exc.filename:
+                    why = "%s: %s" % (exc.filename, why)
+            else:
+                why = str(exc) or exc.__class__.__name__
             raise TransportError(
-                "no D-Bus message bus reachable at %s (%s)"
-                % (where, exc.__class__.__name__ + (": %s" % exc if str(exc) else "")),
+                "no D-Bus message bus reachable at %s (%s)" % (where, why),
                 getattr(exc, "errno", None),
                 hint="is dbus-daemon running? (DBUS_SYSTEM_BUS_ADDRESS names another bus)")
 
