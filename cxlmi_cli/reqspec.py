@@ -314,12 +314,17 @@ BY_STRUCT = {
         "vppb_list_limit": dict(opt="limit", default=255, help="vPPBs to report per VCS"),
         "vcs_id_list": dict(kind="list", opt="vcs", default="0", help="VCS ids (0,1 or 0-3)"),
     },
+    # which vPPB is bound or unbound is never a default: 0 would rebind what is there
     "cmd_fmapi_bind_vppb_req": {
+        "vcs_id": dict(required=True),
+        "vppb_id": dict(required=True),
         "port_id": dict(required=True, help="physical port to bind"),
         "ld_id": dict(kind="int", default=0xFFFF,
                       help="LD of an MLD on that port (default 0xFFFF: the port itself)"),
     },
     "cmd_fmapi_unbind_vppb_req": {
+        "vcs_id": dict(required=True),
+        "vppb_id": dict(required=True),
         "option": dict(help="how to unbind"),
     },
     "cmd_fmapi_generate_aer_event_req": {

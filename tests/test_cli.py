@@ -1916,3 +1916,12 @@ def test_a_dynamic_capacity_length_is_confirmed_as_a_size():
     res = invoke(["fmapi", "initiate-dc-release", "emu:dcd", "--length", "64M", "--tag",
                   "0da9c0b5-bf41-4b78-8f79-96b1623b3f17", "--yes"])
     assert "length=64 MiB" in res.stderr, both(res)
+
+
+@pytest.mark.parametrize("command", ["bind-vppb", "unbind-vppb"])
+def test_which_vppb_a_bind_or_unbind_acts_on_is_never_a_default(command):
+    # both went to VCS 0, vPPB 0 when not told: a destructive command on a guess
+    extra = ["--port-id", "1"] if command == "bind-vppb" else []
+    res = invoke(["fmapi", command, "emu:switch", "--yes"] + extra)
+    assert res.exit_code == 2, both(res)
+    assert "needs --vcs-id, --vppb-id" in res.stderr
