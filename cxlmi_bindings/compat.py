@@ -15,6 +15,7 @@ conventions, and ``extension`` set to True on the function.
 """
 
 import ctypes
+import sys
 
 from . import codec, registry, tunnel as _tunnel, types
 from .endpoint import Context, log
@@ -23,10 +24,25 @@ from .errors import CxlmiError, DeviceError, ProtocolError, UsageError, retcode_
 # ------------------------------------------------------------ memory helpers
 
 
+class _Address:
+    """A ``void *`` given as an address (``c_void_p``, an int): its size is the one
+    the call names (a log's length, ``ret_size``), trusted as C trusts it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 def _deref(obj):
-    """Accept a ctypes object, ``pointer(obj)`` or ``byref(obj)``."""
+    """Accept a ctypes object, ``pointer(obj)`` or ``byref(obj)``, or an address
+    (``c_void_p``, an int; NULL is None)."""
     if obj is None:
         return None
+    if isinstance(obj, ctypes.c_void_p) or (isinstance(obj, int)
+                                            and not isinstance(obj, bool)):
+        value = obj.value if isinstance(obj, ctypes.c_void_p) else obj
+        return _Address(value) if value else None
     if isinstance(obj, ctypes._Pointer):
         return obj.contents
     inner = getattr(obj, "_obj", None)     # byref() → CArgObject
@@ -48,8 +64,11 @@ def capacity(obj):
     A structure may own more than its sizeof: the rest of the buffer it is a
     ``from_buffer`` view of (the libcxlmi bindings' idiom for flexible arrays
     and for the CEL's array of entries), or what ``ctypes.resize`` gave it.
-    An array owns exactly its length, whatever buffer it happens to sit in.
+    An array owns exactly its length, whatever buffer it happens to sit in; an
+    address reaches as far as the call says.
     """
+    if isinstance(obj, _Address):
+        return sys.maxsize
     size = ctypes.sizeof(obj)
     if isinstance(obj, ctypes.Array):
         return size
@@ -71,6 +90,9 @@ def _write(out, data):
     out = _deref(out)
     if out is None:
         return
+    if isinstance(out, _Address):
+        ctypes.memmove(out.value, bytes(data), len(data))
+        return
     if isinstance(out, bytearray):
         n = min(len(out), len(data))
         out[:n] = data[:n]
@@ -82,6 +104,8 @@ def _write(out, data):
 def _read(obj, size):
     """``size`` bytes starting at a ctypes object (bounded by its memory)."""
     obj = _deref(obj)
+    if isinstance(obj, _Address):
+        return ctypes.string_at(obj.value, size)
     if isinstance(obj, (bytes, bytearray, memoryview)):
         data = bytes(obj)
         if len(data) < size:

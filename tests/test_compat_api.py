@@ -734,6 +734,27 @@ def test_raw_replies_are_cut_at_the_requested_length_and_the_buffer(ep, length, 
     assert arena.raw[written:96] == b"\x5A" * (96 - written)
 
 
+def test_a_void_pointer_given_as_an_address_is_followed(ep):
+    # ctypes.cast(buf, c_void_p) -- the usual way to pass a void * -- made the call write
+    # over the pointer object itself and send its 8 bytes as the payload, returning 0
+    inb = ctypes.create_string_buffer(b"\x11\x22\x33\x44", 4)
+    outb = ctypes.create_string_buffer(4)
+    queue(ep, 0xC001, b"\xaa\xbb\xcc\xdd")
+    assert cxlmi.cxlmi_cmd_vendor_specific(
+        ep, None, 0xC001, ctypes.cast(inb, ctypes.c_void_p), 4,
+        ctypes.cast(outb, ctypes.c_void_p), 4) == 0
+    assert last_payload(ep) == (0xC001, b"\x11\x22\x33\x44")
+    assert outb.raw == b"\xaa\xbb\xcc\xdd"
+    # a plain int address too, and 0 (or a NULL c_void_p) for a tunnel is no tunnel
+    req = cxlmi.struct_cxlmi_cmd_get_log_req(offset=0, length=8)
+    reply = bytes(range(8))
+    for tunnel in (0, ctypes.c_void_p()):
+        out = ctypes.create_string_buffer(8)
+        queue(ep, 0x0401, reply)
+        assert cxlmi.cxlmi_cmd_get_log(ep, tunnel, req, ctypes.addressof(out)) == 0
+        assert out.raw == reply
+
+
 def test_vendor_specific_takes_a_reply_of_exactly_ret_size_as_libcxlmi_does(ep):
     arena, view = arena_view(64)
     queue(ep, 0xC0DE, bytes(range(10)))
