@@ -84,6 +84,19 @@ class CxlmiError(Exception):
     def message(self):
         return str(self)
 
+    def __reduce__(self):
+        # as it is, whatever its __init__ takes: a worker process's error reaches the
+        # parent of a process pool (DeviceError(2, ...) could not be rebuilt from its
+        # message alone, and the pool broke)
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls, args, state):
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 class DeviceError(CxlmiError):
     """The component completed the command with a non-zero CXL return code."""

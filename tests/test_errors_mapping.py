@@ -231,3 +231,28 @@ def test_a_system_error_reads_as_words_and_the_file_it_names(exc, kind, message)
     from cxlmi_cli import errors as cli_errors
     problem = cli_errors.classify(exc)
     assert (problem.kind, problem.message) == (kind, message)
+
+
+def _identify_through_port_4():
+    from cxlmi_bindings import Context
+    from cxlmi_bindings.tunnel import Tunnel
+    with Context() as ctx:
+        ctx.open("emu:switch").identify(tunnel=Tunnel.switch(4))      # nothing on port 4
+
+
+def test_an_error_crosses_a_process_pool_whole():
+    # DeviceError could not be rebuilt from its message: a worker's device error
+    # broke the pool (BrokenProcessPool) instead of reaching the caller
+    import concurrent.futures
+    import multiprocessing
+    import pickle
+    from cxlmi_bindings.errors import Cancelled, DeviceError
+    with concurrent.futures.ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.raises(DeviceError) as info:
+            pool.submit(_identify_through_port_4).result(timeout=60)
+    exc = info.value
+    assert (exc.return_code, exc.name, exc.level) == (2, "INPUT", "tunnel level 1 (switch port 4)")
+    assert "switch port 4" in exc.hint and str(exc).startswith("tunnel level 1 (switch port 4)")
+    stopped = pickle.loads(pickle.dumps(Cancelled("transfer", "transfer-aborted", slot=3)))
+    assert (type(stopped), stopped.outcome, stopped.slot) == (Cancelled, "transfer-aborted", 3)
