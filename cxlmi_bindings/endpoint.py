@@ -13,6 +13,7 @@ and check the reply, decode the payload.
 """
 
 import os
+import _thread
 
 from . import cci, codec, peers, registry, targets, tunnel as _tunnel
 from ._log import log
@@ -205,6 +206,7 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
         self.ctx = ctx
         self.transport = transport
         self.target = target
+        self._lock = _thread.allocate_lock()     # (_thread: built in, nothing to import)
         self.peer = peers.get(peer)
         #: the MCTP message type of non-FM-API commands: 7 or 8 when fixed (an
         #: override, a peer profile, or learnt from the endpoint), None until asked
@@ -313,7 +315,14 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
 
         Raises DeviceError for a CXL error return code at any level,
         TransportError (or a child) for anything between.
+
+        One exchange at a time per endpoint: threads sharing one take turns (a
+        transport carries one request at a time, and the tag is the endpoint's).
         """
+        with self._lock:
+            return self._exchange(opcode, payload, tunnel, fmapi, command)
+
+    def _exchange(self, opcode, payload, tunnel, fmapi, command):
         if self._closed:
             raise UsageError("endpoint %s is closed" % self.target)
         if (fmapi or tunnel) and not self.has_fmapi:

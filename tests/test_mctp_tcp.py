@@ -704,6 +704,35 @@ def test_an_emulated_device_answers_through_the_library_over_tcp():
             assert ep.identify().component_type == 0x03
 
 
+def test_threads_sharing_one_endpoint_take_turns():
+    # four threads on one tcp: endpoint interleaved their requests on the one
+    # connection: timeouts, another request's tag, a raw OSError or AttributeError
+    from cxlmi_bindings import Context
+    from cxlmi_bindings.emulator import profiles
+
+    results = []
+    with Server(profiles.build("type3"), port=0) as srv, Context() as ctx:
+        ep = ctx.open("tcp:127.0.0.1:%d" % srv.address[1])
+
+        def work():
+            for i in range(50):
+                try:
+                    if i % 2:
+                        results.append(("type", ep.identify().component_type))
+                    else:
+                        results.append(("health", ep.call("memdev_get_health_info")
+                                        .media_status))
+                except Exception as exc:        # noqa: BLE001 -- every failure is counted
+                    results.append(exc)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert sorted(set(results)) == [("health", 0), ("type", 0x03)] and len(results) == 200
+
+
 def test_stop_closes_clients_and_frees_the_port(device):
     srv = Server(device, port=0)
     host, port = srv.start()
