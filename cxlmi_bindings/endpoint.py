@@ -325,6 +325,8 @@ class Endpoint(_workflows.WorkflowsMixin):   # transfer_firmware, wait, drain_ev
     def _exchange(self, opcode, payload, tunnel, fmapi, command):
         if self._closed:
             raise UsageError("endpoint %s is closed" % self.target)
+        if tunnel is not None and type(tunnel) is not _tunnel.Tunnel:
+            tunnel = _tunnel.coerce(tunnel)
         if (fmapi or tunnel) and not self.has_fmapi:
             # Tunnel Management (5300h) is itself an FM-API command.
             raise NotSupported("%s: FM-API commands%s are not enabled on this endpoint"

@@ -507,13 +507,34 @@ del _entry
 
 
 def get(name):
-    """Entry by libcxlmi name (with or without ``cxlmi_cmd_``) or CLI name."""
+    """Entry by libcxlmi name (with or without ``cxlmi_cmd_``) or CLI name; an unknown
+    name raises :class:`UnknownCommand` (a UsageError, and a KeyError as before)."""
+    if not isinstance(name, str):
+        raise UnknownCommand("a command is named by a string (e.g. 'identify'), not %r"
+                             % (name,))
     if name.startswith("cxlmi_cmd_"):
         name = name[len("cxlmi_cmd_"):]
-    entry = BY_NAME.get(name) or BY_NAME.get(name.replace("-", "_"))
+    entry = BY_NAME.get(name) or BY_NAME.get(name.replace("-", "_").lower())
     if entry is None:
-        raise KeyError("no command named %r" % name)
+        import difflib
+        near = difflib.get_close_matches(name.replace("-", "_").lower(), BY_NAME, 3)
+        raise UnknownCommand("no command named %r%s" % (
+            name, " (did you mean %s?)" % ", ".join(near) if near else ""))
     return entry
+
+
+def _unknown_command():
+    from .errors import UsageError
+
+    class UnknownCommand(UsageError, KeyError):
+        """No registry command has that name."""
+
+        def __str__(self):          # KeyError would quote the message
+            return UsageError.__str__(self)
+    return UnknownCommand
+
+
+UnknownCommand = _unknown_command()
 
 
 def by_opcode(opcode):

@@ -37,7 +37,13 @@ class Tunnel:
 
     def __init__(self, hops=(), labels=None):
         checked = []
-        for target_type, ident in hops:
+        for hop in hops:
+            try:
+                target_type, ident = hop
+            except (TypeError, ValueError):
+                raise UsageError("a tunnel hop is (target type, id), not %r" % (hop,)) from None
+            if not isinstance(ident, int) or isinstance(ident, bool):
+                raise UsageError("tunnel id %r is not a number (0..255)" % (ident,))
             if target_type not in (TARGET_PORT_OR_LD, TARGET_LD_POOL_CCI):
                 raise UsageError("tunnel target type %r is not 0 (port/LD) or 1 (LD pool)"
                                  % (target_type,))
@@ -92,6 +98,18 @@ class Tunnel:
 
     def describe(self):
         return " -> ".join(self.hop_name(i) for i in range(len(self.hops))) or "direct"
+
+
+def coerce(value):
+    """A Tunnel from what a caller may pass as ``tunnel=``: a Tunnel, libcxlmi's
+    ``struct_cxlmi_tunnel_info`` (``cxlmi_tunnel_switch(2)``), or None."""
+    if value is None or isinstance(value, Tunnel):
+        return value
+    if all(hasattr(value, f) for f in ("level", "port", "ld", "mhd")):
+        return from_info(value)
+    raise UsageError("tunnel: expected a Tunnel (Tunnel.switch(2), Tunnel.mld(1), "
+                     "Tunnel.switch_mld(2, 1), Tunnel.mhd()) or a struct_cxlmi_tunnel_info, "
+                     "not %r" % (value,))
 
 
 def from_info(ti):

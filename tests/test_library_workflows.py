@@ -632,3 +632,29 @@ def test_over_tcp_a_cancelled_transfer_and_a_partial_drain_leave_the_device_righ
         taken = [b for b in ep.drain_events("info", clear=True)]
         assert sum(len(b.records) for b in taken) == 20
         assert not device().event_logs[0].records
+
+
+def test_the_pythonic_layer_names_what_is_wrong_with_a_command_or_a_tunnel():
+    # KeyError, AttributeError ('... has no attribute hops') and TypeError escaped
+    from cxlmi_bindings import cxlmi_tunnel_mld
+    from cxlmi_bindings.errors import UsageError
+    from cxlmi_bindings.tunnel import Tunnel
+    with Context() as ctx:
+        ep = ctx.open("emu:mld")
+        # libcxlmi's own tunnel structure, as cxlmi_tunnel_mld() makes it, is taken
+        assert ep.identify(tunnel=cxlmi_tunnel_mld(1)).component_type == 0x03
+        cases = [
+            (lambda: ep.call("memdev_get_helth_info"),
+             "no command named 'memdev_get_helth_info' (did you mean memdev_get_health_info"),
+            (lambda: ep.call(None), "a command is named by a string"),
+            (lambda: ep.identify(tunnel=(2, 1)), "tunnel: expected a Tunnel"),
+            (lambda: Tunnel.switch("a"), "tunnel id 'a' is not a number"),
+            (lambda: Tunnel([(0,)]), "a tunnel hop is (target type, id), not (0,)"),
+        ]
+        for call, message in cases:
+            with pytest.raises(UsageError) as info:
+                call()
+            assert message in str(info.value)
+        with pytest.raises(KeyError):                   # as before, for callers catching it
+            ep.call("nonexistent")
+        assert ep.call("IDENTIFY").component_type == ep.call("identify").component_type
