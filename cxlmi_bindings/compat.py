@@ -181,6 +181,9 @@ def _room(out):
 def _run(ep, entry, ti, payload, out=None, raw_limit=None, exact=None):
     """``exact``: the reply payload must be exactly this long and the caller's
     buffer must hold it (libcxlmi's fixed-size raw replies)."""
+    if ep is None:
+        return -1                   # NULL: libcxlmi would not get this far
+    ep.last_error = None
     try:
         tunnel = None if ti is None else _tunnel.from_info(_deref(ti))
         rc, body = ep.exchange(entry.opcode, payload, tunnel, entry.fmapi, entry.name)
@@ -225,18 +228,44 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None, exact=None):
         ep.last_error = exc
         return exc.return_code
     except CxlmiError as exc:
-        ep.last_error = exc
-        log.debug("%s: %s", entry.name, exc)
-        return -1
+        return _failed(ep, entry.name, exc)
+
+
+def _failed(ep, name, exc):
+    """-1 for a failure that is not the component's answer: kept as ``ep.last_error``
+    and told where the context's ``fp`` and log level say, as libcxlmi tells it."""
+    ep.last_error = exc
+    log.debug("%s: %s", name, exc)
+    _say(ep.ctx, "%s: %s" % (name, exc))
+    return -1
+
+
+#: syslog's LOG_ERR: libcxlmi prints its errors at this level
+LOG_ERR = 3
+
+
+def _say(ctx, text):
+    """An error for a context made by cxlmi_new_ctx(fp, log_level): to ``fp`` (standard
+    error when None) if its level takes errors; a Pythonic Context says nothing."""
+    level = getattr(ctx, "log_level", None)
+    if level is None or level < LOG_ERR:
+        return
+    fp = ctx.fp if ctx.fp is not None else sys.stderr
+    try:
+        fp.write("libcxlmi: %s\n" % text)
+        fp.flush()
+    except (AttributeError, OSError, ValueError):
+        pass                        # not a file one can write to: say nothing
 
 
 def _run_request(ep, entry, ti, req, out=None, data_sz=None, raw_limit=None, exact=None):
     """Encode the caller's request structure, then run the command."""
+    if ep is None:
+        return -1
     try:
         payload = _request_bytes(entry, req, data_sz)
     except CxlmiError as exc:
-        ep.last_error = exc
-        return -1
+        return _failed(ep, entry.name, exc)
     return _run(ep, entry, ti, payload, out, raw_limit, exact)
 
 
@@ -302,8 +331,7 @@ def _make(entry):
                 ep.last_error = exc
                 return exc.return_code
             except CxlmiError as exc:
-                ep.last_error = exc
-                return -1
+                return _failed(ep, entry.name, exc)
             if ret is not None:
                 _write(ret, bytes(body))
             return rc
@@ -337,23 +365,27 @@ def cxlmi_set_probe_enabled(ctx, enabled):
         ctx.probe_enabled = bool(enabled)
 
 
-def _open(fn, *args):
+def _open(ctx, fn, *args):
+    if ctx is None:
+        return None
     try:
         return fn(*args)
     except CxlmiError as exc:
-        log.error("%s", exc)
+        log.debug("%s", exc)
+        _say(ctx, str(exc))
         return None
 
 
 def cxlmi_open(ctx, devname):
-    """Open ``/dev/cxl/<devname>`` — or any target string cxl-mi knows."""
+    """Open ``/dev/cxl/<devname>`` — or any target string cxl-mi knows; None (and
+    the reason to the context's ``fp``) when it cannot."""
     if isinstance(devname, bytes):
         devname = devname.decode()
-    return _open(ctx.open, devname)
+    return _open(ctx, lambda: ctx.open(devname))
 
 
 def cxlmi_open_mctp(ctx, net, eid):
-    return _open(ctx.open_mctp, int(net), int(eid))
+    return _open(ctx, lambda: ctx.open_mctp(int(net), int(eid)))
 
 
 def cxlmi_open_mock(ctx):
@@ -363,17 +395,23 @@ def cxlmi_open_mock(ctx):
 
 
 def cxlmi_scan(ctx):
+    if ctx is None:
+        return -1
     try:
         return ctx.scan()
-    except CxlmiError:
+    except CxlmiError as exc:
+        _say(ctx, str(exc))
         return -1
 
 
 def cxlmi_scan_mctp(ctx):
+    if ctx is None:
+        return -1
     try:
         return ctx.scan_mctp()
     except CxlmiError as exc:
-        log.error("%s", exc)
+        log.debug("%s", exc)
+        _say(ctx, str(exc))
         return -1
 
 
@@ -382,29 +420,36 @@ def cxlmi_close(ep):
         ep.close()
 
 
+# A NULL endpoint gets what libcxlmi gives it (0, -1, false), not an AttributeError.
+
 def cxlmi_endpoint_get_timeout(ep):
-    return ep.timeout_ms
+    return 0 if ep is None else ep.timeout_ms
 
 
 def cxlmi_endpoint_set_timeout(ep, timeout_ms):
     from .endpoint import MAX_TIMEOUT_MS
-    if timeout_ms < 0 or timeout_ms > MAX_TIMEOUT_MS:
+    if ep is None or not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) \
+            or timeout_ms < 0 or timeout_ms > MAX_TIMEOUT_MS:
         return -1
     ep.timeout_ms = int(timeout_ms)
     return 0
 
 
 def cxlmi_endpoint_has_fmapi(ep):
-    return bool(ep.has_fmapi)
+    return ep is not None and bool(ep.has_fmapi)
 
 
 def cxlmi_endpoint_enable_fmapi(ep):
+    if ep is None:
+        return False
     if getattr(ep.transport, "fmapi_capable", True):
         ep.has_fmapi = True
     return ep.has_fmapi
 
 
 def cxlmi_endpoint_disable_fmapi(ep):
+    if ep is None:
+        return False
     ep.has_fmapi = False
     return True
 

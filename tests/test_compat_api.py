@@ -485,17 +485,57 @@ def test_cxlmi_scan_mctp_opens_the_cxl_endpoints_mctpd_lists_and_returns_how_man
     assert fake_mctpd == [(1, 10), (1, 11), (2, 20)]
 
 
-def test_cxlmi_scan_mctp_without_mctpd_is_minus_one(ctx, monkeypatch, caplog):
+def test_cxlmi_scan_mctp_without_mctpd_is_minus_one(ctx, monkeypatch, capsys):
     from cxlmi_bindings import discovery
     from cxlmi_bindings.errors import DeviceNotFound
 
     def absent(*args, **kwargs):
         raise DeviceNotFound("mctpd is not on the D-Bus bus")
     monkeypatch.setattr(discovery, "scan_mctp", absent)
-    with caplog.at_level(logging.ERROR, logger="cxlmi"):
-        assert cxlmi.cxlmi_scan_mctp(ctx) == -1
-    assert "mctpd is not on the D-Bus bus" in caplog.text
+    assert cxlmi.cxlmi_scan_mctp(ctx) == -1
+    # the context's fp is None: standard error, as libcxlmi's default
+    assert "libcxlmi: mctpd is not on the D-Bus bus" in capsys.readouterr().err
     assert cxlmi.cxlmi_first_endpoint(ctx) is None
+
+
+def test_a_failure_is_told_to_the_contexts_file_at_its_log_level():
+    # cxlmi_new_ctx(fp, log_level) took both and used neither: a -1 came with no reason
+    import io
+    told, quiet = io.StringIO(), io.StringIO()
+    for fp, level in ((told, 3), (quiet, 2)):
+        ctx = cxlmi.cxlmi_new_ctx(fp, level)
+        assert cxlmi.cxlmi_open(ctx, "mem99") is None
+        ep = cxlmi.cxlmi_open_mock(ctx)
+        assert cxlmi.cxlmi_cmd_set_timestamp(ep, None, None) == -1
+        cxlmi.cxlmi_free_ctx(ctx)
+    lines = told.getvalue().splitlines()
+    assert len(lines) == 2 and "mem99" in lines[0]
+    assert lines[1] == "libcxlmi: set_timestamp: set_timestamp needs a request structure"
+    assert quiet.getvalue() == ""                   # below LOG_ERR: nothing
+
+
+def test_last_error_is_the_last_calls_only():
+    ctx = cxlmi.cxlmi_new_ctx(None, 0)
+    ep = cxlmi.cxlmi_open(ctx, "emu:type3")
+    assert cxlmi.cxlmi_cmd_set_timestamp(ep, None, None) == -1 and ep.last_error is not None
+    assert cxlmi.cxlmi_cmd_identify(ep, None, cxlmi.struct_cxlmi_cmd_identify_rsp()) == 0
+    assert ep.last_error is None                    # was the failure before it
+    cxlmi.cxlmi_free_ctx(ctx)
+
+
+def test_a_null_endpoint_or_context_gets_what_libcxlmi_gives_it():
+    assert cxlmi.cxlmi_endpoint_get_timeout(None) == 0
+    assert cxlmi.cxlmi_endpoint_set_timeout(None, 10) == -1
+    assert cxlmi.cxlmi_endpoint_has_fmapi(None) is False
+    assert cxlmi.cxlmi_endpoint_enable_fmapi(None) is False
+    assert cxlmi.cxlmi_endpoint_disable_fmapi(None) is False
+    assert cxlmi.cxlmi_open(None, "emu:type3") is None
+    assert cxlmi.cxlmi_scan(None) == -1 and cxlmi.cxlmi_scan_mctp(None) == -1
+    assert cxlmi.cxlmi_cmd_identify(None, None, cxlmi.struct_cxlmi_cmd_identify_rsp()) == -1
+    ctx = cxlmi.cxlmi_new_ctx(None, 0)
+    ep = cxlmi.cxlmi_open(ctx, "emu:type3")
+    assert cxlmi.cxlmi_endpoint_set_timeout(ep, "x") == -1
+    cxlmi.cxlmi_free_ctx(ctx)
 
 
 # ------------------------------------------------------------ the mock API
