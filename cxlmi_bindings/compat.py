@@ -144,6 +144,14 @@ def _fit(entry, reply, out):
     return bytes(data)
 
 
+def _check_struct(entry, obj, cls, what):
+    """Refuse another command's structure (a C compiler would): its bytes would go out
+    or come back read as this command's.  Byte buffers and arrays are not checked."""
+    if cls is not None and isinstance(obj, ctypes.Structure) and not isinstance(obj, cls):
+        raise UsageError("%s: the %s is a %s, not a %s" % (
+            entry.name, what, type(obj).__name__, cls.__name__))
+
+
 def _request_bytes(entry, req, data_sz=None):
     req = _deref(req)
     if req is None:
@@ -153,10 +161,13 @@ def _request_bytes(entry, req, data_sz=None):
     if isinstance(req, (bytes, bytearray, memoryview)) and data_sz is None and not entry.req_count:
         return codec.request_to_wire(entry, bytes(req))
     cls = entry.req_cls
+    _check_struct(entry, req, cls, "request")
     fixed = ctypes.sizeof(cls)
     tail = 0
     if data_sz is not None:
         tail = int(data_sz)
+        if tail < 0:
+            raise UsageError("%s: data_sz %d is negative" % (entry.name, tail))
     elif entry.req_count:
         head = cls.from_buffer_copy(_read(req, fixed))
         tail = getattr(head, entry.req_count) * ctypes.sizeof(cls._flex_[1])
@@ -199,6 +210,8 @@ def _run(ep, entry, ti, payload, out=None, raw_limit=None, exact=None):
                 raise UsageError("%s: the output buffer holds %d bytes, the reply %d"
                                  % (entry.name, _room(out), exact))
         if out is not None:
+            if entry.rsp is not None and type(out) is not entry.rsp_cls:
+                _check_struct(entry, _deref(out), entry.rsp_cls, "reply structure")
             if entry.size == "fixed" and entry.rsp is not None:
                 # Hot path: a fixed-size reply goes straight into the caller's
                 # structure once its size is checked.

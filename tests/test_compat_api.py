@@ -756,7 +756,8 @@ def test_a_resized_structure_counts_in_full(ep):
     rsp = rsp_t()
     ctypes.resize(rsp, ctypes.sizeof(rsp_t) + 2 * ctypes.sizeof(rec_t))
     queue(ep, 0x0100, event_records_reply(5))
-    assert cxlmi.cxlmi_cmd_get_event_records(ep, None, rsp_t(), rsp) == 0
+    assert cxlmi.cxlmi_cmd_get_event_records(
+        ep, None, cxlmi.struct_cxlmi_cmd_get_event_records_req(), rsp) == 0
     recs = (rec_t * 2).from_address(ctypes.addressof(rsp) + ctypes.sizeof(rsp_t))
     assert [r.handle for r in recs] == [0x100, 0x101]
 
@@ -881,3 +882,24 @@ def test_a_structure_inside_the_callers_structure_gets_the_room_after_its_offset
     assert arena.raw[:8] == b"\x5A" * 8                               # the tag is the caller's
     assert arena.raw[40:168] == reply[32:160]                          # record 0, whole
     assert arena.raw[168:size + 64] == b"\x5A" * (size + 64 - 168)    # nothing after it
+
+
+def test_another_commands_structure_is_refused_as_a_compiler_would():
+    # identify's reply landed in a fw_info structure, and 8 bytes of an identify
+    # reply structure went out as a timestamp, each returning 0
+    ctx = cxlmi.cxlmi_new_ctx(None, 0)
+    ep = cxlmi.cxlmi_open(ctx, "emu:type3")
+    fw = cxlmi.struct_cxlmi_cmd_get_fw_info_rsp()
+    assert cxlmi.cxlmi_cmd_identify(ep, None, fw) == -1
+    assert "the reply structure is a struct_cxlmi_cmd_get_fw_info_rsp, not a " \
+        "struct_cxlmi_cmd_identify_rsp" in str(ep.last_error)
+    assert bytes(fw) == bytes(ctypes.sizeof(fw))                 # nothing written
+    assert cxlmi.cxlmi_cmd_set_timestamp(ep, None, cxlmi.struct_cxlmi_cmd_identify_rsp()) == -1
+    assert "the request is a struct_cxlmi_cmd_identify_rsp" in str(ep.last_error)
+    # byte buffers stay the C caller's business, and a negative data_sz is refused
+    buf = ctypes.create_string_buffer(ctypes.sizeof(cxlmi.struct_cxlmi_cmd_identify_rsp))
+    assert cxlmi.cxlmi_cmd_identify(ep, None, buf) == 0 and buf.raw != bytes(len(buf))
+    assert cxlmi.cxlmi_cmd_transfer_fw(ep, None, cxlmi.struct_cxlmi_cmd_transfer_fw_req(),
+                                       -5) == -1
+    assert "data_sz -5 is negative" in str(ep.last_error)
+    cxlmi.cxlmi_free_ctx(ctx)
