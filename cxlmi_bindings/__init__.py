@@ -101,10 +101,12 @@ def __getattr__(name):
 
 def _all_names():
     from . import types, registry
-    names = [n for n in globals() if n.startswith(("CXL", "__version__"))]
+    # libcxlmi's names and the Pythonic layer's classes; not __version__ nor the
+    # endpoints() helper, which `import *` would lay over a module's own
+    names = [n for n in globals() if n.startswith("CXL")]
     names += types.names()
     names += ["cxlmi_cmd_" + e.name for e in registry.COMMANDS]
-    names += list(_COMPAT_NAMES)
+    names += [n for n in _COMPAT_NAMES if n != "endpoints"]
     names += [n for n, mod in _PYTHONIC.items() if mod is not None]
     return names
 
@@ -131,6 +133,32 @@ class _All(list):
     def __getitem__(self, i):
         self._fill()
         return list.__getitem__(self, i)
+
+    def __contains__(self, name):
+        self._fill()
+        return list.__contains__(self, name)
+
+    def __repr__(self):
+        self._fill()
+        return list.__repr__(self)
+
+    def __eq__(self, other):
+        self._fill()
+        return list.__eq__(self, other)
+
+    __hash__ = None
+
+    def __reversed__(self):
+        self._fill()
+        return list.__reversed__(self)
+
+    def index(self, *args):
+        self._fill()
+        return list.index(self, *args)
+
+    def count(self, name):
+        self._fill()
+        return list.count(self, name)
 
 
 __all__ = _All()

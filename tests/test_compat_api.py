@@ -903,3 +903,23 @@ def test_another_commands_structure_is_refused_as_a_compiler_would():
                                        -5) == -1
     assert "data_sz -5 is negative" in str(ep.last_error)
     cxlmi.cxlmi_free_ctx(ctx)
+
+
+def test_all_answers_membership_and_leaves_a_modules_own_names_alone():
+    # on a fresh import, 'Context' in __all__ was False and repr(__all__) '[]' (a lazy
+    # list that filled itself only when iterated); import * laid the endpoints() helper
+    # and __version__ over the importer's own
+    import subprocess
+    import sys
+    code = ("import cxlmi_bindings as c\n"
+            "print('Context' in c.__all__, 'cxlmi_cmd_identify' in c.__all__,\n"
+            "      repr(c.__all__) != '[]', c.__all__ == list(c.__all__))\n"
+            "__version__, endpoints = 'mine', 'mine'\n"
+            "from cxlmi_bindings import *\n"
+            "print(__version__, endpoints, cxlmi_new_ctx.__name__)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.stdout.split() == ["True", "True", "True", "True", "mine", "mine",
+                                  "cxlmi_new_ctx"], out.stderr
