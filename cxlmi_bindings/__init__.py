@@ -101,12 +101,13 @@ def __getattr__(name):
 
 def _all_names():
     from . import types, registry
-    # libcxlmi's names and the Pythonic layer's classes; not __version__ nor the
-    # endpoints() helper, which `import *` would lay over a module's own
+    # libcxlmi's names (endpoints() for its cxlmi_for_each_endpoint macro) and the
+    # Pythonic layer's classes; not __version__, which `import *` would lay over the
+    # importer's own
     names = [n for n in globals() if n.startswith("CXL")]
     names += types.names()
     names += ["cxlmi_cmd_" + e.name for e in registry.COMMANDS]
-    names += [n for n in _COMPAT_NAMES if n != "endpoints"]
+    names += list(_COMPAT_NAMES)
     names += [n for n, mod in _PYTHONIC.items() if mod is not None]
     return names
 
