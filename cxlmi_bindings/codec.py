@@ -172,10 +172,32 @@ def encode_request(entry, request):
             _count_tail(fields, entry.req_count, flex[0], len(tail))
             head = build(entry.req_cls, fields, entry.req_count)
             return request_to_wire(entry, bytes(head) + tail)
-        request = build(entry.req_cls, request, entry.req_count)
+        # as given, a count with no tail included (a test of a device's checks)
+        return request_to_wire(entry, bytes(build(entry.req_cls, request, entry.req_count)))
     if isinstance(request, ctypes.Structure):
-        return request_to_wire(entry, bytes(request))
+        return request_to_wire(entry, _with_tail(entry, request))
     raise UsageError("%s: cannot send a request of type %s" % (entry.name, type(request).__name__))
+
+
+def _with_tail(entry, request):
+    """A request structure's bytes with the tail its count field says it carries: a
+    libcxlmi-style ``from_buffer`` view (or a ``ctypes.resize``-d one) holds it past
+    its sizeof, as the ``cxlmi_cmd_*`` functions read it."""
+    data = bytes(request)
+    flex = getattr(type(request), "_flex_", None)
+    if flex is None or not entry.req_count:
+        return data
+    # from the command's own layout: a structure build() sized holds its tail within
+    # its own sizeof
+    need = ctypes.sizeof(entry.req_cls) + \
+        getattr(request, entry.req_count, 0) * ctypes.sizeof(flex[1])
+    if len(data) >= need:
+        return data
+    from .compat import capacity            # what a view's buffer reaches
+    if capacity(request) < need:
+        raise UsageError("%s: %s says %d entries, more than the structure's buffer holds"
+                         % (entry.name, entry.req_count, getattr(request, entry.req_count)))
+    return ctypes.string_at(ctypes.addressof(request), need)
 
 
 # ---------------------------------------------------------------- wire translations

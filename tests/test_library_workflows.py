@@ -658,3 +658,24 @@ def test_the_pythonic_layer_names_what_is_wrong_with_a_command_or_a_tunnel():
         with pytest.raises(KeyError):                   # as before, for callers catching it
             ep.call("nonexistent")
         assert ep.call("IDENTIFY").component_type == ep.call("identify").component_type
+
+
+def test_a_request_structure_carries_the_tail_its_count_says_as_in_the_compat_api():
+    # ep.call sent only sizeof(req) of a from_buffer request (b'\x03': PAYLOADLEN) where
+    # cxlmi_cmd_fmapi_get_phys_port_state sent its three port ids
+    import ctypes
+    import cxlmi_bindings as cxlmi
+    from cxlmi_bindings.errors import UsageError
+    req_t = cxlmi.struct_cxlmi_cmd_fmapi_get_phys_port_state_req
+    with Context() as ctx:
+        ep = ctx.open("emu:switch")
+        buf = ctypes.create_string_buffer(ctypes.sizeof(req_t) + 3)
+        req = req_t.from_buffer(buf)
+        req.num_ports = 3
+        buf[ctypes.sizeof(req_t):] = bytes([0, 1, 3])
+        assert [p.port_id for p in ep.call("fmapi_get_phys_port_state", req).ports] == [0, 1, 3]
+        short = req_t(num_ports=3)                      # no room for the ids it counts
+        with pytest.raises(UsageError) as info:
+            ep.call("fmapi_get_phys_port_state", short)
+        assert "num_ports says 3 entries, more than the structure's buffer holds" \
+            in str(info.value)
