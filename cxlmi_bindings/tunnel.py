@@ -126,10 +126,10 @@ def from_info(ti):
             raise UsageError("an MHD tunnel has exactly one level, not %d" % level)
         return Tunnel.mhd()
     if level == 1:
-        if (port < 0) == (ld < 0):
-            raise UsageError("a level-1 tunnel names either a switch port or an LD, not %s"
-                             % ("both" if port >= 0 else "neither"))
-        return Tunnel.switch(port) if port >= 0 else Tunnel.mld(ld)
+        if port < 0 and ld < 0:
+            raise UsageError("a level-1 tunnel names a switch port or an LD, not neither")
+        # as libcxlmi: the LD when one is named, else the port
+        return Tunnel.mld(ld) if ld >= 0 else Tunnel.switch(port)
     if level == 2:
         if port < 0 or ld < 0:
             raise UsageError("a level-2 tunnel needs both a switch port and an LD")

@@ -255,8 +255,7 @@ def test_libcxlmi_tunnel_infos_with_ids_0_and_255_become_those_hops(port, ld):
 
 
 @pytest.mark.parametrize("port,ld,level,mhd,text", [
-    (0, 0, 1, False, "a level-1 tunnel names either a switch port or an LD, not both"),
-    (-1, -1, 1, False, "a level-1 tunnel names either a switch port or an LD, not neither"),
+    (-1, -1, 1, False, "a level-1 tunnel names a switch port or an LD, not neither"),
     (-1, 0, 2, False, "a level-2 tunnel needs both a switch port and an LD"),
     (0, -1, 2, False, "a level-2 tunnel needs both a switch port and an LD"),
     (0, 0, 3, False, "tunnel level 3 is not supported (0, 1 or 2)"),
@@ -268,6 +267,13 @@ def test_impossible_tunnel_infos_say_what_is_wrong(port, ld, level, mhd, text):
     with pytest.raises(UsageError) as info:
         tunnel.from_info(ti)
     assert str(info.value) == text
+
+
+def test_a_level_1_tunnel_info_naming_both_a_port_and_an_ld_goes_to_the_ld():
+    # as libcxlmi's one-level tunnel takes ld == -1 ? port : ld; it was refused here
+    ti = cxlmi.struct_cxlmi_tunnel_info(port=3, ld=1, level=1)
+    assert tunnel.from_info(ti).hops == ((0, 1),)
+    assert tunnel.from_info(ti).describe() == "LD 1"
 
 
 def test_tunnel_infos_with_no_level_or_none_send_directly_and_a_tunnel_passes_through():
