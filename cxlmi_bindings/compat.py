@@ -365,15 +365,19 @@ COMMAND_FUNCTIONS = {"cxlmi_cmd_" + e.name: _make(e) for e in registry.COMMANDS}
 
 
 def cxlmi_new_ctx(fp=None, log_level=6):
+    """A context: errors that end in -1 or NULL are told to ``fp`` (standard error
+    when None) at syslog levels up to ``log_level`` (3, LOG_ERR, and above print them)."""
     return Context(fp, log_level)
 
 
 def cxlmi_free_ctx(ctx):
+    """Close every endpoint of ``ctx``."""
     if ctx is not None:
         ctx.close()
 
 
 def cxlmi_set_probe_enabled(ctx, enabled):
+    """Identify MCTP-reached endpoints when they are opened (the default), or not."""
     if ctx is not None:
         ctx.probe_enabled = bool(enabled)
 
@@ -398,16 +402,19 @@ def cxlmi_open(ctx, devname):
 
 
 def cxlmi_open_mctp(ctx, net, eid):
+    """Open the AF_MCTP endpoint ``eid`` on network ``net``; None when it cannot."""
     return _open(ctx, lambda: ctx.open_mctp(int(net), int(eid)))
 
 
 def cxlmi_open_mock(ctx):
+    """Open an endpoint answered by :func:`cxlmi_mock_set_response` (libcxlmi's tests)."""
     if ctx is None:
         return None
     return ctx.open_mock()
 
 
 def cxlmi_scan(ctx):
+    """Open every /dev/cxl memory device and switch; how many are open, -1 on failure."""
     if ctx is None:
         return -1
     try:
@@ -418,6 +425,8 @@ def cxlmi_scan(ctx):
 
 
 def cxlmi_scan_mctp(ctx):
+    """Open every MCTP endpoint mctpd reports as speaking CXL; how many are open, -1
+    on failure."""
     if ctx is None:
         return -1
     try:
@@ -429,6 +438,7 @@ def cxlmi_scan_mctp(ctx):
 
 
 def cxlmi_close(ep):
+    """Close ``ep`` (its socket or device node); closing twice is harmless."""
     if ep is not None:
         ep.close()
 
@@ -436,10 +446,13 @@ def cxlmi_close(ep):
 # A NULL endpoint gets what libcxlmi gives it (0, -1, false), not an AttributeError.
 
 def cxlmi_endpoint_get_timeout(ep):
+    """The endpoint's command timeout in milliseconds (0 for NULL)."""
     return 0 if ep is None else ep.timeout_ms
 
 
 def cxlmi_endpoint_set_timeout(ep, timeout_ms):
+    """Set the command timeout in milliseconds; -1 for a NULL endpoint or a value out
+    of range."""
     from .endpoint import MAX_TIMEOUT_MS
     if ep is None or not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) \
             or timeout_ms < 0 or timeout_ms > MAX_TIMEOUT_MS:
@@ -449,10 +462,12 @@ def cxlmi_endpoint_set_timeout(ep, timeout_ms):
 
 
 def cxlmi_endpoint_has_fmapi(ep):
+    """Whether FM-API commands (and tunnels) are sent to ``ep``."""
     return ep is not None and bool(ep.has_fmapi)
 
 
 def cxlmi_endpoint_enable_fmapi(ep):
+    """Send FM-API commands to ``ep`` if its transport can carry them; whether it now does."""
     if ep is None:
         return False
     if getattr(ep.transport, "fmapi_capable", True):
@@ -461,6 +476,7 @@ def cxlmi_endpoint_enable_fmapi(ep):
 
 
 def cxlmi_endpoint_disable_fmapi(ep):
+    """Stop sending FM-API commands to ``ep``."""
     if ep is None:
         return False
     ep.has_fmapi = False
@@ -468,12 +484,14 @@ def cxlmi_endpoint_disable_fmapi(ep):
 
 
 def cxlmi_first_endpoint(ctx):
+    """The first endpoint of ``ctx``, or None."""
     if ctx is None or not ctx.endpoints:
         return None
     return ctx.endpoints[0]
 
 
 def cxlmi_next_endpoint(ctx, ep):
+    """The endpoint after ``ep`` in ``ctx``, or None."""
     if ctx is None or ep is None or ep not in ctx.endpoints:
         return None
     i = ctx.endpoints.index(ep) + 1
@@ -488,6 +506,7 @@ def endpoints(ctx):
 
 
 def cxlmi_cmd_retcode_tostr(code):
+    """The CXL return code ``code`` in words."""
     return retcode_message(int(code))
 
 
@@ -499,18 +518,22 @@ def _tunnel_info(port, ld, level, mhd):
 
 
 def cxlmi_tunnel_mld(ld):
+    """Tunnel info for LD ``ld`` of an MLD (one level)."""
     return _tunnel_info(-1, ld, 1, False)
 
 
 def cxlmi_tunnel_switch(port):
+    """Tunnel info for switch downstream port ``port`` (one level)."""
     return _tunnel_info(port, -1, 1, False)
 
 
 def cxlmi_tunnel_switch_mld(port, ld):
+    """Tunnel info for LD ``ld`` of the MLD on switch port ``port`` (two levels)."""
     return _tunnel_info(port, ld, 2, False)
 
 
 def cxlmi_tunnel_mhd():
+    """Tunnel info for a multi-headed device's LD pool CCI."""
     return _tunnel_info(-1, -1, 1, True)
 
 
@@ -529,6 +552,8 @@ def _mock(ep):
 
 def cxlmi_mock_set_response(ep, command_set, command, return_code, payload=None,
                             payload_size=None):
+    """Queue the reply a mock endpoint gives the next command (opcode, return code,
+    payload); 0, or -1 when ``ep`` is no mock."""
     mock = _mock(ep)
     if mock is None:
         return -1
@@ -546,6 +571,7 @@ def cxlmi_mock_set_response(ep, command_set, command, return_code, payload=None,
 
 
 def cxlmi_mock_clear_responses(ep):
+    """Drop the replies queued on a mock endpoint."""
     mock = _mock(ep)
     if mock is not None:
         mock.clear()
@@ -562,6 +588,7 @@ def _store(out, value):
 
 
 def cxlmi_mock_get_stats(ep, commands_sent=None, responses_returned=None):
+    """Store how many commands a mock endpoint took and answered; 0, or -1."""
     mock = _mock(ep)
     if mock is None:
         return -1
@@ -572,6 +599,8 @@ def cxlmi_mock_get_stats(ep, commands_sent=None, responses_returned=None):
 
 def cxlmi_mock_get_last_command(ep, command_set=None, command=None, payload=None,
                                 payload_size=None):
+    """Store the opcode and payload of the last command a mock endpoint took; 0, or -1
+    when there was none."""
     mock = _mock(ep)
     if mock is None or mock.last_command is None:
         return -1

@@ -923,3 +923,11 @@ def test_all_answers_membership_and_leaves_a_modules_own_names_alone():
                          env=env, timeout=60)
     assert out.stdout.split() == ["True", "True", "True", "True", "mine",
                                   "cxlmi_new_ctx"], out.stderr
+
+
+def test_every_libcxlmi_function_says_what_it_does():
+    import inspect
+    from cxlmi_bindings import compat
+    bare = [n for n, f in inspect.getmembers(compat, inspect.isfunction)
+            if n.startswith("cxlmi_") and not (f.__doc__ or "").strip()]
+    assert bare == []
