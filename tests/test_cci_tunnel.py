@@ -233,8 +233,7 @@ def test_mhd_hop_uses_target_type_1():
 
 @pytest.mark.parametrize("port,ld,level,mhd", [
     (1, 2, 3, False),          # no third level
-    (1, 2, 1, False),          # level 1 names both
-    (-1, -1, 1, False),        # level 1 names neither
+    (-1, -1, 1, False),        # level 1 names neither (both: the LD, as libcxlmi)
     (-1, 2, 2, False),         # level 2 needs both
     (1, -1, 2, True),          # an MHD tunnel has one level
 ])
