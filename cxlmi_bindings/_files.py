@@ -13,8 +13,11 @@ def atomic_write(path, data, mode=0o600, sync_directory=True, fsync=True):
     ``sync_directory`` the directory fsync'ed so the rename itself is on disk.
     ``fsync=False`` skips both fsyncs: still whole-or-nothing for readers, not
     for a crash (for files that only live as long as the processes sharing them).
+    A symbolic link is written through: its target gets the new file (a state
+    file linked onto another volume stays there).
     Raises OSError with nothing at ``path`` changed."""
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
                                dir=directory)       # O_CREAT | O_EXCL, mode 0600
     try:

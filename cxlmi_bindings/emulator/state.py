@@ -302,18 +302,28 @@ def save(path, device):
     atomic_write(path, dumps(device), mode=0o600)
 
 
+class StateInUse(StateError):
+    """Another process serves from the same state file."""
+
+
 class StateFile:
     """The state file of a served device (``cxl-mi emulate --state FILE``): the device
-    it starts from, a check that it can be written before serving, and the saves --
-    each change before its reply, time-driven changes now and then, the last at exit."""
+    it starts from, a check that it can be written before serving, a claim that no
+    other server uses it, and the saves -- each change before its reply (a change
+    that cannot be saved is undone), time-driven changes now and then, the last at
+    exit."""
 
     def __init__(self, path):
         self.path = path
+        self._saved = None          # the bytes last written (or loaded): undo goes there
+        self._owner = None          # the open file whose lock says the state is ours
 
     def load(self, device):
         """The device saved there, or ``device`` when there is none yet (StateError
         for a file that is not a state file of this model; OSError if unreadable)."""
-        return load(self.path, device)
+        device = load(self.path, device)
+        self._saved = dumps(device)
+        return device
 
     def check_writable(self):
         """Raise the OSError writing the state there would meet (the file is left
@@ -322,18 +332,69 @@ class StateFile:
         import tempfile
         fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path),
                                    suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(self.path)))
+                                   dir=os.path.dirname(os.path.realpath(self.path)))
         os.close(fd)
         os.unlink(tmp)
 
+    def claim(self):
+        """Hold the state for this process (and its workers) until it exits: a second
+        server on the same file would keep its own copy, and the last to save would
+        drop the other's acknowledged changes.  Raises :class:`StateInUse` naming
+        the process that holds it; nothing to hold where there is no ``flock``."""
+        import os
+        try:
+            import fcntl
+        except ImportError:
+            return
+        owner = os.path.realpath(self.path) + ".owner"
+        fd = os.open(owner, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StateInUse("%s is in use by another cxl-mi emulate (pid %s): serve it "
+                             "from one process (--workers N shares it), or name another "
+                             "file" % (self.path, pid)) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, b"%d\n" % os.getpid())
+        self._owner = fd
+
     def save(self, device, lock=None):
         """Write the state durably (under ``lock``, the one the server serializes the
-        device with); raises OSError or TypeError with the file untouched."""
+        device with); raises OSError or TypeError with the file untouched.  The same
+        state as the last one written is not written again."""
         if lock is None:
-            save(self.path, device)
+            self._write(device)
             return
         with lock:
-            save(self.path, device)
+            self._write(device)
+
+    def _write(self, device):
+        from .._files import atomic_write
+        blob = dumps(device)
+        if blob != self._saved:
+            atomic_write(self.path, blob, mode=0o600)
+            self._saved = blob
+
+    def save_or_undo(self, device):
+        """:meth:`save` after a request changed ``device``; when it cannot be saved the
+        change is undone (the device is put back as last saved) and the error raised,
+        so the requester's failure answer is the truth."""
+        try:
+            self._write(device)
+        except (OSError, TypeError):
+            if self._saved is not None:
+                restored = loads(self._saved, device, self.path)
+                state = vars(device)
+                state.clear()
+                state.update(vars(restored))
+            raise
+
+    @property
+    def ever_saved(self):
+        import os
+        return os.path.exists(self.path)
 
     def try_save(self, device, lock=None):
         """:meth:`save`, or False with a warning logged when it cannot be written now."""

@@ -128,6 +128,11 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
             # permission denied is exit 4, as everywhere; anything else: a bad --state
             raise click.exceptions.Exit(classify(exc).exit_code
                                         if isinstance(exc, PermissionError) else EXIT_USAGE)
+        try:
+            state.claim()                   # held until this process (and its workers) end
+        except StateError as exc:
+            click.echo("cxl-mi: error: --state %s" % exc, err=True)
+            raise click.exceptions.Exit(2)
     handler = _warnings_to_stderr()
     from cxlmi_bindings import _memory
     _memory.keep_freed_memory()               # messages up to 1 MiB, one after another
@@ -142,8 +147,9 @@ def command(profile, listen, eid, state_file, max_clients, idle_timeout, message
                 logging.getLogger("cxlmi.emulator").removeHandler(handler)
         return
     try:
-        # with --state, a change is on disk before its reply goes out
-        durable = (lambda: state.save(device)) if state is not None else None
+        # with --state, a change is on disk before its reply goes out (one that
+        # cannot be saved is undone, and the requester told INTERNAL)
+        durable = (lambda: state.save_or_undo(device)) if state is not None else None
         server = Server(device, host=host, port=port, eid=eid, max_clients=max_clients,
                         idle_timeout=idle_timeout, message_timeout=message_timeout,
                         on_change=durable, peer=peer)
@@ -260,6 +266,13 @@ def _serve(server, device, profile, eid, state, serial=None):
                 serial.stop()
             server.stop()
             if state is not None and not state.try_save(device, server.lock):
-                click.echo("cxl-mi: warning: the state at exit could not be saved; %s "
-                           "keeps the last state saved" % state.path, err=True)
+                click.echo("cxl-mi: error: the state at exit could not be saved; %s"
+                           % ("%s keeps the last state saved" % state.path if state.ever_saved
+                              else "nothing was saved to %s" % state.path), err=True)
+                unsaved = True
+            else:
+                unsaved = False
     click.echo("stopped", err=True)
+    if unsaved:
+        # a unit or script must not take this for a clean stop: the last changes are lost
+        raise click.exceptions.Exit(3)
