@@ -507,3 +507,19 @@ def test_sigterm_inside_until_stopped_ends_it_quietly_and_the_old_handler_comes_
         assert seen == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_requests_that_change_nothing_write_no_state(servers, tmp_path):
+    # an exporter or monitor polling the emulator rewrote and fsync'ed the whole file
+    # every second
+    state = str(tmp_path / "t3.state")
+    proc, target = servers("--profile", "type3", "--state", state)
+    assert cxl_mi("memdev", "set-lsa", target, "--offset", "0", "--data-hex", "aa",
+                  "--yes").returncode == 0
+    written = os.stat(state).st_ino
+    for _ in range(3):
+        assert cxl_mi("memdev", "get-health-info", target).returncode == 0
+    time.sleep(1.5)                             # the periodic save had its turn
+    assert os.stat(state).st_ino == written
+    assert stop(proc)[0] == 0
+    assert os.stat(state).st_ino == written     # nor at exit
