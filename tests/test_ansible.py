@@ -268,3 +268,62 @@ def test_a_host_without_cxl_mi_fails_the_task_saying_what_to_install(tmp_path):
     assert proc.returncode != 0 and "FAILED" in out, out
     assert "cxl-mi" in out and "ansible_python_interpreter" in out and bare in out, out
     assert "cxlmi_bindings" in out, out        # the import that failed
+
+
+def test_check_mode_fails_where_a_real_run_fails_and_sends_nothing_when_it_would_not(
+        tmp_path, emulator):
+    """Check mode runs cxl-mi's dry run: a request a real run refuses (a required field
+    missing, an --input field the structure has not) fails in check mode with the same
+    message and exit code; a good destructive request reports what it would send and
+    the device is unchanged."""
+    _have_ansible()
+    bad = {
+        "no_address": '{target: "%s", command: inject-poison}' % emulator,
+        "no_capacity": '{target: "%s", command: memdev set-partition-info}' % emulator,
+        "no_ids": '{target: "%s", command: fmapi bind-vppb}' % emulator,
+        "bogus_field": '{target: "%s", command: memdev_set_partition_info, '
+                       'args: {volatile_capacity: 256M}, request: {bogus: 1}}' % emulator,
+    }
+    task = "    - cxlmi.cxl.cxl_mi: %s\n      register: %s\n"
+    tasks = []
+    for name, spec in bad.items():
+        tasks.append(task % (spec, "check_" + name) +
+                     "      check_mode: true\n      ignore_errors: true\n")
+        tasks.append(task % (spec, "real_" + name) + "      ignore_errors: true\n")
+    tasks.append(task % ('{target: "%s", command: inject-poison, args: {address: "0x1000"}}'
+                         % emulator, "check_good") + "      check_mode: true\n")
+    tasks.append(task % ('{target: "%s", command: get-poison-list}' % emulator, "after"))
+    names = re.findall(r"register: (\w+)", "".join(tasks))
+    out = tmp_path / "results.json"
+    (tmp_path / "play.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n" + "".join(tasks) +
+        "    - copy:\n        dest: %s\n        content: \"{{ {%s} | to_json }}\"\n"
+        % (out, ", ".join("'%s': %s" % (n, n) for n in names)))
+    (tmp_path / "hosts").write_text(
+        "localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    proc = subprocess.run([sys.executable, "-m", "ansible", "playbook", "-i", "hosts",
+                           "play.yml"], cwd=str(tmp_path), env=_env(tmp_path),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log
+    assert re.search(r"localhost\s*:.*failed=0.*ignored=8", log), log
+    r = json.loads(out.read_text())
+    wanted = {"no_address": "needs --address", "no_capacity": "needs --volatile-capacity",
+              "no_ids": "needs --vcs-id, --vppb-id, --port-id",
+              "bogus_field": "has no field 'bogus'"}
+    for name, words in wanted.items():
+        check, real = r["check_" + name], r["real_" + name]
+        assert real["failed"] is True and words in real["msg"], (name, real)
+        assert check["failed"] is True and "would_send" not in check, (name, check)
+        assert check["msg"] == real["msg"], name
+        assert check["exit_code"] == real["exit_code"] == 2, name
+        assert check["error"] == real["error"] and check["changed"] is False, name
+
+    good = r["check_good"]
+    assert good["changed"] is True and "nothing was sent" in good["msg"]
+    sent = good["would_send"]
+    assert sent["command"] == "memdev_inject_poison" and sent["opcode_hex"] == "4301h"
+    assert sent["args"] == {"address": "0x1000"}
+    assert sent["dry_run"]["fields"] == {"inject_poison_phy_addr": 0x1000}
+    assert "--dry-run" not in good["cmd"]          # the command a real run would be
+    assert r["after"]["result"]["records"] == []   # nothing was injected

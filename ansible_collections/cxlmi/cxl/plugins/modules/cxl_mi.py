@@ -85,8 +85,11 @@ attributes:
     support: full
     description:
       - Reads run and return their result. Commands with effects send nothing; the task
-        reports C(changed) and what it would send in RV(would_send). Options are still
-        checked, so a bad value fails in check mode too.
+        reports C(changed) and what it would send in RV(would_send). The request is built
+        by cxl-mi's dry run (C(--dry-run --json)), exactly as a real run builds it, with
+        every option, required field and O(request) field checked, so a task that would
+        fail for real (a bad value, a missing option, an unknown field) fails in check
+        mode too, with the same message and RV(exit_code).
 requirements:
   - cxl-mi installed for the managed host's Python (C(pip install cxl-mi))
 notes:
@@ -199,7 +202,9 @@ would_send:
   description:
     - In check mode, for a command with effects - what would be sent and was not.
     - C(command) (registry name), C(opcode), C(opcode_hex), C(target), C(port), C(ld),
-      C(mhd), C(args), C(request).
+      C(mhd), C(args), C(request) (as given), C(dry_run) (the request cxl-mi's dry run
+      built, its C(request) object - C(fields), C(payload), C(message), tunnel C(levels),
+      C(wire); for a workflow the first request) and C(notes) (the dry run's).
   returned: check mode, commands with effects
   type: dict
   sample: {"command": "set_timestamp", "opcode": 769, "opcode_hex": "0301h",
@@ -296,10 +301,19 @@ def main():
     cmd = cxl.cli() + argv
 
     if module.check_mode and changed:
+        # cxl-mi's dry run builds the request exactly as this very command line would (every
+        # option, required field and --input field checked), opens no target, sends nothing
+        at = argv.index("--json")           # before --input and the positionals' "--"
+        dry = argv[:at] + ["--dry-run"] + argv[at:]
+        rc, doc, err = cxl.run(module, dry, stdin)
+        if rc != 0:
+            message, details = cxl.error_details(doc, rc, err)
+            module.fail_json(msg=message, cmd=cmd, stderr=err, **details)
         would_send = {"command": entry.name, "opcode": entry.opcode,
                       "opcode_hex": "%04Xh" % entry.opcode, "target": p["target"],
                       "port": p["port"], "ld": p["ld"], "mhd": p["mhd"], "args": args,
-                      "request": p["request"]}
+                      "request": p["request"], "dry_run": doc.get("request"),
+                      "notes": doc.get("notes") or []}
         module.exit_json(changed=True, cmd=cmd, would_send=would_send,
                          msg="check mode: would send %s (%04Xh) to %s; nothing was sent"
                              % (entry.name, entry.opcode, p["target"]))
