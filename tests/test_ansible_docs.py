@@ -4,7 +4,9 @@
 * the options (name, type, required, default) and return values docs/ansible.md lists are
   those ``ansible-doc --json`` reads from the modules' DOCUMENTATION / RETURN;
 * ``ansible-doc`` renders both modules (a YAML slip in DOCUMENTATION breaks it);
-* the modules' EXAMPLES on emulated targets run under ``ansible-playbook``;
+* the modules' EXAMPLES on emulated targets run under ``ansible-playbook``, and the tasks
+  that use ``cxl_mi_devices`` (theirs and docs/ansible.md's) run on the emulated profiles'
+  facts too, a switch and an MLD (no health) among them;
 * the README's five fleet lines: the cxlmi.cxl ones run as ad-hoc ``ansible`` commands
   against localhost (``mem0`` swapped for ``emu:type3``), the exporter's cron job runs.
 
@@ -23,6 +25,7 @@ import pytest
 from test_ansible import ROOT, _env, _have_ansible
 
 MODULES = ("cxlmi.cxl.cxl_mi", "cxlmi.cxl.cxl_mi_facts")
+EMULATED = ("emu:type3", "emu:mld", "emu:switch", "emu:mhd", "emu:dcd")
 
 
 def _ansible(tmp_path, *args, timeout=120):
@@ -126,6 +129,21 @@ def test_the_module_examples_run_on_emulated_targets(tmp_path, ansible_doc):
             tasks.append(task)
     names = [t["name"] for t in tasks]
     assert len(tasks) == 4 and any("Command Effects Log" in n for n in names), names
+    # the tasks that use the facts (the modules' examples and docs/ansible.md's), run again
+    # on facts that are not empty and hold a switch and an MLD (no health, no partition):
+    # a host here has no CXL device, so the examples' own loop goes over nothing
+    docs = re.search(r"```yaml\n(.*?)```", _section(_read("docs/ansible.md"),
+                                                    "## `cxlmi.cxl.cxl_mi_facts`"), re.S)
+    users = [t for t in tasks + yaml.safe_load(docs.group(1))
+             if "cxl_mi_devices" in json.dumps(t)]
+    assert len(users) == 2, users
+    tasks.append({"name": "emulated facts", "cxlmi.cxl.cxl_mi_facts":
+                  {"include_emulated": True, "mctp": False}})
+    for i, task in enumerate(users):
+        tasks.append(dict(task, register="user%d" % i))
+        tasks.append({"ansible.builtin.assert": {"that": [
+            "user%d.results | map(attribute='item.key') | sort | list == %s"
+            % (i, sorted(EMULATED))]}})
     (tmp_path / "play.yml").write_text(json.dumps(
         [{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
     proc = _ansible(tmp_path, "playbook", "-i", _inventory(tmp_path), "play.yml")

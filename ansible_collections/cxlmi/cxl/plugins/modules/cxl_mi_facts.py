@@ -61,7 +61,7 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ item.key }}: life used {{ item.value.health.life_used }} %"
   loop: "{{ cxl_mi_devices | dict2items }}"
-  when: item.value.health and item.value.health.life_used > 80
+  when: item.value.health is not none and item.value.health.life_used > 80
 
 - name: Try it on any host, with cxl-mi's emulated devices
   cxlmi.cxl.cxl_mi_facts:
