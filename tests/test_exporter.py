@@ -436,6 +436,39 @@ def test_a_textfile_directory_that_does_not_exist_is_refused_at_start(tmp_path):
     assert "%s is not a directory" % missing in res.stderr
 
 
+def test_a_textfile_directory_that_cannot_be_written_is_refused_at_start(tmp_path,
+                                                                        monkeypatch):
+    # it started, said "writing ... every 1s", then warned each interval for ever
+    import errno
+    import tempfile
+
+    def refused(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    served = []
+    monkeypatch.setattr(exporter, "_serve", lambda *a: served.append(a))
+    res = invoke(["exporter", "--textfile", str(tmp_path), "emu:type3"])
+    assert res.exit_code == 4 and served == [], both(res)
+    assert res.stderr == "cxl-mi: error: --textfile %s: cannot write there: Permission " \
+        "denied\n" % tmp_path
+
+
+def test_once_exits_0_when_every_target_is_up_though_a_command_was_refused(monkeypatch):
+    # a sanitize running made every command answer MEDIADISABLED: cxl_up 1, scrape
+    # errors counted, and --once exited 3 as for a target that could not be read
+    from cxlmi_bindings import metrics
+    real = metrics.collect_endpoint
+
+    def refusing(ep, target, unsupported):
+        samples, _ = real(ep, target, unsupported)
+        return samples, ["get_event_records: CXL return code 7 (MEDIADISABLED)"]
+    monkeypatch.setattr(metrics, "collect_endpoint", refusing)
+    res = invoke(["exporter", "--once", "emu:type3"])
+    assert res.exit_code == 0, both(res)
+    assert 'cxl_up{target="emu:type3"} 1.0' in res.stdout
+    assert "MEDIADISABLED" in res.stderr
+
+
 def test_once_with_a_textfile_that_cannot_be_written_exits_3_and_says_why(tmp_path,
                                                                           monkeypatch):
     def full(fd):
@@ -599,6 +632,11 @@ def test_the_http_server_answers_metrics_and_nothing_else(devices):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(base + "/other", timeout=10)
         assert err.value.code == 404
+        # HEAD (uptime checks) gets the GET's headers and no body; it was 501
+        head = urllib.request.Request(base + "/metrics", method="HEAD")
+        with urllib.request.urlopen(head, timeout=10) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
+            assert int(r.headers["Content-Length"]) > 0 and r.read() == b""
     finally:
         server.shutdown()
         server.server_close()

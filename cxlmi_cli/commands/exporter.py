@@ -115,7 +115,11 @@ def make_server(host, port, registry):
     from prometheus_client import CONTENT_TYPE_LATEST
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
+        def do_HEAD(self):
+            # uptime and blackbox checks ask with HEAD: the GET's headers, no body
+            self.do_GET(head=True)
+
+        def do_GET(self, head=False):
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 try:
@@ -130,7 +134,8 @@ def make_server(host, port, registry):
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not head:
+                self.wfile.write(body)
 
         def log_message(self, fmt, *args):      # no access log on stderr
             pass
@@ -181,6 +186,8 @@ def command(targets, listen, textfile, interval, timeout, once):
     address = parse_listen(listen or DEFAULT_LISTEN) if (listen or not textfile) else None
     if textfile and not os.path.isdir(textfile):
         raise click.BadParameter("%s is not a directory" % textfile, param_hint="--textfile")
+    if textfile:
+        _check_writable(textfile)
     _prometheus()
     from cxlmi_bindings.metrics import Collector
     collector = Collector(targets, interval=interval, timeout=timeout)
@@ -192,6 +199,22 @@ def command(targets, listen, textfile, interval, timeout, once):
             _serve(collector, registry, address, textfile, interval)
     finally:
         collector.close()
+
+
+def _check_writable(directory):
+    """Refuse at start a --textfile directory the file cannot be written to: serving
+    only that file, the exporter would run on and do nothing but warn."""
+    import tempfile
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cxl_mi.", suffix=".tmp", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        from ..errors import EXIT_PERMISSION, EXIT_USAGE
+        click.echo("cxl-mi: error: --textfile %s: cannot write there: %s"
+                   % (directory, exc.strerror or exc), err=True)
+        raise click.exceptions.Exit(EXIT_PERMISSION if isinstance(exc, PermissionError)
+                                    else EXIT_USAGE)
 
 
 def _report(collector, shown):
@@ -218,24 +241,30 @@ def _unprefixed(target, message):
 
 
 def _write(textfile, registry):
+    """Write the text file; the OSError met, or None."""
     try:
         write_textfile(textfile, registry)
     except OSError as exc:
         click.echo("cxl-mi: warning: cannot write to %s: %s" % (textfile, exc.strerror or exc),
                    err=True)
-        return False
-    return True
+        return exc
+    return None
 
 
 def _run_once(collector, registry, textfile):
     data = exposition(registry)         # collects
     _report(collector, {})
     if textfile:
-        if not _write(textfile, registry):
-            raise click.exceptions.Exit(3)
+        failed = _write(textfile, registry)
+        if failed is not None:
+            from ..errors import EXIT_PERMISSION, EXIT_TRANSPORT
+            raise click.exceptions.Exit(EXIT_PERMISSION if isinstance(failed, PermissionError)
+                                        else EXIT_TRANSPORT)
     else:
         sys.stdout.write(data.decode())
-    if collector.errors():      # written what there is (cxl_up 0); as monitor --once: 3
+    # written what there is; as monitor --once, 3 when a target could not be read (its
+    # cxl_up 0) -- not for a command a reachable device refused (cxl_scrape_errors_total)
+    if any(not t.up for t in collector.targets):
         raise click.exceptions.Exit(3)
 
 
