@@ -38,8 +38,10 @@ SCAN_MEDIA_FLAGS = {"no-event-log": 0}
 MEDIA_ERROR_SOURCE = {"unknown": 0, "external": 1, "internal": 2, "injected": 3,
                       "vendor-specific": 7}
 # A media error record's address: the source in bits 2:0, the DPA's bits 63:6 in place.
-MEDIA_ERROR_ADDRESS = [("source", 0, 2, "enum MEDIA_ERROR_SOURCE"), ("address", 6, 63, None)]
 MEDIA_RECORD_UNIT = 64            # poison / scan media lengths count 64-byte units
+# the DPA's bits 63:6 sit in place: decoded, the address is bytes (as the length is)
+MEDIA_ERROR_ADDRESS = [("source", 0, 2, "enum MEDIA_ERROR_SOURCE"),
+                       ("address", 6, 63, "units MEDIA_RECORD_UNIT")]
 MEDIA_OP_CLASS = {"general": 0, "sanitize": 1}
 MEDIA_OP_SANITIZE = {"sanitize": 0, "zero": 1}
 SECURITY_STATE = {"user-passphrase-set": 0, "master-passphrase-set": 1, "locked": 2,

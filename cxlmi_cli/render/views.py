@@ -169,7 +169,7 @@ def rows_of(items, title=None):
 
 def _media_row(addr, length):
     info = _meaning("media_error_record", "media_error_address").decode(addr)
-    start = info["address"] << 6
+    start = info["address"]                 # bytes: the DPA
     nbytes = _meaning("media_error_record", "media_error_length").decode(length)
     return {"start": "0x%x" % start, "end": "0x%x" % (start + nbytes - 1 if nbytes else start),
             "length": human_size(nbytes), "source": info["source"] or "0x%x" % (addr & 7)}
