@@ -523,3 +523,13 @@ def test_requests_that_change_nothing_write_no_state(servers, tmp_path):
     assert os.stat(state).st_ino == written
     assert stop(proc)[0] == 0
     assert os.stat(state).st_ino == written     # nor at exit
+
+
+def test_sighup_stops_the_server_as_sigterm_does_and_saves_the_state(servers, tmp_path):
+    # SIGHUP ended it with 129, no "stopped" and no last save
+    state = str(tmp_path / "t3.state")
+    proc, target = servers("--profile", "type3", "--state", state)
+    assert cxl_mi("memdev", "set-lsa", target, "--offset", "0", "--data-hex", "aa",
+                  "--yes").returncode == 0
+    code, err = stop(proc, signal.SIGHUP)
+    assert code == 0 and err.strip().splitlines()[-1] == "stopped", err
