@@ -525,8 +525,8 @@ def test_requests_that_change_nothing_write_no_state(servers, tmp_path):
     assert os.stat(state).st_ino == written     # nor at exit
 
 
-def test_sighup_stops_the_server_as_sigterm_does_and_saves_the_state(servers, tmp_path):
-    # SIGHUP ended it with 129, no "stopped" and no last save
+def test_sighup_stops_the_server_as_sigterm_does(servers, tmp_path):
+    # SIGHUP ended it with 129, no "stopped" and no clean-up
     state = str(tmp_path / "t3.state")
     proc, target = servers("--profile", "type3", "--state", state)
     assert cxl_mi("memdev", "set-lsa", target, "--offset", "0", "--data-hex", "aa",
