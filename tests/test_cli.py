@@ -1645,6 +1645,11 @@ def test_list_no_devices_and_no_mctp_look_for_none_of_them(monkeypatch):
     doc = jdoc(invoke(["list", "--json", "--no-devices", "--no-mctp"]))
     assert looked == [] and doc["devices"] == doc["fwctl"] == doc["mctp"] == []
     assert "emu:type3" in [e["target"] for e in doc["emulated"]]
+    # and the table does not say "none" of what it never looked for
+    table = invoke(["list", "--no-mctp"], terminal_width=200).stdout
+    assert "MCTP endpoints" not in table and "kernel devices (/dev/cxl)" in table
+    table = invoke(["list", "--no-devices"], terminal_width=200).stdout
+    assert "kernel devices" not in table and "fwctl" not in table
 
 
 def test_list_marks_an_emulated_profile_this_build_lacks(monkeypatch):

@@ -294,8 +294,9 @@ class Server:
             self.stats["refused"] += 1
             if not self._refusing:
                 self._refusing = True
-                self.log.warning("%d clients connected, the most allowed: closing new "
-                                 "connections until one leaves", self.max_clients)
+                self.log.warning("%d client%s connected, the most allowed: closing new "
+                                 "connections until one leaves", self.max_clients,
+                                 "" if self.max_clients == 1 else "s")
             conn.close()
             return
         if self._refusing:

@@ -86,12 +86,16 @@ def command(ctx, output, as_json, no_mctp, no_devices):
 
         def sections():
             from ..render.views import Rows, Note
+            # what was not looked for (--no-devices, --no-mctp) is not shown as "none"
             shown = [
+                None if no_devices else
                 Rows("kernel devices (/dev/cxl)", ["target", "kind", "serial", "numa"],
                      [[d.get("target", d.get("devname", "?")), str(d.get("kind", "")),
                        _hex(d.get("serial")), str(d.get("numa_node", "-"))] for d in devices]),
+                None if no_devices else
                 Rows("kernel fwctl devices (/dev/fwctl: Features only)", ["target", "memdev"],
                      [[f["target"], f.get("memdev") or "-"] for f in fwctl]),
+                None if no_mctp else
                 Rows("MCTP endpoints", ["target", "fm-api", "cci", "uuid"],
                      [[m["target"], _yes(m.get("fmapi")), _yes(m.get("cci")),
                        str(m.get("uuid") or "-")] for m in mctp]),
@@ -100,6 +104,7 @@ def command(ctx, output, as_json, no_mctp, no_devices):
                                                         " (not in this build)")]
                       for e in emulated]),
             ]
+            shown = [rows for rows in shown if rows is not None]
             for name, items in sorted(others.items()):
                 shown.append(Rows("%s targets (a transport plugin)" % name, ["target"],
                                   [[str(item.get("target", "?"))] for item in items]))
