@@ -69,7 +69,7 @@ class Bus:
             raise TransportError(
                 "no D-Bus message bus reachable at %s (%s)" % (where, why),
                 getattr(exc, "errno", None),
-                hint="is dbus-daemon running? (DBUS_SYSTEM_BUS_ADDRESS names another bus)")
+                hint="is dbus-daemon running? DBUS_SYSTEM_BUS_ADDRESS names another bus")
 
     def call(self, destination, path, interface, member, signature=None, body=()):
         jeepney = self._jeepney
