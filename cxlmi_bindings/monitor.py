@@ -43,6 +43,7 @@ EVENT_FLAG_OVERFLOW, EVENT_FLAG_MORE = 0x01, 0x02
 CLEAR_MAX_HANDLES = 255            # Clear Event Records takes at most this many handles
 MAX_BATCHES = 64                   # a poll reads at most this many batches of one log
 PORTS_PER_QUERY = 64
+STOP_CHECK = 0.05                  # how often a wait on a target asks should_stop()
 COMPONENT_TYPES = {0x00: "switch", 0x03: "type3"}
 BG_RUNNING = 0x01
 
@@ -128,8 +129,10 @@ class Monitor:
     def poll(self, should_stop=None):
         """Yield the lines of one round over every target that is due.
 
-        ``should_stop()`` is asked between event batches: when it turns true the
-        batch being reported is finished (written, then cleared) and the round ends.
+        ``should_stop()`` is asked between event batches and while waiting for a
+        target: when it turns true the batch being reported is finished (written,
+        then cleared) and the round ends, without waiting for a target that has not
+        answered yet and without a ``gone`` line for it.
         """
         should_stop = should_stop or (lambda: False)
         self.rounds += 1
@@ -152,12 +155,22 @@ class Monitor:
             runs.append((t, result))
         for t, result in runs:
             if result is not None:
-                t.worker.join(max(0.0, deadline - time.monotonic()))
+                # in short slices: a stop asked meanwhile ends the wait (and the round) at
+                # once; the worker is a daemon thread, left to its deadline
+                while t.worker.is_alive() and not should_stop():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    t.worker.join(min(left, STOP_CHECK))
             if result is None or t.worker.is_alive():
+                if should_stop():
+                    return              # no gone line for it once a stop was asked
                 for line in self._gone(t, "no answer within %gs" % self.timeout, stuck=True):
                     yield line
                 continue
             if "error" in result:
+                if should_stop():
+                    return
                 for line in self._gone(t, result["error"]):
                     yield line
                 continue

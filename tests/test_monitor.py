@@ -301,6 +301,36 @@ def test_a_stuck_target_does_not_stall_the_others(devices):
         release.set()
 
 
+def test_a_stop_asked_while_waiting_on_a_stuck_target_ends_the_round_at_once(devices):
+    release = threading.Event()
+
+    def opener(target, timeout):
+        release.wait(30)                # a transport that ignores its timeout
+        raise OSError("gone")
+
+    m = Monitor(["tcp:127.0.0.1:9"], opener=opener, timeout=20)
+    asked = time.monotonic() + 0.3
+    try:
+        start = time.monotonic()
+        out = lines(m, should_stop=lambda: time.monotonic() > asked)
+        assert time.monotonic() - start < 0.3 + 1      # not the 20 s of its timeout
+        assert out == []                               # and no gone line after the stop
+    finally:
+        release.set()
+
+
+def test_a_second_ctrl_c_interrupts_at_once():
+    import signal
+    from cxlmi_cli.commands.monitor import _Stop
+    stop = _Stop()
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        stop.event.clear()
+        stop._handle(sig, None)
+        assert stop()                   # the first: stop after what is being written
+    with pytest.raises(KeyboardInterrupt):
+        stop._handle(signal.SIGINT, None)     # a second Ctrl-C: at once
+
+
 def test_an_overflowed_log_is_reported_once(devices):
     m = Monitor(["emu:type3"], opener=devices, clear=False)
     lines(m)

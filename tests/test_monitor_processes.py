@@ -113,8 +113,10 @@ def cxl_mi(*args):
 
 
 def remaining_handles(target):
-    """Handles of the records still in every event log of ``target`` (nothing cleared)."""
-    out = json.loads(cxl_mi("generic", "get-event-records", target, "--all", "--json").stdout)
+    """Handles of the records still in every event log of ``target``: every one, so they
+    are read and cleared (without clearing only the first batch of each log is seen)."""
+    out = json.loads(cxl_mi("generic", "get-event-records", target, "--clear", "--yes",
+                            "--json").stdout)
     return {(item["event_log"], r["handle"]) for item in out["result"]["logs"]
             for r in item["records"]}
 
@@ -250,21 +252,29 @@ def test_sigterm_stops_a_monitor_waiting_out_a_long_interval_at_once(procs):
     assert b"monitor stopped" in mon.stderr.read()
 
 
-def test_a_second_ctrl_c_interrupts_a_round_waiting_on_a_silent_target(procs):
+@pytest.mark.parametrize("once", [False, True])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_ends_a_round_waiting_on_a_silent_target_at_once(procs, sig, once):
+    """SIGTERM (systemd), SIGHUP (a terminal closed) or Ctrl-C while a poll waits on a
+    target that accepts and never answers: a clean stop now, not when --timeout is over,
+    and no gone line for the target it stopped waiting for."""
     import socket
     with socket.socket() as silent:             # accepts, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         silent.settimeout(30)
         target = "tcp:127.0.0.1:%d" % silent.getsockname()[1]
-        # the silent target first: the round waits on it before anything else
-        mon = procs.spawn("monitor", target, "emu:type3", "--timeout", "600")
+        mon = procs.spawn("monitor", target, "--interval", "1", "--timeout", "20",
+                          *(["--once"] if once else []))
         conn, _ = silent.accept()                # the monitor is in its round
-        mon.send_signal(signal.SIGINT)           # the first: stop after this round ...
-        with pytest.raises(subprocess.TimeoutExpired):
-            mon.wait(0.5)                        # ... which is still waiting
-        mon.send_signal(signal.SIGINT)           # the second: at once
-        assert mon.wait(5) == 130
+        time.sleep(0.5)                          # waiting for the answer
+        start = time.monotonic()
+        mon.send_signal(sig)
+        rc = mon.wait(15)
+        took = time.monotonic() - start
         conn.close()
-    err = mon.stderr.read()
-    assert b"interrupted" in err and b"Traceback" not in err
+    out, err = mon.stdout.read(), mon.stderr.read()
+    assert rc == 0, err
+    assert took < 3, took                        # not the 20 s of --timeout
+    assert b"monitor stopped" in err and b"Traceback" not in err, err
+    assert out == b""                            # no gone (nor retry) line after the stop

@@ -7,9 +7,10 @@
 As ndctl's ``cxl monitor`` does, every line is one JSON object (``--json``, the
 default when stdout is not a terminal) for a log pipeline; on a terminal a live
 view shows the same.  The watching itself is :mod:`cxlmi_bindings.monitor`;
-this module writes its lines and stops cleanly: SIGTERM or Ctrl-C end the
-round at the next event batch (what was read is written, then cleared) and
-exit 0; a second Ctrl-C stops at once.
+this module writes its lines and stops cleanly: SIGTERM or Ctrl-C end
+the round at the next event batch (what was read is written, then cleared),
+without waiting for a target that has not answered, and exit 0; a second
+Ctrl-C stops at once.
 """
 
 import json
@@ -30,9 +31,14 @@ def _targets(given):
     return several(given)
 
 
+#: the signals that stop the monitor cleanly
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT")
+                     if hasattr(signal, name))
+
+
 class _Stop:
-    """SIGTERM and the first Ctrl-C ask the monitor to stop after what it is writing;
-    a second Ctrl-C interrupts at once.  Only the main thread can take signals."""
+    """SIGTERM and the first Ctrl-C ask the monitor to stop after what it is
+    writing; a second Ctrl-C interrupts at once.  Only the main thread can take signals."""
 
     def __init__(self):
         self.event = threading.Event()
@@ -40,7 +46,7 @@ class _Stop:
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in STOP_SIGNALS:
                 self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -245,9 +251,10 @@ def command(targets, interval, timeout, once, no_clear, as_json):
                         break
                     out.check()
                     stop.sleep(interval - (time.monotonic() - start))
+        stopped = stop()
     finally:
         monitor.close()
-    if once:
+    if once and not stopped:
         if gone:
             raise click.exceptions.Exit(3)
         return
