@@ -452,7 +452,7 @@ def test_a_silent_target_is_gone_after_the_timeout(args, seconds):
 
 def test_a_monitor_run_in_process_puts_the_signal_handlers_back():
     import signal
-    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     r = invoke(["monitor", "emu:type3", "--once"])
     assert r.exit_code == 0
     assert {sig: signal.getsignal(sig) for sig in before} == before

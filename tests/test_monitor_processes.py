@@ -253,7 +253,7 @@ def test_sigterm_stops_a_monitor_waiting_out_a_long_interval_at_once(procs):
 
 
 @pytest.mark.parametrize("once", [False, True])
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stop_ends_a_round_waiting_on_a_silent_target_at_once(procs, sig, once):
     """SIGTERM (systemd), SIGHUP (a terminal closed) or Ctrl-C while a poll waits on a
     target that accepts and never answers: a clean stop now, not when --timeout is over,

@@ -7,7 +7,7 @@
 As ndctl's ``cxl monitor`` does, every line is one JSON object (``--json``, the
 default when stdout is not a terminal) for a log pipeline; on a terminal a live
 view shows the same.  The watching itself is :mod:`cxlmi_bindings.monitor`;
-this module writes its lines and stops cleanly: SIGTERM or Ctrl-C end
+this module writes its lines and stops cleanly: SIGTERM, SIGHUP or Ctrl-C end
 the round at the next event batch (what was read is written, then cleared),
 without waiting for a target that has not answered, and exit 0; a second
 Ctrl-C stops at once.
@@ -31,13 +31,14 @@ def _targets(given):
     return several(given)
 
 
-#: the signals that stop the monitor cleanly
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT")
+#: the signals that stop the monitor cleanly: SIGHUP too (a terminal closed, a unit's
+#: ``ExecReload=kill -HUP``), rather than killing it between a write and its clear
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
                      if hasattr(signal, name))
 
 
 class _Stop:
-    """SIGTERM and the first Ctrl-C ask the monitor to stop after what it is
+    """SIGTERM, SIGHUP and the first Ctrl-C ask the monitor to stop after what it is
     writing; a second Ctrl-C interrupts at once.  Only the main thread can take signals."""
 
     def __init__(self):
