@@ -226,11 +226,20 @@ class Monitor:
             if ctype == "switch":
                 result["ports"] = _ports(g)
             result["events"] = {}
+            failed = {}                 # error -> the logs it was met for
             for log_id in range(len(EVENT_LOGS)):
+                said = len(g.errors)
                 rsp = g.call("get_event_records", event_log=log_id)
                 if rsp is not None:
                     result["events"][log_id] = rsp
-            result["errors"] = g.errors
+                for error in g.errors[said:]:
+                    failed.setdefault(error, []).append(EVENT_LOGS[log_id])
+                del g.errors[said:]
+            # one sentence per error, naming the logs (a sanitize disables every one)
+            g.errors.extend("%s (%s log%s)" % (error, ", ".join(logs),
+                                                     "s" if len(logs) > 1 else "")
+                            for error, logs in failed.items())
+            result["errors"] = [_named_once(error) for error in g.errors]
             result["gather"] = g
         except Exception as exc:       # unreachable, timed out, a bug: the target is gone
             result["error"] = str(exc) or exc.__class__.__name__
@@ -346,8 +355,18 @@ class Monitor:
             if rsp is None:
                 # the round's error line went out before this batch: say this one here
                 for error in g.errors[said:]:
-                    yield self._line(t, "error", error="%s event log: %s" % (log, error))
+                    yield self._line(t, "error", error="%s event log: %s"
+                                     % (log, _named_once(error)))
                 return
+
+
+def _named_once(error):
+    """``cmd: cmd: message`` (the command named by the gathering and again by the error
+    itself) as ``cmd: message``."""
+    name, sep, rest = error.partition(": ")
+    if sep and rest.startswith(name + ": "):
+        return rest
+    return error
 
 
 def _opname(opcode):

@@ -622,6 +622,34 @@ def test_an_error_that_persists_is_one_error_line(devices):
     assert len(kinds(lines(m), "error")) == 1      # and when it comes again, it is said again
 
 
+def test_event_logs_refused_during_a_sanitize_are_one_sentence_naming_the_logs(devices):
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    devices.eps["emu:type3"].memdev_sanitize()     # the media is disabled while it runs
+    (error,) = kinds(lines(m), "error")
+    assert error["error"] == (
+        "get_event_records: CXL return code 7 (MEDIADISABLED): media access is disabled "
+        "(info, warning, failure, fatal, dynamic_capacity logs)")
+
+
+def test_an_event_log_error_met_for_one_log_names_that_log(devices):
+    from cxlmi_bindings.emulator.device import INTERNAL, Reply
+    m = Monitor(["emu:type3"], opener=devices)
+    lines(m)
+    dev = devices.device("emu:type3")
+    real = dev.cmd_get_event_records
+
+    def broken(req):
+        if req.event_log == 2:          # the failure log
+            raise Reply(INTERNAL, "the log is corrupt")
+        return real(req)
+    dev.cmd_get_event_records = broken
+    (error,) = kinds(lines(m), "error")
+    assert error["error"].startswith("get_event_records: ")
+    assert error["error"].count("get_event_records") == 1
+    assert error["error"].endswith(" (failure log)")
+
+
 def test_the_serial_and_ids_of_the_up_line_are_zero_padded(devices):
     def opener(target, timeout):
         ep = devices(target, timeout)
