@@ -40,6 +40,8 @@ KINDS = ("up", "gone", "back", "health", "alert_config", "background", "port", "
 #: event logs in Get Event Records order (id -> name)
 EVENT_LOGS = ("info", "warning", "failure", "fatal", "dynamic_capacity")
 EVENT_FLAG_OVERFLOW, EVENT_FLAG_MORE = 0x01, 0x02
+#: the fields of Get Event Records an event_overflow line carries (each with its _decoded)
+OVERFLOW_FIELDS = ("overflow_err_count", "first_overflow_timestamp", "last_overflow_timestamp")
 CLEAR_MAX_HANDLES = 255            # Clear Event Records takes at most this many handles
 MAX_BATCHES = 64                   # a poll reads at most this many batches of one log
 PORTS_PER_QUERY = 64
@@ -314,10 +316,10 @@ class Monitor:
             overflow = (rsp.overflow_err_count, rsp.first_overflow_timestamp,
                         rsp.last_overflow_timestamp) if rsp.flags & EVENT_FLAG_OVERFLOW else None
             if overflow != t.overflow.get(log_id) and overflow is not None:
+                # the fields as get-event-records --json gives them (with *_decoded)
                 yield self._line(t, "event_overflow", log=log, event_log=log_id,
-                                 overflow_err_count=rsp.overflow_err_count,
-                                 first_overflow_timestamp=rsp.first_overflow_timestamp,
-                                 last_overflow_timestamp=rsp.last_overflow_timestamp)
+                                 **{k: v for k, v in _plain(rsp).items()
+                                    if k.startswith(OVERFLOW_FIELDS)})
             t.overflow[log_id] = overflow
             batch = [(r.handle, r.timestamp) for r in records]
             if clear and batch and batch == previous:

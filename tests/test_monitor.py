@@ -335,6 +335,7 @@ def test_an_overflowed_log_is_reported_once(devices):
     m = Monitor(["emu:type3"], opener=devices, clear=False)
     lines(m)
     dev = devices.device("emu:type3")
+    devices.eps["emu:type3"].set_timestamp(timestamp=1_765_000_000 * 10 ** 9)
     size = dev.event_logs[3].size
     for _ in range(size + 2):
         dev.add_event(3, b"\x44" * 16)
@@ -342,6 +343,13 @@ def test_an_overflowed_log_is_reported_once(devices):
     over = kinds(out, "event_overflow")
     assert len(over) == 1 and over[0]["log"] == "fatal" and over[0]["overflow_err_count"] == 2
     assert kinds(lines(m), "event_overflow") == []
+    # the timestamps as get-event-records --json gives them: raw ns and decoded
+    from cxlmi_cli.render import decode
+    rsp = decode.to_json(devices.eps["emu:type3"].get_event_records(event_log=3))
+    for key in ("first_overflow_timestamp", "last_overflow_timestamp"):
+        assert over[0][key] == rsp[key] and over[0][key] > 0
+        assert over[0][key + "_decoded"] == rsp[key + "_decoded"]
+        assert isinstance(rsp[key + "_decoded"], str) and rsp[key + "_decoded"][:2] == "20"
 
 
 def test_changes_and_timestamps():
