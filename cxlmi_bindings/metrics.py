@@ -262,7 +262,7 @@ class _Gather:
             if exc.name in absent:
                 self.unsupported.add(key)
             else:
-                self.errors.append("%s: %s" % (command, exc))
+                self.errors.append(_named(command, exc))
             return None
         except NotSupported:
             self.unsupported.add(key)
@@ -270,8 +270,14 @@ class _Gather:
         except TransportError:
             raise
         except CxlmiError as exc:       # a reply that does not decode, a usage error
-            self.errors.append("%s: %s" % (command, exc))
+            self.errors.append(_named(command, exc))
             return None
+
+
+def _named(command, exc):
+    """``command: message``, the command said once (a device error names it already)."""
+    text = str(exc)
+    return text if text.startswith(command + ":") else "%s: %s" % (command, text)
 
 
 def collect_endpoint(ep, target, unsupported=None):

@@ -241,7 +241,7 @@ class Monitor:
             g.errors.extend("%s (%s log%s)" % (error, ", ".join(logs),
                                                      "s" if len(logs) > 1 else "")
                             for error, logs in failed.items())
-            result["errors"] = [_named_once(error) for error in g.errors]
+            result["errors"] = list(g.errors)      # each names its command once
             result["gather"] = g
         except Exception as exc:       # unreachable, timed out, a bug: the target is gone
             result["error"] = str(exc) or exc.__class__.__name__
@@ -358,17 +358,8 @@ class Monitor:
                 # the round's error line went out before this batch: say this one here
                 for error in g.errors[said:]:
                     yield self._line(t, "error", error="%s event log: %s"
-                                     % (log, _named_once(error)))
+                                     % (log, error))
                 return
-
-
-def _named_once(error):
-    """``cmd: cmd: message`` (the command named by the gathering and again by the error
-    itself) as ``cmd: message``."""
-    name, sep, rest = error.partition(": ")
-    if sep and rest.startswith(name + ": "):
-        return rest
-    return error
 
 
 def _opname(opcode):
