@@ -1842,6 +1842,16 @@ def test_a_port_whose_link_is_down_shows_no_current_speed():
             if line.strip()[:1] in "34" and len(line.split()) > 5}
     assert "32GT/s/32GT/s" in rows["3"] and "down/32GT/s" in rows["4"]
     assert "unknown" not in res.stdout
+
+def _refused_before_sending(dev, args, words):
+    """``args`` is a usage error of one line naming ``words``, and nothing reached ``dev``."""
+    sent = record_opcodes(dev)
+    res = invoke(args)
+    assert res.exit_code == 2, both(res)
+    (line,) = res.stderr.splitlines()
+    assert line.startswith("cxl-mi: error: ") and words in line
+    assert sent == []
+
 @pytest.mark.parametrize("args, words", [
     (["generic", "clear-event-records", "emu:type3", "--event-log", "info"],
      "needs one of --all, --handles"),
@@ -1861,12 +1871,7 @@ def test_a_set_command_given_nothing_to_set_is_refused_and_changes_nothing(share
     for log in dev.event_logs:
         log.interrupt = 0x01                        # MSI
     dev.mctp_event_interrupts, dev.qos_control = 0x1F, 0x01
-    sent = record_opcodes(dev)
-    res = invoke(args)
-    assert res.exit_code == 2, both(res)
-    (line,) = res.stderr.splitlines()
-    assert line.startswith("cxl-mi: error: ") and words in line
-    assert sent == []
+    _refused_before_sending(dev, args, words)
     assert len(dev.event_logs[0].records) == 1
     assert [log.interrupt for log in dev.event_logs] == [0x01] * len(dev.event_logs)
     assert (dev.mctp_event_interrupts, dev.qos_control) == (0x1F, 0x01)
@@ -1886,12 +1891,7 @@ def test_a_dc_policy_without_what_it_acts_on_is_refused_before_sending(shared, a
     """A tag-based release names no capacity without --tag (the device could only say
     INPUT); a prescriptive one, or add, none without --extent."""
     dev = shared(build("dcd"))
-    sent = record_opcodes(dev)
-    res = invoke(args)
-    assert res.exit_code == 2, both(res)
-    (line,) = res.stderr.splitlines()
-    assert line.startswith("cxl-mi: error: ") and words in line
-    assert sent == []
+    _refused_before_sending(dev, args, words)
 
 
 def test_the_release_policy_shows_its_default():
