@@ -1063,3 +1063,11 @@ def test_a_switch_with_firmware_info_names_its_firmware_in_device_info(devices):
     (info,) = [labels for n, labels, v in s if n == "cxl_device_info"]
     assert info["firmware"] == "SW FW 4.2" and info["type"] == "switch"
     assert value(s, "cxl_firmware_active_slot") == 1
+
+
+def test_once_with_listen_is_refused_rather_than_serving_nothing():
+    # --once --listen 127.0.0.1:0 printed the metrics and ignored --listen without a word
+    res = invoke(["exporter", "--once", "--listen", "127.0.0.1:0", "emu:type3"])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "--once collects once and prints (or writes --textfile) the metrics; --listen " \
+        "serves them: give one of them" in res.stderr

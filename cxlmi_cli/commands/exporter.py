@@ -184,6 +184,10 @@ def command(targets, listen, textfile, interval, timeout, once):
     from ..target import several
     targets = several(targets)
     address = parse_listen(listen or DEFAULT_LISTEN) if (listen or not textfile) else None
+    if once and listen:
+        # it served nothing and said nothing of it
+        raise click.UsageError("--once collects once and prints (or writes --textfile) the "
+                               "metrics; --listen serves them: give one of them")
     if textfile and not os.path.isdir(textfile):
         raise click.BadParameter("%s is not a directory" % textfile, param_hint="--textfile")
     if textfile:
