@@ -95,6 +95,25 @@ def test_connections_beyond_max_clients_are_closed_and_logged_once_per_burst(cap
             s.close()
 
 
+def test_a_library_client_refused_for_the_limit_is_told_what_a_reset_means(monkeypatch):
+    # "receiving: Connection reset by peer" alone left the operator guessing
+    from cxlmi_bindings.emulator import server as server_module
+    from cxlmi_bindings.errors import TransportError
+    from cxlmi_bindings.transports.mctp_tcp import MctpTcpTransport
+    monkeypatch.setattr(server_module, "EVICT_SILENT", 60.0)
+    with Server(echo, port=0, max_clients=1) as srv:
+        held = socket.create_connection(srv.address)
+        assert wait_for(lambda: srv.clients == 1)
+        with pytest.raises(TransportError) as info:
+            MctpTcpTransport(*srv.address, timeout=5, transmission_unit=64).send(
+                cci.encode(0x0001, b""), 8)
+        # a reset or a plain close, as the race between the close and the request goes
+        assert "Connection reset by peer" in str(info.value) or \
+            "closed the connection before replying" in str(info.value)
+        assert "past its --max-clients" in info.value.hint
+        held.close()
+
+
 def test_when_full_a_newcomer_takes_the_slot_of_an_unfinished_message_or_a_silent_client():
     with Server(echo, port=0, max_clients=3, partial_timeout=5) as srv:
         busy = MctpTcpTransport(*srv.address, timeout=3)

@@ -309,6 +309,10 @@ class MctpTcpTransport(MctpControl, Transport):
 
     def _os_error(self, exc, doing):
         err = from_oserror(exc, "%s: %s" % (self._where(), doing))
+        if exc.errno == _errno.ECONNRESET and err.hint is None:
+            # what a server at its client limit does to a newcomer
+            err.hint = ("the peer reset the connection: a `cxl-mi emulate` does that to a "
+                        "client past its --max-clients; its log says why")
         return err
 
     def _receive(self, tag, msg_type, timeout):
@@ -351,8 +355,9 @@ class MctpTcpTransport(MctpControl, Transport):
             if not count:
                 self._drop()
                 raise TransportError("%s closed the connection before replying" % self._where(),
-                                     hint="a `cxl-mi emulate` peer logs why; the next request "
-                                          "reconnects")
+                                     hint="a `cxl-mi emulate` peer logs why (it closes a "
+                                          "client past its --max-clients at once); the "
+                                          "next request reconnects")
             for ev in (rx.filled(count) if view is not None else rx.feed(data)):
                 if isinstance(ev, mf.FramingError):
                     self._drop()
