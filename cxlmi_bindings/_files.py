@@ -5,6 +5,17 @@ import os
 import tempfile
 
 
+def check_writable(path):
+    """Raise the OSError that :func:`atomic_write` to ``path`` would meet creating its
+    temporary file (a directory refusing this process, a missing one); nothing is
+    left behind.  Checked before a server starts, not at its first write."""
+    directory = os.path.dirname(os.path.realpath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                               dir=directory)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def atomic_write(path, data, mode=0o600, sync_directory=True, fsync=True):
     """Write ``data`` to ``path`` so that a reader (or a crash) sees the old file or
     the new one, never part of one: a new file created with ``O_EXCL`` in the same

@@ -328,13 +328,8 @@ class StateFile:
     def check_writable(self):
         """Raise the OSError writing the state there would meet (the file is left
         as it is)."""
-        import os
-        import tempfile
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path),
-                                   suffix=".tmp",
-                                   dir=os.path.dirname(os.path.realpath(self.path)))
-        os.close(fd)
-        os.unlink(tmp)
+        from .._files import check_writable
+        check_writable(self.path)
 
     def claim(self):
         """Hold the state for this process (and its workers) until it exits: a second

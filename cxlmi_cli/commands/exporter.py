@@ -208,11 +208,9 @@ def command(targets, listen, textfile, interval, timeout, once):
 def _check_writable(directory):
     """Refuse at start a --textfile directory the file cannot be written to: serving
     only that file, the exporter would run on and do nothing but warn."""
-    import tempfile
+    from cxlmi_bindings._files import check_writable
     try:
-        fd, probe = tempfile.mkstemp(prefix=".cxl_mi.", suffix=".tmp", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
+        check_writable(os.path.join(directory, TEXTFILE_NAME))
     except OSError as exc:
         from ..errors import EXIT_PERMISSION, EXIT_USAGE
         click.echo("cxl-mi: error: --textfile %s: cannot write there: %s"
